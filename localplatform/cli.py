@@ -1,0 +1,78 @@
+"""`tenantry-dev`: the command behind `make dev`.
+
+`up` starts the whole local platform (Postgres, Kubernetes or the cluster in KUBECONFIG, the
+simulated node, CRDs and Tiers, the operator, the control plane and the app plane), writes
+`.tenantry/dev.env`, and stops every process it started on Ctrl-C. `env` prints that file.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from pathlib import Path
+
+import typer
+
+from localplatform import kube, procs, stack
+
+app = typer.Typer(help=__doc__, no_args_is_help=True)
+STATE_DIR = kube.REPO_ROOT / ".tenantry"
+DEV_PORTS = {"postgres": 55432, "kube-apiserver": 6443, "etcd": 2379,
+             "control-plane": 8000, "app-plane": 8001}
+
+
+@app.command()
+def up(state_dir: Path = STATE_DIR) -> None:
+    """Start everything and wait; Ctrl-C stops it all."""
+    started = time.monotonic()
+    platform = stack.Platform(state_dir, preferred_ports=DEV_PORTS)
+    signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
+    try:
+        typer.echo("starting Postgres and Kubernetes ...")
+        platform.start_infrastructure()
+        typer.echo("starting the operator, control plane and app plane ...")
+        platform.start_operator()
+        platform.start_control_plane()
+        platform.start_app_plane()
+        env = platform.env()
+        shown = {k: env[k] for k in ("KUBECONFIG", "DATABASE_URL", "API_URL", "APP_URL")}
+        dev_env = state_dir / "dev.env"
+        dev_env.write_text("".join(f"export {k}={v}\n" for k, v in shown.items()))
+        typer.echo(f"\nTenantry is up in {time.monotonic() - started:.1f}s. {dev_env}:\n")
+        typer.echo(dev_env.read_text())
+        typer.echo(f"logs: {state_dir / 'logs'}    stop: Ctrl-C\n")
+        while True:
+            for name, process in platform.processes.items():
+                if not process.alive():
+                    raise procs.StartupError(
+                        f"{name} exited; log {process.log}:\n{procs.log_tail(process.log)}")
+            time.sleep(1)
+    except KeyboardInterrupt:
+        typer.echo("\nstopping ...")
+    except procs.StartupError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from exc
+    finally:
+        platform.stop()
+        (state_dir / "dev.env").unlink(missing_ok=True)
+        typer.echo("stopped.")
+
+
+@app.command()
+def env(state_dir: Path = STATE_DIR) -> None:
+    """Print .tenantry/dev.env of a running `make dev`."""
+    dev_env = state_dir / "dev.env"
+    if not dev_env.exists():
+        typer.echo("not running: start it with `make dev`", err=True)
+        raise typer.Exit(1)
+    typer.echo(dev_env.read_text(), nl=False)
+
+
+def main() -> None:
+    os.environ.setdefault("PYTHONUNBUFFERED", "1")
+    app()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,158 @@
+"""Starting, watching and stopping the child processes of the local platform.
+
+Every process runs in its own process group with its output in a log file, so `stop()` (and
+Ctrl-C in `make dev`) ends each one and everything it spawned: no orphans.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+class StartupError(RuntimeError):
+    """A process did not become ready; the message carries the tail of its log."""
+
+
+def free_port(preferred: int | None = None) -> int:
+    """Return `preferred` if nothing listens there, else a free ephemeral port on 127.0.0.1."""
+    candidates = [preferred, 0] if preferred else [0]
+    for port in candidates:
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port or 0))
+            except OSError:
+                continue
+            return int(sock.getsockname()[1])
+    raise StartupError("no free TCP port")
+
+
+def log_tail(path: Path, lines: int = 30) -> str:
+    try:
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+    except OSError:
+        return "(no log)"
+
+
+def wait_until(check: Callable[[], bool], *, timeout: float, what: str, interval: float = 0.1) -> None:
+    """Poll `check` until it returns True, raising StartupError after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with contextlib.suppress(Exception):
+            if check():
+                return
+        time.sleep(interval)
+    raise StartupError(f"timed out after {timeout:.0f}s waiting for {what}")
+
+
+def http_ok(url: str, *, token: str | None = None, ca_file: str | None = None) -> bool:
+    """True when GET `url` answers 200 (TLS verified against `ca_file` when given)."""
+    import ssl
+
+    request = urllib.request.Request(url)  # noqa: S310 - local URLs we built ourselves
+    if token:
+        request.add_header("Authorization", f"Bearer {token}")
+    context = ssl.create_default_context(cafile=ca_file) if ca_file else None
+    try:
+        with urllib.request.urlopen(request, timeout=2, context=context) as response:  # noqa: S310
+            return bool(response.status == 200)
+    except (urllib.error.URLError, OSError):
+        return False
+
+
+@dataclass
+class Process:
+    name: str
+    popen: subprocess.Popen[bytes]
+    log: Path
+
+    def alive(self) -> bool:
+        return self.popen.poll() is None
+
+
+@dataclass
+class Supervisor:
+    """Owns child processes; stops them in reverse start order."""
+
+    log_dir: Path
+    processes: list[Process] = field(default_factory=list)
+
+    def start(
+        self,
+        name: str,
+        argv: Sequence[str],
+        *,
+        env: Mapping[str, str] | None = None,
+        cwd: Path | None = None,
+        user: str | None = None,
+    ) -> Process:
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        log = self.log_dir / f"{name}.log"
+        full_env = {**os.environ, **(env or {})}
+        with log.open("ab") as out:
+            popen = subprocess.Popen(
+                list(argv),
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                env=full_env,
+                cwd=cwd,
+                user=user,
+                start_new_session=True,
+            )
+        process = Process(name, popen, log)
+        self.processes.append(process)
+        return process
+
+    def check_alive(self, process: Process) -> None:
+        if not process.alive():
+            raise StartupError(
+                f"{process.name} exited with {process.popen.returncode}; log {process.log}:\n"
+                f"{log_tail(process.log)}"
+            )
+
+    def wait_ready(self, process: Process, check: Callable[[], bool], *, timeout: float) -> None:
+        def ready() -> bool:
+            self.check_alive(process)
+            return check()
+
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            self.check_alive(process)
+            with contextlib.suppress(Exception):
+                if ready():
+                    return
+            time.sleep(0.1)
+        raise StartupError(
+            f"{process.name} not ready after {timeout:.0f}s; log {process.log}:\n"
+            f"{log_tail(process.log)}"
+        )
+
+    def stop(self, process: Process, *, grace: float = 10.0) -> None:
+        """SIGTERM the process group, then SIGKILL what is left after `grace` seconds."""
+        if process.alive():
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.popen.pid, signal.SIGTERM)
+            try:
+                process.popen.wait(timeout=grace)
+            except subprocess.TimeoutExpired:
+                pass
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.popen.pid, signal.SIGKILL)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            process.popen.wait(timeout=5)
+        if process in self.processes:
+            self.processes.remove(process)
+
+    def stop_all(self) -> None:
+        for process in reversed(list(self.processes)):
+            self.stop(process)

@@ -1,0 +1,161 @@
+"""The whole local platform, composed: what `make dev` runs and what the test suite starts.
+
+`Platform.start_infrastructure()` brings up Postgres, Kubernetes (or attaches to KUBECONFIG), the
+simulated node, the CRDs and default Tiers. `start_operator()`, `start_control_plane()` and
+`start_app_plane()` run Tenantry's own processes against it. `env()` is what `.tenantry/dev.env`
+holds.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import subprocess
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from localplatform import kube, postgres, procs
+
+CONTROL_DB = "tenantry"
+POOL_DB = "tenantry_pool"
+
+
+def _secret(path: Path) -> str:
+    """A random secret kept in the state directory, so restarts reuse it."""
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(secrets.token_urlsafe(32))
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+@dataclass
+class Platform:
+    state_dir: Path
+    preferred_ports: dict[str, int] = field(default_factory=dict)
+    supervisor: procs.Supervisor = field(init=False)
+    ports: dict[str, int] = field(default_factory=dict)
+    kubeconfig: Path | None = None
+    pg: postgres.Postgres | None = None
+    processes: dict[str, procs.Process] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.state_dir = self.state_dir.resolve()
+        self.supervisor = procs.Supervisor(self.state_dir / "logs")
+
+    def port(self, name: str) -> int:
+        if name not in self.ports:
+            self.ports[name] = procs.free_port(self.preferred_ports.get(name))
+        return self.ports[name]
+
+    # -- infrastructure ----------------------------------------------------------------------------
+    def start_infrastructure(self) -> None:
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        self.pg = postgres.Postgres(self.state_dir / "postgres", self.port("postgres"))
+        self.pg.start(self.supervisor)
+        self.pg.create_database(CONTROL_DB)
+        self.pg.create_database(POOL_DB)
+        existing = os.environ.get("KUBECONFIG")
+        use_existing = existing and not (
+            os.environ.get("KUBE_ASSETS") or os.environ.get("KUBEBUILDER_ASSETS"))
+        if use_existing and existing:
+            self.kubeconfig = Path(existing)
+        else:
+            control_plane = kube.KubeControlPlane(
+                kube.find_assets(), self.state_dir / "kube",
+                api_port=self.port("kube-apiserver"), etcd_port=self.port("etcd"))
+            control_plane.start(self.supervisor)
+            self.kubeconfig = control_plane.kubeconfig
+            node = self.supervisor.start(
+                "simulated-node",
+                [sys.executable, "-m", "localplatform.node", "--kubeconfig", str(self.kubeconfig)])
+            self.supervisor.wait_ready(node, lambda: self._node_ready(), timeout=30)
+            self.processes["simulated-node"] = node
+        self.install_manifests()
+
+    def kubectl(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+        binary = "kubectl"
+        try:
+            binary = str(kube.find_assets() / "kubectl")
+        except procs.StartupError:
+            pass
+        return subprocess.run([binary, f"--kubeconfig={self.kubeconfig}", *args],
+                              check=check, capture_output=True, text=True)
+
+    def _node_ready(self) -> bool:
+        out = self.kubectl("get", "nodes", "-o", "name", check=False)
+        return "node/" in out.stdout
+
+    def install_manifests(self) -> None:
+        crds = kube.REPO_ROOT / "crds"
+        self.kubectl("apply", "--server-side", "--field-manager=tenantry",
+                     "-f", str(crds / "tenants.tenantry.dev.yaml"),
+                     "-f", str(crds / "tiers.tenantry.dev.yaml"))
+        self.kubectl("wait", "--for=condition=Established", "--timeout=30s",
+                     "crd/tenants.tenantry.dev", "crd/tiers.tenantry.dev")
+        self.kubectl("apply", "--server-side", "--field-manager=tenantry",
+                     "-f", str(kube.REPO_ROOT / "templates" / "platform"))
+        self.kubectl("apply", "--server-side", "--field-manager=tenantry",
+                     "-f", str(crds / "default-tiers.yaml"))
+
+    # -- tenantry's own processes -------------------------------------------------------------------
+    def env(self) -> dict[str, str]:
+        assert self.pg is not None and self.kubeconfig is not None
+        app_password = _secret(self.state_dir / "secrets" / "app-db-password")
+        return {
+            "KUBECONFIG": str(self.kubeconfig),
+            "DATABASE_URL": self.pg.url(CONTROL_DB).replace("postgresql://", "postgresql+psycopg://"),
+            "TENANTRY_POSTGRES_ADMIN_URL": self.pg.url("postgres"),
+            "TENANTRY_POOL_DATABASE": POOL_DB,
+            "TENANTRY_APP_DB_PASSWORD": app_password,
+            "TENANTRY_APP_DATABASE_URL": self.pg.url(POOL_DB, user="tenantry_app",
+                                                     password=app_password),
+            "SECRET_KEY": _secret(self.state_dir / "secrets" / "secret-key"),
+            "ENVIRONMENT": "local",
+            "API_URL": f"http://127.0.0.1:{self.port('control-plane')}",
+            "APP_URL": f"http://127.0.0.1:{self.port('app-plane')}",
+        }
+
+    def _start_python(self, name: str, args: list[str], *, health: str | None,
+                      timeout: float = 60) -> procs.Process:
+        process = self.supervisor.start(name, [sys.executable, *args], env=self.env(),
+                                        cwd=kube.REPO_ROOT)
+        if health:
+            self.supervisor.wait_ready(process, lambda: procs.http_ok(health), timeout=timeout)
+        self.processes[name] = process
+        return process
+
+    def start_operator(self) -> procs.Process:
+        port = self.port("operator-health")
+        return self._start_python(
+            "operator",
+            ["-m", "kopf", "run", "--standalone", "--all-namespaces",
+             f"--liveness=http://127.0.0.1:{port}/healthz", "-m", "tenantry_operator.handlers"],
+            health=f"http://127.0.0.1:{port}/healthz")
+
+    def stop_operator(self) -> None:
+        process = self.processes.pop("operator", None)
+        if process:
+            self.supervisor.stop(process)
+
+    def start_control_plane(self) -> procs.Process:
+        subprocess.run([sys.executable, "-m", "control_plane.prestart"], env={
+            **os.environ, **self.env()}, check=True, cwd=kube.REPO_ROOT)
+        port = self.port("control-plane")
+        return self._start_python(
+            "control-plane",
+            ["-m", "uvicorn", "control_plane.main:app", "--host", "127.0.0.1", "--port",
+             str(port), "--no-access-log"],
+            health=f"http://127.0.0.1:{port}/healthz")
+
+    def start_app_plane(self) -> procs.Process:
+        port = self.port("app-plane")
+        return self._start_python(
+            "app-plane",
+            ["-m", "uvicorn", "app_plane.main:app", "--host", "127.0.0.1", "--port", str(port),
+             "--no-access-log"],
+            health=f"http://127.0.0.1:{port}/healthz")
+
+    def stop(self) -> None:
+        self.supervisor.stop_all()

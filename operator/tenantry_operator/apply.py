@@ -1,0 +1,96 @@
+"""All Kubernetes I/O of the operator: server-side apply (field manager `tenantry`) and reads.
+
+The reconciler hands it planned objects; nothing here decides what should exist.
+"""
+
+from __future__ import annotations
+
+import base64
+import functools
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from kubernetes import client, config, dynamic
+from kubernetes.client.rest import ApiException
+
+FIELD_MANAGER = "tenantry"
+
+
+class ApplyError(Exception):
+    """The API server refused an object; the message says which and why."""
+
+
+@functools.cache
+def api_client() -> client.ApiClient:
+    try:
+        config.load_incluster_config()
+        return client.ApiClient()
+    except config.ConfigException:
+        return config.new_client_from_config()
+
+
+@functools.cache
+def _dynamic() -> dynamic.DynamicClient:
+    return dynamic.DynamicClient(api_client())
+
+
+def _resource(api_version: str, kind: str) -> Any:
+    return _dynamic().resources.get(api_version=api_version, kind=kind)
+
+
+def _describe(obj: Mapping[str, Any]) -> str:
+    meta = obj.get("metadata", {})
+    where = f"{meta['namespace']}/" if meta.get("namespace") else ""
+    return f"{obj.get('kind')} {where}{meta.get('name')}"
+
+
+def _reason(exc: ApiException) -> str:
+    import json
+
+    try:
+        return str(json.loads(exc.body).get("message", exc.reason))
+    except (TypeError, ValueError):
+        return str(exc.reason)
+
+
+def apply(objects: Iterable[Mapping[str, Any]]) -> None:
+    """Server-side apply each object in order, taking ownership of the fields we set."""
+    for obj in objects:
+        try:
+            _resource(obj["apiVersion"], obj["kind"]).server_side_apply(
+                body=dict(obj), field_manager=FIELD_MANAGER, force_conflicts=True)
+        except ApiException as exc:
+            raise ApplyError(f"{_describe(obj)}: {_reason(exc)}") from exc
+
+
+def get(api_version: str, kind: str, name: str, namespace: str | None = None) -> dict[str, Any] | None:
+    try:
+        found = _resource(api_version, kind).get(name=name, namespace=namespace)
+    except ApiException as exc:
+        if exc.status == 404:
+            return None
+        raise
+    return dict(found.to_dict())
+
+
+def list_objects(api_version: str, kind: str, label_selector: str | None = None) -> list[dict[str, Any]]:
+    found = _resource(api_version, kind).get(label_selector=label_selector)
+    return [dict(item) for item in found.to_dict()["items"]]
+
+
+def namespace_active(name: str) -> bool:
+    ns = get("v1", "Namespace", name)
+    return bool(ns and ns.get("status", {}).get("phase") == "Active"
+                and not ns["metadata"].get("deletionTimestamp"))
+
+
+def read_secret(namespace: str, name: str) -> dict[str, str] | None:
+    secret = get("v1", "Secret", name, namespace)
+    if secret is None:
+        return None
+    return {k: base64.b64decode(v).decode() for k, v in (secret.get("data") or {}).items()}
+
+
+def merge_patch(api_version: str, kind: str, name: str, patch: Mapping[str, Any]) -> None:
+    _resource(api_version, kind).patch(name=name, body=dict(patch),
+                                       content_type="application/merge-patch+json")

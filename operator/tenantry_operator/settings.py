@@ -1,0 +1,36 @@
+"""The operator's configuration, read once from the environment (TENANTRY_* variables)."""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+from pydantic import SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class OperatorSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="TENANTRY_", extra="ignore")
+
+    # A superuser connection to the Postgres server that holds the shared pool database.
+    postgres_admin_url: SecretStr
+    pool_database: str = "tenantry_pool"
+    # Password of the shared app role `tenantry_app` (the app plane's pooled connection).
+    app_db_password: SecretStr
+    # Host and port written into tenants' Secrets; defaults to the admin URL's.
+    postgres_public_host: str | None = None
+    postgres_public_port: int | None = None
+
+    def admin_url(self, database: str | None = None) -> str:
+        url = self.postgres_admin_url.get_secret_value()
+        if database is None:
+            return url
+        parts = urlsplit(url)
+        return parts._replace(path=f"/{database}").geturl()
+
+    @property
+    def public_host(self) -> str:
+        return self.postgres_public_host or urlsplit(self.admin_url()).hostname or "127.0.0.1"
+
+    @property
+    def public_port(self) -> int:
+        return self.postgres_public_port or urlsplit(self.admin_url()).port or 5432
