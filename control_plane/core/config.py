@@ -1,0 +1,48 @@
+"""The control plane's one Settings class, read from the environment (and `.env`).
+
+Outside `ENVIRONMENT=local` it refuses default or short secrets, so a deployment cannot start
+with a secret everybody knows.
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import Literal
+
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_SECRET = "changethis"  # noqa: S105 - the value we refuse, not a secret
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", env_ignore_empty=True, extra="ignore")
+
+    ENVIRONMENT: Literal["local", "staging", "production"] = "local"
+    PROJECT_NAME: str = "Tenantry"
+    API_V1_STR: str = "/api/v1"
+    DATABASE_URL: str = "postgresql+psycopg://postgres@127.0.0.1:5432/tenantry"
+    SECRET_KEY: str = DEFAULT_SECRET
+    ACCESS_TOKEN_EXPIRE_MINUTES: int = Field(default=30, ge=1, le=24 * 60)
+    JWT_ISSUER: str = "tenantry"
+    JWT_AUDIENCE: str = "tenantry"
+    # Tiers a visitor may choose at self-service signup (others are sold, not self-served).
+    SIGNUP_TIERS: list[str] = ["free", "standard", "pro", "enterprise"]
+    OUTBOX_POLL_SECONDS: float = 1.0
+    CR_FIELD_MANAGER: str = "tenantry-control-plane"
+    # Start the outbox dispatcher and the Kubernetes mirror inside the API process.
+    RUN_BACKGROUND_WORKERS: bool = True
+
+    @model_validator(mode="after")
+    def _refuse_default_secrets(self) -> Settings:
+        weak = self.SECRET_KEY == DEFAULT_SECRET or len(self.SECRET_KEY) < 32
+        if weak and self.ENVIRONMENT != "local":
+            raise ValueError(
+                "SECRET_KEY must be set to a random value of at least 32 characters "
+                f"outside local development (ENVIRONMENT={self.ENVIRONMENT})")
+        return self
+
+
+@functools.cache
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,57 @@
+"""The control plane's ASGI app (`uvicorn control_plane.main:app`).
+
+Its lifespan starts the background workers: the outbox dispatcher (registry → Kubernetes) and
+the mirror (Kubernetes → registry, and the Tier cache).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from asgi_correlation_id import CorrelationIdMiddleware
+from fastapi import FastAPI
+from prometheus_fastapi_instrumentator import Instrumentator
+
+from control_plane.api import main as api_main
+from control_plane.core import config, db, problems
+from control_plane.core import logging as logs
+from control_plane.services import mirror, outbox
+
+
+def create_app(settings: config.Settings | None = None) -> FastAPI:
+    settings = settings or config.get_settings()
+    logs.configure()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        app.state.tiers = mirror.TierCache(settings.SIGNUP_TIERS)
+        app.state.dispatcher = None
+        workers: list[outbox.Dispatcher | mirror.Mirror] = []
+        if settings.RUN_BACKGROUND_WORKERS:
+            app.state.dispatcher = outbox.Dispatcher(
+                db.session_factory(), field_manager=settings.CR_FIELD_MANAGER,
+                poll=settings.OUTBOX_POLL_SECONDS)
+            workers = [app.state.dispatcher, mirror.Mirror(db.session_factory(), app.state.tiers)]
+            for worker in workers:
+                worker.start()
+        yield
+        for worker in workers:
+            worker.stop()
+
+    app = FastAPI(title=settings.PROJECT_NAME, lifespan=lifespan,
+                  openapi_url=f"{settings.API_V1_STR}/openapi.json",
+                  docs_url=f"{settings.API_V1_STR}/docs", redoc_url=None)
+    problems.install(app)
+    app.add_middleware(CorrelationIdMiddleware)
+    app.include_router(api_main.api_router, prefix=settings.API_V1_STR)
+    Instrumentator().instrument(app).expose(app, include_in_schema=False)
+
+    @app.get("/healthz", tags=["health"])
+    def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    return app
+
+
+app = create_app()

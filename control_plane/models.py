@@ -1,0 +1,91 @@
+"""The control plane's tables: tenants, their users, and the outbox of Kubernetes intents."""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+import uuid
+from typing import Any
+
+from sqlalchemy import DateTime, ForeignKey, Index, String, Text, func, text
+from sqlalchemy.dialects.postgresql import JSONB, UUID
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class Lifecycle(enum.StrEnum):
+    ACTIVE = "active"
+    OFFBOARDING = "offboarding"
+
+
+class Source(enum.StrEnum):
+    SIGNUP = "signup"
+    KUBERNETES = "kubernetes"
+
+
+def _now() -> Mapped[dt.datetime]:
+    return mapped_column(DateTime(timezone=True), server_default=func.now(), nullable=False)
+
+
+class Tenant(Base):
+    __tablename__ = "tenants"
+    __table_args__ = (Index("tenants_company_lower", func.lower(text("company")), unique=True),)
+
+    id: Mapped[uuid.UUID] = mapped_column(UUID, primary_key=True, default=uuid.uuid4)
+    slug: Mapped[str] = mapped_column(String(40), unique=True, nullable=False)
+    company: Mapped[str] = mapped_column(String(200), nullable=False)
+    tier: Mapped[str] = mapped_column(String(63), nullable=False)
+    owner_email: Mapped[str | None] = mapped_column(String(320))
+    source: Mapped[str] = mapped_column(String(20), nullable=False, default=Source.SIGNUP)
+    lifecycle: Mapped[str] = mapped_column(String(20), nullable=False, default=Lifecycle.ACTIVE)
+    # Mirrored from the Tenant custom resource by services.mirror.
+    phase: Mapped[str] = mapped_column(String(20), nullable=False, default="Pending")
+    placement: Mapped[str | None] = mapped_column(String(10))
+    conditions: Mapped[list[dict[str, Any]]] = mapped_column(JSONB, nullable=False, default=list)
+    cr_uid: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[dt.datetime] = _now()
+    updated_at: Mapped[dt.datetime] = _now()
+    offboarded_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+
+    users: Mapped[list[User]] = relationship(back_populates="tenant")
+
+
+class User(Base):
+    __tablename__ = "users"
+
+    id: Mapped[uuid.UUID] = mapped_column(UUID, primary_key=True, default=uuid.uuid4)
+    tenant_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"),
+                                                 nullable=False, index=True)
+    email: Mapped[str] = mapped_column(String(320), unique=True, nullable=False)
+    password_hash: Mapped[str] = mapped_column(Text, nullable=False)
+    role: Mapped[str] = mapped_column(String(20), nullable=False, default="owner")
+    created_at: Mapped[dt.datetime] = _now()
+
+    tenant: Mapped[Tenant] = relationship(back_populates="users")
+
+
+class OutboxAction(enum.StrEnum):
+    APPLY_TENANT = "apply_tenant"
+
+
+class OutboxEntry(Base):
+    """An intent to change Kubernetes, written in the same transaction as the change it follows."""
+
+    __tablename__ = "outbox"
+    __table_args__ = (Index("outbox_pending", "next_attempt_at",
+                            postgresql_where=text("processed_at IS NULL")),)
+
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
+    tenant_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"),
+                                                 nullable=False)
+    action: Mapped[str] = mapped_column(String(30), nullable=False)
+    attempts: Mapped[int] = mapped_column(nullable=False, default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[dt.datetime] = _now()
+    next_attempt_at: Mapped[dt.datetime] = _now()
+    processed_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+
+    tenant: Mapped[Tenant] = relationship()

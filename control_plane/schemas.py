@@ -1,0 +1,63 @@
+"""Request and response bodies of the control-plane API (Base / Create / Public per entity)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, EmailStr, Field
+
+
+class Condition(BaseModel):
+    type: str
+    status: Literal["True", "False", "Unknown"]
+    reason: str | None = None
+    message: str | None = None
+    lastTransitionTime: str | None = None  # noqa: N815 - Kubernetes field name
+    observedGeneration: int | None = None  # noqa: N815
+
+
+class TenantBase(BaseModel):
+    company: str = Field(min_length=1, max_length=200)
+    tier: str = Field(min_length=1, max_length=63)
+
+
+class SignupCreate(TenantBase):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    email: EmailStr
+    password: str = Field(min_length=12, max_length=256)
+
+
+class TenantPublic(TenantBase):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    slug: str
+    phase: str
+    placement: str | None
+    lifecycle: str
+    conditions: list[Condition]
+    created_at: dt.datetime
+
+
+class Token(BaseModel):
+    access_token: str
+    token_type: Literal["bearer"] = "bearer"
+    expires_in: int
+
+
+class SignupPublic(BaseModel):
+    tenant: TenantPublic
+    token: Token
+
+
+class TierPublic(BaseModel):
+    name: str
+    display_name: str
+    isolation: Literal["pool", "bridge", "silo"]
+    quota: dict[str, Any]
+    rate_limit_per_minute: int
+    features: list[str]
+    self_service: bool

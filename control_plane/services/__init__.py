@@ -1,0 +1,1 @@
+"""Use cases of the control plane, below the routes: signup, the outbox, the Kubernetes mirror."""

@@ -1,0 +1,63 @@
+"""The control plane's Kubernetes access: apply Tenant resources, list and watch Tenants and Tiers.
+
+Talks to the cluster in KUBECONFIG (or in-cluster config) with the plain `kubernetes` client.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+from collections.abc import Iterator
+from typing import Any
+
+from kubernetes import client, config, watch
+from kubernetes.client.rest import ApiException
+
+GROUP, VERSION = "tenantry.dev", "v1alpha1"
+
+
+class KubeUnavailable(Exception):
+    """The API server could not be reached or refused the request."""
+
+
+@functools.cache
+def _api() -> client.CustomObjectsApi:
+    try:
+        config.load_incluster_config()
+        api_client = client.ApiClient()
+    except config.ConfigException:
+        api_client = config.new_client_from_config()
+    return client.CustomObjectsApi(api_client)
+
+
+def apply_tenant(body: dict[str, Any], *, field_manager: str) -> dict[str, Any]:
+    """Server-side apply a Tenant; the fields we set become ours."""
+    try:
+        result = _api().patch_cluster_custom_object(
+            GROUP, VERSION, "tenants", body["metadata"]["name"], body,
+            field_manager=field_manager, force=True,
+            _content_type="application/apply-patch+yaml")
+    except ApiException as exc:
+        raise KubeUnavailable(f"{exc.status} {exc.reason}: {exc.body!s:.500}") from exc
+    except Exception as exc:  # urllib3 connection errors and the like
+        raise KubeUnavailable(str(exc)) from exc
+    return dict(result)
+
+
+def list_objects(plural: str) -> tuple[list[dict[str, Any]], str]:
+    """All objects of a plural (tenants, tiers) and the list's resourceVersion."""
+    response = _api().list_cluster_custom_object(GROUP, VERSION, plural, _preload_content=False)
+    data = json.loads(response.data)
+    return list(data["items"]), str(data["metadata"]["resourceVersion"])
+
+
+def watch_objects(plural: str, resource_version: str,
+                  timeout_seconds: int = 300) -> Iterator[tuple[str, dict[str, Any]]]:
+    """(event type, object) pairs from `resource_version` on; ends after the timeout."""
+    stream = watch.Watch().stream(
+        _api().list_cluster_custom_object, GROUP, VERSION, plural,
+        resource_version=resource_version, timeout_seconds=timeout_seconds, deserialize=False)
+    for event in stream:
+        if event["type"] == "ERROR":
+            raise KubeUnavailable(str(event["raw_object"]))
+        yield event["type"], dict(event["raw_object"])

@@ -1,0 +1,82 @@
+"""Tenant use cases: self-service signup and the Tenant resource a registry row stands for.
+
+Signup writes the tenant, its owner and an outbox entry in one transaction; the outbox
+dispatcher then applies the Tenant resource, so the intent is never lost nor applied twice.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+import uuid
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from control_plane import models, schemas
+from control_plane.core import problems, security
+
+SLUG_MAX = 40
+
+
+def slugify(company: str) -> str:
+    """A DNS-label slug from a company name: 'Acme, Inc.' → 'acme-inc'."""
+    ascii_name = unicodedata.normalize("NFKD", company).encode("ascii", "ignore").decode()
+    slug = re.sub(r"[^a-z0-9]+", "-", ascii_name.lower()).strip("-")
+    if not slug or not slug[0].isalpha():
+        slug = f"t-{slug}".rstrip("-")
+    return slug[:SLUG_MAX].rstrip("-")
+
+
+def tenant_resource(tenant: models.Tenant) -> dict[str, Any]:
+    """The Tenant custom resource the control plane owns for a registry row."""
+    return {
+        "apiVersion": "tenantry.dev/v1alpha1",
+        "kind": "Tenant",
+        "metadata": {
+            "name": tenant.slug,
+            "labels": {"tenantry.dev/tenant-id": str(tenant.id),
+                       "app.kubernetes.io/managed-by": "tenantry-control-plane"},
+        },
+        "spec": {
+            "tier": tenant.tier,
+            "displayName": tenant.company,
+            **({"owner": {"email": tenant.owner_email}} if tenant.owner_email else {}),
+        },
+    }
+
+
+def signup(session: Session, *, data: schemas.SignupCreate, tiers: set[str]) -> models.Tenant:
+    """Create the tenant, its owner and the intent to provision it, or nothing at all."""
+    if data.tier not in tiers:
+        raise problems.Problem(422, "Unknown tier", f"tier {data.tier!r} is not offered",
+                               errors=[{"loc": ["body", "tier"], "msg": "unknown tier",
+                                        "type": "value_error"}], allowed=sorted(tiers))
+    slug = slugify(data.company)
+    conflict = session.scalar(select(models.Tenant.slug).where(
+        (models.Tenant.slug == slug) | (func.lower(models.Tenant.company) == data.company.lower())))
+    if conflict:
+        raise problems.Problem(409, "Tenant exists", f"a tenant named {data.company!r} exists")
+    if session.scalar(select(models.User.id).where(models.User.email == data.email.lower())):
+        raise problems.Problem(409, "Email registered", "this email already has an account")
+    tenant = models.Tenant(id=uuid.uuid4(), slug=slug, company=data.company, tier=data.tier,
+                           owner_email=data.email.lower(), source=models.Source.SIGNUP,
+                           phase="Pending", conditions=[])
+    session.add(tenant)
+    session.add(models.User(tenant=tenant, email=data.email.lower(), role="owner",
+                            password_hash=security.hash_password(data.password)))
+    session.add(models.OutboxEntry(tenant=tenant, action=models.OutboxAction.APPLY_TENANT))
+    try:
+        session.commit()
+    except IntegrityError as exc:  # a concurrent signup won the race for the same name
+        session.rollback()
+        raise problems.Problem(409, "Tenant exists",
+                               f"a tenant named {data.company!r} exists") from exc
+    return tenant
+
+
+def owner_principal(tenant: models.Tenant) -> security.Principal:
+    owner = next(u for u in tenant.users if u.role == "owner")
+    return security.Principal(owner.id, tenant.id, tenant.slug, owner.role)
