@@ -32,13 +32,18 @@ def pool_engine() -> sa.Engine:
 def tenant_transaction(tenant_key: str) -> Iterator[sa.Connection]:
     """A transaction on the tenant's current placement with the tenant context set."""
     with pool_engine().begin() as conn:
-        route = conn.execute(sa.text(
-            "SELECT placement, suspended, retained_at IS NOT NULL AS retained "
-            "FROM tenantry.tenants WHERE tenant_id = :key"), {"key": tenant_key}).one_or_none()
+        route = conn.execute(
+            sa.text(
+                "SELECT placement, suspended, retained_at IS NOT NULL AS retained "
+                "FROM tenantry.tenants WHERE tenant_id = :key"
+            ),
+            {"key": tenant_key},
+        ).one_or_none()
         if route is None or route.retained:
             raise TenantUnavailable(f"tenant {tenant_key!r} is not provisioned")
         if route.suspended:
             raise TenantUnavailable(f"tenant {tenant_key!r} is suspended")
-        conn.execute(sa.text("SELECT set_config('tenantry.tenant_id', :key, true)"),
-                     {"key": tenant_key})
+        conn.execute(
+            sa.text("SELECT set_config('tenantry.tenant_id', :key, true)"), {"key": tenant_key}
+        )
         yield conn

@@ -31,15 +31,26 @@ def tenant_key(
 ) -> str:
     cfg = settings.get_settings()
     if credentials is None:
-        raise problems.Problem(401, "Unauthorized", "a bearer token is required",
-                               headers={"WWW-Authenticate": "Bearer"})
+        raise problems.Problem(
+            401,
+            "Unauthorized",
+            "a bearer token is required",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
     try:
         principal = security.decode_access_token(
-            credentials.credentials, secret=cfg.SECRET_KEY, issuer=cfg.JWT_ISSUER,
-            audience=cfg.JWT_AUDIENCE)
+            credentials.credentials,
+            secret=cfg.SECRET_KEY,
+            issuer=cfg.JWT_ISSUER,
+            audience=cfg.JWT_AUDIENCE,
+        )
     except security.InvalidToken as exc:
-        raise problems.Problem(401, "Unauthorized", "the bearer token is invalid or expired",
-                               headers={"WWW-Authenticate": "Bearer"}) from exc
+        raise problems.Problem(
+            401,
+            "Unauthorized",
+            "the bearer token is invalid or expired",
+            headers={"WWW-Authenticate": "Bearer"},
+        ) from exc
     return principal.tenant_key
 
 
@@ -48,8 +59,9 @@ def transaction(key: Annotated[str, Depends(tenant_key)]) -> Iterator[sa.Connect
         with data.tenant_transaction(key) as conn:
             yield conn
     except data.TenantUnavailable as exc:
-        raise problems.Problem(503, "Tenant unavailable", str(exc),
-                               headers={"Retry-After": "5"}) from exc
+        raise problems.Problem(
+            503, "Tenant unavailable", str(exc), headers={"Retry-After": "5"}
+        ) from exc
 
 
 # scope="function": the transaction commits before the response leaves, so a write the client
@@ -109,15 +121,21 @@ def list_projects(tx: Tx) -> list[dict[str, Any]]:
 
 @app.post("/api/projects", response_model=ProjectPublic, status_code=201, tags=["projects"])
 def create_project(body: ProjectCreate, tx: Tx) -> dict[str, Any]:
-    row = tx.execute(sa.text("INSERT INTO projects (name) VALUES (:name) "
-                             "RETURNING id, name, created_at"), {"name": body.name}).one()
+    row = tx.execute(
+        sa.text("INSERT INTO projects (name) VALUES (:name) RETURNING id, name, created_at"),
+        {"name": body.name},
+    ).one()
     return dict(row._mapping)
 
 
 @app.get("/api/projects/{project_id}", response_model=ProjectPublic, tags=["projects"])
 def read_project(project_id: uuid.UUID, tx: Tx) -> dict[str, Any]:
-    return _one(tx.execute(sa.text("SELECT id, name, created_at FROM projects WHERE id = :id"),
-                           {"id": project_id}).one_or_none(), "project")
+    return _one(
+        tx.execute(
+            sa.text("SELECT id, name, created_at FROM projects WHERE id = :id"), {"id": project_id}
+        ).one_or_none(),
+        "project",
+    )
 
 
 @app.delete("/api/projects/{project_id}", status_code=204, tags=["projects"])
@@ -133,33 +151,46 @@ _NOTE = "id, project_id, title, body, created_at, updated_at"
 @app.get("/api/projects/{project_id}/notes", response_model=list[NotePublic], tags=["notes"])
 def list_notes(project_id: uuid.UUID, tx: Tx) -> list[dict[str, Any]]:
     read_project(project_id, tx)
-    rows = tx.execute(sa.text(f"SELECT {_NOTE} FROM notes WHERE project_id = :p "
-                              "ORDER BY created_at, id"), {"p": project_id})
+    rows = tx.execute(
+        sa.text(f"SELECT {_NOTE} FROM notes WHERE project_id = :p ORDER BY created_at, id"),
+        {"p": project_id},
+    )
     return [dict(r._mapping) for r in rows]
 
 
-@app.post("/api/projects/{project_id}/notes", response_model=NotePublic, status_code=201,
-          tags=["notes"])
+@app.post(
+    "/api/projects/{project_id}/notes", response_model=NotePublic, status_code=201, tags=["notes"]
+)
 def create_note(project_id: uuid.UUID, body: NoteCreate, tx: Tx) -> dict[str, Any]:
     read_project(project_id, tx)
-    row = tx.execute(sa.text(f"INSERT INTO notes (project_id, title, body) VALUES (:p, :t, :b) "
-                             f"RETURNING {_NOTE}"),
-                     {"p": project_id, "t": body.title, "b": body.body}).one()
+    row = tx.execute(
+        sa.text(
+            f"INSERT INTO notes (project_id, title, body) VALUES (:p, :t, :b) RETURNING {_NOTE}"
+        ),
+        {"p": project_id, "t": body.title, "b": body.body},
+    ).one()
     return dict(row._mapping)
 
 
 @app.get("/api/notes/{note_id}", response_model=NotePublic, tags=["notes"])
 def read_note(note_id: uuid.UUID, tx: Tx) -> dict[str, Any]:
-    return _one(tx.execute(sa.text(f"SELECT {_NOTE} FROM notes WHERE id = :id"),
-                           {"id": note_id}).one_or_none(), "note")
+    return _one(
+        tx.execute(
+            sa.text(f"SELECT {_NOTE} FROM notes WHERE id = :id"), {"id": note_id}
+        ).one_or_none(),
+        "note",
+    )
 
 
 @app.patch("/api/notes/{note_id}", response_model=NotePublic, tags=["notes"])
 def update_note(note_id: uuid.UUID, body: NoteUpdate, tx: Tx) -> dict[str, Any]:
-    row = tx.execute(sa.text(
-        f"UPDATE notes SET title = coalesce(:t, title), body = coalesce(:b, body), "
-        f"updated_at = now() WHERE id = :id RETURNING {_NOTE}"),
-        {"id": note_id, "t": body.title, "b": body.body}).one_or_none()
+    row = tx.execute(
+        sa.text(
+            f"UPDATE notes SET title = coalesce(:t, title), body = coalesce(:b, body), "
+            f"updated_at = now() WHERE id = :id RETURNING {_NOTE}"
+        ),
+        {"id": note_id, "t": body.title, "b": body.body},
+    ).one_or_none()
     return _one(row, "note")
 
 

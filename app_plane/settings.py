@@ -19,4 +19,4 @@ class AppSettings(BaseSettings):
 
 @functools.cache
 def get_settings() -> AppSettings:
-    return AppSettings()  # type: ignore[call-arg]
+    return AppSettings()

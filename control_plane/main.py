@@ -30,8 +30,10 @@ def create_app(settings: config.Settings | None = None) -> FastAPI:
         workers: list[outbox.Dispatcher | mirror.Mirror] = []
         if settings.RUN_BACKGROUND_WORKERS:
             app.state.dispatcher = outbox.Dispatcher(
-                db.session_factory(), field_manager=settings.CR_FIELD_MANAGER,
-                poll=settings.OUTBOX_POLL_SECONDS)
+                db.session_factory(),
+                field_manager=settings.CR_FIELD_MANAGER,
+                poll=settings.OUTBOX_POLL_SECONDS,
+            )
             workers = [app.state.dispatcher, mirror.Mirror(db.session_factory(), app.state.tiers)]
             for worker in workers:
                 worker.start()
@@ -39,9 +41,13 @@ def create_app(settings: config.Settings | None = None) -> FastAPI:
         for worker in workers:
             worker.stop()
 
-    app = FastAPI(title=settings.PROJECT_NAME, lifespan=lifespan,
-                  openapi_url=f"{settings.API_V1_STR}/openapi.json",
-                  docs_url=f"{settings.API_V1_STR}/docs", redoc_url=None)
+    app = FastAPI(
+        title=settings.PROJECT_NAME,
+        lifespan=lifespan,
+        openapi_url=f"{settings.API_V1_STR}/openapi.json",
+        docs_url=f"{settings.API_V1_STR}/docs",
+        redoc_url=None,
+    )
     problems.install(app)
     app.add_middleware(CorrelationIdMiddleware)
     app.include_router(api_main.api_router, prefix=settings.API_V1_STR)

@@ -39,12 +39,20 @@ class Tenant(Base):
     company: Mapped[str] = mapped_column(String(200), nullable=False)
     tier: Mapped[str] = mapped_column(String(63), nullable=False)
     owner_email: Mapped[str | None] = mapped_column(String(320))
-    source: Mapped[str] = mapped_column(String(20), nullable=False, default=Source.SIGNUP)
-    lifecycle: Mapped[str] = mapped_column(String(20), nullable=False, default=Lifecycle.ACTIVE)
+    source: Mapped[str] = mapped_column(
+        String(20), nullable=False, default=Source.SIGNUP, server_default=Source.SIGNUP.value
+    )
+    lifecycle: Mapped[str] = mapped_column(
+        String(20), nullable=False, default=Lifecycle.ACTIVE, server_default=Lifecycle.ACTIVE.value
+    )
     # Mirrored from the Tenant custom resource by services.mirror.
-    phase: Mapped[str] = mapped_column(String(20), nullable=False, default="Pending")
+    phase: Mapped[str] = mapped_column(
+        String(20), nullable=False, default="Pending", server_default="Pending"
+    )
     placement: Mapped[str | None] = mapped_column(String(10))
-    conditions: Mapped[list[dict[str, Any]]] = mapped_column(JSONB, nullable=False, default=list)
+    conditions: Mapped[list[dict[str, Any]]] = mapped_column(
+        JSONB, nullable=False, default=list, server_default=text("'[]'::jsonb")
+    )
     cr_uid: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[dt.datetime] = _now()
     updated_at: Mapped[dt.datetime] = _now()
@@ -57,8 +65,9 @@ class User(Base):
     __tablename__ = "users"
 
     id: Mapped[uuid.UUID] = mapped_column(UUID, primary_key=True, default=uuid.uuid4)
-    tenant_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"),
-                                                 nullable=False, index=True)
+    tenant_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("tenants.id", ondelete="CASCADE"), nullable=False, index=True
+    )
     email: Mapped[str] = mapped_column(String(320), unique=True, nullable=False)
     password_hash: Mapped[str] = mapped_column(Text, nullable=False)
     role: Mapped[str] = mapped_column(String(20), nullable=False, default="owner")
@@ -75,14 +84,16 @@ class OutboxEntry(Base):
     """An intent to change Kubernetes, written in the same transaction as the change it follows."""
 
     __tablename__ = "outbox"
-    __table_args__ = (Index("outbox_pending", "next_attempt_at",
-                            postgresql_where=text("processed_at IS NULL")),)
+    __table_args__ = (
+        Index("outbox_pending", "next_attempt_at", postgresql_where=text("processed_at IS NULL")),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
-    tenant_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"),
-                                                 nullable=False)
+    tenant_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("tenants.id", ondelete="CASCADE"), nullable=False
+    )
     action: Mapped[str] = mapped_column(String(30), nullable=False)
-    attempts: Mapped[int] = mapped_column(nullable=False, default=0)
+    attempts: Mapped[int] = mapped_column(nullable=False, default=0, server_default="0")
     last_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[dt.datetime] = _now()
     next_attempt_at: Mapped[dt.datetime] = _now()

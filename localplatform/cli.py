@@ -18,8 +18,13 @@ from localplatform import kube, procs, stack
 
 app = typer.Typer(help=__doc__, no_args_is_help=True)
 STATE_DIR = kube.REPO_ROOT / ".tenantry"
-DEV_PORTS = {"postgres": 55432, "kube-apiserver": 6443, "etcd": 2379,
-             "control-plane": 8000, "app-plane": 8001}
+DEV_PORTS = {
+    "postgres": 55432,
+    "kube-apiserver": 6443,
+    "etcd": 2379,
+    "control-plane": 8000,
+    "app-plane": 8001,
+}
 
 
 @app.command()
@@ -46,7 +51,8 @@ def up(state_dir: Path = STATE_DIR) -> None:
             for name, process in platform.processes.items():
                 if not process.alive():
                     raise procs.StartupError(
-                        f"{name} exited; log {process.log}:\n{procs.log_tail(process.log)}")
+                        f"{name} exited; log {process.log}:\n{procs.log_tail(process.log)}"
+                    )
             time.sleep(1)
     except KeyboardInterrupt:
         typer.echo("\nstopping ...")

@@ -60,8 +60,9 @@ class KubeControlPlane:
         (self.state_dir / "certs").mkdir(parents=True, exist_ok=True)
         key = self.state_dir / "sa.key"
         if not key.exists():
-            subprocess.run(["openssl", "genrsa", "-out", str(key), "2048"], check=True,
-                           capture_output=True)
+            subprocess.run(
+                ["openssl", "genrsa", "-out", str(key), "2048"], check=True, capture_output=True
+            )
         token_file = self.state_dir / "tokens.csv"
         if token_file.exists():
             self.token = token_file.read_text().split(",", 1)[0]
@@ -74,53 +75,91 @@ class KubeControlPlane:
         config = {
             "apiVersion": "v1",
             "kind": "Config",
-            "clusters": [{"name": "tenantry-local", "cluster": {
-                "server": self.server, "certificate-authority": str(self.ca_file)}}],
+            "clusters": [
+                {
+                    "name": "tenantry-local",
+                    "cluster": {"server": self.server, "certificate-authority": str(self.ca_file)},
+                }
+            ],
             "users": [{"name": "tenantry-admin", "user": {"token": self.token}}],
-            "contexts": [{"name": "tenantry-local", "context": {
-                "cluster": "tenantry-local", "user": "tenantry-admin"}}],
+            "contexts": [
+                {
+                    "name": "tenantry-local",
+                    "context": {"cluster": "tenantry-local", "user": "tenantry-admin"},
+                }
+            ],
             "current-context": "tenantry-local",
         }
         self.kubeconfig.write_text(yaml.safe_dump(config))
         self.kubeconfig.chmod(0o600)
 
-    def start(self, supervisor: procs.Supervisor) -> None:
+    def start_api(self, supervisor: procs.Supervisor) -> None:
+        """Start etcd and kube-apiserver and write the kubeconfig."""
         self._prepare()
-        etcd = supervisor.start("etcd", [
-            str(self.assets / "etcd"), "--data-dir", str(self.state_dir / "etcd"),
-            "--listen-client-urls", f"http://127.0.0.1:{self.etcd_port}",
-            "--listen-peer-urls", f"http://127.0.0.1:{procs.free_port()}",
-            "--unsafe-no-fsync",
-        ])
+        etcd = supervisor.start(
+            "etcd",
+            [
+                str(self.assets / "etcd"),
+                "--data-dir",
+                str(self.state_dir / "etcd"),
+                "--listen-client-urls",
+                f"http://127.0.0.1:{self.etcd_port}",
+                "--listen-peer-urls",
+                f"http://127.0.0.1:{procs.free_port()}",
+                "--unsafe-no-fsync",
+            ],
+        )
         supervisor.wait_ready(
-            etcd, lambda: procs.http_ok(f"http://127.0.0.1:{self.etcd_port}/health"), timeout=30)
+            etcd, lambda: procs.http_ok(f"http://127.0.0.1:{self.etcd_port}/health"), timeout=30
+        )
         key = str(self.state_dir / "sa.key")
-        apiserver = supervisor.start("kube-apiserver", [
-            str(self.assets / "kube-apiserver"),
-            f"--etcd-servers=http://127.0.0.1:{self.etcd_port}",
-            "--bind-address=127.0.0.1", "--advertise-address=127.0.0.1",
-            f"--secure-port={self.api_port}", f"--cert-dir={self.state_dir / 'certs'}",
-            "--authorization-mode=Node,RBAC",
-            f"--token-auth-file={self.state_dir / 'tokens.csv'}",
-            "--service-account-issuer=https://kubernetes.default.svc",
-            f"--service-account-key-file={key}", f"--service-account-signing-key-file={key}",
-            "--service-cluster-ip-range=10.0.0.0/24", "--allow-privileged=true",
-            "--enable-priority-and-fairness=false", "-v=0",
-        ])
+        apiserver = supervisor.start(
+            "kube-apiserver",
+            [
+                str(self.assets / "kube-apiserver"),
+                f"--etcd-servers=http://127.0.0.1:{self.etcd_port}",
+                "--bind-address=127.0.0.1",
+                "--advertise-address=127.0.0.1",
+                f"--secure-port={self.api_port}",
+                f"--cert-dir={self.state_dir / 'certs'}",
+                "--authorization-mode=Node,RBAC",
+                f"--token-auth-file={self.state_dir / 'tokens.csv'}",
+                "--service-account-issuer=https://kubernetes.default.svc",
+                f"--service-account-key-file={key}",
+                f"--service-account-signing-key-file={key}",
+                "--service-cluster-ip-range=10.0.0.0/24",
+                "--allow-privileged=true",
+                "--enable-priority-and-fairness=false",
+                "-v=0",
+            ],
+        )
         supervisor.wait_ready(apiserver, self._api_ready, timeout=60)
         self.write_kubeconfig()
-        controllers = supervisor.start("kube-controller-manager", [
-            str(self.assets / "kube-controller-manager"),
-            f"--kubeconfig={self.kubeconfig}",
-            f"--authentication-kubeconfig={self.kubeconfig}",
-            f"--authorization-kubeconfig={self.kubeconfig}",
-            "--bind-address=127.0.0.1", f"--secure-port={procs.free_port()}",
-            "--leader-elect=false", "--controllers=*",
-            f"--service-account-private-key-file={key}",
-            f"--root-ca-file={self.ca_file}", "--use-service-account-credentials=false",
-            "--concurrent-deployment-syncs=10", "--concurrent-replicaset-syncs=10",
-            "--concurrent-namespace-syncs=10", "--concurrent-gc-syncs=20",
-        ])
+
+    def start_controllers(self, supervisor: procs.Supervisor) -> None:
+        """Start kube-controller-manager; after the CRDs exist, so its garbage collector
+        watches Tenants from the start instead of finding them at its next discovery."""
+        key = str(self.state_dir / "sa.key")
+        controllers = supervisor.start(
+            "kube-controller-manager",
+            [
+                str(self.assets / "kube-controller-manager"),
+                f"--kubeconfig={self.kubeconfig}",
+                f"--authentication-kubeconfig={self.kubeconfig}",
+                f"--authorization-kubeconfig={self.kubeconfig}",
+                "--bind-address=127.0.0.1",
+                f"--secure-port={procs.free_port()}",
+                "--leader-elect=false",
+                "--controllers=*",
+                f"--service-account-private-key-file={key}",
+                f"--root-ca-file={self.ca_file}",
+                "--use-service-account-credentials=false",
+                "--concurrent-deployment-syncs=10",
+                "--concurrent-replicaset-syncs=10",
+                "--concurrent-namespace-syncs=10",
+                "--concurrent-gc-syncs=20",
+            ],
+        )
         supervisor.wait_ready(controllers, lambda: True, timeout=2)
 
     def _api_ready(self) -> bool:

@@ -40,10 +40,16 @@ class SimulatedNode:
     # -- node and lease ------------------------------------------------------------------------
     def register(self) -> None:
         body = {
-            "apiVersion": "v1", "kind": "Node",
-            "metadata": {"name": self.name, "labels": {
-                "kubernetes.io/hostname": self.name, "kubernetes.io/os": "linux",
-                "type": "tenantry-simulated"}},
+            "apiVersion": "v1",
+            "kind": "Node",
+            "metadata": {
+                "name": self.name,
+                "labels": {
+                    "kubernetes.io/hostname": self.name,
+                    "kubernetes.io/os": "linux",
+                    "type": "tenantry-simulated",
+                },
+            },
             "spec": {"podCIDR": str(POD_CIDR)},
         }
         try:
@@ -57,32 +63,58 @@ class SimulatedNode:
         now = _now()
         capacity = {"cpu": "64", "memory": "256Gi", "pods": "1000", "ephemeral-storage": "1Ti"}
         status = {
-            "capacity": capacity, "allocatable": capacity,
-            "addresses": [{"type": "InternalIP", "address": "127.0.0.1"},
-                          {"type": "Hostname", "address": self.name}],
-            "conditions": [
-                {"type": "Ready", "status": "True", "reason": "KubeletReady",
-                 "message": "simulated node is ready", "lastHeartbeatTime": now,
-                 "lastTransitionTime": now},
-                *[{"type": t, "status": "False", "reason": f"KubeletHas{r}", "message": "ok",
-                   "lastHeartbeatTime": now, "lastTransitionTime": now}
-                  for t, r in (("MemoryPressure", "SufficientMemory"),
-                               ("DiskPressure", "NoDiskPressure"),
-                               ("PIDPressure", "SufficientPID"))],
+            "capacity": capacity,
+            "allocatable": capacity,
+            "addresses": [
+                {"type": "InternalIP", "address": "127.0.0.1"},
+                {"type": "Hostname", "address": self.name},
             ],
-            "nodeInfo": {"kubeletVersion": "v1.36.2-sim", "kubeProxyVersion": "v1.36.2-sim",
-                         "containerRuntimeVersion": "sim://1", "architecture": "amd64",
-                         "operatingSystem": "linux", "osImage": "simulated",
-                         "kernelVersion": "sim", "machineID": self.name, "systemUUID": self.name,
-                         "bootID": self.name},
+            "conditions": [
+                {
+                    "type": "Ready",
+                    "status": "True",
+                    "reason": "KubeletReady",
+                    "message": "simulated node is ready",
+                    "lastHeartbeatTime": now,
+                    "lastTransitionTime": now,
+                },
+                *[
+                    {
+                        "type": t,
+                        "status": "False",
+                        "reason": f"KubeletHas{r}",
+                        "message": "ok",
+                        "lastHeartbeatTime": now,
+                        "lastTransitionTime": now,
+                    }
+                    for t, r in (
+                        ("MemoryPressure", "SufficientMemory"),
+                        ("DiskPressure", "NoDiskPressure"),
+                        ("PIDPressure", "SufficientPID"),
+                    )
+                ],
+            ],
+            "nodeInfo": {
+                "kubeletVersion": "v1.36.2-sim",
+                "kubeProxyVersion": "v1.36.2-sim",
+                "containerRuntimeVersion": "sim://1",
+                "architecture": "amd64",
+                "operatingSystem": "linux",
+                "osImage": "simulated",
+                "kernelVersion": "sim",
+                "machineID": self.name,
+                "systemUUID": self.name,
+                "bootID": self.name,
+            },
         }
         self.core.patch_node_status(self.name, {"status": status})
 
     def renew_lease(self) -> None:
         now = dt.datetime.now(dt.UTC).isoformat()
-        body = {"metadata": {"name": self.name, "namespace": "kube-node-lease"},
-                "spec": {"holderIdentity": self.name, "leaseDurationSeconds": 40,
-                         "renewTime": now}}
+        body = {
+            "metadata": {"name": self.name, "namespace": "kube-node-lease"},
+            "spec": {"holderIdentity": self.name, "leaseDurationSeconds": 40, "renewTime": now},
+        }
         try:
             self.coordination.patch_namespaced_lease(self.name, "kube-node-lease", body)
         except ApiException as exc:
@@ -118,12 +150,16 @@ class SimulatedNode:
                 self._ips.pop(meta["uid"], None)
             return
         if not spec.get("nodeName"):
-            binding = {"apiVersion": "v1", "kind": "Binding",
-                       "metadata": {"name": name, "namespace": namespace},
-                       "target": {"apiVersion": "v1", "kind": "Node", "name": self.name}}
+            binding = {
+                "apiVersion": "v1",
+                "kind": "Binding",
+                "metadata": {"name": name, "namespace": namespace},
+                "target": {"apiVersion": "v1", "kind": "Node", "name": self.name},
+            }
             try:
-                self.core.create_namespaced_pod_binding(name, namespace, binding,
-                                                        _preload_content=False)
+                self.core.create_namespaced_pod_binding(
+                    name, namespace, binding, _preload_content=False
+                )
             except ApiException as exc:
                 if exc.status not in (404, 409):
                     raise
@@ -133,17 +169,33 @@ class SimulatedNode:
         now = _now()
         ip = self.pod_ip(meta["uid"])
         containers = [
-            {"name": c["name"], "image": c.get("image", ""), "imageID": c.get("image", ""),
-             "ready": True, "started": True, "restartCount": 0,
-             "containerID": f"sim://{meta['uid']}/{c['name']}",
-             "state": {"running": {"startedAt": now}}}
+            {
+                "name": c["name"],
+                "image": c.get("image", ""),
+                "imageID": c.get("image", ""),
+                "ready": True,
+                "started": True,
+                "restartCount": 0,
+                "containerID": f"sim://{meta['uid']}/{c['name']}",
+                "state": {"running": {"startedAt": now}},
+            }
             for c in spec.get("containers", [])
         ]
-        conditions = [{"type": t, "status": "True", "lastTransitionTime": now}
-                      for t in ("PodScheduled", "Initialized", "ContainersReady", "Ready")]
-        body = {"status": {"phase": "Running", "conditions": conditions, "hostIP": "127.0.0.1",
-                           "podIP": ip, "podIPs": [{"ip": ip}], "startTime": now,
-                           "containerStatuses": containers}}
+        conditions = [
+            {"type": t, "status": "True", "lastTransitionTime": now}
+            for t in ("PodScheduled", "Initialized", "ContainersReady", "Ready")
+        ]
+        body = {
+            "status": {
+                "phase": "Running",
+                "conditions": conditions,
+                "hostIP": "127.0.0.1",
+                "podIP": ip,
+                "podIPs": [{"ip": ip}],
+                "startTime": now,
+                "containerStatuses": containers,
+            }
+        }
         try:
             self.core.patch_namespaced_pod_status(name, namespace, body)
         except ApiException as exc:
@@ -159,13 +211,16 @@ class SimulatedNode:
                     self.handle_pod(item)
                 version = data["metadata"]["resourceVersion"]
                 stream = watch.Watch().stream(
-                    self.core.list_pod_for_all_namespaces, resource_version=version,
-                    timeout_seconds=300, deserialize=False)
+                    self.core.list_pod_for_all_namespaces,
+                    resource_version=version,
+                    timeout_seconds=300,
+                    deserialize=False,
+                )
                 for event in stream:
                     if stop.is_set():
                         return
                     if event["type"] in ("ADDED", "MODIFIED"):
-                        self.handle_pod(event["raw_object"])
+                        self.handle_pod(event["object"])
             except Exception:
                 log.exception("pod loop failed; relisting")
                 time.sleep(1)

@@ -49,7 +49,9 @@ def _run_as() -> str | None:
     try:
         pwd.getpwnam(SYSTEM_USER)
     except KeyError:
-        subprocess.run(["useradd", "--system", "-M", "-s", "/usr/sbin/nologin", SYSTEM_USER], check=True)
+        subprocess.run(
+            ["useradd", "--system", "-M", "-s", "/usr/sbin/nologin", SYSTEM_USER], check=True
+        )
     return SYSTEM_USER
 
 
@@ -64,7 +66,9 @@ def _make_accessible(path: Path, user: str | None) -> None:
         if folder.is_dir():
             folder.chmod(folder.stat().st_mode | 0o055)
         else:
-            folder.chmod(folder.stat().st_mode | 0o044 | (0o011 if os.access(folder, os.X_OK) else 0))
+            folder.chmod(
+                folder.stat().st_mode | 0o044 | (0o011 if os.access(folder, os.X_OK) else 0)
+            )
     shutil.chown(path, entry.pw_uid, entry.pw_gid)
 
 
@@ -73,7 +77,9 @@ class Postgres:
     data_dir: Path
     port: int
 
-    def url(self, database: str = "postgres", *, user: str = SUPERUSER, password: str | None = None) -> str:
+    def url(
+        self, database: str = "postgres", *, user: str = SUPERUSER, password: str | None = None
+    ) -> str:
         auth = f"{user}:{password}" if password else user
         return f"postgresql://{auth}@127.0.0.1:{self.port}/{database}"
 
@@ -84,9 +90,19 @@ class Postgres:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         _make_accessible(self.data_dir, user)
         subprocess.run(
-            [str(bin_dir() / "initdb"), "-D", str(self.data_dir), "-U", SUPERUSER,
-             "--auth=trust", "--encoding=UTF8", "--no-sync"],
-            check=True, user=user, capture_output=True,
+            [
+                str(bin_dir() / "initdb"),
+                "-D",
+                str(self.data_dir),
+                "-U",
+                SUPERUSER,
+                "--auth=trust",
+                "--encoding=UTF8",
+                "--no-sync",
+            ],
+            check=True,
+            user=user,
+            capture_output=True,
         )
         with (self.data_dir / "postgresql.conf").open("a") as conf:
             conf.write("\n# tenantry local platform\n")
@@ -100,8 +116,15 @@ class Postgres:
             stale.unlink()  # our supervisor already ended any previous server of this directory
         process = supervisor.start(
             "postgres",
-            [str(bin_dir() / "postgres"), "-D", str(self.data_dir), "-p", str(self.port),
-             "-h", "127.0.0.1"],
+            [
+                str(bin_dir() / "postgres"),
+                "-D",
+                str(self.data_dir),
+                "-p",
+                str(self.port),
+                "-h",
+                "127.0.0.1",
+            ],
             user=_run_as(),
         )
         supervisor.wait_ready(process, self.ready, timeout=30)
@@ -114,6 +137,8 @@ class Postgres:
 
     def create_database(self, name: str) -> None:
         with psycopg.connect(self.url(), autocommit=True) as conn:
-            exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone()
+            exists = conn.execute(
+                "SELECT 1 FROM pg_database WHERE datname = %s", (name,)
+            ).fetchone()
             if not exists:
                 conn.execute(f'CREATE DATABASE "{name}"')

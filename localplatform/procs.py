@@ -43,7 +43,9 @@ def log_tail(path: Path, lines: int = 30) -> str:
         return "(no log)"
 
 
-def wait_until(check: Callable[[], bool], *, timeout: float, what: str, interval: float = 0.1) -> None:
+def wait_until(
+    check: Callable[[], bool], *, timeout: float, what: str, interval: float = 0.1
+) -> None:
     """Poll `check` until it returns True, raising StartupError after `timeout` seconds."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -142,10 +144,8 @@ class Supervisor:
         if process.alive():
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(process.popen.pid, signal.SIGTERM)
-            try:
+            with contextlib.suppress(subprocess.TimeoutExpired):
                 process.popen.wait(timeout=grace)
-            except subprocess.TimeoutExpired:
-                pass
         with contextlib.suppress(ProcessLookupError):
             os.killpg(process.popen.pid, signal.SIGKILL)
         with contextlib.suppress(subprocess.TimeoutExpired):

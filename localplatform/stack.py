@@ -8,6 +8,7 @@ holds.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
 import subprocess
@@ -58,69 +59,110 @@ class Platform:
         self.pg.create_database(POOL_DB)
         existing = os.environ.get("KUBECONFIG")
         use_existing = existing and not (
-            os.environ.get("KUBE_ASSETS") or os.environ.get("KUBEBUILDER_ASSETS"))
+            os.environ.get("KUBE_ASSETS") or os.environ.get("KUBEBUILDER_ASSETS")
+        )
         if use_existing and existing:
             self.kubeconfig = Path(existing)
         else:
             control_plane = kube.KubeControlPlane(
-                kube.find_assets(), self.state_dir / "kube",
-                api_port=self.port("kube-apiserver"), etcd_port=self.port("etcd"))
-            control_plane.start(self.supervisor)
+                kube.find_assets(),
+                self.state_dir / "kube",
+                api_port=self.port("kube-apiserver"),
+                etcd_port=self.port("etcd"),
+            )
+            control_plane.start_api(self.supervisor)
             self.kubeconfig = control_plane.kubeconfig
+            self.install_crds()
+            control_plane.start_controllers(self.supervisor)
             node = self.supervisor.start(
                 "simulated-node",
-                [sys.executable, "-m", "localplatform.node", "--kubeconfig", str(self.kubeconfig)])
+                [sys.executable, "-m", "localplatform.node", "--kubeconfig", str(self.kubeconfig)],
+            )
             self.supervisor.wait_ready(node, lambda: self._node_ready(), timeout=30)
             self.processes["simulated-node"] = node
         self.install_manifests()
 
     def kubectl(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
         binary = "kubectl"
-        try:
+        with contextlib.suppress(procs.StartupError):
             binary = str(kube.find_assets() / "kubectl")
-        except procs.StartupError:
-            pass
-        return subprocess.run([binary, f"--kubeconfig={self.kubeconfig}", *args],
-                              check=check, capture_output=True, text=True)
+        return subprocess.run(
+            [binary, f"--kubeconfig={self.kubeconfig}", *args],
+            check=check,
+            capture_output=True,
+            text=True,
+        )
 
     def _node_ready(self) -> bool:
         out = self.kubectl("get", "nodes", "-o", "name", check=False)
         return "node/" in out.stdout
 
-    def install_manifests(self) -> None:
+    def install_crds(self) -> None:
         crds = kube.REPO_ROOT / "crds"
-        self.kubectl("apply", "--server-side", "--field-manager=tenantry",
-                     "-f", str(crds / "tenants.tenantry.dev.yaml"),
-                     "-f", str(crds / "tiers.tenantry.dev.yaml"))
-        self.kubectl("wait", "--for=condition=Established", "--timeout=30s",
-                     "crd/tenants.tenantry.dev", "crd/tiers.tenantry.dev")
-        self.kubectl("apply", "--server-side", "--field-manager=tenantry",
-                     "-f", str(kube.REPO_ROOT / "templates" / "platform"))
-        self.kubectl("apply", "--server-side", "--field-manager=tenantry",
-                     "-f", str(crds / "default-tiers.yaml"))
+        self.kubectl(
+            "apply",
+            "--server-side",
+            "--field-manager=tenantry",
+            "-f",
+            str(crds / "tenants.tenantry.dev.yaml"),
+            "-f",
+            str(crds / "tiers.tenantry.dev.yaml"),
+        )
+        self.kubectl(
+            "wait",
+            "--for=condition=Established",
+            "--timeout=30s",
+            "crd/tenants.tenantry.dev",
+            "crd/tiers.tenantry.dev",
+        )
 
-    # -- tenantry's own processes -------------------------------------------------------------------
+    def install_manifests(self) -> None:
+        """CRDs (again: idempotent, and needed on an existing cluster), platform, Tiers."""
+        crds = kube.REPO_ROOT / "crds"
+        self.install_crds()
+        self.kubectl(
+            "apply",
+            "--server-side",
+            "--field-manager=tenantry",
+            "-f",
+            str(kube.REPO_ROOT / "templates" / "platform"),
+        )
+        self.kubectl(
+            "apply",
+            "--server-side",
+            "--field-manager=tenantry",
+            "-f",
+            str(crds / "default-tiers.yaml"),
+        )
+
+    # -- tenantry's own processes ------------------------------------------------------------------
     def env(self) -> dict[str, str]:
-        assert self.pg is not None and self.kubeconfig is not None
+        assert self.pg is not None
+        assert self.kubeconfig is not None
         app_password = _secret(self.state_dir / "secrets" / "app-db-password")
         return {
             "KUBECONFIG": str(self.kubeconfig),
-            "DATABASE_URL": self.pg.url(CONTROL_DB).replace("postgresql://", "postgresql+psycopg://"),
+            "DATABASE_URL": self.pg.url(CONTROL_DB).replace(
+                "postgresql://", "postgresql+psycopg://"
+            ),
             "TENANTRY_POSTGRES_ADMIN_URL": self.pg.url("postgres"),
             "TENANTRY_POOL_DATABASE": POOL_DB,
             "TENANTRY_APP_DB_PASSWORD": app_password,
-            "TENANTRY_APP_DATABASE_URL": self.pg.url(POOL_DB, user="tenantry_app",
-                                                     password=app_password),
+            "TENANTRY_APP_DATABASE_URL": self.pg.url(
+                POOL_DB, user="tenantry_app", password=app_password
+            ),
             "SECRET_KEY": _secret(self.state_dir / "secrets" / "secret-key"),
             "ENVIRONMENT": "local",
             "API_URL": f"http://127.0.0.1:{self.port('control-plane')}",
             "APP_URL": f"http://127.0.0.1:{self.port('app-plane')}",
         }
 
-    def _start_python(self, name: str, args: list[str], *, health: str | None,
-                      timeout: float = 60) -> procs.Process:
-        process = self.supervisor.start(name, [sys.executable, *args], env=self.env(),
-                                        cwd=kube.REPO_ROOT)
+    def _start_python(
+        self, name: str, args: list[str], *, health: str | None, timeout: float = 60
+    ) -> procs.Process:
+        process = self.supervisor.start(
+            name, [sys.executable, *args], env=self.env(), cwd=kube.REPO_ROOT
+        )
         if health:
             self.supervisor.wait_ready(process, lambda: procs.http_ok(health), timeout=timeout)
         self.processes[name] = process
@@ -130,9 +172,18 @@ class Platform:
         port = self.port("operator-health")
         return self._start_python(
             "operator",
-            ["-m", "kopf", "run", "--standalone", "--all-namespaces",
-             f"--liveness=http://127.0.0.1:{port}/healthz", "-m", "tenantry_operator.handlers"],
-            health=f"http://127.0.0.1:{port}/healthz")
+            [
+                "-m",
+                "kopf",
+                "run",
+                "--standalone",
+                "--all-namespaces",
+                f"--liveness=http://127.0.0.1:{port}/healthz",
+                "-m",
+                "tenantry_operator.handlers",
+            ],
+            health=f"http://127.0.0.1:{port}/healthz",
+        )
 
     def stop_operator(self) -> None:
         process = self.processes.pop("operator", None)
@@ -140,22 +191,44 @@ class Platform:
             self.supervisor.stop(process)
 
     def start_control_plane(self) -> procs.Process:
-        subprocess.run([sys.executable, "-m", "control_plane.prestart"], env={
-            **os.environ, **self.env()}, check=True, cwd=kube.REPO_ROOT)
+        subprocess.run(
+            [sys.executable, "-m", "control_plane.prestart"],
+            env={**os.environ, **self.env()},
+            check=True,
+            cwd=kube.REPO_ROOT,
+        )
         port = self.port("control-plane")
         return self._start_python(
             "control-plane",
-            ["-m", "uvicorn", "control_plane.main:app", "--host", "127.0.0.1", "--port",
-             str(port), "--no-access-log"],
-            health=f"http://127.0.0.1:{port}/healthz")
+            [
+                "-m",
+                "uvicorn",
+                "control_plane.main:app",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+                "--no-access-log",
+            ],
+            health=f"http://127.0.0.1:{port}/healthz",
+        )
 
     def start_app_plane(self) -> procs.Process:
         port = self.port("app-plane")
         return self._start_python(
             "app-plane",
-            ["-m", "uvicorn", "app_plane.main:app", "--host", "127.0.0.1", "--port", str(port),
-             "--no-access-log"],
-            health=f"http://127.0.0.1:{port}/healthz")
+            [
+                "-m",
+                "uvicorn",
+                "app_plane.main:app",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+                "--no-access-log",
+            ],
+            health=f"http://127.0.0.1:{port}/healthz",
+        )
 
     def stop(self) -> None:
         self.supervisor.stop_all()

@@ -3,6 +3,7 @@
 from alembic import context
 
 connection = context.config.attributes["connection"]
-context.configure(connection=connection, transactional_ddl=True)
+# The version table lives beside the routing table, so `public` holds only tenant data.
+context.configure(connection=connection, transactional_ddl=True, version_table_schema="tenantry")
 with context.begin_transaction():
     context.run_migrations()

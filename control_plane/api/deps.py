@@ -37,15 +37,18 @@ def get_principal(
 ) -> security.Principal:
     challenge = {"WWW-Authenticate": "Bearer"}
     if credentials is None:
-        raise problems.Problem(401, "Unauthorized", "a bearer token is required",
-                               headers=challenge)
+        raise problems.Problem(401, "Unauthorized", "a bearer token is required", headers=challenge)
     try:
         return security.decode_access_token(
-            credentials.credentials, secret=settings.SECRET_KEY,
-            issuer=settings.JWT_ISSUER, audience=settings.JWT_AUDIENCE)
+            credentials.credentials,
+            secret=settings.SECRET_KEY,
+            issuer=settings.JWT_ISSUER,
+            audience=settings.JWT_AUDIENCE,
+        )
     except security.InvalidToken as exc:
-        raise problems.Problem(401, "Unauthorized", "the bearer token is invalid or expired",
-                               headers=challenge) from exc
+        raise problems.Problem(
+            401, "Unauthorized", "the bearer token is invalid or expired", headers=challenge
+        ) from exc
 
 
 SessionDep = Annotated[Session, Depends(get_session)]

@@ -39,7 +39,8 @@ class Settings(BaseSettings):
         if weak and self.ENVIRONMENT != "local":
             raise ValueError(
                 "SECRET_KEY must be set to a random value of at least 32 characters "
-                f"outside local development (ENVIRONMENT={self.ENVIRONMENT})")
+                f"outside local development (ENVIRONMENT={self.ENVIRONMENT})"
+            )
         return self
 
 

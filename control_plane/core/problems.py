@@ -15,19 +15,37 @@ MEDIA_TYPE = "application/problem+json"
 class Problem(Exception):
     """Raise from a route or service to answer with a problem document."""
 
-    def __init__(self, status: int, title: str, detail: str = "", *,
-                 type_: str = "about:blank", headers: dict[str, str] | None = None,
-                 **extra: Any) -> None:
+    def __init__(
+        self,
+        status: int,
+        title: str,
+        detail: str = "",
+        *,
+        type_: str = "about:blank",
+        headers: dict[str, str] | None = None,
+        **extra: Any,
+    ) -> None:
         super().__init__(detail or title)
         self.status, self.title, self.detail, self.type = status, title, detail, type_
         self.headers, self.extra = headers or {}, extra
 
 
-def problem_response(request: Request, status: int, title: str, detail: str = "", *,
-                     type_: str = "about:blank", headers: dict[str, str] | None = None,
-                     **extra: Any) -> JSONResponse:
-    body: dict[str, Any] = {"type": type_, "title": title, "status": status,
-                            "instance": request.url.path}
+def problem_response(
+    request: Request,
+    status: int,
+    title: str,
+    detail: str = "",
+    *,
+    type_: str = "about:blank",
+    headers: dict[str, str] | None = None,
+    **extra: Any,
+) -> JSONResponse:
+    body: dict[str, Any] = {
+        "type": type_,
+        "title": title,
+        "status": status,
+        "instance": request.url.path,
+    }
     if detail:
         body["detail"] = detail
     body.update(extra)
@@ -37,15 +55,29 @@ def problem_response(request: Request, status: int, title: str, detail: str = ""
 def install(app: FastAPI) -> None:
     @app.exception_handler(Problem)
     async def _problem(request: Request, exc: Problem) -> JSONResponse:
-        return problem_response(request, exc.status, exc.title, exc.detail, type_=exc.type,
-                                headers=exc.headers, **exc.extra)
+        return problem_response(
+            request,
+            exc.status,
+            exc.title,
+            exc.detail,
+            type_=exc.type,
+            headers=exc.headers,
+            **exc.extra,
+        )
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
-        errors = [{"loc": list(e.get("loc", ())), "msg": e.get("msg", ""), "type": e.get("type", "")}
-                  for e in exc.errors()]
-        return problem_response(request, 422, "Unprocessable Content",
-                                "the request body or parameters are invalid", errors=errors)
+        errors = [
+            {"loc": list(e.get("loc", ())), "msg": e.get("msg", ""), "type": e.get("type", "")}
+            for e in exc.errors()
+        ]
+        return problem_response(
+            request,
+            422,
+            "Unprocessable Content",
+            "the request body or parameters are invalid",
+            errors=errors,
+        )
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
@@ -53,5 +85,6 @@ def install(app: FastAPI) -> None:
 
         title = http.HTTPStatus(exc.status_code).phrase
         detail = exc.detail if isinstance(exc.detail, str) and exc.detail != title else ""
-        return problem_response(request, exc.status_code, title, detail,
-                                headers=dict(exc.headers or {}))
+        return problem_response(
+            request, exc.status_code, title, detail, headers=dict(exc.headers or {})
+        )

@@ -38,13 +38,20 @@ class Principal:
     role: str
 
 
-def create_access_token(principal: Principal, *, secret: str, issuer: str, audience: str,
-                        expires: dt.timedelta) -> str:
+def create_access_token(
+    principal: Principal, *, secret: str, issuer: str, audience: str, expires: dt.timedelta
+) -> str:
     now = dt.datetime.now(dt.UTC)
     claims = {
-        "sub": str(principal.user_id), "tid": str(principal.tenant_id),
-        "tkey": principal.tenant_key, "role": principal.role,
-        "iss": issuer, "aud": audience, "iat": now, "nbf": now, "exp": now + expires,
+        "sub": str(principal.user_id),
+        "tid": str(principal.tenant_id),
+        "tkey": principal.tenant_key,
+        "role": principal.role,
+        "iss": issuer,
+        "aud": audience,
+        "iat": now,
+        "nbf": now,
+        "exp": now + expires,
     }
     return jwt.encode(claims, secret, algorithm=ALGORITHM)
 
@@ -55,9 +62,19 @@ class InvalidToken(Exception):
 
 def decode_access_token(token: str, *, secret: str, issuer: str, audience: str) -> Principal:
     try:
-        claims = jwt.decode(token, secret, algorithms=[ALGORITHM], issuer=issuer,
-                            audience=audience, options={"require": ["exp", "sub", "tid", "tkey"]})
-        return Principal(uuid.UUID(claims["sub"]), uuid.UUID(claims["tid"]), str(claims["tkey"]),
-                         str(claims.get("role", "member")))
+        claims = jwt.decode(
+            token,
+            secret,
+            algorithms=[ALGORITHM],
+            issuer=issuer,
+            audience=audience,
+            options={"require": ["exp", "sub", "tid", "tkey"]},
+        )
+        return Principal(
+            uuid.UUID(claims["sub"]),
+            uuid.UUID(claims["tid"]),
+            str(claims["tkey"]),
+            str(claims.get("role", "member")),
+        )
     except (jwt.PyJWTError, ValueError, KeyError) as exc:
         raise InvalidToken(str(exc)) from exc

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import functools
 import json
+import os
 from collections.abc import Iterator
 from typing import Any
 
@@ -26,22 +27,30 @@ def _api() -> client.CustomObjectsApi:
         config.load_incluster_config()
         api_client = client.ApiClient()
     except config.ConfigException:
-        api_client = config.new_client_from_config()
+        # KUBECONFIG is read now, not when the kubernetes package was imported.
+        api_client = config.new_client_from_config(config_file=os.environ.get("KUBECONFIG"))
     return client.CustomObjectsApi(api_client)
 
 
 def apply_tenant(body: dict[str, Any], *, field_manager: str) -> dict[str, Any]:
     """Server-side apply a Tenant; the fields we set become ours."""
     try:
-        result = _api().patch_cluster_custom_object(
-            GROUP, VERSION, "tenants", body["metadata"]["name"], body,
-            field_manager=field_manager, force=True,
-            _content_type="application/apply-patch+yaml")
+        response = _api().patch_cluster_custom_object(
+            GROUP,
+            VERSION,
+            "tenants",
+            body["metadata"]["name"],
+            body,
+            field_manager=field_manager,
+            force=True,
+            _content_type="application/apply-patch+yaml",
+            _preload_content=False,
+        )
     except ApiException as exc:
         raise KubeUnavailable(f"{exc.status} {exc.reason}: {exc.body!s:.500}") from exc
     except Exception as exc:  # urllib3 connection errors and the like
         raise KubeUnavailable(str(exc)) from exc
-    return dict(result)
+    return dict(json.loads(response.data))
 
 
 def list_objects(plural: str) -> tuple[list[dict[str, Any]], str]:
@@ -51,13 +60,22 @@ def list_objects(plural: str) -> tuple[list[dict[str, Any]], str]:
     return list(data["items"]), str(data["metadata"]["resourceVersion"])
 
 
-def watch_objects(plural: str, resource_version: str,
-                  timeout_seconds: int = 300) -> Iterator[tuple[str, dict[str, Any]]]:
-    """(event type, object) pairs from `resource_version` on; ends after the timeout."""
+def watch_objects(
+    plural: str, resource_version: str, timeout_seconds: int = 300
+) -> Iterator[tuple[str, dict[str, Any]]]:
+    """(event type, object) pairs from `resource_version` on; ends after the timeout.
+
+    With deserialize=False the client hands over each event's object as a plain dict."""
     stream = watch.Watch().stream(
-        _api().list_cluster_custom_object, GROUP, VERSION, plural,
-        resource_version=resource_version, timeout_seconds=timeout_seconds, deserialize=False)
+        _api().list_cluster_custom_object,
+        GROUP,
+        VERSION,
+        plural,
+        resource_version=resource_version,
+        timeout_seconds=timeout_seconds,
+        deserialize=False,
+    )
     for event in stream:
         if event["type"] == "ERROR":
-            raise KubeUnavailable(str(event["raw_object"]))
-        yield event["type"], dict(event["raw_object"])
+            raise KubeUnavailable(str(event["object"]))
+        yield event["type"], dict(event["object"])

@@ -25,8 +25,9 @@ log = logging.getLogger(__name__)
 def _company_for(session: Session, obj: dict[str, Any]) -> str:
     name = obj["metadata"]["name"]
     wanted = str((obj.get("spec") or {}).get("displayName") or name)
-    taken = session.scalar(select(models.Tenant.id).where(
-        func.lower(models.Tenant.company) == wanted.lower()))
+    taken = session.scalar(
+        select(models.Tenant.id).where(func.lower(models.Tenant.company) == wanted.lower())
+    )
     return f"{wanted} ({name})" if taken else wanted
 
 
@@ -37,10 +38,13 @@ def sync_tenant(session: Session, obj: dict[str, Any], *, deleted: bool = False)
     if tenant is None:
         if deleted:
             return
-        tenant = models.Tenant(slug=meta["name"], company=_company_for(session, obj),
-                               tier=str(spec.get("tier", "")),
-                               owner_email=(spec.get("owner") or {}).get("email"),
-                               source=models.Source.KUBERNETES)
+        tenant = models.Tenant(
+            slug=meta["name"],
+            company=_company_for(session, obj),
+            tier=str(spec.get("tier", "")),
+            owner_email=(spec.get("owner") or {}).get("email"),
+            source=models.Source.KUBERNETES,
+        )
         session.add(tenant)
     elif deleted and tenant.cr_uid and tenant.cr_uid != meta.get("uid"):
         return  # an older incarnation's deletion; the current resource is someone else
@@ -66,9 +70,13 @@ def sync_tenant_list(session: Session, items: list[dict[str, Any]]) -> None:
     for obj in items:
         sync_tenant(session, obj)
     present = {obj["metadata"]["name"] for obj in items}
-    vanished = session.scalars(select(models.Tenant).where(
-        models.Tenant.cr_uid.is_not(None), models.Tenant.offboarded_at.is_(None),
-        models.Tenant.slug.not_in(present) if present else models.Tenant.slug.is_not(None)))
+    vanished = session.scalars(
+        select(models.Tenant).where(
+            models.Tenant.cr_uid.is_not(None),
+            models.Tenant.offboarded_at.is_(None),
+            models.Tenant.slug.not_in(present) if present else models.Tenant.slug.is_not(None),
+        )
+    )
     for tenant in vanished:
         mark_offboarding(tenant, gone=True)
 
@@ -84,10 +92,14 @@ class TierCache:
     def _public(self, obj: dict[str, Any]) -> schemas.TierPublic:
         spec, name = obj.get("spec") or {}, obj["metadata"]["name"]
         return schemas.TierPublic(
-            name=name, display_name=str(spec.get("displayName") or name),
-            isolation=spec["isolation"], quota=dict(spec.get("quota") or {}),
+            name=name,
+            display_name=str(spec.get("displayName") or name),
+            isolation=spec["isolation"],
+            quota=dict(spec.get("quota") or {}),
             rate_limit_per_minute=int(spec.get("rateLimitPerMinute", 600)),
-            features=list(spec.get("features") or []), self_service=name in self.signup_tiers)
+            features=list(spec.get("features") or []),
+            self_service=name in self.signup_tiers,
+        )
 
     def replace(self, items: list[dict[str, Any]]) -> None:
         self._tiers = {obj["metadata"]["name"]: self._public(obj) for obj in items}
@@ -115,12 +127,18 @@ class Mirror:
         self.sessions, self.tiers = sessions, tiers
         self.stopping = threading.Event()
         self.threads = [
-            threading.Thread(target=self._loop, args=("tenants", self._tenants_listed,
-                                                      self._tenant_event), daemon=True,
-                             name="mirror-tenants"),
-            threading.Thread(target=self._loop, args=("tiers", self.tiers.replace,
-                                                      self.tiers.update), daemon=True,
-                             name="mirror-tiers"),
+            threading.Thread(
+                target=self._loop,
+                args=("tenants", self._tenants_listed, self._tenant_event),
+                daemon=True,
+                name="mirror-tenants",
+            ),
+            threading.Thread(
+                target=self._loop,
+                args=("tiers", self.tiers.replace, self.tiers.update),
+                daemon=True,
+                name="mirror-tiers",
+            ),
         ]
 
     def _tenants_listed(self, items: list[dict[str, Any]]) -> None:
@@ -131,8 +149,12 @@ class Mirror:
         with self.sessions() as session, session.begin():
             sync_tenant(session, obj, deleted=event == "DELETED")
 
-    def _loop(self, plural: str, listed: Callable[[list[dict[str, Any]]], None],
-              changed: Callable[[str, dict[str, Any]], None]) -> None:
+    def _loop(
+        self,
+        plural: str,
+        listed: Callable[[list[dict[str, Any]]], None],
+        changed: Callable[[str, dict[str, Any]], None],
+    ) -> None:
         while not self.stopping.is_set():
             try:
                 items, version = kube.list_objects(plural)

@@ -23,7 +23,7 @@ MAX_BACKOFF = 30.0
 
 
 def backoff(attempts: int) -> dt.timedelta:
-    return dt.timedelta(seconds=min(MAX_BACKOFF, 0.25 * 2 ** attempts))
+    return dt.timedelta(seconds=min(MAX_BACKOFF, 0.25 * 2**attempts))
 
 
 def dispatch_once(sessions: sessionmaker[Session], *, field_manager: str, batch: int = 20) -> int:
@@ -31,10 +31,14 @@ def dispatch_once(sessions: sessionmaker[Session], *, field_manager: str, batch:
     with sessions() as session, session.begin():
         entries = session.scalars(
             select(models.OutboxEntry)
-            .where(models.OutboxEntry.processed_at.is_(None),
-                   models.OutboxEntry.next_attempt_at <= func.now())
-            .order_by(models.OutboxEntry.id).limit(batch)
-            .with_for_update(skip_locked=True)).all()
+            .where(
+                models.OutboxEntry.processed_at.is_(None),
+                models.OutboxEntry.next_attempt_at <= func.now(),
+            )
+            .order_by(models.OutboxEntry.id)
+            .limit(batch)
+            .with_for_update(skip_locked=True)
+        ).all()
         now = dt.datetime.now(dt.UTC)
         for entry in entries:
             tenant = entry.tenant
@@ -42,14 +46,20 @@ def dispatch_once(sessions: sessionmaker[Session], *, field_manager: str, batch:
                 entry.processed_at, entry.last_error = now, "skipped: the tenant is offboarding"
                 continue
             try:
-                applied = kube.apply_tenant(tenants.tenant_resource(tenant),
-                                            field_manager=field_manager)
+                applied = kube.apply_tenant(
+                    tenants.tenant_resource(tenant), field_manager=field_manager
+                )
             except kube.KubeUnavailable as exc:
                 entry.attempts += 1
                 entry.last_error = str(exc)[:2000]
                 entry.next_attempt_at = now + backoff(entry.attempts)
-                log.warning("outbox entry %s for %s failed (attempt %s): %s",
-                            entry.id, tenant.slug, entry.attempts, exc)
+                log.warning(
+                    "outbox entry %s for %s failed (attempt %s): %s",
+                    entry.id,
+                    tenant.slug,
+                    entry.attempts,
+                    exc,
+                )
                 continue
             entry.processed_at, entry.last_error = now, None
             tenant.cr_uid = applied["metadata"]["uid"]
@@ -59,8 +69,9 @@ def dispatch_once(sessions: sessionmaker[Session], *, field_manager: str, batch:
 class Dispatcher:
     """Runs `dispatch_once` in a thread: at once when woken, else every `poll` seconds."""
 
-    def __init__(self, sessions: sessionmaker[Session], *, field_manager: str,
-                 poll: float = 1.0) -> None:
+    def __init__(
+        self, sessions: sessionmaker[Session], *, field_manager: str, poll: float = 1.0
+    ) -> None:
         self.sessions, self.field_manager, self.poll = sessions, field_manager, poll
         self.wake = threading.Event()
         self.stopping = threading.Event()

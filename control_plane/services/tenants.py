@@ -37,8 +37,10 @@ def tenant_resource(tenant: models.Tenant) -> dict[str, Any]:
         "kind": "Tenant",
         "metadata": {
             "name": tenant.slug,
-            "labels": {"tenantry.dev/tenant-id": str(tenant.id),
-                       "app.kubernetes.io/managed-by": "tenantry-control-plane"},
+            "labels": {
+                "tenantry.dev/tenant-id": str(tenant.id),
+                "app.kubernetes.io/managed-by": "tenantry-control-plane",
+            },
         },
         "spec": {
             "tier": tenant.tier,
@@ -51,29 +53,51 @@ def tenant_resource(tenant: models.Tenant) -> dict[str, Any]:
 def signup(session: Session, *, data: schemas.SignupCreate, tiers: set[str]) -> models.Tenant:
     """Create the tenant, its owner and the intent to provision it, or nothing at all."""
     if data.tier not in tiers:
-        raise problems.Problem(422, "Unknown tier", f"tier {data.tier!r} is not offered",
-                               errors=[{"loc": ["body", "tier"], "msg": "unknown tier",
-                                        "type": "value_error"}], allowed=sorted(tiers))
+        raise problems.Problem(
+            422,
+            "Unknown tier",
+            f"tier {data.tier!r} is not offered",
+            errors=[{"loc": ["body", "tier"], "msg": "unknown tier", "type": "value_error"}],
+            allowed=sorted(tiers),
+        )
     slug = slugify(data.company)
-    conflict = session.scalar(select(models.Tenant.slug).where(
-        (models.Tenant.slug == slug) | (func.lower(models.Tenant.company) == data.company.lower())))
+    conflict = session.scalar(
+        select(models.Tenant.slug).where(
+            (models.Tenant.slug == slug)
+            | (func.lower(models.Tenant.company) == data.company.lower())
+        )
+    )
     if conflict:
         raise problems.Problem(409, "Tenant exists", f"a tenant named {data.company!r} exists")
     if session.scalar(select(models.User.id).where(models.User.email == data.email.lower())):
         raise problems.Problem(409, "Email registered", "this email already has an account")
-    tenant = models.Tenant(id=uuid.uuid4(), slug=slug, company=data.company, tier=data.tier,
-                           owner_email=data.email.lower(), source=models.Source.SIGNUP,
-                           phase="Pending", conditions=[])
+    tenant = models.Tenant(
+        id=uuid.uuid4(),
+        slug=slug,
+        company=data.company,
+        tier=data.tier,
+        owner_email=data.email.lower(),
+        source=models.Source.SIGNUP,
+        phase="Pending",
+        conditions=[],
+    )
     session.add(tenant)
-    session.add(models.User(tenant=tenant, email=data.email.lower(), role="owner",
-                            password_hash=security.hash_password(data.password)))
+    session.add(
+        models.User(
+            tenant=tenant,
+            email=data.email.lower(),
+            role="owner",
+            password_hash=security.hash_password(data.password),
+        )
+    )
     session.add(models.OutboxEntry(tenant=tenant, action=models.OutboxAction.APPLY_TENANT))
     try:
         session.commit()
     except IntegrityError as exc:  # a concurrent signup won the race for the same name
         session.rollback()
-        raise problems.Problem(409, "Tenant exists",
-                               f"a tenant named {data.company!r} exists") from exc
+        raise problems.Problem(
+            409, "Tenant exists", f"a tenant named {data.company!r} exists"
+        ) from exc
     return tenant
 
 

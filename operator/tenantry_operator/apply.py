@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import base64
 import functools
+import os
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -26,7 +27,8 @@ def api_client() -> client.ApiClient:
         config.load_incluster_config()
         return client.ApiClient()
     except config.ConfigException:
-        return config.new_client_from_config()
+        # KUBECONFIG is read now, not when the kubernetes package was imported.
+        return config.new_client_from_config(config_file=os.environ.get("KUBECONFIG"))
 
 
 @functools.cache
@@ -58,12 +60,15 @@ def apply(objects: Iterable[Mapping[str, Any]]) -> None:
     for obj in objects:
         try:
             _resource(obj["apiVersion"], obj["kind"]).server_side_apply(
-                body=dict(obj), field_manager=FIELD_MANAGER, force_conflicts=True)
+                body=dict(obj), field_manager=FIELD_MANAGER, force_conflicts=True
+            )
         except ApiException as exc:
             raise ApplyError(f"{_describe(obj)}: {_reason(exc)}") from exc
 
 
-def get(api_version: str, kind: str, name: str, namespace: str | None = None) -> dict[str, Any] | None:
+def get(
+    api_version: str, kind: str, name: str, namespace: str | None = None
+) -> dict[str, Any] | None:
     try:
         found = _resource(api_version, kind).get(name=name, namespace=namespace)
     except ApiException as exc:
@@ -73,15 +78,20 @@ def get(api_version: str, kind: str, name: str, namespace: str | None = None) ->
     return dict(found.to_dict())
 
 
-def list_objects(api_version: str, kind: str, label_selector: str | None = None) -> list[dict[str, Any]]:
+def list_objects(
+    api_version: str, kind: str, label_selector: str | None = None
+) -> list[dict[str, Any]]:
     found = _resource(api_version, kind).get(label_selector=label_selector)
     return [dict(item) for item in found.to_dict()["items"]]
 
 
 def namespace_active(name: str) -> bool:
     ns = get("v1", "Namespace", name)
-    return bool(ns and ns.get("status", {}).get("phase") == "Active"
-                and not ns["metadata"].get("deletionTimestamp"))
+    return bool(
+        ns
+        and ns.get("status", {}).get("phase") == "Active"
+        and not ns["metadata"].get("deletionTimestamp")
+    )
 
 
 def read_secret(namespace: str, name: str) -> dict[str, str] | None:
@@ -92,5 +102,19 @@ def read_secret(namespace: str, name: str) -> dict[str, str] | None:
 
 
 def merge_patch(api_version: str, kind: str, name: str, patch: Mapping[str, Any]) -> None:
-    _resource(api_version, kind).patch(name=name, body=dict(patch),
-                                       content_type="application/merge-patch+json")
+    _resource(api_version, kind).patch(
+        name=name, body=dict(patch), content_type="application/merge-patch+json"
+    )
+
+
+def delete(api_version: str, kind: str, name: str, namespace: str | None = None) -> bool:
+    """Delete an object in the background; False if it was already gone."""
+    try:
+        _resource(api_version, kind).delete(
+            name=name, namespace=namespace, body={"propagationPolicy": "Background"}
+        )
+    except ApiException as exc:
+        if exc.status == 404:
+            return False
+        raise
+    return True

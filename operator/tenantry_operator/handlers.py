@@ -16,18 +16,25 @@ import kopf
 
 from tenantry_operator import apply, model, pooldb, reconcile, settings
 
+KOPF_PREFIX = "kopf.tenantry.dev"
+
 
 @functools.cache
 def config() -> settings.OperatorSettings:
-    return settings.OperatorSettings()  # type: ignore[call-arg]
+    return settings.OperatorSettings()
 
 
 @kopf.on.startup()
-def startup(settings: kopf.OperatorSettings, logger: logging.Logger, **_: Any) -> None:
+def startup(
+    settings: kopf.OperatorSettings, logger: logging.Logger | logging.LoggerAdapter[Any], **_: Any
+) -> None:
     settings.persistence.finalizer = "tenantry.dev/finalizer"
-    settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix="tenantry.dev")
+    # kopf ignores every annotation under its own prefix when it diffs an object, so its
+    # bookkeeping must not share a prefix with annotations that mean a change (tier-revision).
+    settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix=KOPF_PREFIX)
     settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(
-        prefix="tenantry.dev", key="last-handled-configuration")
+        prefix=KOPF_PREFIX, key="last-handled-configuration"
+    )
     settings.posting.level = logging.INFO
     settings.watching.server_timeout = 300
     settings.execution.max_workers = 8
@@ -47,12 +54,14 @@ def tenants_by_tier(name: str, spec: kopf.Spec, **_: Any) -> dict[str, str]:
 @kopf.on.create(model.GROUP, model.VERSION, "tenants")
 @kopf.on.update(model.GROUP, model.VERSION, "tenants")
 def reconcile_tenant(body: kopf.Body, patch: kopf.Patch, **_: Any) -> None:
+    if body.metadata.get("deletionTimestamp"):
+        return  # offboarding is delete_tenant's; re-creating children now would race it
     outcome = reconcile.reconcile_tenant(body, config())
-    patch.status.update(outcome.status)
+    patch.status.update(outcome.new_status)
     for event in outcome.events:
         kopf.event(body, type=event.type, reason=event.reason, message=event.message)
     if outcome.retry_in is not None:
-        ready = next(c for c in outcome.status["conditions"] if c["type"] == "Ready")
+        ready = next(c for c in outcome.new_status["conditions"] if c["type"] == "Ready")
         raise kopf.TemporaryError(f"{ready['reason']}: {ready['message']}", delay=outcome.retry_in)
 
 
@@ -70,15 +79,24 @@ def delete_tenant(body: kopf.Body, patch: kopf.Patch, **_: Any) -> None:
 @kopf.on.resume(model.GROUP, model.VERSION, "tiers")
 @kopf.on.create(model.GROUP, model.VERSION, "tiers")
 @kopf.on.update(model.GROUP, model.VERSION, "tiers")
-def tier_changed(name: str, spec: kopf.Spec, tenants_by_tier: kopf.Index[str, str],
-                 logger: logging.Logger, **_: Any) -> None:
+def tier_changed(
+    name: str,
+    spec: kopf.Spec,
+    logger: logging.Logger | logging.LoggerAdapter[Any],
+    tenants_by_tier: kopf.Index[str, str] | None = None,  # injected by kopf from the index
+    **_: Any,
+) -> None:
     """Stamp the Tier's revision on each of its Tenants; each then re-reconciles itself."""
     revision = model.revision_of(dict(spec))
-    for tenant in tenants_by_tier.get(name, []):
+    for tenant in tenants_by_tier.get(name, []) if tenants_by_tier is not None else []:
         current = apply.get(model.API_VERSION, "Tenant", tenant)
         annotations = ((current or {}).get("metadata") or {}).get("annotations") or {}
         if current is None or annotations.get(model.ANNOTATION_TIER_REVISION) == revision:
             continue
-        apply.merge_patch(model.API_VERSION, "Tenant", tenant, {
-            "metadata": {"annotations": {model.ANNOTATION_TIER_REVISION: revision}}})
+        apply.merge_patch(
+            model.API_VERSION,
+            "Tenant",
+            tenant,
+            {"metadata": {"annotations": {model.ANNOTATION_TIER_REVISION: revision}}},
+        )
         logger.info("tier %s changed: tenant %s re-reconciles", name, tenant)

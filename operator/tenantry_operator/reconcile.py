@@ -21,7 +21,7 @@ from tenantry_operator import apply, model, planning, pooldb, settings, status
 
 @dataclass
 class Outcome:
-    status: dict[str, Any]
+    new_status: dict[str, Any]
     events: list[status.Event] = field(default_factory=list)
     retry_in: float | None = None  # seconds; set when a failed step should be tried again
 
@@ -31,23 +31,29 @@ def _load_tier(name: str) -> model.Tier | None:
     return model.Tier.from_body(body) if body else None
 
 
-def ensure_namespace(body: Mapping[str, Any], tenant: model.Tenant,
-                     tier: model.Tier) -> status.StepResult:
+def ensure_namespace(body: kopf.Body, tenant: model.Tenant, tier: model.Tier) -> status.StepResult:
     objects = planning.plan_namespace(tenant, tier)
-    kopf.adopt(objects, owner=dict(body))
+    kopf.adopt(objects, owner=body)
     try:
         apply.apply(objects)
     except apply.ApplyError as exc:
         return status.StepResult(False, status.Reason.APPLY_FAILED, str(exc))
     if not apply.namespace_active(tenant.namespace):
-        return status.StepResult(False, status.Reason.NAMESPACE_NOT_READY,
-                                 f"namespace {tenant.namespace} is not active yet")
-    return status.StepResult(True, status.Reason.PROVISIONED,
-                             f"namespace {tenant.namespace} with quota, limits, policy and RBAC")
+        return status.StepResult(
+            False,
+            status.Reason.NAMESPACE_NOT_READY,
+            f"namespace {tenant.namespace} is not active yet",
+        )
+    return status.StepResult(
+        True,
+        status.Reason.PROVISIONED,
+        f"namespace {tenant.namespace} with quota, limits, policy and RBAC",
+    )
 
 
-def ensure_pool_database(tenant: model.Tenant, tier: model.Tier,
-                         cfg: settings.OperatorSettings) -> status.StepResult:
+def ensure_pool_database(
+    tenant: model.Tenant, tier: model.Tier, cfg: settings.OperatorSettings
+) -> status.StepResult:
     """Credentials first (the Secret is the source of truth for the password), then the role."""
     plan = planning.plan_pool_database(tenant, tier)
     endpoint = planning.Endpoint(cfg.public_host, cfg.public_port, cfg.pool_database)
@@ -62,12 +68,14 @@ def ensure_pool_database(tenant: model.Tenant, tier: model.Tier,
         return status.StepResult(False, status.Reason.DATABASE_UNAVAILABLE, str(exc))
     except psycopg.Error as exc:
         return status.StepResult(False, status.Reason.DATABASE_FAILED, str(exc).strip())
-    return status.StepResult(True, status.Reason.PROVISIONED,
-                             f"role {plan.role} and routing row in {cfg.pool_database}")
+    return status.StepResult(
+        True, status.Reason.PROVISIONED, f"role {plan.role} and routing row in {cfg.pool_database}"
+    )
 
 
-def reconcile_tenant(body: Mapping[str, Any], cfg: settings.OperatorSettings,
-                     now: dt.datetime | None = None) -> Outcome:
+def reconcile_tenant(
+    body: kopf.Body, cfg: settings.OperatorSettings, now: dt.datetime | None = None
+) -> Outcome:
     tenant = model.Tenant.from_body(body)
     previous = list((body.get("status") or {}).get("conditions") or [])
     observation = status.Observation(generation=tenant.generation)
@@ -75,12 +83,21 @@ def reconcile_tenant(body: Mapping[str, Any], cfg: settings.OperatorSettings,
 
     tier = _load_tier(tenant.tier)
     if tier is None:
-        observation = replace(observation, blocked=status.StepResult(
-            False, status.Reason.TIER_NOT_FOUND, f"Tier {tenant.tier!r} does not exist"))
+        observation = replace(
+            observation,
+            blocked=status.StepResult(
+                False, status.Reason.TIER_NOT_FOUND, f"Tier {tenant.tier!r} does not exist"
+            ),
+        )
     elif tier.isolation is not model.Isolation.POOL:
-        observation = replace(observation, blocked=status.StepResult(
-            False, status.Reason.ISOLATION_NOT_SUPPORTED,
-            f"Tier {tier.name!r} uses {tier.isolation} isolation, which is not supported yet"))
+        observation = replace(
+            observation,
+            blocked=status.StepResult(
+                False,
+                status.Reason.ISOLATION_NOT_SUPPORTED,
+                f"Tier {tier.name!r} uses {tier.isolation} isolation, which is not supported yet",
+            ),
+        )
     else:
         extra["tierRevision"] = tier.revision
         extra["namespace"] = tenant.namespace
@@ -88,37 +105,59 @@ def reconcile_tenant(body: Mapping[str, Any], cfg: settings.OperatorSettings,
         observation = replace(observation, namespace=ns_step)
         if ns_step.ok:
             db_step = ensure_pool_database(tenant, tier, cfg)
-            observation = replace(observation, database=db_step,
-                                  placement=model.Isolation.POOL.value)
+            observation = replace(
+                observation, database=db_step, placement=model.Isolation.POOL.value
+            )
             if db_step.ok:
                 plan = planning.plan_pool_database(tenant, tier)
                 endpoint = planning.Endpoint(cfg.public_host, cfg.public_port, cfg.pool_database)
                 extra["database"] = planning.database_status(tenant, plan, endpoint)
 
     new_status = {**status.status(observation, previous, now or dt.datetime.now(dt.UTC)), **extra}
-    failed = [s for s in (observation.namespace, observation.database)
-              if not s.ok and s.reason in (status.Reason.APPLY_FAILED,
-                                           status.Reason.DATABASE_FAILED,
-                                           status.Reason.DATABASE_UNAVAILABLE,
-                                           status.Reason.NAMESPACE_NOT_READY)]
+    failed = [
+        s
+        for s in (observation.namespace, observation.database)
+        if not s.ok
+        and s.reason
+        in (
+            status.Reason.APPLY_FAILED,
+            status.Reason.DATABASE_FAILED,
+            status.Reason.DATABASE_UNAVAILABLE,
+            status.Reason.NAMESPACE_NOT_READY,
+        )
+    ]
     return Outcome(
-        status=new_status,
+        new_status=new_status,
         events=status.events(previous, new_status["conditions"]),
         retry_in=(2.0 if failed[0].reason is status.Reason.NAMESPACE_NOT_READY else 15.0)
-        if failed else None,
+        if failed
+        else None,
     )
 
 
 def offboard_tenant(body: Mapping[str, Any], cfg: settings.OperatorSettings) -> str:
-    """Carry out the tenant's deletionPolicy on its data; returns what was done."""
+    """Carry out the tenant's deletionPolicy on its data, then remove its namespace (owner
+    references would too, but not before the garbage collector notices). Returns what was done."""
     tenant = model.Tenant.from_body(body)
+    done = _offboard_data(body, tenant, cfg)
+    apply.delete("v1", "Namespace", tenant.namespace)
+    return done
+
+
+def _offboard_data(
+    body: Mapping[str, Any], tenant: model.Tenant, cfg: settings.OperatorSettings
+) -> str:
     placement = (body.get("status") or {}).get("placement")
     if placement != model.Isolation.POOL.value:
         return "no data was provisioned"
-    plan = planning.PoolDatabasePlan(tenant_key=tenant.key, role=planning.pool_role(tenant),
-                                     tier=tenant.tier, suspended=True)
+    plan = planning.PoolDatabasePlan(
+        tenant_key=tenant.key, role=planning.pool_role(tenant), tier=tenant.tier, suspended=True
+    )
     if tenant.deletion_policy is model.DeletionPolicy.DELETE:
         pooldb.delete_tenant(cfg, plan)
         return f"deleted the tenant's rows and role {plan.role} from {cfg.pool_database}"
     pooldb.retain_tenant(cfg, plan)
-    return f"retained the tenant's rows in {cfg.pool_database} (tenant_id={tenant.key}); logins stopped"
+    return (
+        f"retained the tenant's rows in {cfg.pool_database} (tenant_id={tenant.key}); "
+        "logins stopped"
+    )

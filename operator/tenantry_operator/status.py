@@ -69,23 +69,32 @@ class Observation:
     placement: str | None = None
 
 
-def _condition(ctype: ConditionType, result: StepResult, generation: int, now: str,
-               previous: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
+def _condition(
+    ctype: ConditionType,
+    result: StepResult,
+    generation: int,
+    now: str,
+    previous: Mapping[str, Mapping[str, Any]],
+) -> dict[str, Any]:
     status = "True" if result.ok else "False"
     before = previous.get(ctype.value)
-    changed = before is None or before.get("status") != status
+    if before is None or before.get("status") != status:
+        transitioned = now
+    else:
+        transitioned = str(before.get("lastTransitionTime", now))
     return {
         "type": ctype.value,
         "status": status,
         "reason": result.reason.value,
         "message": result.message,
-        "lastTransitionTime": now if changed else before.get("lastTransitionTime", now),
+        "lastTransitionTime": transitioned,
         "observedGeneration": generation,
     }
 
 
-def conditions(observation: Observation, previous: Sequence[Mapping[str, Any]],
-               now: dt.datetime) -> list[dict[str, Any]]:
+def conditions(
+    observation: Observation, previous: Sequence[Mapping[str, Any]], now: dt.datetime
+) -> list[dict[str, Any]]:
     stamp = now.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     before = {str(c.get("type")): c for c in previous}
     namespace, database = observation.namespace, observation.database
@@ -96,11 +105,17 @@ def conditions(observation: Observation, previous: Sequence[Mapping[str, Any]],
     elif observation.blocked:
         ready = observation.blocked
     elif not namespace.ok:
-        ready = StepResult(False, namespace.reason if namespace is not PENDING
-                           else Reason.NAMESPACE_NOT_READY, namespace.message)
+        ready = StepResult(
+            False,
+            namespace.reason if namespace is not PENDING else Reason.NAMESPACE_NOT_READY,
+            namespace.message,
+        )
     else:
-        ready = StepResult(False, database.reason if database is not PENDING
-                           else Reason.DATABASE_NOT_READY, database.message)
+        ready = StepResult(
+            False,
+            database.reason if database is not PENDING else Reason.DATABASE_NOT_READY,
+            database.message,
+        )
     gen = observation.generation
     return [
         _condition(ConditionType.NAMESPACE_READY, namespace, gen, stamp, before),
@@ -117,14 +132,18 @@ def phase(conds: Sequence[Mapping[str, Any]]) -> Phase:
         return Phase.READY
     if ready["reason"] in _WAITING:
         return Phase.PENDING
-    if ready["reason"] in (Reason.RECONCILING, Reason.NAMESPACE_NOT_READY,
-                           Reason.DATABASE_NOT_READY):
+    if ready["reason"] in (
+        Reason.RECONCILING,
+        Reason.NAMESPACE_NOT_READY,
+        Reason.DATABASE_NOT_READY,
+    ):
         return Phase.PROVISIONING
     return Phase.FAILED
 
 
-def status(observation: Observation, previous: Sequence[Mapping[str, Any]],
-           now: dt.datetime) -> dict[str, Any]:
+def status(
+    observation: Observation, previous: Sequence[Mapping[str, Any]], now: dt.datetime
+) -> dict[str, Any]:
     conds = conditions(observation, previous, now)
     result: dict[str, Any] = {
         "conditions": conds,
@@ -143,8 +162,9 @@ class Event:
     message: str
 
 
-def events(previous: Sequence[Mapping[str, Any]],
-           current: Sequence[Mapping[str, Any]]) -> list[Event]:
+def events(
+    previous: Sequence[Mapping[str, Any]], current: Sequence[Mapping[str, Any]]
+) -> list[Event]:
     """One Event per condition that changed status or reason since the last reconcile."""
     before = {c.get("type"): c for c in previous}
     out = []
@@ -153,11 +173,18 @@ def events(previous: Sequence[Mapping[str, Any]],
         if old and old.get("status") == cond["status"] and old.get("reason") == cond["reason"]:
             continue
         ok = cond["status"] == "True"
-        if not ok and cond["reason"] in (Reason.RECONCILING, Reason.NAMESPACE_NOT_READY,
-                                         Reason.DATABASE_NOT_READY):
+        if not ok and cond["reason"] in (
+            Reason.RECONCILING,
+            Reason.NAMESPACE_NOT_READY,
+            Reason.DATABASE_NOT_READY,
+        ):
             continue
         message = cond["message"] or cond["type"]
-        out.append(Event("Normal" if ok else "Warning",
-                         cond["type"] if ok else cond["reason"],
-                         f"{cond['type']}: {message}"))
+        out.append(
+            Event(
+                "Normal" if ok else "Warning",
+                cond["type"] if ok else cond["reason"],
+                f"{cond['type']}: {message}",
+            )
+        )
     return out

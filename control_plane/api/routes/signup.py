@@ -14,21 +14,41 @@ from control_plane.services import tenants
 router = APIRouter(tags=["signup"])
 
 
-@router.post("/signup", status_code=status.HTTP_201_CREATED, response_model=schemas.SignupPublic,
-             responses={409: {"description": "Company, slug or email already taken"},
-                        422: {"description": "Invalid body or unknown tier"}})
-def signup(data: schemas.SignupCreate, session: deps.SessionDep, settings: deps.SettingsDep,
-           tiers: deps.TiersDep, dispatcher: deps.DispatcherDep) -> schemas.SignupPublic:
+@router.post(
+    "/signup",
+    status_code=status.HTTP_201_CREATED,
+    response_model=schemas.SignupPublic,
+    responses={
+        409: {"description": "Company, slug or email already taken"},
+        422: {"description": "Invalid body or unknown tier"},
+    },
+)
+def signup(
+    data: schemas.SignupCreate,
+    session: deps.SessionDep,
+    settings: deps.SettingsDep,
+    tiers: deps.TiersDep,
+    dispatcher: deps.DispatcherDep,
+) -> schemas.SignupPublic:
     if not tiers.loaded.is_set():
-        raise problems.Problem(503, "Tiers unavailable", "the tier catalog is not loaded yet",
-                               headers={"Retry-After": "2"})
+        raise problems.Problem(
+            503,
+            "Tiers unavailable",
+            "the tier catalog is not loaded yet",
+            headers={"Retry-After": "2"},
+        )
     tenant = tenants.signup(session, data=data, tiers=tiers.self_service())
     if dispatcher:
         dispatcher.wake.set()
     expires = dt.timedelta(minutes=settings.ACCESS_TOKEN_EXPIRE_MINUTES)
     token = security.create_access_token(
-        tenants.owner_principal(tenant), secret=settings.SECRET_KEY,
-        issuer=settings.JWT_ISSUER, audience=settings.JWT_AUDIENCE, expires=expires)
+        tenants.owner_principal(tenant),
+        secret=settings.SECRET_KEY,
+        issuer=settings.JWT_ISSUER,
+        audience=settings.JWT_AUDIENCE,
+        expires=expires,
+    )
     return schemas.SignupPublic(
         tenant=schemas.TenantPublic.model_validate(tenant),
-        token=schemas.Token(access_token=token, expires_in=int(expires.total_seconds())))
+        token=schemas.Token(access_token=token, expires_in=int(expires.total_seconds())),
+    )

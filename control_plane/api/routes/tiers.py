@@ -14,6 +14,10 @@ router = APIRouter(prefix="/tiers", tags=["tiers"])
 @router.get("", response_model=list[schemas.TierPublic])
 def list_tiers(tiers: deps.TiersDep) -> list[schemas.TierPublic]:
     if not tiers.loaded.is_set():
-        raise problems.Problem(503, "Tiers unavailable", "the tier catalog is not loaded yet",
-                               headers={"Retry-After": "2"})
+        raise problems.Problem(
+            503,
+            "Tiers unavailable",
+            "the tier catalog is not loaded yet",
+            headers={"Retry-After": "2"},
+        )
     return tiers.all()

@@ -1,0 +1,80 @@
+"""The real local platform for integration tests: Kubernetes, Postgres, kopf and both APIs.
+
+Started once per test session by the same `localplatform.stack.Platform` that `make dev` runs,
+in a temporary directory with free ports. Each test creates its own uniquely named tenants.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import psycopg
+import pytest
+from kubernetes import client, config
+
+from localplatform import stack
+from tests.conftest import eventually
+
+
+@pytest.fixture(scope="session")
+def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[stack.Platform]:
+    state = Path(tmp_path_factory.mktemp("platform"))
+    plat = stack.Platform(state)
+    try:
+        plat.start_infrastructure()
+        plat.start_operator()
+        plat.start_control_plane()
+        plat.start_app_plane()
+        yield plat
+    finally:
+        plat.stop()
+
+
+@pytest.fixture(scope="session")
+def env(platform: stack.Platform) -> dict[str, str]:
+    return platform.env()
+
+
+@pytest.fixture(scope="session")
+def api(env: dict[str, str]) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=env["API_URL"] + "/api/v1", timeout=30) as http:
+        eventually(lambda: http.get("/tiers").status_code == 200, what="tier catalog")
+        yield http
+
+
+@pytest.fixture(scope="session")
+def app(env: dict[str, str]) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=env["APP_URL"] + "/api", timeout=30) as http:
+        yield http
+
+
+@pytest.fixture(scope="session")
+def kube(platform: stack.Platform) -> client.ApiClient:
+    return config.new_client_from_config(config_file=str(platform.kubeconfig))
+
+
+@pytest.fixture(scope="session")
+def custom(kube: client.ApiClient) -> client.CustomObjectsApi:
+    return client.CustomObjectsApi(kube)
+
+
+@pytest.fixture(scope="session")
+def core(kube: client.ApiClient) -> client.CoreV1Api:
+    return client.CoreV1Api(kube)
+
+
+@pytest.fixture
+def control_db(env: dict[str, str]) -> Iterator[psycopg.Connection[Any]]:
+    url = env["DATABASE_URL"].replace("postgresql+psycopg://", "postgresql://")
+    with psycopg.connect(url, autocommit=True) as conn:
+        yield conn
+
+
+@pytest.fixture
+def pool_admin(env: dict[str, str]) -> Iterator[psycopg.Connection[Any]]:
+    url = env["TENANTRY_POSTGRES_ADMIN_URL"].rsplit("/", 1)[0] + "/" + env["TENANTRY_POOL_DATABASE"]
+    with psycopg.connect(url, autocommit=True) as conn:
+        yield conn
