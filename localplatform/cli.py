@@ -27,12 +27,18 @@ DEV_PORTS = {
 }
 
 
+def _interrupt(signum: int, _frame: object) -> None:
+    raise KeyboardInterrupt(signal.Signals(signum).name)
+
+
 @app.command()
 def up(state_dir: Path = STATE_DIR) -> None:
     """Start everything and wait; Ctrl-C stops it all."""
     started = time.monotonic()
     platform = stack.Platform(state_dir, preferred_ports=DEV_PORTS)
-    signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
+    # Explicitly: a shell may start us with SIGINT ignored, and SIGTERM/SIGHUP must clean up too.
+    for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(signum, _interrupt)
     try:
         typer.echo("starting Postgres and Kubernetes ...")
         platform.start_infrastructure()
@@ -43,7 +49,10 @@ def up(state_dir: Path = STATE_DIR) -> None:
         env = platform.env()
         shown = {k: env[k] for k in ("KUBECONFIG", "DATABASE_URL", "API_URL", "APP_URL")}
         dev_env = state_dir / "dev.env"
-        dev_env.write_text("".join(f"export {k}={v}\n" for k, v in shown.items()))
+        lines = [f"export {k}={v}\n" for k, v in shown.items()]
+        if platform.kubectl_dir:
+            lines.append(f'export PATH="{platform.kubectl_dir}:$PATH"\n')
+        dev_env.write_text("".join(lines))
         typer.echo(f"\nTenantry is up in {time.monotonic() - started:.1f}s. {dev_env}:\n")
         typer.echo(dev_env.read_text())
         typer.echo(f"logs: {state_dir / 'logs'}    stop: Ctrl-C\n")

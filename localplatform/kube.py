@@ -7,6 +7,7 @@ the kubeconfig verifies the API server's self-signed certificate rather than ski
 
 from __future__ import annotations
 
+import functools
 import os
 import secrets
 import subprocess
@@ -20,6 +21,7 @@ from localplatform import procs
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
 
+@functools.cache
 def find_assets() -> Path:
     """The directory holding etcd, kube-apiserver, kube-controller-manager and kubectl."""
     for var in ("KUBE_ASSETS", "KUBEBUILDER_ASSETS"):

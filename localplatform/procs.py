@@ -14,9 +14,13 @@ import subprocess
 import time
 import urllib.error
 import urllib.request
+import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+
+
+log = logging.getLogger("localplatform")
 
 
 class StartupError(RuntimeError):
@@ -155,4 +159,6 @@ class Supervisor:
 
     def stop_all(self) -> None:
         for process in reversed(list(self.processes)):
+            started = time.monotonic()
             self.stop(process)
+            log.info("stopped %s in %.1fs", process.name, time.monotonic() - started)

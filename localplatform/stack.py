@@ -8,7 +8,6 @@ holds.
 
 from __future__ import annotations
 
-import contextlib
 import os
 import secrets
 import subprocess
@@ -82,10 +81,16 @@ class Platform:
             self.processes["simulated-node"] = node
         self.install_manifests()
 
+    @property
+    def kubectl_dir(self) -> Path | None:
+        """Where our kubectl is, when the platform has its own Kubernetes binaries."""
+        try:
+            return kube.find_assets()
+        except procs.StartupError:
+            return None
+
     def kubectl(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-        binary = "kubectl"
-        with contextlib.suppress(procs.StartupError):
-            binary = str(kube.find_assets() / "kubectl")
+        binary = str(self.kubectl_dir / "kubectl") if self.kubectl_dir else "kubectl"
         return subprocess.run(
             [binary, f"--kubeconfig={self.kubeconfig}", *args],
             check=check,
