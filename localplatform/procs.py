@@ -7,6 +7,7 @@ Ctrl-C in `make dev`) ends each one and everything it spawned: no orphans.
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import signal
 import socket
@@ -14,11 +15,9 @@ import subprocess
 import time
 import urllib.error
 import urllib.request
-import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-
 
 log = logging.getLogger("localplatform")
 

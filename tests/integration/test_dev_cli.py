@@ -55,8 +55,10 @@ def test_up_then_ctrl_c_leaves_nothing_behind_and_restarts(tmp_path: Path) -> No
             assert httpx.get(env["API_URL"] + "/healthz").json() == {"status": "ok"}
             assert httpx.get(env["APP_URL"] + "/healthz").json() == {"status": "ok"}
             tiers = eventually(
-                lambda: (r := httpx.get(env["API_URL"] + "/api/v1/tiers")).status_code == 200
-                and r.json(),
+                lambda: (
+                    (r := httpx.get(env["API_URL"] + "/api/v1/tiers")).status_code == 200
+                    and r.json()
+                ),
                 what="tiers",
             )
             assert len(tiers) == 4, attempt
