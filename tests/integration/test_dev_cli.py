@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import signal
 import subprocess
@@ -44,6 +45,11 @@ def read_env(state: Path) -> dict[str, str]:
     return {key: value.strip('"') for key, value in pairs}
 
 
+def tier_names(api: str) -> list[str]:
+    response = httpx.get(api + "/api/v1/tiers")
+    return [t["name"] for t in response.json()] if response.status_code == 200 else []
+
+
 def test_up_then_ctrl_c_leaves_nothing_behind_and_restarts(tmp_path: Path) -> None:
     state = tmp_path / "dev"
     for attempt in (1, 2):
@@ -54,13 +60,7 @@ def test_up_then_ctrl_c_leaves_nothing_behind_and_restarts(tmp_path: Path) -> No
             assert set(env) >= {"KUBECONFIG", "DATABASE_URL", "API_URL", "APP_URL"}
             assert httpx.get(env["API_URL"] + "/healthz").json() == {"status": "ok"}
             assert httpx.get(env["APP_URL"] + "/healthz").json() == {"status": "ok"}
-            tiers = eventually(
-                lambda: (
-                    (r := httpx.get(env["API_URL"] + "/api/v1/tiers")).status_code == 200
-                    and r.json()
-                ),
-                what="tiers",
-            )
+            tiers = eventually(functools.partial(tier_names, env["API_URL"]), what="tiers")
             assert len(tiers) == 4, attempt
             assert processes_using(state)
         finally:
