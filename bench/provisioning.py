@@ -1,0 +1,120 @@
+"""Time from `kubectl apply` of a pooled Tenant to Ready, against a same-run baseline.
+
+The baseline applies the same namespace objects (namespace, quota, limits, network policy,
+RBAC) straight to the API server and waits for the namespace to be Active: what provisioning
+costs without Tenantry. The ratio is Tenantry's overhead: the database role, the routing row,
+the Secret, and the handler and watch latency.
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from kubernetes import client, config, dynamic
+from tenantry_operator import model, planning
+
+from localplatform import stack
+
+GROUP, VERSION = "tenantry.dev", "v1alpha1"
+RESULTS = Path(__file__).resolve().parent / "results"
+
+
+def _until(probe: Callable[[], bool], timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while not probe():
+        if time.monotonic() > deadline:
+            raise TimeoutError("not ready in time")
+        time.sleep(0.01)
+
+
+def summary(samples: list[float]) -> dict[str, float]:
+    ordered = sorted(samples)
+    p95 = ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))]
+    return {
+        "median_s": round(statistics.median(ordered), 3),
+        "p95_s": round(p95, 3),
+        "max_s": round(ordered[-1], 3),
+        "n": len(ordered),
+    }
+
+
+def run(rounds: int = 20) -> dict[str, Any]:
+    with tempfile.TemporaryDirectory() as state:
+        platform = stack.Platform(Path(state))
+        try:
+            platform.start_infrastructure()
+            platform.start_operator()
+            api = config.new_client_from_config(config_file=str(platform.kubeconfig))
+            custom, core = client.CustomObjectsApi(api), client.CoreV1Api(api)
+            resources = dynamic.DynamicClient(api).resources
+            tier = model.Tier.from_body(
+                custom.get_cluster_custom_object(GROUP, VERSION, "tiers", "free")
+            )
+
+            def baseline() -> float:
+                name = f"base-{uuid.uuid4().hex[:8]}"
+                tenant = model.Tenant.from_body(
+                    {"metadata": {"name": name}, "spec": {"tier": "free"}}
+                )
+                started = time.monotonic()
+                for obj in planning.plan_namespace(tenant, tier):
+                    resources.get(
+                        api_version=obj["apiVersion"], kind=obj["kind"]
+                    ).server_side_apply(body=obj, field_manager="bench")
+                _until(lambda: core.read_namespace(f"tenant-{name}").status.phase == "Active")
+                return time.monotonic() - started
+
+            def tenantry() -> float:
+                name = f"bench-{uuid.uuid4().hex[:8]}"
+                started = time.monotonic()
+                custom.create_cluster_custom_object(
+                    GROUP,
+                    VERSION,
+                    "tenants",
+                    {
+                        "apiVersion": f"{GROUP}/{VERSION}",
+                        "kind": "Tenant",
+                        "metadata": {"name": name},
+                        "spec": {"tier": "free"},
+                    },
+                )
+
+                def ready() -> bool:
+                    body = custom.get_cluster_custom_object(GROUP, VERSION, "tenants", name)
+                    conds = (body.get("status") or {}).get("conditions") or []
+                    return any(c["type"] == "Ready" and c["status"] == "True" for c in conds)
+
+                _until(ready)
+                return time.monotonic() - started
+
+            tenantry()  # warm-up: first reconcile pays for imports and discovery
+            base = [baseline() for _ in range(rounds)]
+            ours = [tenantry() for _ in range(rounds)]
+        finally:
+            platform.stop()
+    baseline_stats, tenantry_stats = summary(base), summary(ours)
+    return {
+        "benchmark": "pool tenant time-to-Ready",
+        "baseline": baseline_stats,
+        "tenantry": tenantry_stats,
+        "ratio_median": round(
+            tenantry_stats["median_s"] / max(baseline_stats["median_s"], 1e-6), 2
+        ),
+        "ratio_p95": round(tenantry_stats["p95_s"] / max(baseline_stats["p95_s"], 1e-6), 2),
+    }
+
+
+def main() -> None:
+    rounds = int(sys.argv[1]) if len(sys.argv) > 1 else 20
+    result = run(rounds)
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / "provisioning.json").write_text(json.dumps(result, indent=2) + "\n")
+    print(json.dumps(result, indent=2))
