@@ -56,12 +56,9 @@ class Platform:
         self.pg.start(self.supervisor)
         self.pg.create_database(CONTROL_DB)
         self.pg.create_database(POOL_DB)
-        existing = os.environ.get("KUBECONFIG")
-        use_existing = existing and not (
-            os.environ.get("KUBE_ASSETS") or os.environ.get("KUBEBUILDER_ASSETS")
-        )
-        if use_existing and existing:
-            self.kubeconfig = Path(existing)
+        existing = self.existing_kubeconfig()
+        if existing:
+            self.kubeconfig = existing
         else:
             control_plane = kube.KubeControlPlane(
                 kube.find_assets(),
@@ -88,6 +85,21 @@ class Platform:
             return kube.find_assets()
         except procs.StartupError:
             return None
+
+    def existing_kubeconfig(self) -> Path | None:
+        """The cluster to use instead of starting one: KUBECONFIG, unless Kubernetes binaries
+        were named (KUBE_ASSETS) or it is a kubeconfig of a local platform (a sourced dev.env)."""
+        existing = os.environ.get("KUBECONFIG")
+        if not existing or os.environ.get("KUBE_ASSETS") or os.environ.get("KUBEBUILDER_ASSETS"):
+            return None
+        path = Path(existing).resolve()
+        if (
+            path.name == "kubeconfig"
+            and path.parent.name == "kube"
+            and (path.parent.parent / "postgres").exists()
+        ):
+            return None
+        return path
 
     def kubectl(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
         binary = str(self.kubectl_dir / "kubectl") if self.kubectl_dir else "kubectl"

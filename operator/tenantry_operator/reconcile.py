@@ -52,7 +52,7 @@ def ensure_namespace(body: kopf.Body, tenant: model.Tenant, tier: model.Tier) ->
 
 
 def ensure_pool_database(
-    tenant: model.Tenant, tier: model.Tier, cfg: settings.OperatorSettings
+    body: kopf.Body, tenant: model.Tenant, tier: model.Tier, cfg: settings.OperatorSettings
 ) -> status.StepResult:
     """Credentials first (the Secret is the source of truth for the password), then the role."""
     plan = planning.plan_pool_database(tenant, tier)
@@ -60,7 +60,9 @@ def ensure_pool_database(
     try:
         stored = apply.read_secret(tenant.namespace, planning.SECRET_NAME) or {}
         password = stored.get("password") or secrets.token_urlsafe(24)
-        apply.apply([planning.plan_secret(tenant, tier, plan, endpoint, password)])
+        secret = planning.plan_secret(tenant, tier, plan, endpoint, password)
+        kopf.adopt(secret, owner=body)
+        apply.apply([secret])
         pooldb.ensure_tenant(cfg, plan, password)
     except apply.ApplyError as exc:
         return status.StepResult(False, status.Reason.APPLY_FAILED, str(exc))
@@ -104,7 +106,7 @@ def reconcile_tenant(
         ns_step = ensure_namespace(body, tenant, tier)
         observation = replace(observation, namespace=ns_step)
         if ns_step.ok:
-            db_step = ensure_pool_database(tenant, tier, cfg)
+            db_step = ensure_pool_database(body, tenant, tier, cfg)
             observation = replace(
                 observation, database=db_step, placement=model.Isolation.POOL.value
             )

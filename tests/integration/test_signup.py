@@ -78,6 +78,7 @@ def test_tenant_children_are_owned_and_isolating(
     rbac = client.RbacAuthorizationV1Api(kube)
     assert rbac.read_namespaced_role_binding("tenant-admin", ns).role_ref.name == "tenant-admin"
     secret = core.read_namespaced_secret("tenant-db", ns)
+    assert secret.metadata.owner_references[0].uid == resource["metadata"]["uid"]
     assert set(secret.data) >= {"host", "port", "dbname", "user", "password", "url"}
     assert resource["status"]["database"]["secretRef"] == {"namespace": ns, "name": "tenant-db"}
     for managed in quota.metadata.managed_fields or []:
