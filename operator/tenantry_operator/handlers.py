@@ -14,7 +14,7 @@ from typing import Any
 
 import kopf
 
-from tenantry_operator import apply, model, pooldb, reconcile, settings
+from tenantry_operator import apply, databases, model, provisioner, reconcile, settings, snapshots
 
 KOPF_PREFIX = "kopf.tenantry.dev"
 
@@ -22,6 +22,12 @@ KOPF_PREFIX = "kopf.tenantry.dev"
 @functools.cache
 def config() -> settings.OperatorSettings:
     return settings.OperatorSettings()
+
+
+@functools.cache
+def silo_databases() -> provisioner.DatabaseProvisioner:
+    urls = config().silo_servers or [config().admin_url()]
+    return provisioner.ServerListProvisioner([provisioner.Server.from_url(url) for url in urls])
 
 
 @kopf.on.startup()
@@ -39,8 +45,8 @@ def startup(
     settings.watching.server_timeout = 300
     settings.execution.max_workers = 8
     try:
-        pooldb.ensure_platform(config())
-    except pooldb.DatabaseUnavailable as exc:
+        databases.ensure_platform(config())
+    except databases.DatabaseUnavailable as exc:
         raise kopf.TemporaryError(f"pool database unavailable: {exc}", delay=2) from exc
     logger.info("pool database %s is ready", config().pool_database)
 
@@ -56,7 +62,7 @@ def tenants_by_tier(name: str, spec: kopf.Spec, **_: Any) -> dict[str, str]:
 def reconcile_tenant(body: kopf.Body, patch: kopf.Patch, **_: Any) -> None:
     if body.metadata.get("deletionTimestamp"):
         return  # offboarding is delete_tenant's; re-creating children now would race it
-    outcome = reconcile.reconcile_tenant(body, config())
+    outcome = reconcile.reconcile_tenant(body, config(), silo_databases())
     patch.status.update(outcome.new_status)
     for event in outcome.events:
         kopf.event(body, type=event.type, reason=event.reason, message=event.message)
@@ -69,10 +75,15 @@ def reconcile_tenant(body: kopf.Body, patch: kopf.Patch, **_: Any) -> None:
 def delete_tenant(body: kopf.Body, patch: kopf.Patch, **_: Any) -> None:
     patch.status["phase"] = "Deleting"
     try:
-        done = reconcile.offboard_tenant(body, config())
-    except pooldb.DatabaseUnavailable as exc:
-        kopf.warn(body, reason="DatabaseUnavailable", message=f"offboarding waits: {exc}")
+        done, recorded = reconcile.offboard_tenant(body, config(), silo_databases())
+    except (
+        databases.DatabaseUnavailable,
+        provisioner.ProvisionerUnavailable,
+        snapshots.SnapshotError,
+    ) as exc:
+        kopf.warn(body, reason="OffboardingFailed", message=f"offboarding waits: {exc}")
         raise kopf.TemporaryError(str(exc), delay=10) from exc
+    patch.status.update(recorded)
     kopf.info(body, reason="Offboarded", message=done)
 
 

@@ -31,6 +31,7 @@ class Isolation(enum.StrEnum):
 class DeletionPolicy(enum.StrEnum):
     RETAIN = "Retain"
     DELETE = "Delete"
+    SNAPSHOT = "Snapshot"  # pg_dump the tenant's data, then delete it
 
 
 @dataclass(frozen=True)
@@ -103,10 +104,13 @@ class Tenant:
     owner_email: str = ""
     suspended: bool = False
     deletion_policy: DeletionPolicy = DeletionPolicy.RETAIN
+    restore_from: str = ""
+    placement: Isolation | None = None  # where the operator last placed the data (status)
 
     @classmethod
     def from_body(cls, body: Mapping[str, Any]) -> Tenant:
         meta, spec = body["metadata"], dict(body.get("spec") or {})
+        status = dict(body.get("status") or {})
         return cls(
             name=str(meta["name"]),
             uid=str(meta.get("uid", "")),
@@ -116,11 +120,23 @@ class Tenant:
             owner_email=str((spec.get("owner") or {}).get("email", "")),
             suspended=bool(spec.get("suspended", False)),
             deletion_policy=DeletionPolicy(spec.get("deletionPolicy", "Retain")),
+            restore_from=str(spec.get("restoreFrom", "")),
+            placement=Isolation(placed) if (placed := status.get("placement")) else None,
         )
 
     @property
     def namespace(self) -> str:
         return f"tenant-{self.name}"
+
+    @property
+    def role(self) -> str:
+        """The tenant's database login role, on whichever server holds its data."""
+        return f"tnt_{self.name.replace('-', '_')}"
+
+    @property
+    def schema(self) -> str:
+        """The tenant's own schema, in the bridge placement."""
+        return f"tenant_{self.name.replace('-', '_')}"
 
     @property
     def key(self) -> str:

@@ -19,6 +19,7 @@ from tenantry_operator import model
 
 TEMPLATES = Path(__file__).resolve().parents[2] / "templates"
 SECRET_NAME = "tenant-db"  # noqa: S105 - a name, not a secret
+APP_SECRET_NAME = "app-plane"  # noqa: S105
 PLATFORM_NAMESPACE = "tenantry-system"
 
 
@@ -80,47 +81,58 @@ def plan_namespace(tenant: model.Tenant, tier: model.Tier) -> list[dict[str, Any
 
 
 @dataclass(frozen=True)
-class PoolDatabasePlan:
-    """What the tenant's slice of the shared pool database must look like."""
+class DatabasePlan:
+    """Where the tenant's data lives and how it is reached, for any placement.
+
+    pool: rows in the shared pool database's public schema; bridge: a schema of its own in the
+    pool database; silo: a dedicated database, named `database`, on a server the provisioner
+    picks."""
 
     tenant_key: str
     role: str
     tier: str
+    placement: model.Isolation
+    schema: str
+    database: str | None
     suspended: bool
 
-    @property
-    def placement(self) -> model.Isolation:
-        return model.Isolation.POOL
 
-
-def pool_role(tenant: model.Tenant) -> str:
-    return f"tnt_{tenant.key.replace('-', '_')}"
-
-
-def plan_pool_database(tenant: model.Tenant, tier: model.Tier) -> PoolDatabasePlan:
-    return PoolDatabasePlan(
-        tenant_key=tenant.key, role=pool_role(tenant), tier=tier.name, suspended=tenant.suspended
+def plan_database(tenant: model.Tenant, placement: model.Isolation) -> DatabasePlan:
+    schema = tenant.schema if placement is model.Isolation.BRIDGE else "public"
+    database = (
+        f"tenant_{tenant.key.replace('-', '_')}" if placement is model.Isolation.SILO else None
+    )
+    return DatabasePlan(
+        tenant_key=tenant.key,
+        role=tenant.role,
+        tier=tenant.tier,
+        placement=placement,
+        schema=schema,
+        database=database,
+        suspended=tenant.suspended,
     )
 
 
 @dataclass(frozen=True)
 class Endpoint:
-    """Where a database server answers, as written into tenants' Secrets and status."""
+    """Where a database answers, as written into tenants' Secrets, status and routing."""
 
     host: str
     port: int
     database: str
 
 
+def connection_url(plan: DatabasePlan, endpoint: Endpoint, password: str) -> str:
+    url = f"postgresql://{plan.role}:{password}@{endpoint.host}:{endpoint.port}/{endpoint.database}"
+    if plan.schema != "public":
+        url += f"?options=-csearch_path%3D{plan.schema}"
+    return url
+
+
 def plan_secret(
-    tenant: model.Tenant,
-    tier: model.Tier,
-    plan: PoolDatabasePlan,
-    endpoint: Endpoint,
-    password: str,
+    tenant: model.Tenant, tier: model.Tier, plan: DatabasePlan, endpoint: Endpoint, password: str
 ) -> dict[str, Any]:
     """The Secret the tenant's workloads use to reach their data (never logged, never in status)."""
-    url = f"postgresql://{plan.role}:{password}@{endpoint.host}:{endpoint.port}/{endpoint.database}"
     return {
         "apiVersion": "v1",
         "kind": "Secret",
@@ -134,23 +146,60 @@ def plan_secret(
             "host": endpoint.host,
             "port": str(endpoint.port),
             "dbname": endpoint.database,
+            "schema": plan.schema,
             "user": plan.role,
             "password": password,
             "tenant": plan.tenant_key,
             "placement": plan.placement.value,
-            "url": url,
+            "url": connection_url(plan, endpoint, password),
         },
     }
 
 
-def database_status(
-    tenant: model.Tenant, plan: PoolDatabasePlan, endpoint: Endpoint
-) -> dict[str, Any]:
+def plan_workload(
+    tenant: model.Tenant, tier: model.Tier, image: str, app_secret_key: str
+) -> list[dict[str, Any]]:
+    """A silo tenant's dedicated app: its Deployment (scaled to zero while suspended), Service,
+    and the Secret with the key the app verifies access tokens with."""
+    secret = {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "type": "Opaque",
+        "metadata": {
+            "name": APP_SECRET_NAME,
+            "namespace": tenant.namespace,
+            "labels": labels(tenant, tier),
+        },
+        "stringData": {"SECRET_KEY": app_secret_key},
+    }
+    return [
+        secret,
+        *render(
+            "tenant/silo-workload.yaml",
+            {
+                "namespace": tenant.namespace,
+                "labels": labels(tenant, tier),
+                "selector": {
+                    model.LABEL_TENANT: tenant.name,
+                    "app.kubernetes.io/name": "tenantry-app",
+                },
+                "pod_labels": {**labels(tenant, tier), "app.kubernetes.io/name": "tenantry-app"},
+                "replicas": 0 if tenant.suspended else tier.replicas,
+                "image": image,
+                "tenant_key": tenant.key,
+                "db_secret": SECRET_NAME,
+                "app_secret": APP_SECRET_NAME,
+            },
+        ),
+    ]
+
+
+def database_status(tenant: model.Tenant, plan: DatabasePlan, endpoint: Endpoint) -> dict[str, Any]:
     return {
         "host": endpoint.host,
         "port": endpoint.port,
         "name": endpoint.database,
-        "schema": "public",
+        "schema": plan.schema,
         "tenantKey": plan.tenant_key,
         "secretRef": {"namespace": tenant.namespace, "name": SECRET_NAME},
     }

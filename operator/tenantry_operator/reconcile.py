@@ -1,7 +1,8 @@
 """Reconciling one Tenant: an ordered list of idempotent ensure-steps, then computed status.
 
-Called by the kopf handlers. Each step may stop the sequence early (a missing Tier, a refused
-object, an unreachable database); the outcome is an `Outcome` the handler turns into a status
+Called by the kopf handlers. Steps: Tier → placement (a changed isolation model keeps the old
+placement and says MigrationRequired) → namespace → credentials and data → restore → workload.
+A step may stop the sequence early; the outcome is an `Outcome` the handler turns into a status
 patch, Events and, for failures worth retrying, a kopf TemporaryError.
 """
 
@@ -16,14 +17,23 @@ from typing import Any
 import kopf
 import psycopg
 
-from tenantry_operator import apply, model, planning, pooldb, settings, status
+from tenantry_operator import (
+    apply,
+    databases,
+    model,
+    planning,
+    provisioner,
+    settings,
+    snapshots,
+    status,
+)
 
 
 @dataclass
 class Outcome:
     new_status: dict[str, Any]
     events: list[status.Event] = field(default_factory=list)
-    retry_in: float | None = None  # seconds; set when a failed step should be tried again
+    retry_in: float | None = None  # seconds; set when a step should be tried again
 
 
 def _load_tier(name: str) -> model.Tier | None:
@@ -31,11 +41,14 @@ def _load_tier(name: str) -> model.Tier | None:
     return model.Tier.from_body(body) if body else None
 
 
-def ensure_namespace(body: kopf.Body, tenant: model.Tenant, tier: model.Tier) -> status.StepResult:
-    objects = planning.plan_namespace(tenant, tier)
+def _apply_owned(body: kopf.Body, objects: list[dict[str, Any]]) -> None:
     kopf.adopt(objects, owner=body)
+    apply.apply(objects)
+
+
+def ensure_namespace(body: kopf.Body, tenant: model.Tenant, tier: model.Tier) -> status.StepResult:
     try:
-        apply.apply(objects)
+        _apply_owned(body, planning.plan_namespace(tenant, tier))
     except apply.ApplyError as exc:
         return status.StepResult(False, status.Reason.APPLY_FAILED, str(exc))
     if not apply.namespace_active(tenant.namespace):
@@ -51,115 +64,197 @@ def ensure_namespace(body: kopf.Body, tenant: model.Tenant, tier: model.Tier) ->
     )
 
 
-def ensure_pool_database(
-    body: kopf.Body, tenant: model.Tenant, tier: model.Tier, cfg: settings.OperatorSettings
-) -> status.StepResult:
-    """Credentials first (the Secret is the source of truth for the password), then the role."""
-    plan = planning.plan_pool_database(tenant, tier)
-    endpoint = planning.Endpoint(cfg.public_host, cfg.public_port, cfg.pool_database)
+def ensure_database(
+    body: kopf.Body,
+    tenant: model.Tenant,
+    tier: model.Tier,
+    plan: planning.DatabasePlan,
+    cfg: settings.OperatorSettings,
+    dbs: provisioner.DatabaseProvisioner,
+) -> tuple[status.StepResult, planning.Endpoint | None]:
+    """Credentials first (the Secret is the source of truth for the password), then the data."""
     try:
         stored = apply.read_secret(tenant.namespace, planning.SECRET_NAME) or {}
         password = stored.get("password") or secrets.token_urlsafe(24)
-        secret = planning.plan_secret(tenant, tier, plan, endpoint, password)
-        kopf.adopt(secret, owner=body)
-        apply.apply([secret])
-        pooldb.ensure_tenant(cfg, plan, password)
+        endpoint = databases.ensure_tenant(cfg, dbs, plan, password)
+        _apply_owned(body, [planning.plan_secret(tenant, tier, plan, endpoint, password)])
+        if not plan.suspended:
+            databases.check_login(plan, endpoint, password)
+    except apply.ApplyError as exc:
+        return status.StepResult(False, status.Reason.APPLY_FAILED, str(exc)), None
+    except (databases.DatabaseUnavailable, provisioner.ProvisionerUnavailable) as exc:
+        return status.StepResult(False, status.Reason.DATABASE_UNAVAILABLE, str(exc)), None
+    except psycopg.Error as exc:
+        return status.StepResult(False, status.Reason.DATABASE_FAILED, str(exc).strip()), None
+    where = {
+        model.Isolation.POOL: f"rows under row-level security in {cfg.pool_database}",
+        model.Isolation.BRIDGE: f"schema {plan.schema} in {cfg.pool_database}",
+        model.Isolation.SILO: f"database {plan.database} on {endpoint.host}:{endpoint.port}",
+    }[plan.placement]
+    return status.StepResult(
+        True, status.Reason.PROVISIONED, f"role {plan.role}, {where}"
+    ), endpoint
+
+
+def ensure_restored(
+    body: kopf.Body,
+    plan: planning.DatabasePlan,
+    cfg: settings.OperatorSettings,
+    dbs: provisioner.DatabaseProvisioner,
+) -> status.StepResult | None:
+    """Load spec.restoreFrom once; None when there is nothing (more) to restore."""
+    wanted = str((body.get("spec") or {}).get("restoreFrom") or "")
+    if not wanted or (body.get("status") or {}).get("restoredFrom") == wanted:
+        return None
+    url = databases.data_url(cfg, dbs, plan)
+    try:
+        assert url is not None
+        loaded = snapshots.restore(url, plan, cfg.snapshot_dir / wanted)
+    except (snapshots.SnapshotError, OSError, ValueError, psycopg.Error) as exc:
+        return status.StepResult(
+            False, status.Reason.RESTORE_FAILED, f"restore from {wanted}: {exc}"
+        )
+    return status.StepResult(
+        True, status.Reason.PROVISIONED, f"restored {loaded} rows from {wanted}"
+    )
+
+
+def ensure_workload(
+    body: kopf.Body,
+    tenant: model.Tenant,
+    tier: model.Tier,
+    placement: model.Isolation,
+    cfg: settings.OperatorSettings,
+) -> status.StepResult:
+    if placement is not model.Isolation.SILO:
+        return status.StepResult(
+            True,
+            status.Reason.SHARED_WORKLOAD,
+            "served by the shared app (tenantry-system/app-pool)",
+        )
+    objects = planning.plan_workload(
+        tenant, tier, cfg.app_image, cfg.app_secret_key.get_secret_value()
+    )
+    try:
+        _apply_owned(body, objects)
     except apply.ApplyError as exc:
         return status.StepResult(False, status.Reason.APPLY_FAILED, str(exc))
-    except pooldb.DatabaseUnavailable as exc:
-        return status.StepResult(False, status.Reason.DATABASE_UNAVAILABLE, str(exc))
-    except psycopg.Error as exc:
-        return status.StepResult(False, status.Reason.DATABASE_FAILED, str(exc).strip())
+    deployment = apply.get("apps/v1", "Deployment", "app", tenant.namespace) or {}
+    wanted = int(deployment.get("spec", {}).get("replicas", 0))
+    observed = deployment.get("status") or {}
+    available = int(observed.get("availableReplicas") or 0)
+    current = observed.get("observedGeneration", 0) >= deployment.get("metadata", {}).get(
+        "generation", 1
+    )
+    if current and available >= wanted and int(observed.get("replicas") or 0) <= wanted:
+        return status.StepResult(
+            True,
+            status.Reason.PROVISIONED,
+            f"deployment app: {available}/{wanted} replicas available",
+        )
     return status.StepResult(
-        True, status.Reason.PROVISIONED, f"role {plan.role} and routing row in {cfg.pool_database}"
+        False,
+        status.Reason.WORKLOAD_NOT_READY,
+        f"deployment app: {available}/{wanted} replicas available",
     )
 
 
 def reconcile_tenant(
-    body: kopf.Body, cfg: settings.OperatorSettings, now: dt.datetime | None = None
+    body: kopf.Body,
+    cfg: settings.OperatorSettings,
+    dbs: provisioner.DatabaseProvisioner,
+    now: dt.datetime | None = None,
 ) -> Outcome:
     tenant = model.Tenant.from_body(body)
     previous = list((body.get("status") or {}).get("conditions") or [])
-    observation = status.Observation(generation=tenant.generation)
+    obs = status.Observation(generation=tenant.generation, suspended=tenant.suspended)
     extra: dict[str, Any] = {}
 
     tier = _load_tier(tenant.tier)
     if tier is None:
-        observation = replace(
-            observation,
+        obs = replace(
+            obs,
             blocked=status.StepResult(
                 False, status.Reason.TIER_NOT_FOUND, f"Tier {tenant.tier!r} does not exist"
             ),
         )
-    elif tier.isolation is not model.Isolation.POOL:
-        observation = replace(
-            observation,
-            blocked=status.StepResult(
-                False,
-                status.Reason.ISOLATION_NOT_SUPPORTED,
-                f"Tier {tier.name!r} uses {tier.isolation} isolation, which is not supported yet",
-            ),
-        )
     else:
-        extra["tierRevision"] = tier.revision
-        extra["namespace"] = tenant.namespace
-        ns_step = ensure_namespace(body, tenant, tier)
-        observation = replace(observation, namespace=ns_step)
-        if ns_step.ok:
-            db_step = ensure_pool_database(body, tenant, tier, cfg)
-            observation = replace(
-                observation, database=db_step, placement=model.Isolation.POOL.value
+        placement = tenant.placement or tier.isolation
+        if placement is not tier.isolation:
+            obs = replace(
+                obs,
+                migration=status.StepResult(
+                    True,
+                    status.Reason.ISOLATION_CHANGED,
+                    f"Tier {tier.name!r} uses {tier.isolation} isolation; "
+                    f"the tenant stays on {placement} "
+                    "until it is migrated (its data is untouched)",
+                ),
             )
-            if db_step.ok:
-                plan = planning.plan_pool_database(tenant, tier)
-                endpoint = planning.Endpoint(cfg.public_host, cfg.public_port, cfg.pool_database)
+        plan = planning.plan_database(tenant, placement)
+        extra.update(tierRevision=tier.revision, namespace=tenant.namespace)
+        obs = replace(obs, namespace=ensure_namespace(body, tenant, tier))
+        if obs.namespace.ok:
+            db_step, endpoint = ensure_database(body, tenant, tier, plan, cfg, dbs)
+            obs = replace(obs, database=db_step, placement=placement.value)
+            if endpoint is not None:
                 extra["database"] = planning.database_status(tenant, plan, endpoint)
+                restored = ensure_restored(body, plan, cfg, dbs)
+                if restored is not None and not restored.ok:
+                    obs = replace(obs, database=restored)
+                elif restored is not None:
+                    extra["restoredFrom"] = str(body["spec"]["restoreFrom"])
+        if obs.database.ok:
+            obs = replace(obs, workload=ensure_workload(body, tenant, tier, placement, cfg))
 
-    new_status = {**status.status(observation, previous, now or dt.datetime.now(dt.UTC)), **extra}
-    failed = [
-        s
-        for s in (observation.namespace, observation.database)
-        if not s.ok
-        and s.reason
-        in (
-            status.Reason.APPLY_FAILED,
-            status.Reason.DATABASE_FAILED,
-            status.Reason.DATABASE_UNAVAILABLE,
-            status.Reason.NAMESPACE_NOT_READY,
-        )
-    ]
+    new_status = {**status.status(obs, previous, now or dt.datetime.now(dt.UTC)), **extra}
+    failed = obs.failed_steps()
+    waiting = [s for s in failed if s.reason in status.IN_PROGRESS]
     return Outcome(
         new_status=new_status,
         events=status.events(previous, new_status["conditions"]),
-        retry_in=(2.0 if failed[0].reason is status.Reason.NAMESPACE_NOT_READY else 15.0)
-        if failed
-        else None,
+        retry_in=None if not failed else 1.0 if len(waiting) == len(failed) else 15.0,
     )
 
 
-def offboard_tenant(body: Mapping[str, Any], cfg: settings.OperatorSettings) -> str:
-    """Carry out the tenant's deletionPolicy on its data, then remove its namespace (owner
-    references would too, but not before the garbage collector notices). Returns what was done."""
+def offboard_tenant(
+    body: Mapping[str, Any], cfg: settings.OperatorSettings, dbs: provisioner.DatabaseProvisioner
+) -> tuple[str, dict[str, Any]]:
+    """Carry out deletionPolicy on the tenant's data, then remove its namespace (owner references
+    would too, once the garbage collector notices). Returns what was done and status to record."""
     tenant = model.Tenant.from_body(body)
-    done = _offboard_data(body, tenant, cfg)
+    done, recorded = _offboard_data(tenant, cfg, dbs)
     apply.delete("v1", "Namespace", tenant.namespace)
-    return done
+    return done, recorded
 
 
 def _offboard_data(
-    body: Mapping[str, Any], tenant: model.Tenant, cfg: settings.OperatorSettings
-) -> str:
-    placement = (body.get("status") or {}).get("placement")
-    if placement != model.Isolation.POOL.value:
-        return "no data was provisioned"
-    plan = planning.PoolDatabasePlan(
-        tenant_key=tenant.key, role=planning.pool_role(tenant), tier=tenant.tier, suspended=True
-    )
-    if tenant.deletion_policy is model.DeletionPolicy.DELETE:
-        pooldb.delete_tenant(cfg, plan)
-        return f"deleted the tenant's rows and role {plan.role} from {cfg.pool_database}"
-    pooldb.retain_tenant(cfg, plan)
-    return (
-        f"retained the tenant's rows in {cfg.pool_database} (tenant_id={tenant.key}); "
-        "logins stopped"
-    )
+    tenant: model.Tenant, cfg: settings.OperatorSettings, dbs: provisioner.DatabaseProvisioner
+) -> tuple[str, dict[str, Any]]:
+    if tenant.placement is None:
+        return "no data was provisioned", {}
+    plan = replace(planning.plan_database(tenant, tenant.placement), suspended=True)
+    if tenant.deletion_policy is model.DeletionPolicy.RETAIN:
+        databases.retain_tenant(cfg, dbs, plan)
+        url = databases.data_url(cfg, dbs, plan)
+        where = {
+            "placement": plan.placement.value,
+            "database": (url or "").rsplit("/", 1)[-1],
+            "schema": plan.schema,
+            "tenantKey": plan.tenant_key,
+        }
+        return (
+            f"retained the tenant's data ({plan.placement} in "
+            f"{where['database']}/{plan.schema}); logins stopped",
+            {"retainedData": where},
+        )
+    recorded: dict[str, Any] = {}
+    if tenant.deletion_policy is model.DeletionPolicy.SNAPSHOT:
+        url = databases.data_url(cfg, dbs, plan)
+        if url is not None:
+            name = f"{tenant.name}-{tenant.uid[:8]}"
+            manifest = snapshots.dump(url, plan, cfg.snapshot_dir, name)
+            recorded["snapshot"] = {"file": manifest["file"], "rows": manifest["rows"]}
+    databases.delete_tenant(cfg, dbs, plan)
+    what = f"snapshot {recorded['snapshot']['file']} written, then " if recorded else ""
+    return f"{what}deleted the tenant's data ({plan.placement}) and role {plan.role}", recorded

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from urllib.parse import urlsplit
 
-from pydantic import SecretStr
+from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -19,6 +20,17 @@ class OperatorSettings(BaseSettings):
     # Host and port written into tenants' Secrets; defaults to the admin URL's.
     postgres_public_host: str | None = None
     postgres_public_port: int | None = None
+    # Superuser URLs of the servers silo databases may be placed on (JSON list); default: the
+    # pool's server.
+    silo_servers: list[str] = []
+    # Where Snapshot deletions write their pg_dump archives, and restoreFrom reads them.
+    snapshot_dir: Path = Path("/var/lib/tenantry/snapshots")
+    # The app plane a silo tenant's dedicated Deployment runs, and the key it verifies tokens
+    # with (the control plane's SECRET_KEY).
+    app_image: str = "tenantry/app-plane:dev"
+    app_secret_key: SecretStr = Field(
+        validation_alias=AliasChoices("TENANTRY_APP_SECRET_KEY", "SECRET_KEY")
+    )
 
     def admin_url(self, database: str | None = None) -> str:
         url = self.postgres_admin_url.get_secret_value()

@@ -18,6 +18,9 @@ from typing import Any
 class ConditionType(enum.StrEnum):
     NAMESPACE_READY = "NamespaceReady"
     DATABASE_READY = "DatabaseReady"
+    WORKLOAD_READY = "WorkloadReady"
+    SUSPENDED = "Suspended"
+    MIGRATION_REQUIRED = "MigrationRequired"
     READY = "Ready"
 
 
@@ -29,8 +32,15 @@ class Reason(enum.StrEnum):
     APPLY_FAILED = "ApplyFailed"
     DATABASE_UNAVAILABLE = "DatabaseUnavailable"
     DATABASE_FAILED = "DatabaseFailed"
+    RESTORE_FAILED = "RestoreFailed"
     NAMESPACE_NOT_READY = "NamespaceNotReady"
     DATABASE_NOT_READY = "DatabaseNotReady"
+    WORKLOAD_NOT_READY = "WorkloadNotReady"
+    SHARED_WORKLOAD = "SharedWorkload"
+    SUSPENDED = "Suspended"
+    ACTIVE = "Active"
+    ISOLATION_CHANGED = "IsolationChanged"
+    PLACEMENT_MATCHES_TIER = "PlacementMatchesTier"
 
 
 class Phase(enum.StrEnum):
@@ -53,9 +63,17 @@ class StepResult:
 
 PENDING = StepResult(False, Reason.RECONCILING, "not reconciled yet")
 
-# Reasons that wait on something outside the tenant (a Tier to appear, a later release) rather
-# than on a failed step.
+# Waiting on something outside the tenant (a Tier to appear) rather than on a failed step.
 _WAITING = {Reason.TIER_NOT_FOUND, Reason.ISOLATION_NOT_SUPPORTED}
+# In progress: no Warning, phase Provisioning.
+IN_PROGRESS = {
+    Reason.RECONCILING,
+    Reason.NAMESPACE_NOT_READY,
+    Reason.DATABASE_NOT_READY,
+    Reason.WORKLOAD_NOT_READY,
+}
+# Conditions whose True is the unusual state.
+_ABNORMAL_WHEN_TRUE = {ConditionType.SUSPENDED, ConditionType.MIGRATION_REQUIRED}
 
 
 @dataclass(frozen=True)
@@ -66,7 +84,14 @@ class Observation:
     blocked: StepResult | None = None
     namespace: StepResult = PENDING
     database: StepResult = PENDING
+    workload: StepResult = PENDING
+    suspended: bool = False
+    migration: StepResult | None = None  # set when the tier asks for another placement
     placement: str | None = None
+
+    def failed_steps(self) -> list[StepResult]:
+        steps = (self.namespace, self.database, self.workload)
+        return [s for s in steps if not s.ok and s is not PENDING and s.reason not in _WAITING]
 
 
 def _condition(
@@ -92,66 +117,77 @@ def _condition(
     }
 
 
+def _ready(obs: Observation) -> StepResult:
+    if obs.blocked:
+        return obs.blocked
+    for step, waiting in (
+        (obs.namespace, Reason.NAMESPACE_NOT_READY),
+        (obs.database, Reason.DATABASE_NOT_READY),
+        (obs.workload, Reason.WORKLOAD_NOT_READY),
+    ):
+        if not step.ok:
+            return StepResult(False, waiting if step is PENDING else step.reason, step.message)
+    if obs.suspended:
+        return StepResult(False, Reason.SUSPENDED, "the tenant is suspended")
+    return StepResult(True, Reason.PROVISIONED, "tenant is provisioned")
+
+
 def conditions(
-    observation: Observation, previous: Sequence[Mapping[str, Any]], now: dt.datetime
+    obs: Observation, previous: Sequence[Mapping[str, Any]], now: dt.datetime
 ) -> list[dict[str, Any]]:
     stamp = now.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     before = {str(c.get("type")): c for c in previous}
-    namespace, database = observation.namespace, observation.database
-    if observation.blocked:
-        namespace = database = observation.blocked
-    if namespace.ok and database.ok:
-        ready = StepResult(True, Reason.PROVISIONED, "tenant is provisioned")
-    elif observation.blocked:
-        ready = observation.blocked
-    elif not namespace.ok:
-        ready = StepResult(
-            False,
-            namespace.reason if namespace is not PENDING else Reason.NAMESPACE_NOT_READY,
-            namespace.message,
+    steps = (obs.namespace, obs.database, obs.workload)
+    if obs.blocked:
+        steps = (obs.blocked, obs.blocked, obs.blocked)
+    suspended = (
+        StepResult(
+            True,
+            Reason.SUSPENDED,
+            "spec.suspended is true: workload scaled to zero, logins stopped",
         )
-    else:
-        ready = StepResult(
-            False,
-            database.reason if database is not PENDING else Reason.DATABASE_NOT_READY,
-            database.message,
-        )
-    gen = observation.generation
+        if obs.suspended
+        else StepResult(False, Reason.ACTIVE, "")
+    )
+    migration = obs.migration or StepResult(False, Reason.PLACEMENT_MATCHES_TIER, "")
+    gen = obs.generation
     return [
-        _condition(ConditionType.NAMESPACE_READY, namespace, gen, stamp, before),
-        _condition(ConditionType.DATABASE_READY, database, gen, stamp, before),
-        _condition(ConditionType.READY, ready, gen, stamp, before),
+        _condition(ConditionType.NAMESPACE_READY, steps[0], gen, stamp, before),
+        _condition(ConditionType.DATABASE_READY, steps[1], gen, stamp, before),
+        _condition(ConditionType.WORKLOAD_READY, steps[2], gen, stamp, before),
+        _condition(ConditionType.SUSPENDED, suspended, gen, stamp, before),
+        _condition(ConditionType.MIGRATION_REQUIRED, migration, gen, stamp, before),
+        _condition(ConditionType.READY, _ready(obs), gen, stamp, before),
     ]
 
 
 def phase(conds: Sequence[Mapping[str, Any]]) -> Phase:
-    ready = next((c for c in conds if c["type"] == ConditionType.READY), None)
+    by_type = {c["type"]: c for c in conds}
+    ready = by_type.get(ConditionType.READY)
     if ready is None:
         return Phase.PENDING
     if ready["status"] == "True":
         return Phase.READY
+    if ready["reason"] == Reason.SUSPENDED:
+        return Phase.SUSPENDED
     if ready["reason"] in _WAITING:
         return Phase.PENDING
-    if ready["reason"] in (
-        Reason.RECONCILING,
-        Reason.NAMESPACE_NOT_READY,
-        Reason.DATABASE_NOT_READY,
-    ):
+    if ready["reason"] in IN_PROGRESS:
         return Phase.PROVISIONING
     return Phase.FAILED
 
 
 def status(
-    observation: Observation, previous: Sequence[Mapping[str, Any]], now: dt.datetime
+    obs: Observation, previous: Sequence[Mapping[str, Any]], now: dt.datetime
 ) -> dict[str, Any]:
-    conds = conditions(observation, previous, now)
+    conds = conditions(obs, previous, now)
     result: dict[str, Any] = {
         "conditions": conds,
         "phase": phase(conds).value,
-        "observedGeneration": observation.generation,
+        "observedGeneration": obs.generation,
     }
-    if observation.placement:
-        result["placement"] = observation.placement
+    if obs.placement:
+        result["placement"] = obs.placement
     return result
 
 
@@ -172,12 +208,23 @@ def events(
         old = before.get(cond["type"])
         if old and old.get("status") == cond["status"] and old.get("reason") == cond["reason"]:
             continue
+        if cond["type"] in _ABNORMAL_WHEN_TRUE:
+            if cond["status"] == "True":
+                kind = "Warning" if cond["type"] == ConditionType.MIGRATION_REQUIRED else "Normal"
+                out.append(Event(kind, cond["reason"], f"{cond['type']}: {cond['message']}"))
+            elif old is not None and old.get("status") == "True":
+                out.append(
+                    Event(
+                        "Normal",
+                        "Resumed"
+                        if cond["type"] == ConditionType.SUSPENDED
+                        else "PlacementMatchesTier",
+                        f"{cond['type']} cleared",
+                    )
+                )
+            continue
         ok = cond["status"] == "True"
-        if not ok and cond["reason"] in (
-            Reason.RECONCILING,
-            Reason.NAMESPACE_NOT_READY,
-            Reason.DATABASE_NOT_READY,
-        ):
+        if not ok and cond["reason"] in IN_PROGRESS | {Reason.SUSPENDED}:
             continue
         message = cond["message"] or cond["type"]
         out.append(

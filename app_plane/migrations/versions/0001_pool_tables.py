@@ -1,11 +1,15 @@
-"""Tenant routing, the tenant guard function and the pooled projects/notes tables under RLS.
+"""Tenant routing and guard (pool), and the projects/notes tables of every placement.
+
+The same tables exist in the pool (public schema, many tenants, FORCE RLS), in a bridge schema
+and in a silo database (one tenant each): identical shapes, tenant_id included, so a tenant's
+rows can move between placements unchanged. `app_plane.migrate` sets `mode` and the search_path.
 
 Revision ID: 0001
 Revises:
 Create Date: 2026-11-23
 """
 
-from alembic import op
+from alembic import context, op
 
 revision = "0001"
 down_revision = None
@@ -15,14 +19,19 @@ depends_on = None
 TENANT_TABLES = ("projects", "notes")
 
 
-def upgrade() -> None:
+def _pool_routing() -> None:
     # Where each tenant's data lives; the operator writes it, the app reads it to route requests.
     op.execute("""
         CREATE TABLE tenantry.tenants (
             tenant_id   text PRIMARY KEY,
-            placement   text NOT NULL DEFAULT 'pool' CHECK (placement IN ('pool', 'bridge', 'silo')),
+            placement   text NOT NULL DEFAULT 'pool'
+                        CHECK (placement IN ('pool', 'bridge', 'silo')),
             tier        text NOT NULL,
             db_role     text NOT NULL,
+            schema_name text NOT NULL DEFAULT 'public',
+            db_host     text,
+            db_port     integer,
+            db_name     text,
             suspended   boolean NOT NULL DEFAULT false,
             retained_at timestamptz,
             created_at  timestamptz NOT NULL DEFAULT now(),
@@ -49,8 +58,14 @@ def upgrade() -> None:
     op.execute("GRANT EXECUTE ON FUNCTION tenantry.tenant_for(name) TO tenantry_tenant")
     op.execute("GRANT SELECT ON tenantry.tenants TO tenantry_app")
 
+
+def upgrade() -> None:
+    mode = context.config.attributes.get("mode", "pool")
+    if mode == "pool":
+        _pool_routing()
+    # Unqualified names: the search_path points at the target schema.
     op.execute("""
-        CREATE TABLE public.projects (
+        CREATE TABLE projects (
             tenant_id  text NOT NULL DEFAULT current_setting('tenantry.tenant_id', true),
             id         uuid NOT NULL DEFAULT gen_random_uuid(),
             name       text NOT NULL CHECK (length(name) BETWEEN 1 AND 200),
@@ -58,7 +73,7 @@ def upgrade() -> None:
             PRIMARY KEY (tenant_id, id)
         )""")
     op.execute("""
-        CREATE TABLE public.notes (
+        CREATE TABLE notes (
             tenant_id  text NOT NULL DEFAULT current_setting('tenantry.tenant_id', true),
             id         uuid NOT NULL DEFAULT gen_random_uuid(),
             project_id uuid NOT NULL,
@@ -67,22 +82,27 @@ def upgrade() -> None:
             created_at timestamptz NOT NULL DEFAULT now(),
             updated_at timestamptz NOT NULL DEFAULT now(),
             PRIMARY KEY (tenant_id, id),
-            FOREIGN KEY (tenant_id, project_id) REFERENCES public.projects (tenant_id, id)
+            FOREIGN KEY (tenant_id, project_id) REFERENCES projects (tenant_id, id)
                 ON DELETE CASCADE
         )""")
-    op.execute("CREATE INDEX notes_project ON public.notes (tenant_id, project_id)")
+    op.execute("CREATE INDEX notes_project ON notes (tenant_id, project_id)")
     for table in TENANT_TABLES:
-        op.execute(f"ALTER TABLE public.{table} ENABLE ROW LEVEL SECURITY")
-        op.execute(f"ALTER TABLE public.{table} FORCE ROW LEVEL SECURITY")
+        # Every placement checks the tenant context; the pool also checks role membership.
+        guard = (
+            "(SELECT tenantry.tenant_for(current_user))"
+            if mode == "pool"
+            else "nullif(current_setting('tenantry.tenant_id', true), '')"
+        )
+        op.execute(f"ALTER TABLE {table} ENABLE ROW LEVEL SECURITY")
+        op.execute(f"ALTER TABLE {table} FORCE ROW LEVEL SECURITY")
         op.execute(f"""
-            CREATE POLICY tenant_isolation ON public.{table}
-                USING (tenant_id = (SELECT tenantry.tenant_for(current_user)))
-                WITH CHECK (tenant_id = (SELECT tenantry.tenant_for(current_user)))""")
-        op.execute(f"GRANT SELECT, INSERT, UPDATE, DELETE ON public.{table} TO tenantry_tenant")
+            CREATE POLICY tenant_isolation ON {table}
+                USING (tenant_id = {guard}) WITH CHECK (tenant_id = {guard})""")
 
 
 def downgrade() -> None:
     for table in reversed(TENANT_TABLES):
-        op.execute(f"DROP TABLE public.{table}")
-    op.execute("DROP FUNCTION tenantry.tenant_for(name)")
-    op.execute("DROP TABLE tenantry.tenants")
+        op.execute(f"DROP TABLE {table}")
+    if context.config.attributes.get("mode", "pool") == "pool":
+        op.execute("DROP FUNCTION tenantry.tenant_for(name)")
+        op.execute("DROP TABLE tenantry.tenants")

@@ -107,21 +107,80 @@ def test_template_values_cannot_inject_yaml(hostile: str) -> None:
     assert "evil" not in quota["spec"]["hard"]
 
 
-def test_pool_database_plan_and_secret() -> None:
-    plan = planning.plan_pool_database(
-        model.Tenant.from_body({"metadata": {"name": "big-co"}, "spec": {"tier": "free"}}), TIER
+@pytest.mark.parametrize(
+    ("placement", "schema", "database"),
+    [
+        (model.Isolation.POOL, "public", None),
+        (model.Isolation.BRIDGE, "tenant_big_co", None),
+        (model.Isolation.SILO, "public", "tenant_big_co"),
+    ],
+)
+def test_database_plan_per_placement(
+    placement: model.Isolation, schema: str, database: str | None
+) -> None:
+    tenant = model.Tenant.from_body({"metadata": {"name": "big-co"}, "spec": {"tier": "free"}})
+    assert planning.plan_database(tenant, placement) == planning.DatabasePlan(
+        tenant_key="big-co",
+        role="tnt_big_co",
+        tier="free",
+        placement=placement,
+        schema=schema,
+        database=database,
+        suspended=False,
     )
-    assert plan == planning.PoolDatabasePlan(
-        tenant_key="big-co", role="tnt_big_co", tier="free", suspended=False
+
+
+def test_secret_carries_the_connection_and_bridge_search_path() -> None:
+    tenant = model.Tenant.from_body({"metadata": {"name": "big-co"}, "spec": {"tier": "free"}})
+    endpoint = planning.Endpoint("db", 5432, "pool")
+    pool = planning.plan_secret(
+        tenant, TIER, planning.plan_database(tenant, model.Isolation.POOL), endpoint, "pw"
     )
-    secret = planning.plan_secret(TENANT, TIER, plan, planning.Endpoint("db", 5432, "pool"), "pw")
-    assert secret["metadata"] == {
+    assert pool["metadata"] == {
         "name": "tenant-db",
-        "namespace": "tenant-acme",
-        "labels": planning.labels(TENANT, TIER),
+        "namespace": "tenant-big-co",
+        "labels": planning.labels(tenant, TIER),
     }
-    assert secret["stringData"]["url"] == "postgresql://tnt_big_co:pw@db:5432/pool"
-    assert secret["stringData"]["tenant"] == "big-co"
+    assert pool["stringData"]["url"] == "postgresql://tnt_big_co:pw@db:5432/pool"
+    assert pool["stringData"]["tenant"] == "big-co"
+    bridge = planning.plan_secret(
+        tenant, TIER, planning.plan_database(tenant, model.Isolation.BRIDGE), endpoint, "pw"
+    )
+    assert bridge["stringData"]["url"].endswith("/pool?options=-csearch_path%3Dtenant_big_co")
+    assert bridge["stringData"]["placement"] == "bridge"
+
+
+def test_silo_workload_runs_the_app_with_the_tenants_secret() -> None:
+    silo_tier = model.Tier.from_body(
+        {"metadata": {"name": "ent"}, "spec": {"isolation": "silo", "replicas": 3}}
+    )
+    objects = by_kind(planning.plan_workload(TENANT, silo_tier, "app:1", "k" * 32))
+    deployment = objects["Deployment"]
+    assert deployment["metadata"]["namespace"] == "tenant-acme"
+    assert deployment["spec"]["replicas"] == 3
+    (container,) = deployment["spec"]["template"]["spec"]["containers"]
+    assert container["image"] == "app:1"
+    env = {e["name"]: e for e in container["env"]}
+    assert env["TENANTRY_TENANT_KEY"]["value"] == "acme"
+    assert env["TENANTRY_TENANT_DATABASE_URL"]["valueFrom"]["secretKeyRef"] == {
+        "name": "tenant-db",
+        "key": "url",
+    }
+    selector = deployment["spec"]["selector"]["matchLabels"]
+    assert selector.items() <= deployment["spec"]["template"]["metadata"]["labels"].items()
+    assert objects["Service"]["spec"]["selector"] == deployment["spec"]["selector"]["matchLabels"]
+    assert objects["Secret"]["stringData"] == {"SECRET_KEY": "k" * 32}
+
+
+def test_suspended_silo_scales_to_zero() -> None:
+    silo_tier = model.Tier.from_body(
+        {"metadata": {"name": "ent"}, "spec": {"isolation": "silo", "replicas": 3}}
+    )
+    suspended = model.Tenant.from_body(
+        {"metadata": {"name": "acme"}, "spec": {"tier": "ent", "suspended": True}}
+    )
+    deployment = by_kind(planning.plan_workload(suspended, silo_tier, "app:1", "k"))["Deployment"]
+    assert deployment["spec"]["replicas"] == 0
 
 
 def test_tier_defaults_and_revision() -> None:

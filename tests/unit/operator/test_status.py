@@ -1,6 +1,7 @@
 """Status is computed from an observation: conditions, phase, transition times and events."""
 
 import datetime as dt
+from typing import Any
 
 from tenantry_operator import status
 
@@ -9,18 +10,29 @@ T1 = T0 + dt.timedelta(minutes=5)
 OK = status.StepResult(True, status.Reason.PROVISIONED, "done")
 
 
-def by_type(conds: list[dict[str, object]]) -> dict[object, dict[str, object]]:
+def ok(generation: int, **fields: Any) -> status.Observation:
+    """An observation whose three steps succeeded."""
+    return status.Observation(generation, namespace=OK, database=OK, workload=OK, **fields)
+
+
+def by_type(conds: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
     return {c["type"]: c for c in conds}
 
 
 def test_all_steps_ok_is_ready() -> None:
-    result = status.status(
-        status.Observation(7, namespace=OK, database=OK, placement="pool"), [], T0
-    )
+    result = status.status(ok(7, placement="pool"), [], T0)
     conds = by_type(result["conditions"])
     assert result["phase"] == "Ready"
     assert result["placement"] == "pool"
     assert result["observedGeneration"] == 7
+    assert list(conds) == [
+        "NamespaceReady",
+        "DatabaseReady",
+        "WorkloadReady",
+        "Suspended",
+        "MigrationRequired",
+        "Ready",
+    ]
     assert conds["Ready"] == {
         "type": "Ready",
         "status": "True",
@@ -29,14 +41,17 @@ def test_all_steps_ok_is_ready() -> None:
         "lastTransitionTime": "2026-01-01T00:00:00Z",
         "observedGeneration": 7,
     }
+    assert conds["Suspended"]["status"] == "False"
+    assert conds["MigrationRequired"]["status"] == "False"
 
 
-def test_missing_tier_blocks_every_condition_and_is_pending() -> None:
+def test_missing_tier_blocks_every_step_and_is_pending() -> None:
     blocked = status.StepResult(False, status.Reason.TIER_NOT_FOUND, "Tier 'x' does not exist")
     result = status.status(status.Observation(1, blocked=blocked), [], T0)
+    conds = by_type(result["conditions"])
     assert result["phase"] == "Pending"
-    assert {c["reason"] for c in result["conditions"]} == {"TierNotFound"}
-    assert {c["status"] for c in result["conditions"]} == {"False"}
+    for ctype in ("NamespaceReady", "DatabaseReady", "WorkloadReady", "Ready"):
+        assert (conds[ctype]["status"], conds[ctype]["reason"]) == ("False", "TierNotFound")
 
 
 def test_failed_step_names_its_reason_on_ready() -> None:
@@ -49,41 +64,78 @@ def test_failed_step_names_its_reason_on_ready() -> None:
     assert conds["DatabaseReady"]["reason"] == "Reconciling"
 
 
-def test_database_not_reached_yet_is_provisioning() -> None:
-    waiting = status.StepResult(False, status.Reason.NAMESPACE_NOT_READY, "not active")
-    assert (
-        status.status(status.Observation(1, namespace=waiting), [], T0)["phase"] == "Provisioning"
-    )
+def test_steps_in_progress_are_provisioning() -> None:
+    waiting = status.StepResult(False, status.Reason.WORKLOAD_NOT_READY, "0/2 available")
+    obs = status.Observation(1, namespace=OK, database=OK, workload=waiting)
+    result = status.status(obs, [], T0)
+    assert result["phase"] == "Provisioning"
+    assert by_type(result["conditions"])["Ready"]["reason"] == "WorkloadNotReady"
+    assert obs.failed_steps() == [waiting]
+
+
+def test_suspended_tenant_is_not_ready_and_says_why() -> None:
+    result = status.status(ok(2, suspended=True), [], T0)
+    conds = by_type(result["conditions"])
+    assert result["phase"] == "Suspended"
+    assert conds["Suspended"]["status"] == "True"
+    assert (conds["Ready"]["status"], conds["Ready"]["reason"]) == ("False", "Suspended")
+
+
+def test_migration_required_keeps_the_tenant_ready() -> None:
+    needed = status.StepResult(True, status.Reason.ISOLATION_CHANGED, "stays on pool")
+    result = status.status(ok(3, migration=needed), [], T0)
+    conds = by_type(result["conditions"])
+    assert result["phase"] == "Ready"
+    assert conds["MigrationRequired"]["status"] == "True"
+    assert conds["MigrationRequired"]["reason"] == "IsolationChanged"
 
 
 def test_transition_time_moves_only_when_status_changes() -> None:
-    first = status.conditions(status.Observation(1, namespace=OK, database=OK), [], T0)
-    again = status.conditions(status.Observation(2, namespace=OK, database=OK), first, T1)
+    first = status.conditions(ok(1), [], T0)
+    again = status.conditions(ok(2), first, T1)
     assert by_type(again)["Ready"]["lastTransitionTime"] == "2026-01-01T00:00:00Z"
     assert by_type(again)["Ready"]["observedGeneration"] == 2
     failed = status.StepResult(False, status.Reason.DATABASE_UNAVAILABLE, "down")
-    broken = status.conditions(status.Observation(3, namespace=OK, database=failed), again, T1)
+    broken = status.conditions(
+        status.Observation(3, namespace=OK, database=failed, workload=OK), again, T1
+    )
     assert by_type(broken)["Ready"]["lastTransitionTime"] == "2026-01-01T00:05:00Z"
     assert by_type(broken)["NamespaceReady"]["lastTransitionTime"] == "2026-01-01T00:00:00Z"
 
 
+def pairs(events: list[status.Event]) -> list[tuple[str, str]]:
+    return [(e.type, e.reason) for e in events]
+
+
 def test_events_announce_transitions_once() -> None:
-    first = status.conditions(status.Observation(1, namespace=OK, database=OK), [], T0)
-    events = status.events([], first)
-    assert [(e.type, e.reason) for e in events] == [
+    first = status.conditions(ok(1), [], T0)
+    assert pairs(status.events([], first)) == [
         ("Normal", "NamespaceReady"),
         ("Normal", "DatabaseReady"),
+        ("Normal", "WorkloadReady"),
         ("Normal", "Ready"),
     ]
     assert status.events(first, first) == []
     failed = status.StepResult(False, status.Reason.DATABASE_UNAVAILABLE, "connection refused")
-    broken = status.conditions(status.Observation(1, namespace=OK, database=failed), first, T1)
-    assert [(e.type, e.reason) for e in status.events(first, broken)] == [
+    broken = status.conditions(
+        status.Observation(1, namespace=OK, database=failed, workload=OK), first, T1
+    )
+    assert pairs(status.events(first, broken)) == [
         ("Warning", "DatabaseUnavailable"),
         ("Warning", "DatabaseUnavailable"),
     ]
 
 
+def test_suspend_resume_and_migration_events() -> None:
+    ready = status.conditions(ok(1), [], T0)
+    suspended = status.conditions(ok(2, suspended=True), ready, T1)
+    assert pairs(status.events(ready, suspended)) == [("Normal", "Suspended")]
+    resumed = status.conditions(ok(3), suspended, T1)
+    assert pairs(status.events(suspended, resumed)) == [("Normal", "Resumed"), ("Normal", "Ready")]
+    needed = status.StepResult(True, status.Reason.ISOLATION_CHANGED, "stays on pool")
+    moved = status.conditions(ok(4, migration=needed), resumed, T1)
+    assert pairs(status.events(resumed, moved)) == [("Warning", "IsolationChanged")]
+
+
 def test_in_progress_steps_make_no_warning() -> None:
-    conds = status.conditions(status.Observation(1), [], T0)
-    assert status.events([], conds) == []
+    assert status.events([], status.conditions(status.Observation(1), [], T0)) == []

