@@ -2,7 +2,14 @@
 
 Every unit of work is one transaction that first runs `set_config('tenantry.tenant_id', key,
 true)`: the setting dies with the transaction, so a pooled connection never carries a tenant
-into the next request. Row-level security in the database does the filtering.
+into the next request. The routing row in the pool says where the tenant's data lives:
+
+- pool: the shared tables, filtered by row-level security;
+- bridge: the tenant's schema, reached as the tenant's role (`SET LOCAL ROLE`);
+- silo: the tenant's dedicated database, also as the tenant's role.
+
+A silo tenant's dedicated deployment (TENANTRY_TENANT_DATABASE_URL set) serves only its tenant,
+from its own database, with the tenant's own credentials.
 """
 
 from __future__ import annotations
@@ -10,6 +17,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Iterator
 from contextlib import contextmanager
+from urllib.parse import urlsplit
 
 import sqlalchemy as sa
 
@@ -20,21 +28,68 @@ class TenantUnavailable(Exception):
     """The tenant has no active placement (not provisioned yet, suspended or offboarded)."""
 
 
-@functools.cache
-def pool_engine() -> sa.Engine:
-    url = settings.get_settings().TENANTRY_APP_DATABASE_URL
+class WrongTenant(Exception):
+    """A dedicated deployment was asked to serve another tenant."""
+
+
+def _engine(url: str) -> sa.Engine:
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
     return sa.create_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True)
 
 
+@functools.cache
+def pool_engine() -> sa.Engine:
+    return _engine(settings.get_settings().pool_url())
+
+
+@functools.cache
+def silo_engine(host: str, port: int, database: str) -> sa.Engine:
+    """The shared app role's connection to a silo database (same role and password)."""
+    parts = urlsplit(settings.get_settings().pool_url())
+    netloc = f"{parts.username}:{parts.password}@{host}:{port}"
+    return _engine(parts._replace(netloc=netloc, path=f"/{database}").geturl())
+
+
+@functools.cache
+def dedicated_engine() -> sa.Engine:
+    url = settings.get_settings().TENANTRY_TENANT_DATABASE_URL
+    assert url is not None
+    return _engine(url)
+
+
+def _quote(identifier: str) -> str:
+    return '"' + identifier.replace('"', '""') + '"'
+
+
+def _enter(
+    conn: sa.Connection, tenant_key: str, *, role: str | None = None, schema: str | None = None
+) -> None:
+    if role:
+        conn.execute(sa.text(f"SET LOCAL ROLE {_quote(role)}"))
+    if schema:
+        conn.execute(sa.text("SELECT set_config('search_path', :s, true)"), {"s": schema})
+    conn.execute(
+        sa.text("SELECT set_config('tenantry.tenant_id', :key, true)"), {"key": tenant_key}
+    )
+
+
 @contextmanager
 def tenant_transaction(tenant_key: str) -> Iterator[sa.Connection]:
     """A transaction on the tenant's current placement with the tenant context set."""
+    cfg = settings.get_settings()
+    if cfg.TENANTRY_TENANT_DATABASE_URL:
+        if tenant_key != cfg.TENANTRY_TENANT_KEY:
+            raise WrongTenant(f"this deployment serves tenant {cfg.TENANTRY_TENANT_KEY!r}")
+        with dedicated_engine().begin() as conn:
+            _enter(conn, tenant_key)
+            yield conn
+        return
     with pool_engine().begin() as conn:
         route = conn.execute(
             sa.text(
-                "SELECT placement, suspended, retained_at IS NOT NULL AS retained "
+                "SELECT placement, suspended, retained_at IS NOT NULL AS retained, db_role, "
+                "schema_name, db_host, db_port, db_name "
                 "FROM tenantry.tenants WHERE tenant_id = :key"
             ),
             {"key": tenant_key},
@@ -43,7 +98,13 @@ def tenant_transaction(tenant_key: str) -> Iterator[sa.Connection]:
             raise TenantUnavailable(f"tenant {tenant_key!r} is not provisioned")
         if route.suspended:
             raise TenantUnavailable(f"tenant {tenant_key!r} is suspended")
-        conn.execute(
-            sa.text("SELECT set_config('tenantry.tenant_id', :key, true)"), {"key": tenant_key}
-        )
-        yield conn
+        if route.placement == "pool":
+            _enter(conn, tenant_key)
+            yield conn
+        elif route.placement == "bridge":
+            _enter(conn, tenant_key, role=route.db_role, schema=route.schema_name)
+            yield conn
+        else:
+            with silo_engine(route.db_host, route.db_port, route.db_name).begin() as silo:
+                _enter(silo, tenant_key, role=route.db_role)
+                yield silo

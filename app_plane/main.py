@@ -62,6 +62,8 @@ def transaction(key: Annotated[str, Depends(tenant_key)]) -> Iterator[sa.Connect
         raise problems.Problem(
             503, "Tenant unavailable", str(exc), headers={"Retry-After": "5"}
         ) from exc
+    except data.WrongTenant as exc:
+        raise problems.Problem(404, "Not Found", str(exc)) from exc
 
 
 # scope="function": the transaction commits before the response leaves, so a write the client

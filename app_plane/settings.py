@@ -1,20 +1,43 @@
-"""The app plane's configuration, from the environment."""
+"""The app plane's configuration, from the environment.
+
+The shared deployment sets TENANTRY_APP_DATABASE_URL (the pool database as `tenantry_app`); a
+silo tenant's dedicated deployment sets TENANTRY_TENANT_DATABASE_URL and TENANTRY_TENANT_KEY
+from the tenant's Secret instead.
+"""
 
 from __future__ import annotations
 
 import functools
 
+from pydantic import model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
 class AppSettings(BaseSettings):
     model_config = SettingsConfigDict(extra="ignore")
 
-    # The shared pool database, as the non-owner, non-BYPASSRLS role `tenantry_app`.
-    TENANTRY_APP_DATABASE_URL: str
+    TENANTRY_APP_DATABASE_URL: str | None = None
+    TENANTRY_TENANT_DATABASE_URL: str | None = None
+    TENANTRY_TENANT_KEY: str | None = None
     SECRET_KEY: str
     JWT_ISSUER: str = "tenantry"
     JWT_AUDIENCE: str = "tenantry"
+
+    @model_validator(mode="after")
+    def _one_mode(self) -> AppSettings:
+        if self.TENANTRY_TENANT_DATABASE_URL:
+            if not self.TENANTRY_TENANT_KEY:
+                raise ValueError("TENANTRY_TENANT_KEY must name the tenant a dedicated app serves")
+        elif not self.TENANTRY_APP_DATABASE_URL:
+            raise ValueError(
+                "set TENANTRY_APP_DATABASE_URL (shared app) or "
+                "TENANTRY_TENANT_DATABASE_URL (a silo tenant's dedicated app)"
+            )
+        return self
+
+    def pool_url(self) -> str:
+        assert self.TENANTRY_APP_DATABASE_URL is not None
+        return self.TENANTRY_APP_DATABASE_URL
 
 
 @functools.cache

@@ -8,6 +8,7 @@ holds.
 
 from __future__ import annotations
 
+import json
 import os
 import secrets
 import subprocess
@@ -72,7 +73,15 @@ class Platform:
             control_plane.start_controllers(self.supervisor)
             node = self.supervisor.start(
                 "simulated-node",
-                [sys.executable, "-m", "localplatform.node", "--kubeconfig", str(self.kubeconfig)],
+                [
+                    sys.executable,
+                    "-m",
+                    "localplatform.node",
+                    "--kubeconfig",
+                    str(self.kubeconfig),
+                    "--pod-logs",
+                    str(self.state_dir / "logs" / "pods"),
+                ],
             )
             self.supervisor.wait_ready(node, lambda: self._node_ready(), timeout=30)
             self.processes["simulated-node"] = node
@@ -101,13 +110,16 @@ class Platform:
             return None
         return path
 
-    def kubectl(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    def kubectl(
+        self, *args: str, check: bool = True, stdin: str | None = None
+    ) -> subprocess.CompletedProcess[str]:
         binary = str(self.kubectl_dir / "kubectl") if self.kubectl_dir else "kubectl"
         return subprocess.run(
             [binary, f"--kubeconfig={self.kubeconfig}", *args],
             check=check,
             capture_output=True,
             text=True,
+            input=stdin,
         )
 
     def _node_ready(self) -> bool:
@@ -134,9 +146,40 @@ class Platform:
         )
 
     def install_manifests(self) -> None:
-        """CRDs (again: idempotent, and needed on an existing cluster), platform, Tiers."""
+        """CRDs (again: idempotent, and needed on an existing cluster), the platform namespace
+        with the shared app's Secret and Deployment, and the default Tiers."""
         crds = kube.REPO_ROOT / "crds"
         self.install_crds()
+        env = self.env()
+        app_secret = {
+            "apiVersion": "v1",
+            "kind": "List",
+            "items": [
+                {
+                    "apiVersion": "v1",
+                    "kind": "Namespace",
+                    "metadata": {
+                        "name": "tenantry-system",
+                        "labels": {"tenantry.dev/platform": "true"},
+                    },
+                },
+                {
+                    "apiVersion": "v1",
+                    "kind": "Secret",
+                    "type": "Opaque",
+                    "metadata": {"name": "tenantry-app", "namespace": "tenantry-system"},
+                    "stringData": {k: env[k] for k in ("TENANTRY_APP_DATABASE_URL", "SECRET_KEY")},
+                },
+            ],
+        }
+        self.kubectl(
+            "apply",
+            "--server-side",
+            "--field-manager=tenantry",
+            "-f",
+            "-",
+            stdin=json.dumps(app_secret),
+        )
         self.kubectl(
             "apply",
             "--server-side",
@@ -170,6 +213,7 @@ class Platform:
             ),
             "SECRET_KEY": _secret(self.state_dir / "secrets" / "secret-key"),
             "ENVIRONMENT": "local",
+            "TENANTRY_SNAPSHOT_DIR": str(self.state_dir / "snapshots"),
             "API_URL": f"http://127.0.0.1:{self.port('control-plane')}",
             "APP_URL": f"http://127.0.0.1:{self.port('app-plane')}",
         }

@@ -31,10 +31,13 @@ def test_signup_reconciles_to_ready_and_status_flows_back(
     assert resource["status"]["placement"] == "pool"
     assert resource["status"]["namespace"] == f"tenant-{tenant['slug']}"
     assert resource["status"]["observedGeneration"] == resource["metadata"]["generation"]
-    assert {c["type"] for c in resource["status"]["conditions"]} == {
-        "NamespaceReady",
-        "DatabaseReady",
-        "Ready",
+    assert {c["type"]: c["status"] for c in resource["status"]["conditions"]} == {
+        "NamespaceReady": "True",
+        "DatabaseReady": "True",
+        "WorkloadReady": "True",
+        "Suspended": "False",
+        "MigrationRequired": "False",
+        "Ready": "True",
     }
 
     def api_ready() -> dict[str, Any] | None:

@@ -78,15 +78,6 @@ def test_unknown_tier_waits_then_converges(
     support.wait_ready(custom, name)
 
 
-def test_unsupported_isolation_is_reported(custom: client.CustomObjectsApi) -> None:
-    name = support.unique("silo")
-    support.create_tenant(custom, name, tier="enterprise")
-    ready = eventually(
-        lambda: support.condition(support.get_tenant(custom, name)), what="Ready condition"
-    )
-    assert (ready["status"], ready["reason"]) == ("False", "IsolationNotSupported")
-
-
 def test_invalid_quantities_are_refused_by_the_api_server(custom: client.CustomObjectsApi) -> None:
     with pytest.raises(client.ApiException) as refused:
         make_tier(custom, support.unique("broken"), quota={"cpu": "lots"})
