@@ -57,6 +57,8 @@ class Tenant(Base):
     created_at: Mapped[dt.datetime] = _now()
     updated_at: Mapped[dt.datetime] = _now()
     offboarded_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    # After offboarding: where the data was retained, or the snapshot it was saved to.
+    data_retention: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
 
     users: Mapped[list[User]] = relationship(back_populates="tenant")
 

@@ -39,6 +39,7 @@ class TenantPublic(TenantBase):
     placement: str | None
     lifecycle: str
     conditions: list[Condition]
+    data_retention: dict[str, Any] | None = None
     created_at: dt.datetime
 
 

@@ -55,6 +55,10 @@ def sync_tenant(session: Session, obj: dict[str, Any], *, deleted: bool = False)
     tenant.conditions = list(status.get("conditions") or tenant.conditions or [])
     if deleted or meta.get("deletionTimestamp"):
         mark_offboarding(tenant, gone=deleted)
+    if status.get("retainedData"):
+        tenant.data_retention = {"policy": "Retain", **status["retainedData"]}
+    elif status.get("snapshot"):
+        tenant.data_retention = {"policy": "Snapshot", **status["snapshot"]}
     tenant.updated_at = dt.datetime.now(dt.UTC)
 
 

@@ -74,3 +74,63 @@ def signup(api: httpx.Client, company: str, tier: str = "free") -> dict[str, Any
 
 def auth(body: dict[str, Any]) -> dict[str, str]:
     return {"Authorization": f"Bearer {body['token']['access_token']}"}
+
+
+def token_for(env: dict[str, str], tenant_key: str) -> dict[str, str]:
+    """Auth headers for a tenant made with kubectl (no signup, so no user): a token as the
+    control plane would issue it."""
+    import datetime as dt
+
+    from control_plane.core import security
+
+    principal = security.Principal(uuid.uuid4(), uuid.uuid4(), tenant_key, "owner")
+    token = security.create_access_token(
+        principal,
+        secret=env["SECRET_KEY"],
+        issuer="tenantry",
+        audience="tenantry",
+        expires=dt.timedelta(minutes=10),
+    )
+    return {"Authorization": f"Bearer {token}"}
+
+
+def patch_tenant(custom: client.CustomObjectsApi, name: str, **spec: Any) -> None:
+    custom.patch_cluster_custom_object(GROUP, VERSION, "tenants", name, {"spec": spec})
+
+
+def delete_tenant(custom: client.CustomObjectsApi, name: str) -> None:
+    custom.delete_cluster_custom_object(GROUP, VERSION, "tenants", name)
+    eventually(lambda: get_tenant(custom, name) is None, timeout=60, what=f"{name} deleted")
+
+
+def wait_phase(
+    custom: client.CustomObjectsApi, name: str, phase: str, timeout: float = 30
+) -> dict[str, Any]:
+    def reached() -> dict[str, Any] | None:
+        tenant = get_tenant(custom, name)
+        status = (tenant or {}).get("status") or {}
+        current = status.get("observedGeneration") == (tenant or {}).get("metadata", {}).get(
+            "generation"
+        )
+        return tenant if current and status.get("phase") == phase else None
+
+    return eventually(reached, timeout=timeout, what=f"{name} {phase}")
+
+
+def secret_url(core: client.CoreV1Api, name: str) -> str:
+    import base64
+
+    secret = core.read_namespaced_secret("tenant-db", f"tenant-{name}")
+    return base64.b64decode(secret.data["url"]).decode()
+
+
+def pod_urls(core: client.CoreV1Api, namespace: str) -> list[str]:
+    """URLs of the app-plane pods the simulated node runs in `namespace`."""
+    found = core.list_namespaced_pod(namespace)
+    return [
+        p.metadata.annotations["sim.tenantry.dev/url"]
+        for p in found.items
+        if p.metadata.annotations
+        and "sim.tenantry.dev/url" in p.metadata.annotations
+        and not p.metadata.deletion_timestamp
+    ]
