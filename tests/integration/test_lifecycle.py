@@ -14,6 +14,7 @@ import pytest
 from kubernetes import client
 
 from localplatform import stack
+from tests.conftest import eventually
 from tests.integration import support
 
 pytestmark = pytest.mark.integration
@@ -92,7 +93,7 @@ def test_restore_from_a_missing_snapshot_fails_with_a_reason(
 ) -> None:
     name = support.unique("norestore")
     support.create_tenant(custom, name, tier="free", restoreFrom="nothing-here.dump")
-    failed = support.eventually(
+    failed = eventually(
         lambda: (
             (c := support.condition(support.get_tenant(custom, name)))
             and c.get("reason") == "RestoreFailed"
