@@ -98,3 +98,45 @@ def test_suspend_resume_and_delete_bridge(
         ).fetchone()
         is None
     )
+
+
+def test_tier_change_within_bridge_and_retain_on_delete(
+    custom: client.CustomObjectsApi,
+    core: client.CoreV1Api,
+    app: httpx.Client,
+    env: dict[str, str],
+    pool_admin: psycopg.Connection[Any],
+) -> None:
+    bigger = support.unique("bridge-big")
+    custom.create_cluster_custom_object(
+        support.GROUP,
+        support.VERSION,
+        "tiers",
+        {
+            "apiVersion": f"{support.GROUP}/{support.VERSION}",
+            "kind": "Tier",
+            "metadata": {"name": bigger},
+            "spec": {"isolation": "bridge", "quota": {"cpu": "12"}},
+        },
+    )
+    name = bridge_tenant(custom, deletionPolicy="Retain")
+    headers = support.token_for(env, name)
+    assert app.post("/projects", json={"name": "kept"}, headers=headers).status_code == 201
+
+    support.patch_tenant(custom, name, tier=bigger)
+    resource = support.wait_phase(custom, name, "Ready")
+    assert resource["status"]["placement"] == "bridge"
+    assert {c["type"]: c["status"] for c in resource["status"]["conditions"]}[
+        "MigrationRequired"
+    ] == "False"
+    hard = core.read_namespaced_resource_quota("tenant-quota", f"tenant-{name}").spec.hard
+    assert hard["limits.cpu"] == "12"
+
+    support.delete_tenant(custom, name)
+    assert pool_admin.execute(f'SELECT name FROM "{schema(name)}".projects').fetchall() == [
+        ("kept",)
+    ]
+    assert pool_admin.execute(
+        "SELECT rolcanlogin FROM pg_roles WHERE rolname = %s", ("tnt_" + name.replace("-", "_"),)
+    ).fetchone() == (False,)
+    assert app.get("/projects", headers=headers).status_code == 503
