@@ -9,6 +9,7 @@ function is idempotent: the operator may die between any two statements and run 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 from contextlib import contextmanager
 
 import psycopg
@@ -23,7 +24,7 @@ APP_ROLE = "tenantry_app"
 ROUTING_TABLE = "tenantry.tenants"
 DML = "SELECT, INSERT, UPDATE, DELETE"
 
-Conn = psycopg.Connection[tuple[object, ...]]
+Conn = psycopg.Connection[tuple[Any, ...]]
 
 
 class DatabaseUnavailable(Exception):

@@ -213,7 +213,7 @@ def reconcile_tenant(
     return Outcome(
         new_status=new_status,
         events=status.events(previous, new_status["conditions"]),
-        retry_in=None if not failed else 1.0 if len(waiting) == len(failed) else 15.0,
+        retry_in=None if not failed else 0.5 if len(waiting) == len(failed) else 15.0,
     )
 
 

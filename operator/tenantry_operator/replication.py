@@ -1,0 +1,229 @@
+"""Postgres I/O of a live migration: logical replication of one tenant, the write fence,
+verification and the routing switch. Used by `migration`; every function is idempotent.
+
+One tenant's rows stream from the source database to the target with a publication whose row
+filter is `tenant_id = <key>`, a slot created in the source, and a subscription in the target
+that uses that slot (created separately: inside one server a subscription cannot create its own
+slot). The fence is an advisory lock: every app transaction takes it shared before it reads the
+routing row, the migrator takes it exclusively, so writers wait instead of failing.
+"""
+
+from __future__ import annotations
+
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+from psycopg import conninfo, sql
+
+from tenantry_operator import databases
+
+FENCE_CLASS = 0x54454E  # first key of the two-key advisory lock; the second is hashtext(tenant)
+
+
+@dataclass(frozen=True)
+class Side:
+    """One end of a migration: a database (superuser URL) and the schema of the tables."""
+
+    url: str
+    schema: str = "public"
+
+
+def name_for(tenant_key: str) -> str:
+    return "tenantry_mig_" + tenant_key.replace("-", "_")
+
+
+def _conninfo(url: str) -> str:
+    return conninfo.make_conninfo("", **conninfo.conninfo_to_dict(url))
+
+
+def tables(side: Side) -> list[str]:
+    with databases.connect(side.url) as conn:
+        return databases.tenant_tables(conn, side.schema)
+
+
+def start(source: Side, target: Side, tenant_key: str) -> None:
+    """Publication and slot in the source, subscription in the target (which copies, then
+    streams). The target's tables must hold none of the tenant's rows."""
+    name = name_for(tenant_key)
+    names = tables(source)
+    with databases.connect(source.url) as conn:
+        if not conn.execute("SELECT 1 FROM pg_publication WHERE pubname = %s", (name,)).fetchone():
+            conn.execute(
+                sql.SQL("CREATE PUBLICATION {} FOR TABLE {}").format(
+                    sql.Identifier(name),
+                    sql.SQL(", ").join(
+                        sql.SQL("{} WHERE (tenant_id = {})").format(
+                            sql.Identifier(source.schema, t), sql.Literal(tenant_key)
+                        )
+                        for t in names
+                    ),
+                )
+            )
+        if not conn.execute(
+            "SELECT 1 FROM pg_replication_slots WHERE slot_name = %s", (name,)
+        ).fetchone():
+            conn.execute("SELECT pg_create_logical_replication_slot(%s, 'pgoutput')", (name,))
+    with databases.connect(target.url) as conn:
+        if conn.execute("SELECT 1 FROM pg_subscription WHERE subname = %s", (name,)).fetchone():
+            return
+        for table in names:  # leftovers of an earlier, discarded attempt
+            conn.execute(
+                sql.SQL("DELETE FROM {} WHERE tenant_id = %s").format(
+                    sql.Identifier(target.schema, table)
+                ),
+                (tenant_key,),
+            )
+        # run_as_owner: apply as the subscription's (superuser) owner, not as the tables' owner,
+        # whom FORCE ROW LEVEL SECURITY binds.
+        conn.execute(
+            sql.SQL(
+                "CREATE SUBSCRIPTION {} CONNECTION {} PUBLICATION {} WITH (create_slot = false, "
+                "slot_name = {}, copy_data = true, run_as_owner = true)"
+            ).format(
+                sql.Identifier(name),
+                sql.Literal(_conninfo(source.url)),
+                sql.Identifier(name),
+                sql.Literal(name),
+            )
+        )
+
+
+def copied(target: Side, tenant_key: str) -> tuple[bool, int]:
+    """(initial copy finished for every table, rows of the tenant in the target)."""
+    name = name_for(tenant_key)
+    with databases.connect(target.url) as conn:
+        pending = conn.execute(
+            "SELECT count(*) FROM pg_subscription_rel r "
+            "JOIN pg_subscription s ON s.oid = r.srsubid "
+            "WHERE s.subname = %s AND r.srsubstate <> 'r'",
+            (name,),
+        ).fetchone()
+        rows = 0
+        for table in databases.tenant_tables(conn, target.schema):
+            found = conn.execute(
+                sql.SQL("SELECT count(*) FROM {} WHERE tenant_id = %s").format(
+                    sql.Identifier(target.schema, table)
+                ),
+                (tenant_key,),
+            ).fetchone()
+            rows += int(found[0]) if found else 0
+    return (pending is not None and pending[0] == 0), rows
+
+
+def lag_bytes(source: Side, tenant_key: str) -> int | None:
+    with databases.connect(source.url) as conn:
+        row = conn.execute(
+            "SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), confirmed_flush_lsn) "
+            "FROM pg_replication_slots WHERE slot_name = %s",
+            (name_for(tenant_key),),
+        ).fetchone()
+    return int(row[0]) if row and row[0] is not None else None
+
+
+def checksums(side: Side, tenant_key: str) -> dict[str, tuple[int, str]]:
+    """Per table: (rows, md5 over the rows in primary-key order) of the tenant's rows."""
+    result = {}
+    with databases.connect(side.url) as conn:
+        for table in databases.tenant_tables(conn, side.schema):
+            row = conn.execute(
+                sql.SQL(
+                    "SELECT count(*), "
+                    "coalesce(md5(string_agg(md5(t::text), '' ORDER BY t.id)), '') "
+                    "FROM {} t WHERE tenant_id = %s"
+                ).format(sql.Identifier(side.schema, table)),
+                (tenant_key,),
+            ).fetchone()
+            count, digest = row if row else (0, "")
+            result[table] = (int(count), str(digest))
+    return result
+
+
+class VerificationFailed(Exception):
+    """Source and target differ after the final catch-up; the message says where."""
+
+
+@dataclass(frozen=True)
+class Switched:
+    write_block_ms: int
+    rows: int
+
+
+def fenced_switch(
+    pool_url: str,
+    fence_urls: list[str],
+    source: Side,
+    target: Side,
+    tenant_key: str,
+    switch_sql: sql.Composed,
+    *,
+    deadline: float = 3.0,
+) -> Switched:
+    """Block the tenant's writes, let the target catch up, verify it equals the source, switch
+    the routing row and release. On a mismatch the fence is released with routing unchanged."""
+    fences = [databases.connect(url) for url in dict.fromkeys([pool_url, *fence_urls])]
+    conns = [f.__enter__() for f in fences]
+    started = time.monotonic()
+    try:
+        for conn in conns:
+            conn.execute("SELECT pg_advisory_lock(%s, hashtext(%s))", (FENCE_CLASS, tenant_key))
+        with ThreadPoolExecutor(2) as pool:
+            while True:
+                mine, theirs = pool.map(lambda side: checksums(side, tenant_key), (source, target))
+                if mine == theirs:
+                    break
+                if time.monotonic() - started > deadline:
+                    differing = sorted(t for t in mine if mine.get(t) != theirs.get(t))
+                    raise VerificationFailed(
+                        f"tables {', '.join(differing)} differ after the final catch-up: "
+                        + "; ".join(
+                            f"{t}: source {mine.get(t)} target {theirs.get(t)}" for t in differing
+                        )
+                    )
+                time.sleep(0.01)
+        conns[0].execute(switch_sql)
+        return Switched(int((time.monotonic() - started) * 1000), sum(n for n, _ in mine.values()))
+    finally:
+        for conn in conns:
+            conn.execute("SELECT pg_advisory_unlock_all()")
+        for fence in fences:
+            fence.__exit__(None, None, None)
+
+
+def stop(source: Side, target: Side, tenant_key: str, *, wait: float = 10.0) -> None:
+    """Remove subscription, slot and publication, in the order that lets each go."""
+    name = name_for(tenant_key)
+    subscription = None
+    with databases.connect(target.url) as conn:
+        row = conn.execute("SELECT oid FROM pg_subscription WHERE subname = %s", (name,)).fetchone()
+        if row:
+            subscription = int(row[0])
+            ident = sql.Identifier(name)
+            conn.execute(sql.SQL("ALTER SUBSCRIPTION {} DISABLE").format(ident))
+            conn.execute(sql.SQL("ALTER SUBSCRIPTION {} SET (slot_name = NONE)").format(ident))
+            conn.execute(sql.SQL("DROP SUBSCRIPTION {}").format(ident))
+    with databases.connect(source.url) as conn:
+        slots = [name]
+        if subscription is not None:  # table-sync slots of an interrupted initial copy
+            slots += [
+                str(r[0])
+                for r in conn.execute(
+                    "SELECT slot_name FROM pg_replication_slots WHERE slot_name LIKE %s",
+                    (f"pg\\_{subscription}\\_sync\\_%",),
+                ).fetchall()
+            ]
+        for slot in slots:
+            deadline = time.monotonic() + wait
+            while True:  # a walsender exits shortly after its subscription is disabled
+                row = conn.execute(
+                    "SELECT active_pid FROM pg_replication_slots WHERE slot_name = %s", (slot,)
+                ).fetchone()
+                if row is None:
+                    break
+                if row[0] is None:
+                    conn.execute("SELECT pg_drop_replication_slot(%s)", (slot,))
+                    break
+                if time.monotonic() > deadline:
+                    conn.execute("SELECT pg_terminate_backend(%s)", (row[0],))
+                time.sleep(0.05)
+        conn.execute(sql.SQL("DROP PUBLICATION IF EXISTS {}").format(sql.Identifier(name)))
