@@ -9,8 +9,8 @@ function is idempotent: the operator may die between any two statements and run 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any
 from contextlib import contextmanager
+from typing import Any
 
 import psycopg
 from psycopg import sql
