@@ -10,6 +10,9 @@ into the next request. The routing row in the pool says where the tenant's data 
 
 A silo tenant's dedicated deployment (TENANTRY_TENANT_DATABASE_URL set) serves only its tenant,
 from its own database, with the tenant's own credentials.
+
+Each transaction first takes a shared advisory lock on the tenant. A live migration takes it
+exclusively while it switches the tenant's placement, so requests wait, then read the new route.
 """
 
 from __future__ import annotations
@@ -62,6 +65,17 @@ def _quote(identifier: str) -> str:
     return '"' + identifier.replace('"', '""') + '"'
 
 
+FENCE_CLASS = 0x54454E  # the operator's live migration takes this lock exclusively
+
+
+def _fence(conn: sa.Connection, tenant_key: str) -> None:
+    """Wait while a live migration switches the tenant (it holds the lock exclusively)."""
+    conn.execute(
+        sa.text("SELECT pg_advisory_xact_lock_shared(:c, hashtext(:key))"),
+        {"c": FENCE_CLASS, "key": tenant_key},
+    )
+
+
 def _enter(
     conn: sa.Connection, tenant_key: str, *, role: str | None = None, schema: str | None = None
 ) -> None:
@@ -82,10 +96,12 @@ def tenant_transaction(tenant_key: str) -> Iterator[sa.Connection]:
         if tenant_key != cfg.TENANTRY_TENANT_KEY:
             raise WrongTenant(f"this deployment serves tenant {cfg.TENANTRY_TENANT_KEY!r}")
         with dedicated_engine().begin() as conn:
+            _fence(conn, tenant_key)
             _enter(conn, tenant_key)
             yield conn
         return
     with pool_engine().begin() as conn:
+        _fence(conn, tenant_key)  # before reading the route: a switch is seen whole or not at all
         route = conn.execute(
             sa.text(
                 "SELECT placement, suspended, retained_at IS NOT NULL AS retained, db_role, "

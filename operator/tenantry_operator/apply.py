@@ -118,3 +118,10 @@ def delete(api_version: str, kind: str, name: str, namespace: str | None = None)
             return False
         raise
     return True
+
+
+def patch_status(name: str, status: Mapping[str, Any]) -> None:
+    """Merge-patch a Tenant's status now (a long handler reports progress as it goes)."""
+    client.CustomObjectsApi(api_client()).patch_cluster_custom_object_status(
+        "tenantry.dev", "v1alpha1", "tenants", name, {"status": dict(status)}
+    )

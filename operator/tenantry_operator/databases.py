@@ -174,8 +174,11 @@ def ensure_tenant(
     databases: provisioner.DatabaseProvisioner,
     plan: planning.DatabasePlan,
     password: str,
+    *,
+    route: bool = True,
 ) -> planning.Endpoint:
-    """The tenant's role and data in its placement, and its routing row; returns where."""
+    """The tenant's role and data in its placement, and (unless `route` is False: a migration's
+    target) its routing row; returns where."""
     pool_url = cfg.admin_url(cfg.pool_database)
     if plan.placement is model.Isolation.SILO:
         assert plan.database is not None
@@ -227,7 +230,8 @@ def ensure_tenant(
             with connect(pool_url) as conn:
                 _grant_tables(conn, plan.schema, plan.role)
         endpoint = planning.Endpoint(cfg.public_host, cfg.public_port, cfg.pool_database)
-    _upsert_route(cfg, plan, endpoint)
+    if route:
+        _upsert_route(cfg, plan, endpoint)
     return endpoint
 
 

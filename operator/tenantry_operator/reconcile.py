@@ -20,6 +20,7 @@ import psycopg
 from tenantry_operator import (
     apply,
     databases,
+    migration,
     model,
     planning,
     provisioner,
@@ -127,6 +128,11 @@ def ensure_workload(
     cfg: settings.OperatorSettings,
 ) -> status.StepResult:
     if placement is not model.Isolation.SILO:
+        if apply.get("apps/v1", "Deployment", "app", tenant.namespace) is not None:
+            # A tenant that moved off a silo keeps no dedicated app.
+            apply.delete("apps/v1", "Deployment", "app", tenant.namespace)
+            apply.delete("v1", "Service", "app", tenant.namespace)
+            apply.delete("v1", "Secret", planning.APP_SECRET_NAME, tenant.namespace)
         return status.StepResult(
             True,
             status.Reason.SHARED_WORKLOAD,
@@ -159,16 +165,69 @@ def ensure_workload(
     )
 
 
+def _migrating_condition(
+    previous: list[dict[str, Any]], state: dict[str, Any], now: dt.datetime
+) -> list[dict[str, Any]]:
+    stamp = now.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    kept = [c for c in previous if c.get("type") != status.ConditionType.MIGRATING]
+    return [
+        *kept,
+        {
+            "type": status.ConditionType.MIGRATING.value,
+            "status": "True",
+            "reason": status.Reason.MIGRATION_IN_PROGRESS.value,
+            "message": f"{state['phase']}: {state.get('message', '')}",
+            "lastTransitionTime": stamp,
+        },
+    ]
+
+
+def run_migration(
+    body: kopf.Body,
+    tenant: model.Tenant,
+    state: dict[str, Any],
+    cfg: settings.OperatorSettings,
+    dbs: provisioner.DatabaseProvisioner,
+) -> dict[str, Any]:
+    """Drive a live migration to its end, reporting each step in status and an Event."""
+    previous = list((body.get("status") or {}).get("conditions") or [])
+    stored = apply.read_secret(tenant.namespace, planning.SECRET_NAME) or {}
+    ctx = migration.Context(
+        cfg, dbs, tenant, stored.get("password", ""), pause=cfg.migration_step_pause
+    )
+
+    def persist(new: dict[str, Any]) -> None:
+        patch: dict[str, Any] = {
+            "migration": new,
+            "conditions": _migrating_condition(previous, new, dt.datetime.now(dt.UTC)),
+        }
+        if new["phase"] in (migration.Phase.CLEANING_UP, migration.Phase.COMPLETED):
+            patch["placement"] = new["target"]  # routing already points at the target
+        apply.patch_status(tenant.name, patch)
+        failed = new["phase"] in (migration.Phase.ROLLING_BACK, migration.Phase.FAILED)
+        kopf.event(
+            body,
+            type="Warning" if failed else "Normal",
+            reason=f"Migration{new['phase']}",
+            message=f"{new['source']} → {new['target']}: {new.get('message', '')}",
+        )
+
+    persist(state)
+    return migration.run(state, ctx, persist)
+
+
 def reconcile_tenant(
     body: kopf.Body,
     cfg: settings.OperatorSettings,
     dbs: provisioner.DatabaseProvisioner,
     now: dt.datetime | None = None,
 ) -> Outcome:
+    now = now or dt.datetime.now(dt.UTC)
     tenant = model.Tenant.from_body(body)
     previous = list((body.get("status") or {}).get("conditions") or [])
     obs = status.Observation(generation=tenant.generation, suspended=tenant.suspended)
     extra: dict[str, Any] = {}
+    retry_migration = False
 
     tier = _load_tier(tenant.tier)
     if tier is None:
@@ -180,21 +239,67 @@ def reconcile_tenant(
         )
     else:
         placement = tenant.placement or tier.isolation
+        extra.update(tierRevision=tier.revision, namespace=tenant.namespace)
+        obs = replace(obs, namespace=ensure_namespace(body, tenant, tier))
+        state = dict((body.get("status") or {}).get("migration") or {})
+        running = bool(state) and migration.Phase(state["phase"]) not in migration.TERMINAL
+        failed_here = (
+            state.get("phase") == migration.Phase.FAILED
+            and state.get("generation") == tenant.generation
+            and state.get("target") == tier.isolation.value
+        )
+        wanted = placement is not tier.isolation and migration.supported(placement, tier.isolation)
+        if obs.namespace.ok and (running or (wanted and not failed_here)):
+            if not running:
+                state = migration.begin(tenant, placement, tier.isolation, now)
+            try:
+                state = run_migration(body, tenant, state, cfg, dbs)
+            except (
+                databases.DatabaseUnavailable,
+                provisioner.ProvisionerUnavailable,
+                psycopg.Error,
+            ) as exc:
+                obs = replace(
+                    obs,
+                    migrating=status.StepResult(
+                        True,
+                        status.Reason.MIGRATION_IN_PROGRESS,
+                        f"{state['phase']}: waiting: {str(exc).strip()}",
+                    ),
+                )
+                retry_migration = True
+            extra["migration"] = state
+            if state["phase"] == migration.Phase.COMPLETED:
+                placement = model.Isolation(state["target"])
+            failed_here = state["phase"] == migration.Phase.FAILED
+        if failed_here:
+            obs = replace(
+                obs,
+                migration_failed=status.StepResult(
+                    True,
+                    status.Reason.VERIFICATION_FAILED,
+                    f"{state.get('message', '')}; the tenant stays on {placement}",
+                ),
+            )
         if placement is not tier.isolation:
+            how = (
+                "a live migration failed; change the Tenant to try again"
+                if failed_here
+                else "live migration is not supported between these models"
+                if not migration.supported(placement, tier.isolation)
+                else "its live migration is under way"
+            )
             obs = replace(
                 obs,
                 migration=status.StepResult(
                     True,
                     status.Reason.ISOLATION_CHANGED,
-                    f"Tier {tier.name!r} uses {tier.isolation} isolation; "
-                    f"the tenant stays on {placement} "
-                    "until it is migrated (its data is untouched)",
+                    f"Tier {tier.name!r} uses {tier.isolation} isolation; the tenant stays on "
+                    f"{placement}: {how} (its data is untouched)",
                 ),
             )
         plan = planning.plan_database(tenant, placement)
-        extra.update(tierRevision=tier.revision, namespace=tenant.namespace)
-        obs = replace(obs, namespace=ensure_namespace(body, tenant, tier))
-        if obs.namespace.ok:
+        if obs.namespace.ok and not retry_migration:
             db_step, endpoint = ensure_database(body, tenant, tier, plan, cfg, dbs)
             obs = replace(obs, database=db_step, placement=placement.value)
             if endpoint is not None:
@@ -204,16 +309,25 @@ def reconcile_tenant(
                     obs = replace(obs, database=restored)
                 elif restored is not None:
                     extra["restoredFrom"] = str(body["spec"]["restoreFrom"])
+        elif retry_migration:
+            obs = replace(
+                obs,
+                database=status.StepResult(
+                    True, status.Reason.PROVISIONED, "serving from the migration's source"
+                ),
+                placement=placement.value,
+            )
         if obs.database.ok:
             obs = replace(obs, workload=ensure_workload(body, tenant, tier, placement, cfg))
 
-    new_status = {**status.status(obs, previous, now or dt.datetime.now(dt.UTC)), **extra}
+    new_status = {**status.status(obs, previous, now), **extra}
     failed = obs.failed_steps()
     waiting = [s for s in failed if s.reason in status.IN_PROGRESS]
+    retry = None if not failed else 0.5 if len(waiting) == len(failed) else 15.0
     return Outcome(
         new_status=new_status,
         events=status.events(previous, new_status["conditions"]),
-        retry_in=None if not failed else 0.5 if len(waiting) == len(failed) else 15.0,
+        retry_in=5.0 if retry_migration else retry,
     )
 
 

@@ -28,6 +28,8 @@ class OperatorSettings(BaseSettings):
     # The app plane a silo tenant's dedicated Deployment runs, and the key it verifies tokens
     # with (the control plane's SECRET_KEY).
     app_image: str = "tenantry/app-plane:dev"
+    # Seconds to wait after each live-migration step: for demos and kill-at-each-step tests.
+    migration_step_pause: float = 0.0
     app_secret_key: SecretStr = Field(
         validation_alias=AliasChoices("TENANTRY_APP_SECRET_KEY", "SECRET_KEY")
     )

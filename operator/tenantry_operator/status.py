@@ -21,6 +21,8 @@ class ConditionType(enum.StrEnum):
     WORKLOAD_READY = "WorkloadReady"
     SUSPENDED = "Suspended"
     MIGRATION_REQUIRED = "MigrationRequired"
+    MIGRATING = "Migrating"
+    MIGRATION_FAILED = "MigrationFailed"
     READY = "Ready"
 
 
@@ -40,6 +42,10 @@ class Reason(enum.StrEnum):
     SUSPENDED = "Suspended"
     ACTIVE = "Active"
     ISOLATION_CHANGED = "IsolationChanged"
+    MIGRATION_IN_PROGRESS = "MigrationInProgress"
+    MIGRATION_COMPLETED = "MigrationCompleted"
+    NOT_MIGRATING = "NotMigrating"
+    VERIFICATION_FAILED = "VerificationFailed"
     PLACEMENT_MATCHES_TIER = "PlacementMatchesTier"
 
 
@@ -73,7 +79,19 @@ IN_PROGRESS = {
     Reason.WORKLOAD_NOT_READY,
 }
 # Conditions whose True is the unusual state.
-_ABNORMAL_WHEN_TRUE = {ConditionType.SUSPENDED, ConditionType.MIGRATION_REQUIRED}
+_ABNORMAL_WHEN_TRUE = {
+    ConditionType.SUSPENDED,
+    ConditionType.MIGRATION_REQUIRED,
+    ConditionType.MIGRATING,
+    ConditionType.MIGRATION_FAILED,
+}
+_CLEARED = {
+    ConditionType.SUSPENDED: "Resumed",
+    ConditionType.MIGRATION_REQUIRED: "PlacementMatchesTier",
+    ConditionType.MIGRATING: "MigrationFinished",
+    ConditionType.MIGRATION_FAILED: "MigrationFailureCleared",
+}
+_WARNING_WHEN_TRUE = {ConditionType.MIGRATION_REQUIRED, ConditionType.MIGRATION_FAILED}
 
 
 @dataclass(frozen=True)
@@ -87,6 +105,8 @@ class Observation:
     workload: StepResult = PENDING
     suspended: bool = False
     migration: StepResult | None = None  # set when the tier asks for another placement
+    migrating: StepResult | None = None  # set while a live migration runs
+    migration_failed: StepResult | None = None
     placement: str | None = None
 
     def failed_steps(self) -> list[StepResult]:
@@ -150,6 +170,8 @@ def conditions(
         else StepResult(False, Reason.ACTIVE, "")
     )
     migration = obs.migration or StepResult(False, Reason.PLACEMENT_MATCHES_TIER, "")
+    migrating = obs.migrating or StepResult(False, Reason.NOT_MIGRATING, "")
+    failed = obs.migration_failed or StepResult(False, Reason.NOT_MIGRATING, "")
     gen = obs.generation
     return [
         _condition(ConditionType.NAMESPACE_READY, steps[0], gen, stamp, before),
@@ -157,6 +179,8 @@ def conditions(
         _condition(ConditionType.WORKLOAD_READY, steps[2], gen, stamp, before),
         _condition(ConditionType.SUSPENDED, suspended, gen, stamp, before),
         _condition(ConditionType.MIGRATION_REQUIRED, migration, gen, stamp, before),
+        _condition(ConditionType.MIGRATING, migrating, gen, stamp, before),
+        _condition(ConditionType.MIGRATION_FAILED, failed, gen, stamp, before),
         _condition(ConditionType.READY, _ready(obs), gen, stamp, before),
     ]
 
@@ -210,18 +234,10 @@ def events(
             continue
         if cond["type"] in _ABNORMAL_WHEN_TRUE:
             if cond["status"] == "True":
-                kind = "Warning" if cond["type"] == ConditionType.MIGRATION_REQUIRED else "Normal"
+                kind = "Warning" if cond["type"] in _WARNING_WHEN_TRUE else "Normal"
                 out.append(Event(kind, cond["reason"], f"{cond['type']}: {cond['message']}"))
             elif old is not None and old.get("status") == "True":
-                out.append(
-                    Event(
-                        "Normal",
-                        "Resumed"
-                        if cond["type"] == ConditionType.SUSPENDED
-                        else "PlacementMatchesTier",
-                        f"{cond['type']} cleared",
-                    )
-                )
+                out.append(Event("Normal", _CLEARED[cond["type"]], f"{cond['type']} cleared"))
             continue
         ok = cond["status"] == "True"
         if not ok and cond["reason"] in IN_PROGRESS | {Reason.SUSPENDED}:

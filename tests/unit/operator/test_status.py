@@ -31,6 +31,8 @@ def test_all_steps_ok_is_ready() -> None:
         "WorkloadReady",
         "Suspended",
         "MigrationRequired",
+        "Migrating",
+        "MigrationFailed",
         "Ready",
     ]
     assert conds["Ready"] == {
