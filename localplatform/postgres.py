@@ -29,7 +29,6 @@ SERVER_SETTINGS = {
     "max_worker_processes": "48",
     "max_connections": "300",
     "fsync": "off",
-    "synchronous_commit": "off",
     "full_page_writes": "off",
     "shared_buffers": "256MB",
     "log_min_messages": "warning",

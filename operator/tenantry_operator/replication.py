@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import time
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import ExitStack
 from dataclasses import dataclass
 
 from psycopg import conninfo, sql
@@ -121,22 +122,28 @@ def lag_bytes(source: Side, tenant_key: str) -> int | None:
     return int(row[0]) if row and row[0] is not None else None
 
 
+def _checksums(
+    conn: databases.Conn, schema: str, names: list[str], tenant_key: str
+) -> dict[str, tuple[int, str]]:
+    result = {}
+    for table in names:
+        row = conn.execute(
+            sql.SQL(
+                "SELECT count(*), "
+                "coalesce(md5(string_agg(md5(t::text), '' ORDER BY t.id)), '') "
+                "FROM {} t WHERE tenant_id = %s"
+            ).format(sql.Identifier(schema, table)),
+            (tenant_key,),
+        ).fetchone()
+        count, digest = row if row else (0, "")
+        result[table] = (int(count), str(digest))
+    return result
+
+
 def checksums(side: Side, tenant_key: str) -> dict[str, tuple[int, str]]:
     """Per table: (rows, md5 over the rows in primary-key order) of the tenant's rows."""
-    result = {}
     with databases.connect(side.url) as conn:
-        for table in databases.tenant_tables(conn, side.schema):
-            row = conn.execute(
-                sql.SQL(
-                    "SELECT count(*), "
-                    "coalesce(md5(string_agg(md5(t::text), '' ORDER BY t.id)), '') "
-                    "FROM {} t WHERE tenant_id = %s"
-                ).format(sql.Identifier(side.schema, table)),
-                (tenant_key,),
-            ).fetchone()
-            count, digest = row if row else (0, "")
-            result[table] = (int(count), str(digest))
-    return result
+        return _checksums(conn, side.schema, databases.tenant_tables(conn, side.schema), tenant_key)
 
 
 class VerificationFailed(Exception):
@@ -160,16 +167,32 @@ def fenced_switch(
     deadline: float = 3.0,
 ) -> Switched:
     """Block the tenant's writes, let the target catch up, verify it equals the source, switch
-    the routing row and release. On a mismatch the fence is released with routing unchanged."""
-    fences = [databases.connect(url) for url in dict.fromkeys([pool_url, *fence_urls])]
-    conns = [f.__enter__() for f in fences]
-    started = time.monotonic()
-    try:
-        for conn in conns:
-            conn.execute("SELECT pg_advisory_lock(%s, hashtext(%s))", (FENCE_CLASS, tenant_key))
-        with ThreadPoolExecutor(2) as pool:
+    the routing row and release. On a mismatch the fence is released with routing unchanged.
+
+    Every connection is open before the fence is taken, so writers wait only for the work."""
+    with ExitStack() as stack:
+        fences = [
+            stack.enter_context(databases.connect(url))
+            for url in dict.fromkeys([pool_url, *fence_urls])
+        ]
+        sides = [
+            (stack.enter_context(databases.connect(side.url)), side) for side in (source, target)
+        ]
+        names = databases.tenant_tables(sides[0][0], source.schema)
+        workers = stack.enter_context(ThreadPoolExecutor(2))
+
+        def digest(pair: tuple[databases.Conn, Side]) -> dict[str, tuple[int, str]]:
+            return _checksums(pair[0], pair[1].schema, names, tenant_key)
+
+        started = time.monotonic()
+        try:
+            for conn in fences:
+                conn.execute("SELECT pg_advisory_lock(%s, hashtext(%s))", (FENCE_CLASS, tenant_key))
+            # Flush the source's WAL now, so the last writes reach the walsender at once rather
+            # than at the WAL writer's next round (synchronous_commit = off).
+            sides[0][0].execute("SELECT pg_logical_emit_message(false, 'tenantry', 'fence', true)")
             while True:
-                mine, theirs = pool.map(lambda side: checksums(side, tenant_key), (source, target))
+                mine, theirs = workers.map(digest, sides)
                 if mine == theirs:
                     break
                 if time.monotonic() - started > deadline:
@@ -180,14 +203,14 @@ def fenced_switch(
                             f"{t}: source {mine.get(t)} target {theirs.get(t)}" for t in differing
                         )
                     )
-                time.sleep(0.01)
-        conns[0].execute(switch_sql)
-        return Switched(int((time.monotonic() - started) * 1000), sum(n for n, _ in mine.values()))
-    finally:
-        for conn in conns:
-            conn.execute("SELECT pg_advisory_unlock_all()")
-        for fence in fences:
-            fence.__exit__(None, None, None)
+                time.sleep(0.002)
+            fences[0].execute(switch_sql)
+            return Switched(
+                int((time.monotonic() - started) * 1000), sum(n for n, _ in mine.values())
+            )
+        finally:
+            for conn in fences:
+                conn.execute("SELECT pg_advisory_unlock_all()")
 
 
 def stop(source: Side, target: Side, tenant_key: str, *, wait: float = 10.0) -> None:
