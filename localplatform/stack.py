@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import secrets
+import signal
 import subprocess
 import sys
 from dataclasses import dataclass, field
@@ -219,17 +220,24 @@ class Platform:
         }
 
     def _start_python(
-        self, name: str, args: list[str], *, health: str | None, timeout: float = 60
+        self,
+        name: str,
+        args: list[str],
+        *,
+        health: str | None,
+        timeout: float = 60,
+        extra_env: dict[str, str] | None = None,
     ) -> procs.Process:
         process = self.supervisor.start(
-            name, [sys.executable, *args], env=self.env(), cwd=kube.REPO_ROOT
+            name, [sys.executable, *args], env={**self.env(), **(extra_env or {})},
+            cwd=kube.REPO_ROOT,
         )
         if health:
             self.supervisor.wait_ready(process, lambda: procs.http_ok(health), timeout=timeout)
         self.processes[name] = process
         return process
 
-    def start_operator(self) -> procs.Process:
+    def start_operator(self, extra_env: dict[str, str] | None = None) -> procs.Process:
         port = self.port("operator-health")
         return self._start_python(
             "operator",
@@ -244,7 +252,15 @@ class Platform:
                 "tenantry_operator.handlers",
             ],
             health=f"http://127.0.0.1:{port}/healthz",
+            extra_env=extra_env,
         )
+
+    def kill_operator(self) -> None:
+        """SIGKILL the operator: no graceful shutdown, as when its node dies."""
+        process = self.processes.pop("operator", None)
+        if process:
+            os.killpg(process.popen.pid, signal.SIGKILL)
+            self.supervisor.stop(process)
 
     def stop_operator(self) -> None:
         process = self.processes.pop("operator", None)
