@@ -1,6 +1,12 @@
-"""`make bench`: run every benchmark and write its figures to bench/results/."""
+"""`make bench`: run the benchmarks (all, or those named) and write their figures to
+bench/results/."""
 
-from bench import provisioning
+import sys
+
+from bench import migration, provisioning
+
+BENCHMARKS = {"provisioning": provisioning.main, "migration": migration.main}
 
 if __name__ == "__main__":
-    provisioning.main()
+    for name in sys.argv[1:] or list(BENCHMARKS):
+        BENCHMARKS[name]()

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import statistics
-import sys
 import tempfile
 import time
 import uuid
@@ -117,8 +116,7 @@ def run(rounds: int = 20) -> dict[str, Any]:
 
 
 def main() -> None:
-    rounds = int(sys.argv[1]) if len(sys.argv) > 1 else 20
-    result = run(rounds)
+    result = run()
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "provisioning.json").write_text(json.dumps(result, indent=2) + "\n")
     print(json.dumps(result, indent=2))

@@ -37,6 +37,8 @@ def test_signup_reconciles_to_ready_and_status_flows_back(
         "WorkloadReady": "True",
         "Suspended": "False",
         "MigrationRequired": "False",
+        "Migrating": "False",
+        "MigrationFailed": "False",
         "Ready": "True",
     }
 

@@ -100,7 +100,7 @@ def test_tier_change_within_silo_reapplies_quota_and_replicas(
     assert hard["limits.cpu"] == "3"
 
 
-def test_isolation_change_is_refused_without_touching_data(
+def test_change_to_bridge_is_refused_without_touching_data(
     custom: client.CustomObjectsApi,
     core: client.CoreV1Api,
     app: httpx.Client,
@@ -109,7 +109,7 @@ def test_isolation_change_is_refused_without_touching_data(
     name = silo_tenant(custom)
     headers = support.token_for(env, name)
     assert app.post("/projects", json={"name": "stays"}, headers=headers).status_code == 201
-    support.patch_tenant(custom, name, tier="free")
+    support.patch_tenant(custom, name, tier="pro")  # bridge: not migrated live
     resource = support.wait_phase(custom, name, "Ready")
     conds = {c["type"]: c for c in resource["status"]["conditions"]}
     assert (conds["MigrationRequired"]["status"], conds["MigrationRequired"]["reason"]) == (
