@@ -229,7 +229,9 @@ class Platform:
         extra_env: dict[str, str] | None = None,
     ) -> procs.Process:
         process = self.supervisor.start(
-            name, [sys.executable, *args], env={**self.env(), **(extra_env or {})},
+            name,
+            [sys.executable, *args],
+            env={**self.env(), **(extra_env or {})},
             cwd=kube.REPO_ROOT,
         )
         if health:

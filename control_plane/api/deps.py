@@ -35,24 +35,28 @@ def get_principal(
     settings: Annotated[config.Settings, Depends(config.get_settings)],
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> security.Principal:
-    challenge = {"WWW-Authenticate": "Bearer"}
-    if credentials is None:
-        raise problems.Problem(401, "Unauthorized", "a bearer token is required", headers=challenge)
-    try:
-        return security.decode_access_token(
-            credentials.credentials,
-            secret=settings.SECRET_KEY,
-            issuer=settings.JWT_ISSUER,
-            audience=settings.JWT_AUDIENCE,
-        )
-    except security.InvalidToken as exc:
+    return security.authenticate(
+        credentials.credentials if credentials else None,
+        secret=settings.SECRET_KEY,
+        issuer=settings.JWT_ISSUER,
+        audience=settings.JWT_AUDIENCE,
+    )
+
+
+def get_loaded_tiers(tiers: Annotated[mirror.TierCache, Depends(get_tiers)]) -> mirror.TierCache:
+    """The tier catalog, or 503 until its first list from Kubernetes arrived."""
+    if not tiers.loaded.is_set():
         raise problems.Problem(
-            401, "Unauthorized", "the bearer token is invalid or expired", headers=challenge
-        ) from exc
+            503,
+            "Tiers unavailable",
+            "the tier catalog is not loaded yet",
+            headers={"Retry-After": "2"},
+        )
+    return tiers
 
 
 SessionDep = Annotated[Session, Depends(get_session)]
 SettingsDep = Annotated[config.Settings, Depends(config.get_settings)]
-TiersDep = Annotated[mirror.TierCache, Depends(get_tiers)]
+TiersDep = Annotated[mirror.TierCache, Depends(get_loaded_tiers)]
 DispatcherDep = Annotated[outbox.Dispatcher | None, Depends(get_dispatcher)]
 CurrentPrincipal = Annotated[security.Principal, Depends(get_principal)]

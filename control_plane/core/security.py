@@ -60,6 +60,21 @@ class InvalidToken(Exception):
     pass
 
 
+def authenticate(token: str | None, *, secret: str, issuer: str, audience: str) -> Principal:
+    """The principal of a bearer token, or a 401 problem (the same answer for every service)."""
+    from control_plane.core import problems
+
+    challenge = {"WWW-Authenticate": "Bearer"}
+    if token is None:
+        raise problems.Problem(401, "Unauthorized", "a bearer token is required", headers=challenge)
+    try:
+        return decode_access_token(token, secret=secret, issuer=issuer, audience=audience)
+    except InvalidToken as exc:
+        raise problems.Problem(
+            401, "Unauthorized", "the bearer token is invalid or expired", headers=challenge
+        ) from exc
+
+
 def decode_access_token(token: str, *, secret: str, issuer: str, audience: str) -> Principal:
     try:
         claims = jwt.decode(

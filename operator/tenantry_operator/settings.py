@@ -10,7 +10,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
 class OperatorSettings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="TENANTRY_", extra="ignore")
+    model_config = SettingsConfigDict(env_prefix="TENANTRY_", extra="ignore", populate_by_name=True)
 
     # A superuser connection to the Postgres server that holds the shared pool database.
     postgres_admin_url: SecretStr

@@ -134,3 +134,14 @@ def pod_urls(core: client.CoreV1Api, namespace: str) -> list[str]:
         and "sim.tenantry.dev/url" in p.metadata.annotations
         and not p.metadata.deletion_timestamp
     ]
+
+
+def make_tier(custom: client.CustomObjectsApi, name: str, **spec: Any) -> None:
+    """A Tier of the test's own (pool isolation unless `isolation` says otherwise)."""
+    body = {
+        "apiVersion": f"{GROUP}/{VERSION}",
+        "kind": "Tier",
+        "metadata": {"name": name},
+        "spec": {"isolation": "pool", **spec},
+    }
+    custom.create_cluster_custom_object(GROUP, VERSION, "tiers", body)

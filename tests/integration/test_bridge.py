@@ -108,17 +108,7 @@ def test_tier_change_within_bridge_and_retain_on_delete(
     pool_admin: psycopg.Connection[Any],
 ) -> None:
     bigger = support.unique("bridge-big")
-    custom.create_cluster_custom_object(
-        support.GROUP,
-        support.VERSION,
-        "tiers",
-        {
-            "apiVersion": f"{support.GROUP}/{support.VERSION}",
-            "kind": "Tier",
-            "metadata": {"name": bigger},
-            "spec": {"isolation": "bridge", "quota": {"cpu": "12"}},
-        },
-    )
+    support.make_tier(custom, bigger, isolation="bridge", quota={"cpu": "12"})
     name = bridge_tenant(custom, deletionPolicy="Retain")
     headers = support.token_for(env, name)
     assert app.post("/projects", json={"name": "kept"}, headers=headers).status_code == 201

@@ -76,17 +76,7 @@ def test_tier_change_within_silo_reapplies_quota_and_replicas(
     custom: client.CustomObjectsApi, core: client.CoreV1Api, kube: client.ApiClient
 ) -> None:
     small = support.unique("silo-small")
-    custom.create_cluster_custom_object(
-        support.GROUP,
-        support.VERSION,
-        "tiers",
-        {
-            "apiVersion": f"{support.GROUP}/{support.VERSION}",
-            "kind": "Tier",
-            "metadata": {"name": small},
-            "spec": {"isolation": "silo", "replicas": 1, "quota": {"cpu": "3"}},
-        },
-    )
+    support.make_tier(custom, small, isolation="silo", replicas=1, quota={"cpu": "3"})
     name = silo_tenant(custom)
     support.patch_tenant(custom, name, tier=small)
     apps = client.AppsV1Api(kube)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
 from kubernetes import client
 
@@ -13,25 +11,11 @@ from tests.integration import support
 pytestmark = pytest.mark.integration
 
 
-def make_tier(custom: client.CustomObjectsApi, name: str, **spec: Any) -> None:
-    custom.create_cluster_custom_object(
-        support.GROUP,
-        support.VERSION,
-        "tiers",
-        {
-            "apiVersion": f"{support.GROUP}/{support.VERSION}",
-            "kind": "Tier",
-            "metadata": {"name": name},
-            "spec": {"isolation": "pool", **spec},
-        },
-    )
-
-
 def test_tier_quota_change_reaches_the_resource_quota(
     custom: client.CustomObjectsApi, core: client.CoreV1Api
 ) -> None:
     tier, name = support.unique("tier"), support.unique("quota")
-    make_tier(custom, tier, quota={"cpu": "2", "memory": "2Gi", "pods": 4})
+    support.make_tier(custom, tier, quota={"cpu": "2", "memory": "2Gi", "pods": 4})
     support.create_tenant(custom, name, tier=tier)
     support.wait_ready(custom, name)
     quota = core.read_namespaced_resource_quota("tenant-quota", f"tenant-{name}")
@@ -74,13 +58,13 @@ def test_unknown_tier_waits_then_converges(
     )
     assert tier in warning[0].message
 
-    make_tier(custom, tier)
+    support.make_tier(custom, tier)
     support.wait_ready(custom, name)
 
 
 def test_invalid_quantities_are_refused_by_the_api_server(custom: client.CustomObjectsApi) -> None:
     with pytest.raises(client.ApiException) as refused:
-        make_tier(custom, support.unique("broken"), quota={"cpu": "lots"})
+        support.make_tier(custom, support.unique("broken"), quota={"cpu": "lots"})
     assert refused.value.status == 422
     assert "quota.cpu" in refused.value.body
 
@@ -90,7 +74,7 @@ def test_objects_the_api_server_refuses_fail_with_a_reason_and_recover(
 ) -> None:
     # A default request above the default limit passes the Tier's schema but not LimitRange's.
     tier, name = support.unique("inverted"), support.unique("victim")
-    make_tier(custom, tier, limits={"cpu": "100m", "requestCpu": "2"})
+    support.make_tier(custom, tier, limits={"cpu": "100m", "requestCpu": "2"})
     support.create_tenant(custom, name, tier=tier)
     failed = eventually(
         lambda: (

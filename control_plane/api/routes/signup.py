@@ -8,7 +8,7 @@ from fastapi import APIRouter, status
 
 from control_plane import schemas
 from control_plane.api import deps
-from control_plane.core import problems, security
+from control_plane.core import security
 from control_plane.services import tenants
 
 router = APIRouter(tags=["signup"])
@@ -30,13 +30,6 @@ def signup(
     tiers: deps.TiersDep,
     dispatcher: deps.DispatcherDep,
 ) -> schemas.SignupPublic:
-    if not tiers.loaded.is_set():
-        raise problems.Problem(
-            503,
-            "Tiers unavailable",
-            "the tier catalog is not loaded yet",
-            headers={"Retry-After": "2"},
-        )
     tenant = tenants.signup(session, data=data, tiers=tiers.self_service())
     if dispatcher:
         dispatcher.wake.set()
