@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import dataclasses
 import enum
+import functools
+import threading
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -43,14 +45,28 @@ def config() -> Config:
     return cfg
 
 
+@functools.cache
 def head() -> str:
     return str(ScriptDirectory.from_config(config()).get_current_head())
+
+
+# Alembic keeps its running context in module globals (alembic.context, alembic.op): two
+# migrations at once in one process (the operator's worker threads) would trample each other.
+_ALEMBIC = threading.Lock()
 
 
 def upgrade(
     url: str, *, mode: Mode = Mode.POOL, schema: str = "public", revision: str = "head"
 ) -> None:
     """Upgrade one placement at `url` (a superuser connection) to `revision`, atomically."""
+    version_schema = "tenantry" if mode is Mode.POOL else schema
+    if revision == "head" and current(url, schema=version_schema) == head():
+        return  # the usual case on a re-reconcile: nothing to do, no lock to wait for
+    with _ALEMBIC:
+        _upgrade(url, mode=mode, schema=schema, revision=revision)
+
+
+def _upgrade(url: str, *, mode: Mode, schema: str, revision: str) -> None:
     engine = _engine(url)
     try:
         with engine.begin() as connection:
@@ -64,6 +80,7 @@ def upgrade(
 
 
 def current(url: str, *, schema: str) -> str | None:
+    """The revision a placement is at (None before its first migration)."""
     engine = _engine(url)
     try:
         with engine.connect() as connection:

@@ -16,7 +16,7 @@ from prometheus_fastapi_instrumentator import Instrumentator
 from control_plane.api import main as api_main
 from control_plane.core import config, db, problems
 from control_plane.core import logging as logs
-from control_plane.services import mirror, outbox
+from control_plane.services import billing, mirror, outbox
 
 
 def create_app(settings: config.Settings | None = None) -> FastAPI:
@@ -27,14 +27,22 @@ def create_app(settings: config.Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.tiers = mirror.TierCache(settings.SIGNUP_TIERS)
         app.state.dispatcher = None
-        workers: list[outbox.Dispatcher | mirror.Mirror] = []
+        workers: list[outbox.Dispatcher | mirror.Mirror | billing.Sweeper] = []
         if settings.RUN_BACKGROUND_WORKERS:
             app.state.dispatcher = outbox.Dispatcher(
                 db.session_factory(),
                 field_manager=settings.CR_FIELD_MANAGER,
                 poll=settings.OUTBOX_POLL_SECONDS,
             )
-            workers = [app.state.dispatcher, mirror.Mirror(db.session_factory(), app.state.tiers)]
+            workers = [
+                app.state.dispatcher,
+                mirror.Mirror(db.session_factory(), app.state.tiers),
+                billing.Sweeper(
+                    db.session_factory(),
+                    every=settings.BILLING_SWEEP_SECONDS,
+                    wake=app.state.dispatcher.wake,
+                ),
+            ]
             for worker in workers:
                 worker.start()
         yield

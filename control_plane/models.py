@@ -59,6 +59,18 @@ class Tenant(Base):
     offboarded_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
     # After offboarding: where the data was retained, or the snapshot it was saved to.
     data_retention: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+    # Billing, driven by Stripe events (services.billing).
+    suspended: Mapped[bool] = mapped_column(
+        nullable=False, default=False, server_default=text("false")
+    )
+    stripe_customer_id: Mapped[str | None] = mapped_column(String(255), unique=True)
+    stripe_subscription_id: Mapped[str | None] = mapped_column(String(255))
+    billing_state: Mapped[str] = mapped_column(
+        String(20), nullable=False, default="none", server_default="none"
+    )
+    # The Stripe `created` of the newest event applied: older ones are stale.
+    billing_version: Mapped[int] = mapped_column(nullable=False, default=0, server_default="0")
+    grace_until: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
 
     users: Mapped[list[User]] = relationship(back_populates="tenant")
 
@@ -80,6 +92,7 @@ class User(Base):
 
 class OutboxAction(enum.StrEnum):
     APPLY_TENANT = "apply_tenant"
+    DELETE_TENANT = "delete_tenant"
 
 
 class OutboxEntry(Base):
@@ -102,3 +115,45 @@ class OutboxEntry(Base):
     processed_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
 
     tenant: Mapped[Tenant] = relationship()
+
+
+class Plan(Base):
+    """A Stripe plan (or price) id and the Tier it buys."""
+
+    __tablename__ = "plans"
+
+    id: Mapped[str] = mapped_column(String(120), primary_key=True)
+    tier: Mapped[str] = mapped_column(String(63), nullable=False)
+    interval: Mapped[str] = mapped_column(String(10), nullable=False)  # month | year
+    amount: Mapped[int] = mapped_column(nullable=False)  # in the currency's minor unit
+    currency: Mapped[str] = mapped_column(String(3), nullable=False, default="usd")
+    display_name: Mapped[str] = mapped_column(String(200), nullable=False)
+    active: Mapped[bool] = mapped_column(nullable=False, default=True, server_default=text("true"))
+
+
+class StripeEvent(Base):
+    """Every Stripe event received, once: its id makes a redelivery a no-op."""
+
+    __tablename__ = "stripe_events"
+
+    id: Mapped[str] = mapped_column(String(255), primary_key=True)
+    type: Mapped[str] = mapped_column(String(100), nullable=False)
+    created: Mapped[int] = mapped_column(nullable=False)  # Stripe's unix timestamp
+    tenant_id: Mapped[uuid.UUID | None] = mapped_column(UUID)
+    outcome: Mapped[str] = mapped_column(Text, nullable=False)
+    received_at: Mapped[dt.datetime] = _now()
+
+
+class AuditEntry(Base):
+    """Who changed what, when: every billing transition (and, later, every write)."""
+
+    __tablename__ = "audit_log"
+
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
+    tenant_id: Mapped[uuid.UUID | None] = mapped_column(UUID, index=True)
+    actor: Mapped[str] = mapped_column(String(200), nullable=False)
+    action: Mapped[str] = mapped_column(String(100), nullable=False)
+    before: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+    after: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+    request_id: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[dt.datetime] = _now()

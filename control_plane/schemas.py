@@ -40,6 +40,8 @@ class TenantPublic(TenantBase):
     lifecycle: str
     conditions: list[Condition]
     data_retention: dict[str, Any] | None = None
+    billing_state: str = "none"
+    suspended: bool = False
     created_at: dt.datetime
 
 
@@ -62,3 +64,19 @@ class TierPublic(BaseModel):
     rate_limit_per_minute: int
     features: list[str]
     self_service: bool
+
+
+class PlanPublic(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: str
+    tier: str
+    interval: Literal["month", "year"]
+    amount: int
+    currency: str
+    display_name: str
+
+
+class WebhookReceipt(BaseModel):
+    event: str
+    outcome: str

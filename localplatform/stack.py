@@ -214,6 +214,8 @@ class Platform:
             ),
             "SECRET_KEY": _secret(self.state_dir / "secrets" / "secret-key"),
             "ENVIRONMENT": "local",
+            "STRIPE_WEBHOOK_SECRET": "whsec_"
+            + _secret(self.state_dir / "secrets" / "stripe-webhook"),
             "TENANTRY_SNAPSHOT_DIR": str(self.state_dir / "snapshots"),
             "API_URL": f"http://127.0.0.1:{self.port('control-plane')}",
             "APP_URL": f"http://127.0.0.1:{self.port('app-plane')}",

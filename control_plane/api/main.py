@@ -2,9 +2,10 @@
 
 from fastapi import APIRouter
 
-from control_plane.api.routes import signup, tenants, tiers
+from control_plane.api.routes import billing, signup, tenants, tiers
 
 api_router = APIRouter()
 api_router.include_router(signup.router)
 api_router.include_router(tenants.router)
 api_router.include_router(tiers.router)
+api_router.include_router(billing.router)

@@ -30,6 +30,10 @@ class Settings(BaseSettings):
     SIGNUP_TIERS: list[str] = ["free", "standard", "pro", "enterprise"]
     OUTBOX_POLL_SECONDS: float = 1.0
     CR_FIELD_MANAGER: str = "tenantry-control-plane"
+    # Stripe: the webhook signing secret, how long a past-due tenant keeps working.
+    STRIPE_WEBHOOK_SECRET: str = "whsec_local_development_only"  # noqa: S105 - refused below
+    BILLING_GRACE_SECONDS: int = Field(default=7 * 24 * 3600, ge=0)
+    BILLING_SWEEP_SECONDS: float = 5.0
     # Start the outbox dispatcher and the Kubernetes mirror inside the API process.
     RUN_BACKGROUND_WORKERS: bool = True
 
@@ -41,6 +45,8 @@ class Settings(BaseSettings):
                 "SECRET_KEY must be set to a random value of at least 32 characters "
                 f"outside local development (ENVIRONMENT={self.ENVIRONMENT})"
             )
+        if self.ENVIRONMENT != "local" and "local_development" in self.STRIPE_WEBHOOK_SECRET:
+            raise ValueError("STRIPE_WEBHOOK_SECRET must be set outside local development")
         return self
 
 

@@ -53,6 +53,19 @@ def apply_tenant(body: dict[str, Any], *, field_manager: str) -> dict[str, Any]:
     return dict(json.loads(response.data))
 
 
+def delete_tenant(name: str) -> bool:
+    """Delete a Tenant (the operator offboards it by its deletionPolicy); False if gone."""
+    try:
+        _api().delete_cluster_custom_object(GROUP, VERSION, "tenants", name)
+    except ApiException as exc:
+        if exc.status == 404:
+            return False
+        raise KubeUnavailable(f"{exc.status} {exc.reason}: {exc.body!s:.500}") from exc
+    except Exception as exc:
+        raise KubeUnavailable(str(exc)) from exc
+    return True
+
+
 def list_objects(plural: str) -> tuple[list[dict[str, Any]], str]:
     """All objects of a plural (tenants, tiers) and the list's resourceVersion."""
     response = _api().list_cluster_custom_object(GROUP, VERSION, plural, _preload_content=False)

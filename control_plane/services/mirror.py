@@ -49,7 +49,8 @@ def sync_tenant(session: Session, obj: dict[str, Any], *, deleted: bool = False)
     elif deleted and tenant.cr_uid and tenant.cr_uid != meta.get("uid"):
         return  # an older incarnation's deletion; the current resource is someone else
     tenant.cr_uid = meta.get("uid")
-    tenant.tier = str(spec.get("tier", tenant.tier))
+    if tenant.source == models.Source.KUBERNETES:  # signup tenants' tier is the registry's
+        tenant.tier = str(spec.get("tier", tenant.tier))
     tenant.phase = str(status.get("phase") or tenant.phase or "Pending")
     tenant.placement = status.get("placement", tenant.placement)
     tenant.conditions = list(status.get("conditions") or tenant.conditions or [])

@@ -42,10 +42,15 @@ def dispatch_once(sessions: sessionmaker[Session], *, field_manager: str, batch:
         now = dt.datetime.now(dt.UTC)
         for entry in entries:
             tenant = entry.tenant
-            if tenant.lifecycle == models.Lifecycle.OFFBOARDING:
+            deleting = entry.action == models.OutboxAction.DELETE_TENANT
+            if tenant.lifecycle == models.Lifecycle.OFFBOARDING and not deleting:
                 entry.processed_at, entry.last_error = now, "skipped: the tenant is offboarding"
                 continue
             try:
+                if deleting:
+                    kube.delete_tenant(tenant.slug)
+                    entry.processed_at, entry.last_error = now, None
+                    continue
                 applied = kube.apply_tenant(
                     tenants.tenant_resource(tenant), field_manager=field_manager
                 )

@@ -45,6 +45,7 @@ def tenant_resource(tenant: models.Tenant) -> dict[str, Any]:
         "spec": {
             "tier": tenant.tier,
             "displayName": tenant.company,
+            "suspended": tenant.suspended,
             **({"owner": {"email": tenant.owner_email}} if tenant.owner_email else {}),
         },
     }

@@ -17,6 +17,7 @@ import kopf
 from tenantry_operator import apply, databases, model, provisioner, reconcile, settings, snapshots
 
 KOPF_PREFIX = "kopf.tenantry.dev"
+RETRY = 5.0  # seconds before an unexpected handler error is retried
 
 
 @functools.cache
@@ -56,9 +57,10 @@ def tenants_by_tier(name: str, spec: kopf.Spec, **_: Any) -> dict[str, str]:
     return {str(spec.get("tier", "")): name}
 
 
-@kopf.on.resume(model.GROUP, model.VERSION, "tenants")
-@kopf.on.create(model.GROUP, model.VERSION, "tenants")
-@kopf.on.update(model.GROUP, model.VERSION, "tenants")
+# backoff: an unexpected error is retried in seconds, not kopf's default minute.
+@kopf.on.resume(model.GROUP, model.VERSION, "tenants", backoff=RETRY)
+@kopf.on.create(model.GROUP, model.VERSION, "tenants", backoff=RETRY)
+@kopf.on.update(model.GROUP, model.VERSION, "tenants", backoff=RETRY)
 def reconcile_tenant(body: kopf.Body, patch: kopf.Patch, **_: Any) -> None:
     if body.metadata.get("deletionTimestamp"):
         return  # offboarding is delete_tenant's; re-creating children now would race it
@@ -71,7 +73,7 @@ def reconcile_tenant(body: kopf.Body, patch: kopf.Patch, **_: Any) -> None:
         raise kopf.TemporaryError(f"{ready['reason']}: {ready['message']}", delay=outcome.retry_in)
 
 
-@kopf.on.delete(model.GROUP, model.VERSION, "tenants")
+@kopf.on.delete(model.GROUP, model.VERSION, "tenants", backoff=RETRY)
 def delete_tenant(body: kopf.Body, patch: kopf.Patch, **_: Any) -> None:
     patch.status["phase"] = "Deleting"
     try:

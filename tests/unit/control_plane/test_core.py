@@ -89,5 +89,10 @@ def test_settings_refuse_default_secret_outside_local() -> None:
         config.Settings(ENVIRONMENT="production", SECRET_KEY="changethis")
     with pytest.raises(ValidationError, match="SECRET_KEY"):
         config.Settings(ENVIRONMENT="staging", SECRET_KEY="short")
-    assert config.Settings(ENVIRONMENT="production", SECRET_KEY=SECRET).SECRET_KEY == SECRET
+    with pytest.raises(ValidationError, match="STRIPE_WEBHOOK_SECRET"):
+        config.Settings(ENVIRONMENT="production", SECRET_KEY=SECRET)
+    production = config.Settings(
+        ENVIRONMENT="production", SECRET_KEY=SECRET, STRIPE_WEBHOOK_SECRET="whsec_" + SECRET
+    )
+    assert production.SECRET_KEY == SECRET
     assert config.Settings(ENVIRONMENT="local").SECRET_KEY == "changethis"

@@ -1,0 +1,113 @@
+"""Pure billing decisions: what a Stripe event means for a tenant, given where it stands.
+
+Events arrive late, twice and out of order, so a decision depends only on the event's own
+snapshot and timestamp (`created`) and on the tenant's state, never on arrival order: an event
+older than the newest one applied is stale and changes nothing. Used by `services.billing`.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+
+class State(enum.StrEnum):
+    NONE = "none"
+    TRIALING = "trialing"
+    ACTIVE = "active"
+    PAST_DUE = "past_due"
+    SUSPENDED = "suspended"  # past_due beyond the grace period (decided here, not by Stripe)
+    CANCELED = "canceled"
+
+
+SUBSCRIPTION_STATUS = {
+    "trialing": State.TRIALING,
+    "active": State.ACTIVE,
+    "past_due": State.PAST_DUE,
+    "unpaid": State.PAST_DUE,
+    "canceled": State.CANCELED,
+    "incomplete_expired": State.CANCELED,
+}
+HANDLED = {
+    "customer.subscription.created",
+    "customer.subscription.updated",
+    "customer.subscription.deleted",
+    "invoice.paid",
+    "invoice.payment_succeeded",
+    "invoice.payment_failed",
+    "checkout.session.completed",
+}
+
+
+@dataclass(frozen=True)
+class Current:
+    state: State
+    tier: str
+    version: int  # `created` of the newest event applied
+
+
+@dataclass(frozen=True)
+class Decision:
+    outcome: str  # applied | stale | ignored: why
+    state: State
+    tier: str
+    version: int
+    start_grace: bool = False
+
+    @property
+    def applied(self) -> bool:
+        return self.outcome == "applied"
+
+
+def plan_of(subscription: Mapping[str, Any]) -> str | None:
+    """The plan (or price) id a subscription snapshot is on."""
+    items = ((subscription.get("items") or {}).get("data")) or []
+    for item in items:
+        ref = item.get("plan") or item.get("price") or {}
+        if ref.get("id"):
+            return str(ref["id"])
+    plan = subscription.get("plan") or {}
+    return str(plan["id"]) if plan.get("id") else None
+
+
+def decide(
+    current: Current,
+    event_type: str,
+    created: int,
+    obj: Mapping[str, Any],
+    plan_tiers: Mapping[str, str],
+) -> Decision:
+    def keep(why: str) -> Decision:
+        return Decision(why, current.state, current.tier, current.version)
+
+    if event_type not in HANDLED:
+        return keep(f"ignored: {event_type} is not handled")
+    if created < current.version:
+        return keep(f"stale: created {created} is older than the state applied ({current.version})")
+    if current.state is State.CANCELED:
+        return keep("ignored: the subscription is canceled")
+    state: State = current.state
+    tier = current.tier
+    if event_type.startswith("customer.subscription."):
+        status = "canceled" if event_type.endswith(".deleted") else str(obj.get("status", ""))
+        if status not in SUBSCRIPTION_STATUS:
+            return keep(f"ignored: subscription status {status!r}")
+        state = SUBSCRIPTION_STATUS[status]
+        plan = plan_of(obj)
+        if plan is not None:
+            if plan not in plan_tiers:
+                return keep(f"ignored: plan {plan!r} is not in the catalog")
+            tier = plan_tiers[plan]
+        if state is State.PAST_DUE and current.state is State.SUSPENDED:
+            state = State.SUSPENDED  # still unpaid: the grace period already ran out
+    elif event_type in ("invoice.paid", "invoice.payment_succeeded"):
+        state = State.ACTIVE
+    elif event_type == "invoice.payment_failed":
+        if current.state is not State.SUSPENDED:
+            state = State.PAST_DUE
+    elif event_type == "checkout.session.completed" and obj.get("payment_status") == "paid":
+        state = State.ACTIVE
+    start_grace = state is State.PAST_DUE and current.state is not State.PAST_DUE
+    return Decision("applied", state, tier, created, start_grace)

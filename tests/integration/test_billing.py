@@ -1,0 +1,297 @@
+"""Stripe webhooks drive tiers, suspension and offboarding, exactly once, in any order."""
+
+from __future__ import annotations
+
+import functools
+import json
+import random
+import time
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+import psycopg
+import pytest
+import stripe
+from kubernetes import client
+
+from tests.conftest import eventually
+from tests.integration import support
+
+pytestmark = pytest.mark.integration
+PLANS = {"free": "free-monthly", "standard": "standard-monthly", "enterprise": "enterprise-monthly"}
+
+
+@dataclass
+class Stripe:
+    """Signs events as Stripe would and posts them to the webhook."""
+
+    api: httpx.Client
+    secret: str
+    clock: int = field(default_factory=lambda: int(time.time()) - 3600)
+
+    def event(self, kind: str, obj: dict[str, Any], created: int | None = None) -> dict[str, Any]:
+        self.clock += 1
+        return {
+            "id": f"evt_{uuid.uuid4().hex}",
+            "object": "event",
+            "type": kind,
+            "created": created or self.clock,
+            "data": {"object": obj},
+        }
+
+    def send(
+        self, event: dict[str, Any], *, secret: str | None = None, signed_at: int | None = None
+    ) -> httpx.Response:
+        payload = json.dumps(event)
+        header = stripe.WebhookSignature.generate_signature_header(
+            payload, secret or self.secret, timestamp=signed_at
+        )
+        return self.api.post(
+            "/billing/stripe/webhook",
+            content=payload,
+            headers={"Stripe-Signature": header, "Content-Type": "application/json"},
+        )
+
+
+def subscription(tenant: dict[str, Any], status: str, tier: str) -> dict[str, Any]:
+    return {
+        "id": f"sub_{tenant['slug']}",
+        "object": "subscription",
+        "status": status,
+        "customer": f"cus_{tenant['slug']}",
+        "metadata": {"tenant_id": tenant["id"]},
+        "items": {"data": [{"plan": {"id": PLANS[tier]}}]},
+    }
+
+
+def invoice(tenant: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "id": f"in_{uuid.uuid4().hex[:10]}",
+        "object": "invoice",
+        "customer": f"cus_{tenant['slug']}",
+        "metadata": {"tenant_id": tenant["id"]},
+    }
+
+
+@pytest.fixture
+def stripe_api(api: httpx.Client, env: dict[str, str]) -> Stripe:
+    return Stripe(api, env["STRIPE_WEBHOOK_SECRET"])
+
+
+def registry(db: psycopg.Connection[Any], tenant_id: str) -> tuple[Any, ...]:
+    row = db.execute(
+        "SELECT billing_state, tier, suspended, lifecycle FROM tenants WHERE id = %s", (tenant_id,)
+    ).fetchone()
+    assert row is not None
+    return tuple(row)
+
+
+def test_forged_malformed_and_stale_events_are_refused(
+    api: httpx.Client,
+    stripe_api: Stripe,
+    control_db: psycopg.Connection[Any],
+) -> None:
+    tenant = support.signup(api, support.unique("Billing"))["tenant"]
+    before = control_db.execute("SELECT count(*) FROM stripe_events").fetchone()
+    upgrade = stripe_api.event(
+        "customer.subscription.updated", subscription(tenant, "active", "standard")
+    )
+    forged = stripe_api.send(upgrade, secret="whsec_not_the_real_one")
+    stale = stripe_api.send(upgrade, signed_at=int(time.time()) - 301)
+    unsigned = api.post("/billing/stripe/webhook", content=json.dumps(upgrade))
+    malformed_body = "{not json"
+    malformed = api.post(
+        "/billing/stripe/webhook",
+        content=malformed_body,
+        headers={
+            "Stripe-Signature": stripe.WebhookSignature.generate_signature_header(
+                malformed_body, stripe_api.secret
+            )
+        },
+    )
+    for response in (forged, stale, unsigned, malformed):
+        assert response.status_code == 400, response.text
+        assert response.headers["content-type"] == "application/problem+json"
+    assert forged.json()["title"] == "Invalid signature"
+    assert malformed.json()["title"] == "Malformed event"
+    assert control_db.execute("SELECT count(*) FROM stripe_events").fetchone() == before
+    assert registry(control_db, tenant["id"]) == ("none", "free", False, "active")
+
+    accepted = stripe_api.send(upgrade)
+    assert accepted.json()["outcome"] == "applied"
+    assert stripe_api.send(upgrade).json()["outcome"] == "duplicate"
+    assert registry(control_db, tenant["id"]) == ("active", "standard", False, "active")
+    audit = control_db.execute(
+        "SELECT actor, action, before->>'tier', after->>'tier' FROM audit_log WHERE tenant_id = %s",
+        (tenant["id"],),
+    ).fetchall()
+    assert audit == [
+        (f"stripe:{upgrade['id']}", "billing.customer.subscription.updated", "free", "standard")
+    ]
+
+
+def expected_after(events: list[dict[str, Any]]) -> tuple[str, str, bool, str]:
+    """What Stripe's state implies: the newest event decides (billing_rules, by hand)."""
+    state, tier = "none", "free"
+    for event in sorted(events, key=lambda e: e["created"]):
+        if state == "canceled":
+            break
+        kind, obj = event["type"], event["data"]["object"]
+        if kind == "customer.subscription.deleted":
+            state = "canceled"
+        elif kind.startswith("customer.subscription."):
+            state = {"active": "active", "trialing": "trialing", "past_due": "past_due"}[
+                obj["status"]
+            ]
+            tier = next(t for t, p in PLANS.items() if p == obj["items"]["data"][0]["plan"]["id"])
+        elif kind == "invoice.paid":
+            state = "active"
+        elif kind == "invoice.payment_failed":
+            state = "past_due"
+    return state, tier, False, "offboarding" if state == "canceled" else "active"
+
+
+def gone(custom: client.CustomObjectsApi, name: str) -> bool:
+    return support.get_tenant(custom, name) is None
+
+
+def on_tier(custom: client.CustomObjectsApi, name: str, tier: str) -> bool:
+    found = support.get_tenant(custom, name)
+    return found is not None and found["spec"]["tier"] == tier
+
+
+def test_replay_of_500_events_converges_to_what_stripe_implies(
+    api: httpx.Client,
+    stripe_api: Stripe,
+    custom: client.CustomObjectsApi,
+    control_db: psycopg.Connection[Any],
+) -> None:
+    rng = random.Random(5)
+    tenants = [support.signup(api, support.unique("Replay"))["tenant"] for _ in range(12)]
+    genuine: dict[str, list[dict[str, Any]]] = {}
+    for number, tenant in enumerate(tenants):
+        events = []
+        for _ in range(30):
+            kind = rng.choice(
+                [
+                    "customer.subscription.updated",
+                    "customer.subscription.updated",
+                    "invoice.paid",
+                    "invoice.payment_failed",
+                ]
+            )
+            if kind.startswith("customer.subscription"):
+                obj = subscription(
+                    tenant,
+                    rng.choice(["active", "trialing", "past_due"]),
+                    rng.choice(["free", "standard"]),
+                )
+            else:
+                obj = invoice(tenant)
+            events.append(stripe_api.event(kind, obj))
+        if number % 4 == 0:  # some tenants cancel
+            events.append(
+                stripe_api.event(
+                    "customer.subscription.deleted", subscription(tenant, "canceled", "standard")
+                )
+            )
+        genuine[tenant["id"]] = events
+    deliveries = [e for events in genuine.values() for e in events]
+    deliveries += rng.sample(deliveries, 80)  # redelivered
+    rng.shuffle(deliveries)
+    forged = [
+        stripe_api.event(
+            "customer.subscription.deleted",
+            subscription(t, "canceled", "free"),
+            created=2_000_000_000,
+        )
+        for t in tenants
+    ]
+    assert len(deliveries) + len(forged) >= 500
+    for event in deliveries:
+        assert stripe_api.send(event).status_code == 200
+    for event in forged:
+        assert stripe_api.send(event, secret="whsec_forger").status_code == 400
+
+    for tenant in tenants:
+        expected = expected_after(genuine[tenant["id"]])
+        assert registry(control_db, tenant["id"]) == expected, tenant["slug"]
+        if expected[3] == "offboarding":
+            eventually(
+                functools.partial(gone, custom, tenant["slug"]), what=f"{tenant['slug']} offboarded"
+            )
+        else:
+            eventually(
+                functools.partial(on_tier, custom, tenant["slug"], expected[1]),
+                what=f"{tenant['slug']} CR tier",
+            )
+    processed = control_db.execute(
+        "SELECT count(*) FROM stripe_events WHERE tenant_id = ANY(%s)",
+        ([uuid.UUID(t["id"]) for t in tenants],),
+    ).fetchone()
+    assert processed == (sum(len(e) for e in genuine.values()),)
+
+
+def test_grace_period_suspends_and_payment_resumes(
+    api: httpx.Client,
+    stripe_api: Stripe,
+    custom: client.CustomObjectsApi,
+    control_db: psycopg.Connection[Any],
+) -> None:
+    tenant = support.signup(api, support.unique("Dunning"))["tenant"]
+    support.wait_ready(custom, tenant["slug"])
+    stripe_api.send(
+        stripe_api.event("customer.subscription.created", subscription(tenant, "active", "free"))
+    )
+    assert (
+        stripe_api.send(stripe_api.event("invoice.payment_failed", invoice(tenant))).json()[
+            "outcome"
+        ]
+        == "applied"
+    )
+    assert registry(control_db, tenant["id"])[0] == "past_due"
+    control_db.execute("UPDATE tenants SET grace_until = now() WHERE id = %s", (tenant["id"],))
+    eventually(
+        lambda: registry(control_db, tenant["id"])[:3] == ("suspended", "free", True),
+        timeout=20,
+        what="suspended after the grace period",
+    )
+    support.wait_phase(custom, tenant["slug"], "Suspended")
+    stripe_api.send(stripe_api.event("invoice.paid", invoice(tenant)))
+    assert registry(control_db, tenant["id"])[:3] == ("active", "free", False)
+    support.wait_phase(custom, tenant["slug"], "Ready")
+
+
+def test_upgrade_by_webhook_migrates_the_tenant_to_a_silo(
+    api: httpx.Client,
+    app: httpx.Client,
+    stripe_api: Stripe,
+    custom: client.CustomObjectsApi,
+) -> None:
+    body = support.signup(api, support.unique("Upgrader"))
+    tenant = body["tenant"]
+    support.wait_ready(custom, tenant["slug"])
+    assert (
+        app.post("/projects", json={"name": "before"}, headers=support.auth(body)).status_code
+        == 201
+    )
+    sent = stripe_api.send(
+        stripe_api.event(
+            "customer.subscription.updated", subscription(tenant, "active", "enterprise")
+        )
+    )
+    assert sent.json()["outcome"] == "applied"
+
+    def on_silo() -> dict[str, Any] | None:
+        found = support.get_tenant(custom, tenant["slug"]) or {}
+        status = found.get("status") or {}
+        ready = support.condition(found).get("status") == "True"
+        return found if status.get("placement") == "silo" and ready else None
+
+    moved = eventually(on_silo, timeout=90, what="tenant Ready on a silo")
+    assert moved["spec"]["tier"] == "enterprise"
+    assert moved["status"]["migration"]["phase"] == "Completed"
+    projects = app.get("/projects", headers=support.auth(body)).json()
+    assert [p["name"] for p in projects] == ["before"]
