@@ -70,6 +70,8 @@ class Tenant(Base):
     )
     # The Stripe `created` of the newest event applied: older ones are stale.
     billing_version: Mapped[int] = mapped_column(nullable=False, default=0, server_default="0")
+    # The Stripe `created` of the newest subscription snapshot whose plan set the tier.
+    billing_tier_version: Mapped[int] = mapped_column(nullable=False, default=0, server_default="0")
     grace_until: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
 
     users: Mapped[list[User]] = relationship(back_populates="tenant")

@@ -129,12 +129,16 @@ def handle_event(
     if str(event["type"]).startswith("customer.subscription.") and obj.get("id"):
         tenant.stripe_subscription_id = str(obj["id"])
     current = billing_rules.Current(
-        State(tenant.billing_state), tenant.tier, tenant.billing_version
+        State(tenant.billing_state),
+        tenant.tier,
+        tenant.billing_version,
+        tenant.billing_tier_version,
     )
     decision = billing_rules.decide(current, str(event["type"]), created, obj, plan_tiers(session))
     record.outcome = decision.outcome
     if decision.applied:
         tenant.billing_version = decision.version
+        tenant.billing_tier_version = decision.tier_version
         transition(
             session,
             tenant,

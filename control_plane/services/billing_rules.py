@@ -45,7 +45,8 @@ HANDLED = {
 class Current:
     state: State
     tier: str
-    version: int  # `created` of the newest event applied
+    version: int  # `created` of the newest event applied to the state
+    tier_version: int = 0  # `created` of the newest subscription snapshot applied to the tier
 
 
 @dataclass(frozen=True)
@@ -54,6 +55,7 @@ class Decision:
     state: State
     tier: str
     version: int
+    tier_version: int = 0
     start_grace: bool = False
 
     @property
@@ -80,26 +82,32 @@ def decide(
     plan_tiers: Mapping[str, str],
 ) -> Decision:
     def keep(why: str) -> Decision:
-        return Decision(why, current.state, current.tier, current.version)
+        return Decision(why, current.state, current.tier, current.version, current.tier_version)
 
     if event_type not in HANDLED:
         return keep(f"ignored: {event_type} is not handled")
-    if created < current.version:
-        return keep(f"stale: created {created} is older than the state applied ({current.version})")
     if current.state is State.CANCELED:
         return keep("ignored: the subscription is canceled")
+    subscription = event_type.startswith("customer.subscription.")
+    # The plan (tier) follows the newest subscription snapshot, even one that arrives after a
+    # newer invoice event; the billing state follows the newest event of any kind.
+    newer_plan = subscription and created >= current.tier_version
+    if created < current.version and not newer_plan:
+        return keep(f"stale: created {created} is older than the state applied ({current.version})")
     state: State = current.state
-    tier = current.tier
-    if event_type.startswith("customer.subscription."):
+    tier, tier_version = current.tier, current.tier_version
+    if subscription:
         status = "canceled" if event_type.endswith(".deleted") else str(obj.get("status", ""))
         if status not in SUBSCRIPTION_STATUS:
             return keep(f"ignored: subscription status {status!r}")
-        state = SUBSCRIPTION_STATUS[status]
         plan = plan_of(obj)
         if plan is not None:
             if plan not in plan_tiers:
                 return keep(f"ignored: plan {plan!r} is not in the catalog")
-            tier = plan_tiers[plan]
+            tier, tier_version = plan_tiers[plan], created
+        if created < current.version:  # only the plan was news
+            return Decision("applied", current.state, tier, current.version, tier_version)
+        state = SUBSCRIPTION_STATUS[status]
         if state is State.PAST_DUE and current.state is State.SUSPENDED:
             state = State.SUSPENDED  # still unpaid: the grace period already ran out
     elif event_type in ("invoice.paid", "invoice.payment_succeeded"):
@@ -110,4 +118,4 @@ def decide(
     elif event_type == "checkout.session.completed" and obj.get("payment_status") == "paid":
         state = State.ACTIVE
     start_grace = state is State.PAST_DUE and current.state is not State.PAST_DUE
-    return Decision("applied", state, tier, created, start_grace)
+    return Decision("applied", state, tier, created, tier_version, start_grace)

@@ -96,12 +96,17 @@ def upgrade() -> None:
     op.add_column(
         "tenants", sa.Column("billing_version", sa.Integer(), server_default="0", nullable=False)
     )
+    op.add_column(
+        "tenants",
+        sa.Column("billing_tier_version", sa.Integer(), server_default="0", nullable=False),
+    )
     op.add_column("tenants", sa.Column("grace_until", sa.DateTime(timezone=True), nullable=True))
 
 
 def downgrade() -> None:
     for column in (
         "grace_until",
+        "billing_tier_version",
         "billing_version",
         "billing_state",
         "stripe_subscription_id",

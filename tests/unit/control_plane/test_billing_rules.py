@@ -5,7 +5,7 @@ from typing import Any
 from control_plane.services import billing_rules as rules
 
 PLANS = {"standard-monthly": "standard", "enterprise-monthly": "enterprise"}
-ACTIVE = rules.Current(rules.State.ACTIVE, "standard", 100)
+ACTIVE = rules.Current(rules.State.ACTIVE, "standard", 100, 100)
 
 
 def subscription(status: str, plan: str = "standard-monthly") -> dict[str, Any]:
@@ -20,7 +20,19 @@ def test_plan_change_changes_the_tier() -> None:
         subscription("active", "enterprise-monthly"),
         PLANS,
     )
-    assert decision == rules.Decision("applied", rules.State.ACTIVE, "enterprise", 200)
+    assert decision == rules.Decision("applied", rules.State.ACTIVE, "enterprise", 200, 200)
+
+
+def test_an_older_subscription_snapshot_still_sets_the_plan_but_not_the_state() -> None:
+    paid_later = rules.Current(rules.State.ACTIVE, "standard", version=300, tier_version=100)
+    decision = rules.decide(
+        paid_later,
+        "customer.subscription.updated",
+        200,
+        subscription("past_due", "enterprise-monthly"),
+        PLANS,
+    )
+    assert decision == rules.Decision("applied", rules.State.ACTIVE, "enterprise", 300, 200)
 
 
 def test_older_events_are_stale() -> None:
