@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Annotated, Any
 
 import sqlalchemy as sa
@@ -187,3 +187,47 @@ def delete_note(note_id: uuid.UUID, tx: Tx) -> Response:
     if not tx.execute(sa.text("DELETE FROM notes WHERE id = :id"), {"id": note_id}).rowcount:
         raise _not_found("note")
     return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+def require(feature: str) -> Callable[[str], str]:
+    """A dependency that lets a request through only if the tenant's plan has `feature`."""
+
+    def check(key: Annotated[str, Depends(tenant_key)]) -> str:
+        tier, plans = data.entitlement(key, feature)
+        if tier not in plans:
+            raise problems.Problem(
+                403,
+                "Not in your plan",
+                f"the {feature!r} feature is not in the {tier!r} plan; "
+                f"plans that include it: {', '.join(plans) or 'none'}",
+                type_="https://tenantry.dev/problems/entitlement",
+                feature=feature,
+                plan=tier,
+                plans_with_feature=plans,
+            )
+        return key
+
+    return check
+
+
+class Export(BaseModel):
+    projects: list[ProjectPublic]
+    notes: list[NotePublic]
+
+
+@app.get(
+    "/api/export", response_model=Export, tags=["export"], dependencies=[Depends(require("export"))]
+)
+def export(tx: Tx) -> dict[str, Any]:
+    """Everything the tenant has (the `export` feature: standard plans and up)."""
+    projects = [
+        dict(r._mapping)
+        for r in tx.execute(
+            sa.text("SELECT id, name, created_at FROM projects ORDER BY created_at, id")
+        )
+    ]
+    notes = [
+        dict(r._mapping)
+        for r in tx.execute(sa.text(f"SELECT {_NOTE} FROM notes ORDER BY created_at, id"))
+    ]
+    return {"projects": projects, "notes": notes}

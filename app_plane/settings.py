@@ -19,6 +19,8 @@ class AppSettings(BaseSettings):
     TENANTRY_APP_DATABASE_URL: str | None = None
     TENANTRY_TENANT_DATABASE_URL: str | None = None
     TENANTRY_TENANT_KEY: str | None = None
+    TENANTRY_TENANT_TIER: str | None = None
+    TENANTRY_TENANT_FEATURES: list[str] = []
     SECRET_KEY: str
     JWT_ISSUER: str = "tenantry"
     JWT_AUDIENCE: str = "tenantry"

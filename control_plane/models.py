@@ -95,6 +95,7 @@ class User(Base):
 class OutboxAction(enum.StrEnum):
     APPLY_TENANT = "apply_tenant"
     DELETE_TENANT = "delete_tenant"
+    SYNC_BILLING = "sync_billing"  # create the Stripe customer and subscription, or change plan
 
 
 class OutboxEntry(Base):
@@ -115,6 +116,7 @@ class OutboxEntry(Base):
     created_at: Mapped[dt.datetime] = _now()
     next_attempt_at: Mapped[dt.datetime] = _now()
     processed_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    payload: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
 
     tenant: Mapped[Tenant] = relationship()
 

@@ -80,3 +80,21 @@ class PlanPublic(BaseModel):
 class WebhookReceipt(BaseModel):
     event: str
     outcome: str
+
+
+class EntitlementsPublic(BaseModel):
+    tenant_id: uuid.UUID
+    tier: str
+    features: list[str]
+    rate_limit_per_minute: int | None
+
+
+class SubscriptionChangeCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    plan: str = Field(min_length=1, max_length=120)
+
+
+class SubscriptionChange(BaseModel):
+    plan: str
+    tier: str
+    status: Literal["requested"]

@@ -21,6 +21,7 @@ from localplatform import kube, postgres, procs
 
 CONTROL_DB = "tenantry"
 POOL_DB = "tenantry_pool"
+LOCALSTRIPE_KEY = "sk_test_local"
 
 
 def _secret(path: Path) -> str:
@@ -58,6 +59,7 @@ class Platform:
         self.pg.start(self.supervisor)
         self.pg.create_database(CONTROL_DB)
         self.pg.create_database(POOL_DB)
+        self.start_localstripe()
         existing = self.existing_kubeconfig()
         if existing:
             self.kubeconfig = existing
@@ -95,6 +97,20 @@ class Platform:
             return kube.find_assets()
         except procs.StartupError:
             return None
+
+    def start_localstripe(self) -> None:
+        """A stateful fake of Stripe's API (development only: the `dev` extra installs it)."""
+        binary = Path(sys.executable).parent / "localstripe"
+        if not binary.exists():
+            return
+        port = self.port("localstripe")
+        process = self.supervisor.start("localstripe", [str(binary), "--port", str(port)])
+        self.supervisor.wait_ready(
+            process,
+            lambda: procs.http_ok(f"http://127.0.0.1:{port}/v1/customers", token=LOCALSTRIPE_KEY),
+            timeout=30,
+        )
+        self.processes["localstripe"] = process
 
     def existing_kubeconfig(self) -> Path | None:
         """The cluster to use instead of starting one: KUBECONFIG, unless Kubernetes binaries
@@ -214,6 +230,14 @@ class Platform:
             ),
             "SECRET_KEY": _secret(self.state_dir / "secrets" / "secret-key"),
             "ENVIRONMENT": "local",
+            **(
+                {
+                    "STRIPE_API_KEY": "sk_test_local",
+                    "STRIPE_API_BASE": f"http://127.0.0.1:{self.ports['localstripe']}",
+                }
+                if "localstripe" in self.ports
+                else {}
+            ),
             "STRIPE_WEBHOOK_SECRET": "whsec_"
             + _secret(self.state_dir / "secrets" / "stripe-webhook"),
             "TENANTRY_SNAPSHOT_DIR": str(self.state_dir / "snapshots"),

@@ -34,6 +34,11 @@ class Settings(BaseSettings):
     STRIPE_WEBHOOK_SECRET: str = "whsec_local_development_only"  # noqa: S105 - refused below
     BILLING_GRACE_SECONDS: int = Field(default=7 * 24 * 3600, ge=0)
     BILLING_SWEEP_SECONDS: float = 5.0
+    # Outgoing Stripe calls; no key: billing is off (signup works, no customer is created).
+    STRIPE_API_KEY: str | None = None
+    STRIPE_API_BASE: str | None = None  # e.g. a localstripe server in development and tests
+    # Paid plans start with a trial (no card needed); 0: no trial, Stripe waits for payment.
+    STRIPE_TRIAL_DAYS: int = Field(default=14, ge=0)
     # Start the outbox dispatcher and the Kubernetes mirror inside the API process.
     RUN_BACKGROUND_WORKERS: bool = True
 

@@ -16,7 +16,8 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from control_plane import models
-from control_plane.services import kube, tenants
+from control_plane.core import config
+from control_plane.services import kube, stripe_sync, tenants
 
 log = logging.getLogger(__name__)
 MAX_BACKOFF = 30.0
@@ -26,7 +27,13 @@ def backoff(attempts: int) -> dt.timedelta:
     return dt.timedelta(seconds=min(MAX_BACKOFF, 0.25 * 2**attempts))
 
 
-def dispatch_once(sessions: sessionmaker[Session], *, field_manager: str, batch: int = 20) -> int:
+def dispatch_once(
+    sessions: sessionmaker[Session],
+    *,
+    field_manager: str,
+    batch: int = 20,
+    settings: config.Settings | None = None,
+) -> int:
     """Process the due entries; returns how many were claimed."""
     with sessions() as session, session.begin():
         entries = session.scalars(
@@ -47,6 +54,11 @@ def dispatch_once(sessions: sessionmaker[Session], *, field_manager: str, batch:
                 entry.processed_at, entry.last_error = now, "skipped: the tenant is offboarding"
                 continue
             try:
+                if entry.action == models.OutboxAction.SYNC_BILLING:
+                    done = stripe_sync.sync(session, entry, settings or config.get_settings())
+                    entry.processed_at, entry.last_error = now, None
+                    entry.payload = {**(entry.payload or {}), "result": done}
+                    continue
                 if deleting:
                     kube.delete_tenant(tenant.slug)
                     entry.processed_at, entry.last_error = now, None
@@ -54,7 +66,7 @@ def dispatch_once(sessions: sessionmaker[Session], *, field_manager: str, batch:
                 applied = kube.apply_tenant(
                     tenants.tenant_resource(tenant), field_manager=field_manager
                 )
-            except kube.KubeUnavailable as exc:
+            except (kube.KubeUnavailable, stripe_sync.BillingUnavailable) as exc:
                 entry.attempts += 1
                 entry.last_error = str(exc)[:2000]
                 entry.next_attempt_at = now + backoff(entry.attempts)

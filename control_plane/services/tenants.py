@@ -92,6 +92,7 @@ def signup(session: Session, *, data: schemas.SignupCreate, tiers: set[str]) -> 
         )
     )
     session.add(models.OutboxEntry(tenant=tenant, action=models.OutboxAction.APPLY_TENANT))
+    session.add(models.OutboxEntry(tenant=tenant, action=models.OutboxAction.SYNC_BILLING))
     try:
         session.commit()
     except IntegrityError as exc:  # a concurrent signup won the race for the same name

@@ -331,3 +331,19 @@ def delete_tenant(
             if conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (plan.role,)).fetchone():
                 conn.execute(sql.SQL("DROP OWNED BY {}").format(sql.Identifier(plan.role)))
                 conn.execute(sql.SQL("DROP ROLE {}").format(sql.Identifier(plan.role)))
+
+
+def publish_tier_features(cfg: settings.OperatorSettings, tier: str, features: list[str]) -> None:
+    """Record the features a Tier grants where the app enforces them."""
+    with connect(cfg.admin_url(cfg.pool_database)) as conn, conn.transaction():
+        conn.execute("DELETE FROM tenantry.tier_features WHERE tier = %s", (tier,))
+        for feature in features:
+            conn.execute(
+                "INSERT INTO tenantry.tier_features (tier, feature) VALUES (%s, %s)",
+                (tier, feature),
+            )
+
+
+def forget_tier(cfg: settings.OperatorSettings, tier: str) -> None:
+    with connect(cfg.admin_url(cfg.pool_database)) as conn:
+        conn.execute("DELETE FROM tenantry.tier_features WHERE tier = %s", (tier,))

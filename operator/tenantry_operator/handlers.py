@@ -99,7 +99,9 @@ def tier_changed(
     tenants_by_tier: kopf.Index[str, str] | None = None,  # injected by kopf from the index
     **_: Any,
 ) -> None:
-    """Stamp the Tier's revision on each of its Tenants; each then re-reconciles itself."""
+    """Publish the Tier's features for the app, and stamp its revision on each of its Tenants;
+    each then re-reconciles itself."""
+    databases.publish_tier_features(config(), name, list(spec.get("features") or []))
     revision = model.revision_of(dict(spec))
     for tenant in tenants_by_tier.get(name, []) if tenants_by_tier is not None else []:
         current = apply.get(model.API_VERSION, "Tenant", tenant)
@@ -113,3 +115,8 @@ def tier_changed(
             {"metadata": {"annotations": {model.ANNOTATION_TIER_REVISION: revision}}},
         )
         logger.info("tier %s changed: tenant %s re-reconciles", name, tenant)
+
+
+@kopf.on.delete(model.GROUP, model.VERSION, "tiers", optional=True)
+def tier_deleted(name: str, **_: Any) -> None:
+    databases.forget_tier(config(), name)

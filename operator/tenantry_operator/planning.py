@@ -187,6 +187,8 @@ def plan_workload(
                 "replicas": 0 if tenant.suspended else tier.replicas,
                 "image": image,
                 "tenant_key": tenant.key,
+                "tier": tier.name,
+                "features": json.dumps(list(tier.features)),
                 "db_secret": SECRET_NAME,
                 "app_secret": APP_SECRET_NAME,
             },

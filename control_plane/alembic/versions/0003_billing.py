@@ -83,6 +83,7 @@ def upgrade() -> None:
         ),
     )
     op.create_index("ix_audit_log_tenant_id", "audit_log", ["tenant_id"])
+    op.add_column("outbox", sa.Column("payload", postgresql.JSONB(), nullable=True))
     op.add_column(
         "tenants",
         sa.Column("suspended", sa.Boolean(), server_default=sa.text("false"), nullable=False),
@@ -114,6 +115,7 @@ def downgrade() -> None:
         "suspended",
     ):
         op.drop_column("tenants", column)
+    op.drop_column("outbox", "payload")
     op.drop_table("audit_log")
     op.drop_table("stripe_events")
     op.drop_table("plans")

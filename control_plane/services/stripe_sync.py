@@ -1,0 +1,109 @@
+"""Outgoing Stripe calls: a tenant's customer and subscription, and plan changes.
+
+Run by the outbox dispatcher for SYNC_BILLING entries, so a failed call is retried and never
+lost. Each call is idempotent twice over: the Stripe ids are kept on the tenant (a retried job
+skips what exists), and every request carries an idempotency key derived from stable ids (the
+tenant, the plan, the outbox entry), so Stripe itself discards a repeated request.
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import Any
+
+import stripe
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from control_plane import models
+from control_plane.core import config
+
+
+class BillingUnavailable(Exception):
+    """Stripe could not be reached or refused the call; the entry is retried."""
+
+
+@functools.cache
+def client(api_key: str, api_base: str | None) -> stripe.StripeClient:
+    return stripe.StripeClient(api_key, base_addresses={"api": api_base} if api_base else {})
+
+
+def monthly_plan(session: Session, tier: str) -> str | None:
+    return session.scalar(
+        select(models.Plan.id).where(
+            models.Plan.tier == tier, models.Plan.interval == "month", models.Plan.active
+        )
+    )
+
+
+def ensure_plan(stripe_client: stripe.StripeClient, plan: models.Plan) -> None:
+    """The catalog's plan exists in Stripe (created there if missing, with the same id)."""
+    try:
+        stripe_client.v1.plans.retrieve(plan.id)
+    except stripe.InvalidRequestError:
+        stripe_client.v1.plans.create(
+            params={
+                "id": plan.id,
+                "product": {"name": plan.display_name},
+                "amount": plan.amount,
+                "currency": plan.currency,
+                "interval": plan.interval,
+            },
+            options={"idempotency_key": f"plan-{plan.id}"},
+        )
+
+
+def sync(session: Session, entry: models.OutboxEntry, settings: config.Settings) -> str:
+    """Bring Stripe to what the entry asks; returns what was done."""
+    if not settings.STRIPE_API_KEY:
+        return "skipped: billing is off (no STRIPE_API_KEY)"
+    stripe_client = client(settings.STRIPE_API_KEY, settings.STRIPE_API_BASE)
+    tenant = entry.tenant
+    wanted = (entry.payload or {}).get("plan") or monthly_plan(session, tenant.tier)
+    metadata = {"tenant_id": str(tenant.id), "tenant": tenant.slug}
+    done = []
+    try:
+        if not tenant.stripe_customer_id:
+            customer = stripe_client.v1.customers.create(
+                params={
+                    "email": tenant.owner_email or "",
+                    "name": tenant.company,
+                    "metadata": metadata,
+                },
+                options={"idempotency_key": f"tenant-{tenant.id}-customer"},
+            )
+            tenant.stripe_customer_id = customer.id
+            done.append(f"customer {customer.id}")
+        catalog = session.get(models.Plan, wanted) if wanted else None
+        if catalog is not None:
+            ensure_plan(stripe_client, catalog)
+        if wanted and not tenant.stripe_subscription_id:
+            params: dict[str, Any] = {
+                "customer": tenant.stripe_customer_id,
+                "items": [{"plan": wanted}],
+                "metadata": metadata,
+            }
+            paid = catalog is not None and catalog.amount > 0
+            if paid and settings.STRIPE_TRIAL_DAYS:
+                params["trial_period_days"] = settings.STRIPE_TRIAL_DAYS
+            elif paid:
+                params["payment_behavior"] = "default_incomplete"  # the client pays next
+            subscription = stripe_client.v1.subscriptions.create(
+                params=params,  # type: ignore[arg-type]
+                options={"idempotency_key": f"tenant-{tenant.id}-subscription"},
+            )
+            tenant.stripe_subscription_id = subscription.id
+            done.append(f"subscription {subscription.id} on {wanted}")
+        elif wanted and entry.payload and entry.payload.get("plan"):
+            current = stripe_client.v1.subscriptions.retrieve(tenant.stripe_subscription_id or "")
+            item = current["items"]["data"][0]
+            if item["plan"]["id"] != wanted:
+                stripe_client.v1.subscriptions.update(
+                    current.id,
+                    params={"items": [{"id": item["id"], "plan": wanted}]},
+                    options={"idempotency_key": f"tenant-{tenant.id}-plan-{wanted}-{entry.id}"},
+                )
+                done.append(f"subscription {current.id} moved to {wanted}")
+    except stripe.StripeError as exc:
+        raise BillingUnavailable(str(exc)) from exc
+    return ", ".join(done) or "nothing to do"
