@@ -292,3 +292,50 @@ def test_upgrade_by_webhook_migrates_the_tenant_to_a_silo(
     assert moved["status"]["migration"]["phase"] == "Completed"
     projects = app.get("/projects", headers=support.auth(body)).json()
     assert [p["name"] for p in projects] == ["before"]
+
+
+def test_plan_catalog_maps_stripe_plans_to_tiers(api: httpx.Client) -> None:
+    plans = {plan["id"]: plan for plan in api.get("/plans").json()}
+    assert {(p["tier"], p["interval"]) for p in plans.values()} >= {
+        ("free", "month"),
+        ("standard", "month"),
+        ("standard", "year"),
+        ("pro", "month"),
+        ("pro", "year"),
+        ("enterprise", "month"),
+        ("enterprise", "year"),
+    }
+    assert plans["standard-annual"]["amount"] == 29000
+    assert plans["free-monthly"]["amount"] == 0
+
+
+def drained(db: psycopg.Connection[Any], tenant_id: str) -> bool:
+    """The tenant's outbox intents (its signup's Stripe job among them) are all done."""
+    pending = db.execute(
+        "SELECT count(*) FROM outbox WHERE tenant_id = %s AND processed_at IS NULL", (tenant_id,)
+    ).fetchone()
+    return pending == (0,)
+
+
+def test_checkout_completion_links_the_customer(
+    api: httpx.Client,
+    stripe_api: Stripe,
+    control_db: psycopg.Connection[Any],
+) -> None:
+    tenant = support.signup(api, support.unique("Checkout"))["tenant"]
+    eventually(functools.partial(drained, control_db, tenant["id"]), what="outbox drained")
+    control_db.execute(
+        "UPDATE tenants SET stripe_customer_id = NULL WHERE id = %s", (tenant["id"],)
+    )
+    session = {
+        "id": "cs_test",
+        "object": "checkout.session",
+        "payment_status": "paid",
+        "client_reference_id": tenant["id"],
+        "customer": f"cus_co_{tenant['slug']}",
+    }
+    sent = stripe_api.send(stripe_api.event("checkout.session.completed", session))
+    assert sent.json()["outcome"] == "applied"
+    assert control_db.execute(
+        "SELECT stripe_customer_id, billing_state FROM tenants WHERE id = %s", (tenant["id"],)
+    ).fetchone() == (f"cus_co_{tenant['slug']}", "active")
