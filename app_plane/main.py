@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import asynccontextmanager
 from typing import Annotated, Any
 
 import sqlalchemy as sa
@@ -17,10 +18,23 @@ from fastapi import Depends, FastAPI, Response, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, ConfigDict, Field
 
-from app_plane import data, settings
+from app_plane import data, settings, usage
 from control_plane.core import problems, security
 
-app = FastAPI(title="Tenantry app plane", openapi_url="/api/openapi.json", docs_url="/api/docs")
+
+@asynccontextmanager
+async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+    usage.meter.start()
+    yield
+    usage.meter.stop()
+
+
+app = FastAPI(
+    lifespan=lifespan,
+    title="Tenantry app plane",
+    openapi_url="/api/openapi.json",
+    docs_url="/api/docs",
+)
 problems.install(app)
 app.add_middleware(CorrelationIdMiddleware)
 _bearer = HTTPBearer(auto_error=False)
@@ -37,6 +51,8 @@ def tenant_key(
         issuer=cfg.JWT_ISSUER,
         audience=cfg.JWT_AUDIENCE,
     )
+    if not settings.get_settings().TENANTRY_TENANT_DATABASE_URL:
+        usage.meter.count(principal.tenant_key)
     return principal.tenant_key
 
 

@@ -98,3 +98,15 @@ class SubscriptionChange(BaseModel):
     plan: str
     tier: str
     status: Literal["requested"]
+
+
+class UsageDay(BaseModel):
+    day: dt.date
+    api_calls: int
+
+
+class UsagePublic(BaseModel):
+    tenant_id: uuid.UUID
+    since: dt.date
+    days: list[UsageDay]
+    total_api_calls: int

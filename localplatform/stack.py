@@ -228,6 +228,7 @@ class Platform:
             "TENANTRY_APP_DATABASE_URL": self.pg.url(
                 POOL_DB, user="tenantry_app", password=app_password
             ),
+            "USAGE_DATABASE_URL": self.pg.url(POOL_DB, user="tenantry_app", password=app_password),
             "SECRET_KEY": _secret(self.state_dir / "secrets" / "secret-key"),
             "ENVIRONMENT": "local",
             **(

@@ -39,6 +39,8 @@ class Settings(BaseSettings):
     STRIPE_API_BASE: str | None = None  # e.g. a localstripe server in development and tests
     # Paid plans start with a trial (no card needed); 0: no trial, Stripe waits for payment.
     STRIPE_TRIAL_DAYS: int = Field(default=14, ge=0)
+    # The pool database, read-only, for the usage the app plane meters.
+    USAGE_DATABASE_URL: str | None = None
     # Start the outbox dispatcher and the Kubernetes mirror inside the API process.
     RUN_BACKGROUND_WORKERS: bool = True
 

@@ -62,3 +62,28 @@ def test_silo_dedicated_app_enforces_its_own_plan(
     served = httpx.get(f"{urls[0]}/api/export", headers=support.token_for(env, name))
     assert served.status_code == 200
     assert served.json() == {"projects": [], "notes": []}
+
+
+def test_app_plane_meters_api_calls_per_tenant(
+    api: httpx.Client,
+    app: httpx.Client,
+    custom: client.CustomObjectsApi,
+) -> None:
+    metered, other = (support.signup(api, support.unique(n)) for n in ("Metered", "Quiet"))
+    for body in (metered, other):
+        support.wait_ready(custom, body["tenant"]["slug"])
+    for _ in range(7):
+        assert app.get("/projects", headers=support.auth(metered)).status_code == 200
+    app.get("/projects", headers=support.auth(other))
+
+    def total(body: dict[str, object]) -> int:
+        tenant = body["tenant"]
+        assert isinstance(tenant, dict)
+        seen = api.get(f"/tenants/{tenant['id']}/usage", headers=support.auth(body))
+        assert seen.status_code == 200, seen.text
+        return int(seen.json()["total_api_calls"])
+
+    eventually(lambda: total(metered) == 7, timeout=20, what="7 calls metered")
+    assert total(other) == 1
+    assert app.get("/projects").status_code == 401  # unauthenticated calls are not anyone's
+    assert total(metered) == 7

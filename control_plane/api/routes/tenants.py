@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import uuid
 
 from fastapi import APIRouter
@@ -9,6 +10,7 @@ from fastapi import APIRouter
 from control_plane import models, schemas
 from control_plane.api import deps
 from control_plane.core import problems
+from control_plane.services import usage
 
 router = APIRouter(prefix="/tenants", tags=["tenants"])
 
@@ -98,3 +100,29 @@ def change_subscription(
     if dispatcher:
         dispatcher.wake.set()
     return schemas.SubscriptionChange(plan=plan.id, tier=plan.tier, status="requested")
+
+
+@router.get(
+    "/{tenant_id}/usage",
+    response_model=schemas.UsagePublic,
+    responses={
+        404: {"description": "No such tenant visible to the caller"},
+        503: {"description": "Usage is not available"},
+    },
+)
+def read_usage(
+    tenant_id: uuid.UUID, session: deps.SessionDep, principal: deps.CurrentPrincipal, days: int = 31
+) -> schemas.UsagePublic:
+    """API calls the app plane metered for the tenant, per day, over the last `days` days."""
+    tenant = read_tenant(tenant_id, session, principal)
+    since = dt.datetime.now(dt.UTC).date() - dt.timedelta(days=max(0, min(days, 366)) - 1)
+    try:
+        counted = usage.daily_calls(tenant.slug, since)
+    except usage.UsageUnavailable as exc:
+        raise problems.Problem(503, "Usage unavailable", str(exc)) from exc
+    return schemas.UsagePublic(
+        tenant_id=tenant.id,
+        since=since,
+        days=[schemas.UsageDay(day=day, api_calls=calls) for day, calls in counted],
+        total_api_calls=sum(calls for _, calls in counted),
+    )

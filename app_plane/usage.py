@@ -1,0 +1,78 @@
+"""Usage metering in the app plane: API calls per tenant and day.
+
+Requests only bump an in-memory counter; a background thread adds the counts to
+`tenantry.usage` in the pool database every few seconds (and at shutdown), so metering costs a
+request nothing. The control plane reads the totals for billing. A silo's dedicated app has no
+pool database and does not meter (its requests through the shared app are counted).
+"""
+
+from __future__ import annotations
+
+import collections
+import datetime as dt
+import logging
+import threading
+
+import sqlalchemy as sa
+
+from app_plane import data, settings
+
+log = logging.getLogger(__name__)
+
+
+class Meter:
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._calls: collections.Counter[tuple[str, dt.date]] = collections.Counter()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def count(self, tenant_key: str) -> None:
+        with self._lock:
+            self._calls[(tenant_key, dt.datetime.now(dt.UTC).date())] += 1
+
+    def flush(self) -> int:
+        """Add the counted calls to the pool database; returns how many calls were written."""
+        with self._lock:
+            pending, self._calls = self._calls, collections.Counter()
+        if not pending:
+            return 0
+        try:
+            with data.pool_engine().begin() as conn:
+                for (tenant, day), calls in sorted(pending.items()):
+                    conn.execute(
+                        sa.text(
+                            "INSERT INTO tenantry.usage (tenant_id, day, api_calls) "
+                            "VALUES (:t, :d, :n) ON CONFLICT (tenant_id, day) DO UPDATE SET "
+                            "api_calls = tenantry.usage.api_calls + EXCLUDED.api_calls, "
+                            "updated_at = now()"
+                        ),
+                        {"t": tenant, "d": day, "n": calls},
+                    )
+        except sa.exc.SQLAlchemyError:
+            with self._lock:  # keep the counts for the next flush: none are lost
+                self._calls.update(pending)
+            log.exception("usage flush failed; retrying later")
+            return 0
+        return sum(pending.values())
+
+    def _run(self, every: float) -> None:
+        while not self._stop.wait(every):
+            self.flush()
+
+    def start(self, every: float = 2.0) -> None:
+        if settings.get_settings().TENANTRY_TENANT_DATABASE_URL:
+            return  # a dedicated app has no pool database to write to
+        self._thread = threading.Thread(
+            target=self._run, args=(every,), daemon=True, name="usage-meter"
+        )
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+            self.flush()
+
+
+meter = Meter()
