@@ -64,17 +64,7 @@ class PodRunner:
         log = self.log_dir / (key.replace("/", "_") + ".log")
         with log.open("ab") as out:
             popen = subprocess.Popen(
-                [
-                    sys.executable,
-                    "-m",
-                    "uvicorn",
-                    "app_plane.main:app",
-                    "--host",
-                    "127.0.0.1",
-                    "--port",
-                    str(port),
-                    "--no-access-log",
-                ],
+                [sys.executable, *procs.uvicorn_args("app_plane.main:app", port)],
                 env={"PATH": os.environ.get("PATH", ""), "PYTHONUNBUFFERED": "1", **env},
                 cwd=REPO_ROOT,
                 stdout=out,

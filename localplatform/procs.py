@@ -39,6 +39,11 @@ def free_port(preferred: int | None = None) -> int:
     raise StartupError("no free TCP port")
 
 
+def uvicorn_args(app: str, port: int) -> list[str]:
+    """`python -m` arguments that serve an ASGI app on 127.0.0.1:`port`."""
+    return ["-m", "uvicorn", app, "--host", "127.0.0.1", "--port", str(port), "--no-access-log"]
+
+
 def log_tail(path: Path, lines: int = 30) -> str:
     try:
         return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])

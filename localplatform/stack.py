@@ -306,16 +306,7 @@ class Platform:
         port = self.port("control-plane")
         return self._start_python(
             "control-plane",
-            [
-                "-m",
-                "uvicorn",
-                "control_plane.main:app",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(port),
-                "--no-access-log",
-            ],
+            procs.uvicorn_args("control_plane.main:app", port),
             health=f"http://127.0.0.1:{port}/healthz",
         )
 
@@ -323,16 +314,7 @@ class Platform:
         port = self.port("app-plane")
         return self._start_python(
             "app-plane",
-            [
-                "-m",
-                "uvicorn",
-                "app_plane.main:app",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(port),
-                "--no-access-log",
-            ],
+            procs.uvicorn_args("app_plane.main:app", port),
             health=f"http://127.0.0.1:{port}/healthz",
         )
 
