@@ -16,7 +16,7 @@ from prometheus_fastapi_instrumentator import Instrumentator
 from control_plane.api import main as api_main
 from control_plane.core import config, db, problems
 from control_plane.core import logging as logs
-from control_plane.services import billing, mirror, outbox
+from control_plane.services import billing, mirror, outbox, stripe_sync, usage
 
 
 def create_app(settings: config.Settings | None = None) -> FastAPI:
@@ -27,7 +27,7 @@ def create_app(settings: config.Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.tiers = mirror.TierCache(settings.SIGNUP_TIERS)
         app.state.dispatcher = None
-        workers: list[outbox.Dispatcher | mirror.Mirror | billing.Sweeper] = []
+        workers: list[outbox.Dispatcher | mirror.Mirror | billing.Sweeper | usage.Reporter] = []
         if settings.RUN_BACKGROUND_WORKERS:
             app.state.dispatcher = outbox.Dispatcher(
                 db.session_factory(),
@@ -43,6 +43,14 @@ def create_app(settings: config.Settings | None = None) -> FastAPI:
                     wake=app.state.dispatcher.wake,
                 ),
             ]
+            if settings.STRIPE_API_KEY and settings.USAGE_DATABASE_URL:
+                workers.append(
+                    usage.Reporter(
+                        db.session_factory(),
+                        stripe_sync.client(settings.STRIPE_API_KEY, settings.STRIPE_API_BASE),
+                        every=settings.USAGE_REPORT_SECONDS,
+                    )
+                )
             for worker in workers:
                 worker.start()
         yield

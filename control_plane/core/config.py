@@ -41,6 +41,7 @@ class Settings(BaseSettings):
     STRIPE_TRIAL_DAYS: int = Field(default=14, ge=0)
     # The pool database, read-only, for the usage the app plane meters.
     USAGE_DATABASE_URL: str | None = None
+    USAGE_REPORT_SECONDS: float = 3600.0  # how often finished days are reported to Stripe
     # Start the outbox dispatcher and the Kubernetes mirror inside the API process.
     RUN_BACKGROUND_WORKERS: bool = True
 

@@ -1,17 +1,25 @@
-"""Usage the app plane metered (API calls per tenant and day), read from the pool database.
+"""Usage the app plane metered (API calls per tenant and day): read back, reported to Stripe.
 
-Used by `GET /tenants/{id}/usage`; the pool is reached with USAGE_DATABASE_URL (the app's
-non-privileged role, which may read `tenantry.usage`).
+Used by `GET /tenants/{id}/usage` and the usage reporter; the pool is reached with
+USAGE_DATABASE_URL (the app's non-privileged role, which may read `tenantry.usage`).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import functools
+import logging
+import threading
+from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 
+from control_plane import models
 from control_plane.core import config
+
+log = logging.getLogger(__name__)
 
 
 class UsageUnavailable(Exception):
@@ -41,3 +49,75 @@ def daily_calls(tenant_key: str, since: dt.date) -> list[tuple[dt.date, int]]:
     except sa.exc.OperationalError as exc:
         raise UsageUnavailable(str(exc).splitlines()[0]) from exc
     return [(row.day, int(row.api_calls)) for row in rows]
+
+
+METER_EVENT = "api_calls"
+
+
+def report_closed_days(
+    session: Session, stripe_client: Any, today: dt.date, lookback_days: int = 7
+) -> int:
+    """Send each tenant's API calls of every finished day, once, as a Stripe meter event.
+
+    Stripe deduplicates meter events by `identifier` (tenant and day), and `usage_reports`
+    records what was sent, so neither a retry nor a crash between the two reports twice."""
+    sent = 0
+    since = today - dt.timedelta(days=lookback_days)
+    billed = session.scalars(
+        select(models.Tenant).where(models.Tenant.stripe_customer_id.is_not(None))
+    ).all()
+    for tenant in billed:
+        done = set(
+            session.scalars(
+                select(models.UsageReport.day).where(
+                    models.UsageReport.tenant_id == tenant.id, models.UsageReport.day >= since
+                )
+            )
+        )
+        for day, calls in daily_calls(tenant.slug, since):
+            if day >= today or day in done:
+                continue
+            identifier = f"{tenant.id}-{day.isoformat()}"
+            end_of_day = dt.datetime.combine(day, dt.time(23, 59, 59), dt.UTC)
+            stripe_client.v1.billing.meter_events.create(
+                params={
+                    "event_name": METER_EVENT,
+                    "identifier": identifier,
+                    "timestamp": int(end_of_day.timestamp()),
+                    "payload": {
+                        "stripe_customer_id": tenant.stripe_customer_id,
+                        "value": str(calls),
+                    },
+                }
+            )
+            session.add(
+                models.UsageReport(
+                    tenant_id=tenant.id, day=day, api_calls=calls, identifier=identifier
+                )
+            )
+            session.commit()
+            sent += 1
+    return sent
+
+
+class Reporter:
+    """Runs `report_closed_days` every `every` seconds in a thread."""
+
+    def __init__(self, sessions: Any, stripe_client: Any, *, every: float) -> None:
+        self.sessions, self.stripe_client, self.every = sessions, stripe_client, every
+        self.stopping = threading.Event()
+        self.thread = threading.Thread(target=self._run, name="usage-reporter", daemon=True)
+
+    def _run(self) -> None:
+        while not self.stopping.wait(self.every):
+            try:
+                with self.sessions() as session:
+                    report_closed_days(session, self.stripe_client, dt.datetime.now(dt.UTC).date())
+            except Exception:  # Stripe or the pool unreachable: the next round retries
+                log.exception("usage report failed")
+
+    def start(self) -> None:
+        self.thread.start()
+
+    def stop(self) -> None:
+        self.stopping.set()

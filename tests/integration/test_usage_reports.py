@@ -1,0 +1,91 @@
+"""Finished days of metered usage go to Stripe once each, as meter events."""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+from collections.abc import Iterator
+from types import SimpleNamespace
+from typing import Any
+
+import httpx
+import psycopg
+import pytest
+from sqlalchemy import create_engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from control_plane.core import config
+from control_plane.services import usage
+from tests.conftest import eventually
+from tests.integration import support
+
+pytestmark = pytest.mark.integration
+
+
+class RecordingStripe:
+    """Our boundary with Stripe (the client the reporter is given), recording meter events:
+    localstripe does not implement them."""
+
+    def __init__(self) -> None:
+        self.events: list[dict[str, Any]] = []
+        meter_events = SimpleNamespace(create=lambda params: self.events.append(params))
+        self.v1 = SimpleNamespace(billing=SimpleNamespace(meter_events=meter_events))
+
+
+@pytest.fixture
+def session(env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> Iterator[Session]:
+    monkeypatch.setenv("USAGE_DATABASE_URL", env["USAGE_DATABASE_URL"])
+    monkeypatch.setenv("DATABASE_URL", env["DATABASE_URL"])
+    config.get_settings.cache_clear()
+    engine = create_engine(env["DATABASE_URL"])
+    with sessionmaker(engine)() as opened:
+        yield opened
+    engine.dispose()
+    config.get_settings.cache_clear()
+
+
+def customer_of(db: psycopg.Connection[Any], tenant_id: str) -> str | None:
+    row = db.execute(
+        "SELECT stripe_customer_id FROM tenants WHERE id = %s", (tenant_id,)
+    ).fetchone()
+    return str(row[0]) if row and row[0] else None
+
+
+def test_each_finished_day_is_reported_once(
+    api: httpx.Client,
+    control_db: psycopg.Connection[Any],
+    pool_admin: psycopg.Connection[Any],
+    session: Session,
+) -> None:
+    tenant = support.signup(api, support.unique("Metered"))["tenant"]
+    customer = eventually(
+        functools.partial(customer_of, control_db, tenant["id"]), what="Stripe customer"
+    )
+    today = dt.datetime.now(dt.UTC).date()
+    yesterday = today - dt.timedelta(days=1)
+    for day, calls in ((yesterday, 41), (today, 5)):
+        pool_admin.execute(
+            "INSERT INTO tenantry.usage (tenant_id, day, api_calls) VALUES (%s, %s, %s)",
+            (tenant["slug"], day, calls),
+        )
+    stripe = RecordingStripe()
+
+    assert usage.report_closed_days(session, stripe, today) >= 1
+    mine = [e for e in stripe.events if e["identifier"].startswith(tenant["id"])]
+    assert mine == [
+        {
+            "event_name": "api_calls",
+            "identifier": f"{tenant['id']}-{yesterday.isoformat()}",
+            "timestamp": int(
+                dt.datetime.combine(yesterday, dt.time(23, 59, 59), dt.UTC).timestamp()
+            ),
+            "payload": {"stripe_customer_id": customer, "value": "41"},
+        }
+    ]
+
+    again = RecordingStripe()
+    usage.report_closed_days(session, again, today)
+    assert [e for e in again.events if e["identifier"].startswith(tenant["id"])] == []
+    assert control_db.execute(
+        "SELECT day, api_calls FROM usage_reports WHERE tenant_id = %s", (tenant["id"],)
+    ).fetchall() == [(yesterday, 41)]
