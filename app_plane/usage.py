@@ -1,8 +1,9 @@
-"""Usage metering in the app plane: API calls per tenant and day.
+"""Usage metering in the app plane: API calls and stored rows per tenant and day.
 
 Requests only bump an in-memory counter; a background thread adds the counts to
-`tenantry.usage` in the pool database every few seconds (and at shutdown), so metering costs a
-request nothing. The control plane reads the totals for billing. A silo's dedicated app has no
+`tenantry.usage` in the pool database every few seconds (and at shutdown), with the number of
+rows each active tenant stores (counted in its own placement), so metering costs a request
+nothing. The control plane reads the totals for billing. A silo's dedicated app has no
 pool database and does not meter (its requests through the shared app are counted).
 """
 
@@ -18,6 +19,19 @@ import sqlalchemy as sa
 from app_plane import data, settings
 
 log = logging.getLogger(__name__)
+
+
+def stored_rows(tenant_key: str) -> int | None:
+    """The tenant's rows (projects and notes), counted where its data lives; None if it has no
+    active placement (suspended or gone)."""
+    try:
+        with data.tenant_transaction(tenant_key) as conn:
+            counted = conn.execute(
+                sa.text("SELECT (SELECT count(*) FROM projects) + (SELECT count(*) FROM notes)")
+            ).scalar_one()
+    except data.TenantUnavailable:
+        return None
+    return int(counted)
 
 
 class Meter:
@@ -38,16 +52,19 @@ class Meter:
         if not pending:
             return 0
         try:
+            rows = {tenant: stored_rows(tenant) for tenant, _ in pending}
             with data.pool_engine().begin() as conn:
                 for (tenant, day), calls in sorted(pending.items()):
                     conn.execute(
                         sa.text(
-                            "INSERT INTO tenantry.usage (tenant_id, day, api_calls) "
-                            "VALUES (:t, :d, :n) ON CONFLICT (tenant_id, day) DO UPDATE SET "
+                            "INSERT INTO tenantry.usage (tenant_id, day, api_calls, stored_rows) "
+                            "VALUES (:t, :d, :n, coalesce(:r, 0)) "
+                            "ON CONFLICT (tenant_id, day) DO UPDATE SET "
                             "api_calls = tenantry.usage.api_calls + EXCLUDED.api_calls, "
+                            "stored_rows = coalesce(:r, tenantry.usage.stored_rows), "
                             "updated_at = now()"
                         ),
-                        {"t": tenant, "d": day, "n": calls},
+                        {"t": tenant, "d": day, "n": calls, "r": rows[tenant]},
                     )
         except sa.exc.SQLAlchemyError:
             with self._lock:  # keep the counts for the next flush: none are lost

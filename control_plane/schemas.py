@@ -103,6 +103,7 @@ class SubscriptionChange(BaseModel):
 class UsageDay(BaseModel):
     day: dt.date
     api_calls: int
+    stored_rows: int
 
 
 class UsagePublic(BaseModel):

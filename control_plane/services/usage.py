@@ -33,7 +33,8 @@ def _engine(url: str) -> sa.Engine:
     return sa.create_engine(url, pool_size=2, pool_pre_ping=True)
 
 
-def daily_calls(tenant_key: str, since: dt.date) -> list[tuple[dt.date, int]]:
+def daily_usage(tenant_key: str, since: dt.date) -> list[tuple[dt.date, int, int]]:
+    """(day, API calls, stored rows) the app plane metered for the tenant since `since`."""
     url = config.get_settings().USAGE_DATABASE_URL
     if not url:
         raise UsageUnavailable("USAGE_DATABASE_URL is not configured")
@@ -41,17 +42,18 @@ def daily_calls(tenant_key: str, since: dt.date) -> list[tuple[dt.date, int]]:
         with _engine(url).connect() as conn:
             rows = conn.execute(
                 sa.text(
-                    "SELECT day, api_calls FROM tenantry.usage WHERE tenant_id = :t AND day >= :s "
-                    "ORDER BY day"
+                    "SELECT day, api_calls, stored_rows FROM tenantry.usage "
+                    "WHERE tenant_id = :t AND day >= :s ORDER BY day"
                 ),
                 {"t": tenant_key, "s": since},
             ).all()
     except sa.exc.OperationalError as exc:
         raise UsageUnavailable(str(exc).splitlines()[0]) from exc
-    return [(row.day, int(row.api_calls)) for row in rows]
+    return [(row.day, int(row.api_calls), int(row.stored_rows)) for row in rows]
 
 
 METER_EVENT = "api_calls"
+ROWS_EVENT = "stored_rows"
 
 
 def report_closed_days(
@@ -74,22 +76,23 @@ def report_closed_days(
                 )
             )
         )
-        for day, calls in daily_calls(tenant.slug, since):
+        for day, calls, rows in daily_usage(tenant.slug, since):
             if day >= today or day in done:
                 continue
             identifier = f"{tenant.id}-{day.isoformat()}"
             end_of_day = dt.datetime.combine(day, dt.time(23, 59, 59), dt.UTC)
-            stripe_client.v1.billing.meter_events.create(
-                params={
-                    "event_name": METER_EVENT,
-                    "identifier": identifier,
-                    "timestamp": int(end_of_day.timestamp()),
-                    "payload": {
-                        "stripe_customer_id": tenant.stripe_customer_id,
-                        "value": str(calls),
-                    },
-                }
-            )
+            for event, value, suffix in ((METER_EVENT, calls, ""), (ROWS_EVENT, rows, "-rows")):
+                stripe_client.v1.billing.meter_events.create(
+                    params={
+                        "event_name": event,
+                        "identifier": identifier + suffix,
+                        "timestamp": int(end_of_day.timestamp()),
+                        "payload": {
+                            "stripe_customer_id": tenant.stripe_customer_id,
+                            "value": str(value),
+                        },
+                    }
+                )
             session.add(
                 models.UsageReport(
                     tenant_id=tenant.id, day=day, api_calls=calls, identifier=identifier

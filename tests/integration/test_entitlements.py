@@ -83,7 +83,12 @@ def test_app_plane_meters_api_calls_per_tenant(
         assert seen.status_code == 200, seen.text
         return int(seen.json()["total_api_calls"])
 
-    eventually(lambda: total(metered) == 7, timeout=20, what="7 calls metered")
+    app.post("/projects", json={"name": "counted"}, headers=support.auth(metered))
+    eventually(lambda: total(metered) == 8, timeout=20, what="8 calls metered")
+    (day,) = api.get(
+        f"/tenants/{metered['tenant']['id']}/usage", headers=support.auth(metered)
+    ).json()["days"]
+    assert day["stored_rows"] == 1
     assert total(other) == 1
     assert app.get("/projects").status_code == 401  # unauthenticated calls are not anyone's
-    assert total(metered) == 7
+    assert total(metered) == 8

@@ -63,24 +63,31 @@ def test_each_finished_day_is_reported_once(
     )
     today = dt.datetime.now(dt.UTC).date()
     yesterday = today - dt.timedelta(days=1)
-    for day, calls in ((yesterday, 41), (today, 5)):
+    for day, calls, rows in ((yesterday, 41, 12), (today, 5, 13)):
         pool_admin.execute(
-            "INSERT INTO tenantry.usage (tenant_id, day, api_calls) VALUES (%s, %s, %s)",
-            (tenant["slug"], day, calls),
+            "INSERT INTO tenantry.usage (tenant_id, day, api_calls, stored_rows) "
+            "VALUES (%s, %s, %s, %s)",
+            (tenant["slug"], day, calls, rows),
         )
     stripe = RecordingStripe()
 
     assert usage.report_closed_days(session, stripe, today) >= 1
     mine = [e for e in stripe.events if e["identifier"].startswith(tenant["id"])]
+    end_of_day = int(dt.datetime.combine(yesterday, dt.time(23, 59, 59), dt.UTC).timestamp())
+    key = f"{tenant['id']}-{yesterday.isoformat()}"
     assert mine == [
         {
             "event_name": "api_calls",
-            "identifier": f"{tenant['id']}-{yesterday.isoformat()}",
-            "timestamp": int(
-                dt.datetime.combine(yesterday, dt.time(23, 59, 59), dt.UTC).timestamp()
-            ),
+            "identifier": key,
+            "timestamp": end_of_day,
             "payload": {"stripe_customer_id": customer, "value": "41"},
-        }
+        },
+        {
+            "event_name": "stored_rows",
+            "identifier": key + "-rows",
+            "timestamp": end_of_day,
+            "payload": {"stripe_customer_id": customer, "value": "12"},
+        },
     ]
 
     again = RecordingStripe()

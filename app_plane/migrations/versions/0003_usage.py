@@ -21,6 +21,7 @@ def upgrade() -> None:
             tenant_id   text NOT NULL,
             day         date NOT NULL,
             api_calls   bigint NOT NULL DEFAULT 0,
+            stored_rows bigint NOT NULL DEFAULT 0,  -- the tenant's rows at the last flush
             updated_at  timestamptz NOT NULL DEFAULT now(),
             PRIMARY KEY (tenant_id, day)
         )""")

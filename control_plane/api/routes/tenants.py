@@ -117,12 +117,15 @@ def read_usage(
     tenant = read_tenant(tenant_id, session, principal)
     since = dt.datetime.now(dt.UTC).date() - dt.timedelta(days=max(0, min(days, 366)) - 1)
     try:
-        counted = usage.daily_calls(tenant.slug, since)
+        counted = usage.daily_usage(tenant.slug, since)
     except usage.UsageUnavailable as exc:
         raise problems.Problem(503, "Usage unavailable", str(exc)) from exc
     return schemas.UsagePublic(
         tenant_id=tenant.id,
         since=since,
-        days=[schemas.UsageDay(day=day, api_calls=calls) for day, calls in counted],
-        total_api_calls=sum(calls for _, calls in counted),
+        days=[
+            schemas.UsageDay(day=day, api_calls=calls, stored_rows=rows)
+            for day, calls, rows in counted
+        ],
+        total_api_calls=sum(calls for _, calls, _ in counted),
     )
