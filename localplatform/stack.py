@@ -104,7 +104,11 @@ class Platform:
         if not binary.exists():
             return
         port = self.port("localstripe")
-        process = self.supervisor.start("localstripe", [str(binary), "--port", str(port)])
+        # --from-scratch: localstripe keeps its state in one fixed file (/tmp/localstripe.pickle)
+        # that every instance rewrites; loading it while another instance writes it crashes.
+        process = self.supervisor.start(
+            "localstripe", [str(binary), "--port", str(port), "--from-scratch"]
+        )
         self.supervisor.wait_ready(
             process,
             lambda: procs.http_ok(f"http://127.0.0.1:{port}/v1/customers", token=LOCALSTRIPE_KEY),
