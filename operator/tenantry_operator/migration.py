@@ -72,13 +72,23 @@ class Context:
     def plan(self, placement: model.Isolation) -> planning.DatabasePlan:
         return planning.plan_database(self.tenant, placement)
 
-    def side(self, placement: model.Isolation) -> replication.Side:
+    def side(self, placement: model.Isolation) -> replication.Side | None:
+        """Where a placement's data is, or None if its database is gone. Only Provisioning
+        creates databases: a resumed clean-up must not bring back a silo it already dropped."""
         plan = self.plan(placement)
         if placement is model.Isolation.SILO:
             assert plan.database is not None
-            database = self.dbs.create(plan.database)
-            return replication.Side(database.admin_url, plan.schema)
+            database = self.dbs.locate(plan.database)
+            return replication.Side(database.admin_url, plan.schema) if database else None
         return replication.Side(self.cfg.admin_url(self.cfg.pool_database), plan.schema)
+
+    def need(self, placement: model.Isolation) -> replication.Side:
+        found = self.side(placement)
+        if found is None:
+            raise provisioner.ProvisionerUnavailable(
+                f"the {placement} database of the migration is missing"
+            )
+        return found
 
     @property
     def pool_url(self) -> str:
@@ -151,14 +161,14 @@ def step(state: dict[str, Any], ctx: Context) -> dict[str, Any]:
             message=f"target ready at {endpoint.host}:{endpoint.port}/{endpoint.database}",
         )
     elif phase is Phase.COPYING:
-        replication.start(ctx.side(source), ctx.side(target), key)
-        done, rows = replication.copied(ctx.side(target), key)
+        replication.start(ctx.need(source), ctx.need(target), key)
+        done, rows = replication.copied(ctx.need(target), key)
         new.update(rowsCopied=rows, message=f"{rows} rows copied")
         if done:
             new["phase"] = Phase.CATCHING_UP.value
     elif phase is Phase.CATCHING_UP:
-        lag = replication.lag_bytes(ctx.side(source), key)
-        _, rows = replication.copied(ctx.side(target), key)
+        lag = replication.lag_bytes(ctx.need(source), key)
+        _, rows = replication.copied(ctx.need(target), key)
         new.update(replicationLagBytes=lag, rowsCopied=rows, message=f"replication lag {lag} bytes")
         if lag is not None and lag <= LAG_SMALL_ENOUGH:
             new["phase"] = Phase.SWITCHING.value
@@ -169,14 +179,14 @@ def step(state: dict[str, Any], ctx: Context) -> dict[str, Any]:
         endpoint = databases.ensure_tenant(
             ctx.cfg, ctx.dbs, ctx.plan(target), ctx.password, route=False
         )
-        source_side = ctx.side(source)
+        source_side = ctx.need(source)
         fences = [source_side.url] if source is model.Isolation.SILO else []
         try:
             switched = replication.fenced_switch(
                 ctx.pool_url,
                 fences,
                 source_side,
-                ctx.side(target),
+                ctx.need(target),
                 key,
                 _route_sql(ctx, target, endpoint),
             )

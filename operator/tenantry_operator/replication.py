@@ -213,18 +213,31 @@ def fenced_switch(
                 conn.execute("SELECT pg_advisory_unlock_all()")
 
 
-def stop(source: Side, target: Side, tenant_key: str, *, wait: float = 10.0) -> None:
-    """Remove subscription, slot and publication, in the order that lets each go."""
+def stop(source: Side | None, target: Side | None, tenant_key: str, *, wait: float = 10.0) -> None:
+    """Remove subscription, slot and publication, in the order that lets each go. A side whose
+    database is already gone has nothing left to remove."""
     name = name_for(tenant_key)
-    subscription = None
+    subscription = _drop_subscription(target, name) if target is not None else None
+    if source is not None:
+        _drop_slot_and_publication(source, name, subscription, wait)
+
+
+def _drop_subscription(target: Side, name: str) -> int | None:
+    """Drop the subscription; returns its oid (its table-sync slots are named after it)."""
     with databases.connect(target.url) as conn:
         row = conn.execute("SELECT oid FROM pg_subscription WHERE subname = %s", (name,)).fetchone()
-        if row:
-            subscription = int(row[0])
-            ident = sql.Identifier(name)
-            conn.execute(sql.SQL("ALTER SUBSCRIPTION {} DISABLE").format(ident))
-            conn.execute(sql.SQL("ALTER SUBSCRIPTION {} SET (slot_name = NONE)").format(ident))
-            conn.execute(sql.SQL("DROP SUBSCRIPTION {}").format(ident))
+        if not row:
+            return None
+        ident = sql.Identifier(name)
+        conn.execute(sql.SQL("ALTER SUBSCRIPTION {} DISABLE").format(ident))
+        conn.execute(sql.SQL("ALTER SUBSCRIPTION {} SET (slot_name = NONE)").format(ident))
+        conn.execute(sql.SQL("DROP SUBSCRIPTION {}").format(ident))
+        return int(row[0])
+
+
+def _drop_slot_and_publication(
+    source: Side, name: str, subscription: int | None, wait: float
+) -> None:
     with databases.connect(source.url) as conn:
         slots = [name]
         if subscription is not None:  # table-sync slots of an interrupted initial copy

@@ -30,7 +30,6 @@ class Reason(enum.StrEnum):
     PROVISIONED = "Provisioned"
     RECONCILING = "Reconciling"
     TIER_NOT_FOUND = "TierNotFound"
-    ISOLATION_NOT_SUPPORTED = "IsolationNotSupported"
     APPLY_FAILED = "ApplyFailed"
     DATABASE_UNAVAILABLE = "DatabaseUnavailable"
     DATABASE_FAILED = "DatabaseFailed"
@@ -70,7 +69,7 @@ class StepResult:
 PENDING = StepResult(False, Reason.RECONCILING, "not reconciled yet")
 
 # Waiting on something outside the tenant (a Tier to appear) rather than on a failed step.
-_WAITING = {Reason.TIER_NOT_FOUND, Reason.ISOLATION_NOT_SUPPORTED}
+_WAITING = {Reason.TIER_NOT_FOUND}
 # In progress: no Warning, phase Provisioning.
 IN_PROGRESS = {
     Reason.RECONCILING,
