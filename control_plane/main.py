@@ -1,7 +1,8 @@
 """The control plane's ASGI app (`uvicorn control_plane.main:app`).
 
-Its lifespan starts the background workers: the outbox dispatcher (registry → Kubernetes) and
-the mirror (Kubernetes → registry, and the Tier cache).
+Its lifespan starts the background workers: the outbox dispatcher (registry → Kubernetes), the
+mirror (Kubernetes → registry, and the Tier cache) and the sweepers. Around the routes: request
+ids, the JSON access log, rate-limit headers and Idempotency-Key records.
 """
 
 from __future__ import annotations
@@ -10,13 +11,15 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from asgi_correlation_id import CorrelationIdMiddleware
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
+from fastapi.responses import Response
 from prometheus_fastapi_instrumentator import Instrumentator
 
 from control_plane.api import main as api_main
-from control_plane.core import config, db, problems
+from control_plane.api import middleware
+from control_plane.core import config, db, oidc, openapi, problems
 from control_plane.core import logging as logs
-from control_plane.services import billing, mirror, outbox, stripe_sync, usage
+from control_plane.services import billing, idempotency, mirror, outbox, stripe_sync, usage
 
 
 def create_app(settings: config.Settings | None = None) -> FastAPI:
@@ -64,9 +67,28 @@ def create_app(settings: config.Settings | None = None) -> FastAPI:
         docs_url=f"{settings.API_V1_STR}/docs",
         redoc_url=None,
     )
+    app.state.oidc = (
+        oidc.Verifier(
+            issuer=settings.OIDC_ISSUER,
+            audience=settings.OIDC_AUDIENCE,
+            jwks_url=settings.OIDC_JWKS_URL,
+        )
+        if settings.OIDC_ISSUER and settings.OIDC_AUDIENCE and settings.OIDC_JWKS_URL
+        else None
+    )
     problems.install(app)
+
+    @app.exception_handler(idempotency.Replay)
+    async def _replay(request: Request, exc: idempotency.Replay) -> Response:
+        headers = {**exc.headers, "Idempotent-Replayed": "true"}
+        return Response(exc.body, status_code=exc.status, headers=headers)
+
+    app.add_middleware(idempotency.Middleware, engine=db.engine)
+    app.add_middleware(middleware.RateLimitHeaders)
+    app.add_middleware(middleware.AccessLog)
     app.add_middleware(CorrelationIdMiddleware)
     app.include_router(api_main.api_router, prefix=settings.API_V1_STR)
+    app.openapi = lambda: openapi.document(app)  # type: ignore[method-assign]
     Instrumentator().instrument(app).expose(app, include_in_schema=False)
 
     @app.get("/healthz", tags=["health"])

@@ -1,4 +1,5 @@
-"""The control plane's tables: tenants, their users, and the outbox of Kubernetes intents."""
+"""The control plane's tables: tenants, identities (users, roles, keys, tokens), the outbox of
+Kubernetes intents, billing records, the audit log, idempotency records and rate-limit state."""
 
 from __future__ import annotations
 
@@ -7,8 +8,18 @@ import enum
 import uuid
 from typing import Any
 
-from sqlalchemy import Date, DateTime, ForeignKey, Index, String, Text, func, text
-from sqlalchemy.dialects.postgresql import JSONB, UUID
+from sqlalchemy import (
+    CheckConstraint,
+    Date,
+    DateTime,
+    ForeignKey,
+    Index,
+    String,
+    Text,
+    func,
+    text,
+)
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB, UUID
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 
@@ -18,7 +29,8 @@ class Base(DeclarativeBase):
 
 class Lifecycle(enum.StrEnum):
     ACTIVE = "active"
-    OFFBOARDING = "offboarding"
+    CLOSING = "closing"  # offboarding requested: suspended, restorable until offboard_after
+    OFFBOARDING = "offboarding"  # the Tenant resource is deleted by its deletionPolicy
 
 
 class Source(enum.StrEnum):
@@ -57,6 +69,8 @@ class Tenant(Base):
     created_at: Mapped[dt.datetime] = _now()
     updated_at: Mapped[dt.datetime] = _now()
     offboarded_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    # Set while CLOSING: when the grace period ends and the tenant is really offboarded.
+    offboard_after: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
     # After offboarding: where the data was retained, or the snapshot it was saved to.
     data_retention: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
     # Billing, driven by Stripe events (services.billing).
@@ -78,18 +92,132 @@ class Tenant(Base):
 
 
 class User(Base):
+    """A person: a member of one tenant with a role, or a platform admin (no tenant)."""
+
     __tablename__ = "users"
+    __table_args__ = (
+        CheckConstraint(
+            "(is_platform_admin AND tenant_id IS NULL AND role_id IS NULL)"
+            " OR (NOT is_platform_admin AND tenant_id IS NOT NULL AND role_id IS NOT NULL)",
+            name="users_admin_or_member",
+        ),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(UUID, primary_key=True, default=uuid.uuid4)
+    tenant_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("tenants.id", ondelete="CASCADE"), index=True
+    )
+    email: Mapped[str] = mapped_column(String(320), unique=True, nullable=False)
+    password_hash: Mapped[str | None] = mapped_column(Text)  # None: signs in through OIDC only
+    role_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("roles.id"))
+    is_platform_admin: Mapped[bool] = mapped_column(
+        nullable=False, default=False, server_default=text("false")
+    )
+    created_at: Mapped[dt.datetime] = _now()
+
+    tenant: Mapped[Tenant | None] = relationship(back_populates="users")
+    role: Mapped[Role | None] = relationship(lazy="joined")
+
+
+class Role(Base):
+    """A named set of permissions: built in (no tenant) or defined by one tenant."""
+
+    __tablename__ = "roles"
+    __table_args__ = (
+        Index(
+            "roles_name_per_tenant",
+            func.coalesce(text("tenant_id::text"), text("''")),
+            "name",
+            unique=True,
+        ),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(UUID, primary_key=True, default=uuid.uuid4)
+    tenant_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("tenants.id", ondelete="CASCADE"), index=True
+    )
+    name: Mapped[str] = mapped_column(String(63), nullable=False)
+    description: Mapped[str] = mapped_column(String(500), nullable=False, server_default="")
+    created_at: Mapped[dt.datetime] = _now()
+
+    grants: Mapped[list[RolePermission]] = relationship(
+        lazy="selectin", cascade="all, delete-orphan"
+    )
+
+    @property
+    def builtin(self) -> bool:
+        return self.tenant_id is None
+
+    @property
+    def permissions(self) -> list[str]:
+        return sorted(grant.permission for grant in self.grants)
+
+
+class RolePermission(Base):
+    __tablename__ = "role_permissions"
+
+    role_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("roles.id", ondelete="CASCADE"), primary_key=True
+    )
+    permission: Mapped[str] = mapped_column(String(63), primary_key=True)
+
+
+class RefreshToken(Base):
+    """One refresh token (stored hashed); rotating it uses it up, reusing it revokes its family."""
+
+    __tablename__ = "refresh_tokens"
+
+    id: Mapped[uuid.UUID] = mapped_column(UUID, primary_key=True, default=uuid.uuid4)
+    family_id: Mapped[uuid.UUID] = mapped_column(UUID, nullable=False, index=True)
+    user_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), nullable=False, index=True
+    )
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True, nullable=False)
+    created_at: Mapped[dt.datetime] = _now()
+    expires_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    used_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    revoked_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class ApiKey(Base):
+    """A tenant's API key: shown once, stored hashed, limited to its scopes, revocable."""
+
+    __tablename__ = "api_keys"
 
     id: Mapped[uuid.UUID] = mapped_column(UUID, primary_key=True, default=uuid.uuid4)
     tenant_id: Mapped[uuid.UUID] = mapped_column(
         ForeignKey("tenants.id", ondelete="CASCADE"), nullable=False, index=True
     )
-    email: Mapped[str] = mapped_column(String(320), unique=True, nullable=False)
-    password_hash: Mapped[str] = mapped_column(Text, nullable=False)
-    role: Mapped[str] = mapped_column(String(20), nullable=False, default="owner")
+    name: Mapped[str] = mapped_column(String(100), nullable=False)
+    prefix: Mapped[str] = mapped_column(String(20), nullable=False)
+    key_hash: Mapped[str] = mapped_column(String(64), unique=True, nullable=False)
+    scopes: Mapped[list[str]] = mapped_column(ARRAY(String(63)), nullable=False)
+    created_by: Mapped[str] = mapped_column(String(200), nullable=False)
     created_at: Mapped[dt.datetime] = _now()
+    expires_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    last_used_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    revoked_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
 
-    tenant: Mapped[Tenant] = relationship(back_populates="users")
+
+class Invitation(Base):
+    """An invitation to join a tenant with a role; its token is shown once, stored hashed."""
+
+    __tablename__ = "invitations"
+
+    id: Mapped[uuid.UUID] = mapped_column(UUID, primary_key=True, default=uuid.uuid4)
+    tenant_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("tenants.id", ondelete="CASCADE"), nullable=False, index=True
+    )
+    email: Mapped[str] = mapped_column(String(320), nullable=False)
+    role_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("roles.id"), nullable=False)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True, nullable=False)
+    invited_by: Mapped[str] = mapped_column(String(200), nullable=False)
+    created_at: Mapped[dt.datetime] = _now()
+    expires_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    accepted_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    revoked_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+
+    role: Mapped[Role] = relationship(lazy="joined")
 
 
 class OutboxAction(enum.StrEnum):
@@ -149,7 +277,7 @@ class StripeEvent(Base):
 
 
 class AuditEntry(Base):
-    """Who changed what, when: every billing transition (and, later, every write)."""
+    """Who changed what, when, from where: every write of the API and every billing transition."""
 
     __tablename__ = "audit_log"
 
@@ -157,10 +285,37 @@ class AuditEntry(Base):
     tenant_id: Mapped[uuid.UUID | None] = mapped_column(UUID, index=True)
     actor: Mapped[str] = mapped_column(String(200), nullable=False)
     action: Mapped[str] = mapped_column(String(100), nullable=False)
+    resource: Mapped[str | None] = mapped_column(String(200))
     before: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
     after: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
     request_id: Mapped[str | None] = mapped_column(String(64))
+    client_ip: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[dt.datetime] = _now()
+
+
+class IdempotencyRecord(Base):
+    """The stored response of a POST or PATCH sent with an Idempotency-Key, per actor."""
+
+    __tablename__ = "idempotency_keys"
+
+    actor: Mapped[str] = mapped_column(String(200), primary_key=True)
+    key: Mapped[str] = mapped_column(String(255), primary_key=True)
+    method: Mapped[str] = mapped_column(String(10), nullable=False)
+    path: Mapped[str] = mapped_column(String(500), nullable=False)
+    body_hash: Mapped[str] = mapped_column(String(64), nullable=False)
+    status: Mapped[int | None] = mapped_column()  # None while the first request runs
+    response_body: Mapped[bytes | None] = mapped_column()
+    response_headers: Mapped[dict[str, str] | None] = mapped_column(JSONB)
+    created_at: Mapped[dt.datetime] = _now()
+
+
+class RateLimit(Base):
+    """GCRA state of one rate-limited key: its theoretical arrival time."""
+
+    __tablename__ = "rate_limits"
+
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    tat: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), nullable=False)
 
 
 class UsageReport(Base):

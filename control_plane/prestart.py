@@ -1,4 +1,5 @@
-"""Run before the control plane serves: wait for its database, then migrate it to head."""
+"""Run before the control plane serves: wait for its database, migrate it to head, and create
+the first platform admin (FIRST_PLATFORM_ADMIN_EMAIL) unless that user exists."""
 
 from __future__ import annotations
 
@@ -9,7 +10,8 @@ import sqlalchemy as sa
 from alembic import command
 from alembic.config import Config
 
-from control_plane.core import db
+from control_plane.core import config, db
+from control_plane.services import auth
 
 ALEMBIC_INI = Path(__file__).resolve().parent / "alembic.ini"
 
@@ -26,6 +28,12 @@ def main(timeout: float = 30) -> None:
                 raise
             time.sleep(0.5)
     command.upgrade(Config(str(ALEMBIC_INI)), "head")
+    settings = config.get_settings()
+    if settings.FIRST_PLATFORM_ADMIN_EMAIL and settings.FIRST_PLATFORM_ADMIN_PASSWORD:
+        with db.session_factory()() as session:
+            auth.ensure_platform_admin(
+                session, settings.FIRST_PLATFORM_ADMIN_EMAIL, settings.FIRST_PLATFORM_ADMIN_PASSWORD
+            )
 
 
 if __name__ == "__main__":

@@ -42,6 +42,7 @@ class TenantPublic(TenantBase):
     data_retention: dict[str, Any] | None = None
     billing_state: str = "none"
     suspended: bool = False
+    offboard_after: dt.datetime | None = None
     created_at: dt.datetime
 
 
@@ -49,6 +50,147 @@ class Token(BaseModel):
     access_token: str
     token_type: Literal["bearer"] = "bearer"  # noqa: S105
     expires_in: int
+    refresh_token: str | None = None
+
+
+class LoginCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    email: EmailStr
+    password: str = Field(min_length=1, max_length=256)
+
+
+class RefreshCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    refresh_token: str = Field(min_length=1, max_length=200)
+
+
+class Me(BaseModel):
+    kind: Literal["user", "api_key"]
+    id: uuid.UUID
+    tenant_id: uuid.UUID | None
+    role: str | None
+    platform_admin: bool
+    permissions: list[str]
+
+
+class TenantUpdate(BaseModel):
+    """A tenant's own admins change its name; only platform admins change its tier."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    company: str | None = Field(default=None, min_length=1, max_length=200)
+    tier: str | None = Field(default=None, min_length=1, max_length=63)
+
+
+class TenantPage(BaseModel):
+    items: list[TenantPublic]
+    next_cursor: str | None
+
+
+class UserPublic(BaseModel):
+    id: uuid.UUID
+    email: str
+    role: str
+    created_at: dt.datetime
+
+
+class UserUpdate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    role: str = Field(min_length=1, max_length=63)
+
+
+class InvitationCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    email: EmailStr
+    role: str = Field(default="member", min_length=1, max_length=63)
+
+
+class InvitationPublic(BaseModel):
+    id: uuid.UUID
+    email: str
+    role: str
+    invited_by: str
+    created_at: dt.datetime
+    expires_at: dt.datetime
+    accepted_at: dt.datetime | None
+    revoked_at: dt.datetime | None
+
+
+class InvitationCreated(InvitationPublic):
+    token: str = Field(description="Shown once: send it to the invitee")
+
+
+class InvitationAccept(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    token: str = Field(min_length=1, max_length=200)
+    password: str = Field(min_length=12, max_length=256)
+
+
+class RoleCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    name: str = Field(min_length=1, max_length=63, pattern=r"^[a-z][a-z0-9-]*$")
+    description: str = Field(default="", max_length=500)
+    permissions: list[str] = Field(max_length=50)
+
+
+class RoleUpdate(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    description: str | None = Field(default=None, max_length=500)
+    permissions: list[str] | None = Field(default=None, max_length=50)
+
+
+class RolePublic(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    name: str
+    description: str
+    builtin: bool
+    permissions: list[str]
+
+
+class ApiKeyCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    name: str = Field(min_length=1, max_length=100)
+    scopes: list[str] = Field(min_length=1, max_length=50)
+    expires_in_days: int | None = Field(default=None, ge=1, le=3650)
+
+
+class ApiKeyPublic(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    name: str
+    prefix: str
+    scopes: list[str]
+    created_by: str
+    created_at: dt.datetime
+    expires_at: dt.datetime | None
+    last_used_at: dt.datetime | None
+    revoked_at: dt.datetime | None
+
+
+class ApiKeyCreated(ApiKeyPublic):
+    key: str = Field(description="Shown once: store it now")
+
+
+class AuditEntryPublic(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    tenant_id: uuid.UUID | None
+    actor: str
+    action: str
+    resource: str | None
+    before: dict[str, Any] | None
+    after: dict[str, Any] | None
+    request_id: str | None
+    client_ip: str | None
+    created_at: dt.datetime
+
+
+class AuditPage(BaseModel):
+    items: list[AuditEntryPublic]
+    next_cursor: int | None
 
 
 class SignupPublic(BaseModel):

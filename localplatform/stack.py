@@ -20,6 +20,7 @@ from pathlib import Path
 from localplatform import kube, postgres, procs
 
 CONTROL_DB = "tenantry"
+PLATFORM_ADMIN_EMAIL = "admin@tenantry.example.com"
 POOL_DB = "tenantry_pool"
 LOCALSTRIPE_KEY = "sk_test_local"
 
@@ -235,6 +236,8 @@ class Platform:
             "USAGE_DATABASE_URL": self.pg.url(POOL_DB, user="tenantry_app", password=app_password),
             "SECRET_KEY": _secret(self.state_dir / "secrets" / "secret-key"),
             "ENVIRONMENT": "local",
+            "FIRST_PLATFORM_ADMIN_EMAIL": PLATFORM_ADMIN_EMAIL,
+            "FIRST_PLATFORM_ADMIN_PASSWORD": _secret(self.state_dir / "secrets" / "admin-password"),
             **(
                 {
                     "STRIPE_API_KEY": "sk_test_local",

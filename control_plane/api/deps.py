@@ -1,16 +1,33 @@
-"""FastAPI dependencies as Annotated aliases: the database session, settings, the principal."""
+"""FastAPI dependencies as Annotated aliases: session, settings, the caller and what it may do.
+
+`CurrentActor` authenticates the bearer credential (services.auth) and counts the request
+against the tenant's rate limit; `Authorize(permission)` admits the caller to the tenant named in
+the path, answering 404 for another tenant's (indistinguishable from none) and 403 for a missing
+permission; `PlatformAdmin` admits platform admins only. The authorization test matrix reads the
+permission each route declares through these.
+"""
 
 from __future__ import annotations
 
+import datetime as dt
+import functools
+import uuid
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Annotated
 
-from fastapi import Depends, Request
+import anyio
+import structlog
+from asgi_correlation_id import correlation_id
+from fastapi import Depends, Header, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session
 
-from control_plane.core import config, db, problems, security
-from control_plane.services import mirror, outbox
+from control_plane import models
+from control_plane.core import config, db, oidc, permissions, problems
+from control_plane.services import audit, auth, idempotency, mirror, outbox, ratelimit
+
+_UNRESOLVED = object()
 
 
 def get_session() -> Iterator[Session]:
@@ -26,21 +43,6 @@ def get_tiers(request: Request) -> mirror.TierCache:
 def get_dispatcher(request: Request) -> outbox.Dispatcher | None:
     dispatcher: outbox.Dispatcher | None = request.app.state.dispatcher
     return dispatcher
-
-
-_bearer = HTTPBearer(auto_error=False)
-
-
-def get_principal(
-    settings: Annotated[config.Settings, Depends(config.get_settings)],
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
-) -> security.Principal:
-    return security.authenticate(
-        credentials.credentials if credentials else None,
-        secret=settings.SECRET_KEY,
-        issuer=settings.JWT_ISSUER,
-        audience=settings.JWT_AUDIENCE,
-    )
 
 
 def get_loaded_tiers(tiers: Annotated[mirror.TierCache, Depends(get_tiers)]) -> mirror.TierCache:
@@ -59,4 +61,169 @@ SessionDep = Annotated[Session, Depends(get_session)]
 SettingsDep = Annotated[config.Settings, Depends(config.get_settings)]
 TiersDep = Annotated[mirror.TierCache, Depends(get_loaded_tiers)]
 DispatcherDep = Annotated[outbox.Dispatcher | None, Depends(get_dispatcher)]
-CurrentPrincipal = Annotated[security.Principal, Depends(get_principal)]
+
+
+# -- the caller ---------------------------------------------------------------------------------
+def _authenticate(request: Request, token: str) -> auth.Actor:
+    """Resolve the credential and take one request from the tenant's rate limit (blocking)."""
+    settings = config.get_settings()
+    verifier: oidc.Verifier | None = request.app.state.oidc
+    with db.session_factory()() as session:
+        actor = auth.resolve(session, token, settings, verifier)
+    if settings.RATE_LIMIT_ENABLED and actor.tenant_id is not None:
+        tiers: mirror.TierCache = request.app.state.tiers
+        limit = tiers.rate_limit(actor.tier) or settings.RATE_LIMIT_DEFAULT_PER_MINUTE
+        with db.engine().connect() as conn:
+            decision = ratelimit.take(conn, f"tenant:{actor.tenant_id}", limit)
+        request.state.ratelimit = decision
+        if not decision.allowed:
+            raise problems.Problem(
+                429,
+                "Too Many Requests",
+                f"the tenant's limit of {limit} requests a minute is used up",
+                headers=decision.headers(),
+            )
+    return actor
+
+
+async def optional_actor(request: Request) -> auth.Actor | None:
+    """The caller, if the request carries a bearer credential (once per request)."""
+    cached: auth.Actor | object | None = getattr(request.state, "actor", _UNRESOLVED)
+    if cached is not _UNRESOLVED:
+        assert cached is None or isinstance(cached, auth.Actor)
+        return cached
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    actor = None
+    if scheme.lower() == "bearer" and token.strip():
+        actor = await anyio.to_thread.run_sync(_authenticate, request, token.strip())
+        structlog.contextvars.bind_contextvars(
+            tenant_id=str(actor.tenant_id) if actor.tenant_id else None, actor=actor.ref
+        )
+    elif scheme:
+        raise auth.unauthorized("only Bearer credentials are accepted")
+    request.state.actor = actor
+    return actor
+
+
+_bearer = HTTPBearer(auto_error=False, description="An access token, API key or OIDC token")
+
+
+async def get_actor(
+    request: Request,
+    _: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> auth.Actor:
+    actor = await optional_actor(request)
+    if actor is None:
+        raise auth.unauthorized("a bearer token is required")
+    return actor
+
+
+CurrentActor = Annotated[auth.Actor, Depends(get_actor)]
+
+
+@dataclass(frozen=True)
+class TenantAccess:
+    """A caller admitted to one tenant."""
+
+    actor: auth.Actor
+    tenant: models.Tenant
+
+
+class Authorize:
+    """Admit the caller to the path's tenant if it holds `permission` there."""
+
+    def __init__(self, permission: permissions.Permission) -> None:
+        self.permission = permission
+
+    def __call__(
+        self, tenant_id: uuid.UUID, actor: CurrentActor, session: SessionDep
+    ) -> TenantAccess:
+        if not actor.platform_admin and actor.tenant_id != tenant_id:
+            raise problems.Problem(404, "Not Found", "no such tenant")
+        tenant = session.get(models.Tenant, tenant_id)
+        if tenant is None:
+            raise problems.Problem(404, "Not Found", "no such tenant")
+        if not actor.can(self.permission):
+            raise forbidden(self.permission)
+        return TenantAccess(actor, tenant)
+
+
+def forbidden(permission: str) -> problems.Problem:
+    return problems.Problem(
+        403, "Forbidden", f"this needs the '{permission}' permission", permission=str(permission)
+    )
+
+
+class RequirePlatformAdmin:
+    permission = permissions.PLATFORM_ADMIN
+
+    def __call__(self, actor: CurrentActor) -> auth.Actor:
+        if not actor.platform_admin:
+            raise forbidden(self.permission)
+        return actor
+
+
+P = permissions.Permission
+
+
+def _access(permission: permissions.Permission) -> object:
+    return Depends(Authorize(permission))
+
+
+TenantReader = Annotated[TenantAccess, _access(P.TENANT_READ)]
+TenantUpdater = Annotated[TenantAccess, _access(P.TENANT_UPDATE)]
+TenantOffboarder = Annotated[TenantAccess, _access(P.TENANT_OFFBOARD)]
+BillingReader = Annotated[TenantAccess, _access(P.BILLING_READ)]
+BillingManager = Annotated[TenantAccess, _access(P.BILLING_MANAGE)]
+UsageReader = Annotated[TenantAccess, _access(P.USAGE_READ)]
+UsersReader = Annotated[TenantAccess, _access(P.USERS_READ)]
+UsersManager = Annotated[TenantAccess, _access(P.USERS_MANAGE)]
+RolesManager = Annotated[TenantAccess, _access(P.ROLES_MANAGE)]
+ApiKeysReader = Annotated[TenantAccess, _access(P.API_KEYS_READ)]
+ApiKeysManager = Annotated[TenantAccess, _access(P.API_KEYS_MANAGE)]
+AuditReader = Annotated[TenantAccess, _access(P.AUDIT_READ)]
+PlatformAdmin = Annotated[auth.Actor, Depends(RequirePlatformAdmin())]
+
+
+# -- audit and idempotency ----------------------------------------------------------------------
+async def get_audit_context(request: Request) -> audit.Context:
+    actor = await optional_actor(request)
+    return audit.Context(
+        actor=actor.ref if actor else "anonymous",
+        request_id=correlation_id.get(),
+        client_ip=request.client.host if request.client else None,
+    )
+
+
+AuditDep = Annotated[audit.Context, Depends(get_audit_context)]
+
+
+async def idempotency_guard(
+    request: Request,
+    idempotency_key: Annotated[
+        str | None,
+        Header(
+            alias=idempotency.HEADER,
+            description="POST and PATCH: a retry with the same key and body gets the stored "
+            "response; the same key with another body is refused (422)",
+            max_length=idempotency.MAX_KEY_LENGTH,
+        ),
+    ] = None,
+) -> None:
+    if idempotency_key is None or request.method not in idempotency.METHODS:
+        return
+    actor = await optional_actor(request)
+    body = await request.body()
+    settings = config.get_settings()
+    request.state.idempotency = await anyio.to_thread.run_sync(
+        functools.partial(
+            idempotency.claim,
+            db.engine(),
+            actor=actor.ref if actor else "anonymous",
+            key=idempotency_key,
+            method=request.method,
+            path=request.url.path,
+            body=body,
+            ttl=dt.timedelta(hours=settings.IDEMPOTENCY_TTL_HOURS),
+        )
+    )

@@ -1,11 +1,32 @@
-"""The version-1 API router, assembled from the resource routers."""
+"""The version-1 API router, assembled from the resource routers.
 
-from fastapi import APIRouter
+Every route passes the Idempotency-Key guard (it acts on POST and PATCH only).
+"""
 
-from control_plane.api.routes import billing, signup, tenants, tiers
+from fastapi import APIRouter, Depends
 
-api_router = APIRouter()
+from control_plane.api import deps
+from control_plane.api.routes import (
+    api_keys,
+    audit,
+    auth,
+    billing,
+    roles,
+    signup,
+    tenant_admin,
+    tenants,
+    tiers,
+    users,
+)
+
+api_router = APIRouter(dependencies=[Depends(deps.idempotency_guard)])
 api_router.include_router(signup.router)
+api_router.include_router(auth.router)
+api_router.include_router(tenant_admin.router)
 api_router.include_router(tenants.router)
+api_router.include_router(users.router)
+api_router.include_router(roles.router)
+api_router.include_router(api_keys.router)
+api_router.include_router(audit.router)
 api_router.include_router(tiers.router)
 api_router.include_router(billing.router)

@@ -23,9 +23,25 @@ class Settings(BaseSettings):
     API_V1_STR: str = "/api/v1"
     DATABASE_URL: str = "postgresql+psycopg://postgres@127.0.0.1:5432/tenantry"
     SECRET_KEY: str = DEFAULT_SECRET
-    ACCESS_TOKEN_EXPIRE_MINUTES: int = Field(default=30, ge=1, le=24 * 60)
+    # Access tokens are short-lived; refresh tokens rotate (a reused one revokes its family).
+    ACCESS_TOKEN_EXPIRE_MINUTES: int = Field(default=15, ge=1, le=24 * 60)
+    REFRESH_TOKEN_EXPIRE_DAYS: int = Field(default=30, ge=1, le=365)
     JWT_ISSUER: str = "tenantry"
     JWT_AUDIENCE: str = "tenantry"
+    # An external OpenID Connect issuer whose bearer tokens are accepted (users by email).
+    OIDC_ISSUER: str | None = None
+    OIDC_AUDIENCE: str | None = None
+    OIDC_JWKS_URL: str | None = None
+    # The platform admin created at start-up when no user has that email.
+    FIRST_PLATFORM_ADMIN_EMAIL: str | None = None
+    FIRST_PLATFORM_ADMIN_PASSWORD: str | None = None
+    INVITATION_EXPIRE_HOURS: int = Field(default=72, ge=1)
+    # How long an offboarded tenant stays suspended and restorable before it is deleted.
+    OFFBOARD_GRACE_SECONDS: int = Field(default=30 * 24 * 3600, ge=0)
+    # Per-tenant request limits come from the Tier; this one applies while a tier is unknown.
+    RATE_LIMIT_ENABLED: bool = True
+    RATE_LIMIT_DEFAULT_PER_MINUTE: int = Field(default=600, ge=1)
+    IDEMPOTENCY_TTL_HOURS: int = Field(default=24, ge=1)
     # Tiers a visitor may choose at self-service signup (others are sold, not self-served).
     SIGNUP_TIERS: list[str] = ["free", "standard", "pro", "enterprise"]
     OUTBOX_POLL_SECONDS: float = 1.0
@@ -55,6 +71,12 @@ class Settings(BaseSettings):
             )
         if self.ENVIRONMENT != "local" and "local_development" in self.STRIPE_WEBHOOK_SECRET:
             raise ValueError("STRIPE_WEBHOOK_SECRET must be set outside local development")
+        password = self.FIRST_PLATFORM_ADMIN_PASSWORD
+        if self.FIRST_PLATFORM_ADMIN_EMAIL and (not password or len(password) < 12):
+            raise ValueError("FIRST_PLATFORM_ADMIN_PASSWORD must have at least 12 characters")
+        oidc = (self.OIDC_ISSUER, self.OIDC_AUDIENCE, self.OIDC_JWKS_URL)
+        if any(oidc) and not all(oidc):
+            raise ValueError("OIDC_ISSUER, OIDC_AUDIENCE and OIDC_JWKS_URL go together")
         return self
 
 

@@ -79,6 +79,13 @@ def install(app: FastAPI) -> None:
             errors=errors,
         )
 
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        # Logged with its traceback by the server; the client gets a problem, never a trace.
+        return problem_response(
+            request, 500, "Internal Server Error", "an unexpected error; the request id says which"
+        )
+
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         import http

@@ -1,15 +1,20 @@
-"""Passwords (argon2id) and access tokens (JWT) for the control plane and the app plane.
+"""Passwords (argon2id), access tokens (JWT) and opaque secrets for both APIs.
 
-An access token names the user (`sub`), the tenant (`tid`, its uuid) and the tenant's key
-(`tkey`, the value of tenant_id in the app's tables): services take the tenant from here, never
-from the request.
+A tenant user's access token names the user (`sub`), the tenant (`tid`, its uuid) and the
+tenant's key (`tkey`, the value of tenant_id in the app's tables): services take the tenant from
+here, never from the request. A platform admin's token has `adm: true` and no tenant, so the app
+plane refuses it. Refresh tokens, API keys and invitations are random secrets stored as SHA-256
+hashes (they carry 256 bits of entropy, so a slow hash adds nothing).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import secrets
 import uuid
 from dataclasses import dataclass
+from typing import Any
 
 import jwt
 from argon2 import PasswordHasher
@@ -23,11 +28,25 @@ def hash_password(password: str) -> str:
     return _hasher.hash(password)
 
 
-def verify_password(password: str, hashed: str) -> bool:
+_DUMMY_HASH = _hasher.hash("no user has this password")
+
+
+def verify_password(password: str, hashed: str | None) -> bool:
+    """True if the password matches; an unknown user costs the same time as a wrong password."""
     try:
-        return _hasher.verify(hashed, password)
+        return _hasher.verify(hashed or _DUMMY_HASH, password) and hashed is not None
     except (VerifyMismatchError, InvalidHashError):
         return False
+
+
+def new_secret(prefix: str) -> tuple[str, str]:
+    """A new opaque secret `<prefix>_<random>` and the hash to store for it."""
+    token = f"{prefix}_{secrets.token_urlsafe(32)}"
+    return token, hash_secret(token)
+
+
+def hash_secret(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
 
 
 @dataclass(frozen=True)
@@ -56,6 +75,39 @@ def create_access_token(
     return jwt.encode(claims, secret, algorithm=ALGORITHM)
 
 
+def create_admin_token(
+    user_id: uuid.UUID, *, secret: str, issuer: str, audience: str, expires: dt.timedelta
+) -> str:
+    """A platform admin's access token: no tenant, so no tenant's data plane accepts it."""
+    now = dt.datetime.now(dt.UTC)
+    claims = {
+        "sub": str(user_id),
+        "adm": True,
+        "iss": issuer,
+        "aud": audience,
+        "iat": now,
+        "nbf": now,
+        "exp": now + expires,
+    }
+    return jwt.encode(claims, secret, algorithm=ALGORITHM)
+
+
+def decode_claims(token: str, *, secret: str, issuer: str, audience: str) -> dict[str, Any]:
+    """The verified claims of one of our own access tokens (HS256 only: never `none`)."""
+    try:
+        claims: dict[str, Any] = jwt.decode(
+            token,
+            secret,
+            algorithms=[ALGORITHM],
+            issuer=issuer,
+            audience=audience,
+            options={"require": ["exp", "iat", "sub", "iss", "aud"]},
+        )
+    except jwt.PyJWTError as exc:
+        raise InvalidToken(str(exc)) from exc
+    return claims
+
+
 class InvalidToken(Exception):
     pass
 
@@ -76,20 +128,14 @@ def authenticate(token: str | None, *, secret: str, issuer: str, audience: str) 
 
 
 def decode_access_token(token: str, *, secret: str, issuer: str, audience: str) -> Principal:
+    """A tenant user's token (the app plane's only kind); a platform admin's is refused."""
+    claims = decode_claims(token, secret=secret, issuer=issuer, audience=audience)
     try:
-        claims = jwt.decode(
-            token,
-            secret,
-            algorithms=[ALGORITHM],
-            issuer=issuer,
-            audience=audience,
-            options={"require": ["exp", "sub", "tid", "tkey"]},
-        )
         return Principal(
             uuid.UUID(claims["sub"]),
             uuid.UUID(claims["tid"]),
             str(claims["tkey"]),
             str(claims.get("role", "member")),
         )
-    except (jwt.PyJWTError, ValueError, KeyError) as exc:
-        raise InvalidToken(str(exc)) from exc
+    except (ValueError, KeyError, TypeError) as exc:
+        raise InvalidToken(f"not a tenant user's token: {exc}") from exc

@@ -4,7 +4,8 @@ The webhook route hands each verified event to `handle_event`. In one transactio
 the event id (a redelivery is a no-op), locks the tenant, asks `billing_rules.decide` what the
 event means, applies it, writes the audit log, and records the Kubernetes intent in the outbox:
 a new tier (the operator migrates the tenant if the isolation model changes), suspension, or
-offboarding on cancellation. `Sweeper` suspends tenants whose grace period ran out.
+offboarding on cancellation. `Sweeper` suspends tenants whose grace period ran out, and
+offboards closed tenants whose offboarding grace ended (services.tenant_admin).
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session, sessionmaker
 
 from control_plane import models
-from control_plane.services import billing_rules
+from control_plane.services import billing_rules, tenant_admin
 
 log = logging.getLogger(__name__)
 State = billing_rules.State
@@ -189,9 +190,12 @@ class Sweeper:
     def _run(self) -> None:
         while not self.stopping.wait(self.every):
             try:
+                now = dt.datetime.now(dt.UTC)
                 with self.sessions() as session, session.begin():
-                    if suspend_overdue(session, dt.datetime.now(dt.UTC)) and self.wake:
-                        self.wake.set()
+                    changed = suspend_overdue(session, now)
+                    changed += tenant_admin.offboard_expired(session, now)
+                if changed and self.wake:
+                    self.wake.set()
             except Exception:
                 log.exception("billing sweep failed")
 

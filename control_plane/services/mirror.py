@@ -124,6 +124,14 @@ class TierCache:
     def self_service(self) -> set[str]:
         return {name for name in self._tiers if name in self.signup_tiers}
 
+    def names(self) -> set[str]:
+        return set(self._tiers)
+
+    def rate_limit(self, tier: str | None) -> int | None:
+        """The tier's requests a minute, None for an unknown tier."""
+        found = self._tiers.get(tier or "")
+        return found.rate_limit_per_minute if found else None
+
 
 class Mirror:
     """List-then-watch loops for Tenants (into the registry) and Tiers (into the cache)."""

@@ -16,7 +16,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from control_plane import models, schemas
-from control_plane.core import problems, security
+from control_plane.core import permissions, problems, security
+from control_plane.services import audit, auth
 
 SLUG_MAX = 40
 
@@ -51,7 +52,9 @@ def tenant_resource(tenant: models.Tenant) -> dict[str, Any]:
     }
 
 
-def signup(session: Session, *, data: schemas.SignupCreate, tiers: set[str]) -> models.Tenant:
+def signup(
+    session: Session, ctx: audit.Context, *, data: schemas.SignupCreate, tiers: set[str]
+) -> tuple[models.Tenant, models.User]:
     """Create the tenant, its owner and the intent to provision it, or nothing at all."""
     if data.tier not in tiers:
         raise problems.Problem(
@@ -83,13 +86,21 @@ def signup(session: Session, *, data: schemas.SignupCreate, tiers: set[str]) -> 
         conditions=[],
     )
     session.add(tenant)
-    session.add(
-        models.User(
-            tenant=tenant,
-            email=data.email.lower(),
-            role="owner",
-            password_hash=security.hash_password(data.password),
-        )
+    owner = models.User(
+        id=uuid.uuid4(),
+        tenant=tenant,
+        email=data.email.lower(),
+        role=auth.builtin_role(session, permissions.OWNER),
+        password_hash=security.hash_password(data.password),
+    )
+    session.add(owner)
+    audit.record(
+        session,
+        audit.Context(f"user:{owner.id}", ctx.request_id, ctx.client_ip),
+        "tenant.signup",
+        tenant_id=tenant.id,
+        resource=f"tenant:{tenant.id}",
+        after={"company": data.company, "tier": data.tier, "owner": owner.email},
     )
     session.add(models.OutboxEntry(tenant=tenant, action=models.OutboxAction.APPLY_TENANT))
     session.add(models.OutboxEntry(tenant=tenant, action=models.OutboxAction.SYNC_BILLING))
@@ -100,9 +111,4 @@ def signup(session: Session, *, data: schemas.SignupCreate, tiers: set[str]) -> 
         raise problems.Problem(
             409, "Tenant exists", f"a tenant named {data.company!r} exists"
         ) from exc
-    return tenant
-
-
-def owner_principal(tenant: models.Tenant) -> security.Principal:
-    owner = next(u for u in tenant.users if u.role == "owner")
-    return security.Principal(owner.id, tenant.id, tenant.slug, owner.role)
+    return tenant, owner

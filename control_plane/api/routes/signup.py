@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import datetime as dt
-
 from fastapi import APIRouter, status
 
 from control_plane import schemas
 from control_plane.api import deps
-from control_plane.core import security
-from control_plane.services import tenants
+from control_plane.services import auth, tenants
 
 router = APIRouter(tags=["signup"])
 
@@ -29,19 +26,11 @@ def signup(
     settings: deps.SettingsDep,
     tiers: deps.TiersDep,
     dispatcher: deps.DispatcherDep,
+    ctx: deps.AuditDep,
 ) -> schemas.SignupPublic:
-    tenant = tenants.signup(session, data=data, tiers=tiers.self_service())
+    tenant, owner = tenants.signup(session, ctx, data=data, tiers=tiers.self_service())
     if dispatcher:
         dispatcher.wake.set()
-    expires = dt.timedelta(minutes=settings.ACCESS_TOKEN_EXPIRE_MINUTES)
-    token = security.create_access_token(
-        tenants.owner_principal(tenant),
-        secret=settings.SECRET_KEY,
-        issuer=settings.JWT_ISSUER,
-        audience=settings.JWT_AUDIENCE,
-        expires=expires,
-    )
-    return schemas.SignupPublic(
-        tenant=schemas.TenantPublic.model_validate(tenant),
-        token=schemas.Token(access_token=token, expires_in=int(expires.total_seconds())),
-    )
+    token = auth.issue_tokens(session, owner, settings)
+    session.commit()
+    return schemas.SignupPublic(tenant=schemas.TenantPublic.model_validate(tenant), token=token)

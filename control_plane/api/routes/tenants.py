@@ -1,48 +1,91 @@
-"""`/tenants`: a tenant's registry record with the reconciliation status mirrored from its CR."""
+"""`/tenants/{id}`: a tenant's record and status, its own changes (rename, offboard, restore),
+its entitlements, subscription and usage. Every route admits only the tenant's own principals
+(and platform admins) holding the route's permission."""
 
 from __future__ import annotations
 
 import datetime as dt
-import uuid
+from typing import Annotated
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Query
 
 from control_plane import models, schemas
 from control_plane.api import deps
-from control_plane.core import problems
-from control_plane.services import usage
+from control_plane.core import permissions, problems
+from control_plane.services import audit, outbox, tenant_admin, usage
 
 router = APIRouter(prefix="/tenants", tags=["tenants"])
 
 
-@router.get(
-    "/{tenant_id}",
-    response_model=schemas.TenantPublic,
-    responses={404: {"description": "No such tenant visible to the caller"}},
-)
-def read_tenant(
-    tenant_id: uuid.UUID, session: deps.SessionDep, principal: deps.CurrentPrincipal
-) -> schemas.TenantPublic:
-    # The caller sees only its own tenant; another tenant's id is indistinguishable from none.
-    tenant = session.get(models.Tenant, tenant_id) if tenant_id == principal.tenant_id else None
-    if tenant is None:
-        raise problems.Problem(404, "Not Found", "no such tenant")
-    return schemas.TenantPublic.model_validate(tenant)
+@router.get("/{tenant_id}", response_model=schemas.TenantPublic)
+def read_tenant(access: deps.TenantReader) -> models.Tenant:
+    """The tenant's registry record and the reconciliation status mirrored from its CR."""
+    return access.tenant
 
 
-@router.get(
-    "/{tenant_id}/entitlements",
-    response_model=schemas.EntitlementsPublic,
-    responses={404: {"description": "No such tenant visible to the caller"}},
-)
-def read_entitlements(
-    tenant_id: uuid.UUID,
+@router.patch("/{tenant_id}", response_model=schemas.TenantPublic)
+def update_tenant(
+    data: schemas.TenantUpdate,
+    access: deps.TenantUpdater,
     session: deps.SessionDep,
-    principal: deps.CurrentPrincipal,
     tiers: deps.TiersDep,
+    ctx: deps.AuditDep,
+    dispatcher: deps.DispatcherDep,
+) -> models.Tenant:
+    """Rename the tenant; platform admins may also move it to another tier (which may mean a
+    live migration), tenants change tier through their subscription."""
+    if data.tier is not None and not access.actor.platform_admin:
+        raise problems.Problem(
+            403,
+            "Forbidden",
+            "the tier follows the subscription; change the plan instead",
+            permission=permissions.PLATFORM_ADMIN,
+        )
+    tenant = tenant_admin.update(session, ctx, access.tenant, data, tiers=tiers.names())
+    _wake(dispatcher)
+    return tenant
+
+
+@router.post("/{tenant_id}/offboard", response_model=schemas.TenantPublic)
+def offboard_tenant(
+    access: deps.TenantOffboarder,
+    session: deps.SessionDep,
+    settings: deps.SettingsDep,
+    ctx: deps.AuditDep,
+    dispatcher: deps.DispatcherDep,
+) -> models.Tenant:
+    """Close the tenant: suspended now, offboarded (by its deletionPolicy) after the grace
+    period in `offboard_after`, restorable until then."""
+    grace = dt.timedelta(seconds=settings.OFFBOARD_GRACE_SECONDS)
+    tenant = tenant_admin.offboard(session, ctx, access.tenant, grace)
+    _wake(dispatcher)
+    return tenant
+
+
+@router.post("/{tenant_id}/restore", response_model=schemas.TenantPublic)
+def restore_tenant(
+    access: deps.TenantOffboarder,
+    session: deps.SessionDep,
+    ctx: deps.AuditDep,
+    dispatcher: deps.DispatcherDep,
+) -> models.Tenant:
+    """Reopen a closing tenant within its grace period."""
+    tenant = tenant_admin.restore(session, ctx, access.tenant)
+    _wake(dispatcher)
+    return tenant
+
+
+def _wake(dispatcher: outbox.Dispatcher | None) -> None:
+    if dispatcher:
+        dispatcher.wake.set()
+
+
+@router.get("/{tenant_id}/entitlements", response_model=schemas.EntitlementsPublic)
+def read_entitlements(
+    access: deps.BillingReader, tiers: deps.TiersDep
 ) -> schemas.EntitlementsPublic:
     """What the tenant's plan includes: the features of its Tier."""
-    tenant = read_tenant(tenant_id, session, principal)
+    tenant = access.tenant
     catalog = {tier.name: tier for tier in tiers.all()}
     current = catalog.get(tenant.tier)
     return schemas.EntitlementsPublic(
@@ -63,15 +106,15 @@ def read_entitlements(
     },
 )
 def change_subscription(
-    tenant_id: uuid.UUID,
     data: schemas.SubscriptionChangeCreate,
+    access: deps.BillingManager,
     session: deps.SessionDep,
-    principal: deps.CurrentPrincipal,
+    ctx: deps.AuditDep,
     dispatcher: deps.DispatcherDep,
 ) -> schemas.SubscriptionChange:
     """Ask Stripe to move the tenant to another plan; the tier changes once Stripe confirms
     it (customer.subscription.updated), which may mean a live migration."""
-    tenant = read_tenant(tenant_id, session, principal)
+    tenant = access.tenant
     plan = session.get(models.Plan, data.plan)
     if plan is None or not plan.active:
         raise problems.Problem(
@@ -80,25 +123,22 @@ def change_subscription(
             f"plan {data.plan!r} is not offered",
             errors=[{"loc": ["body", "plan"], "msg": "unknown plan", "type": "value_error"}],
         )
-    row = session.get(models.Tenant, tenant.id)
-    assert row is not None
     session.add(
         models.OutboxEntry(
-            tenant=row, action=models.OutboxAction.SYNC_BILLING, payload={"plan": plan.id}
+            tenant=tenant, action=models.OutboxAction.SYNC_BILLING, payload={"plan": plan.id}
         )
     )
-    session.add(
-        models.AuditEntry(
-            tenant_id=row.id,
-            actor=f"user:{principal.user_id}",
-            action="billing.plan_change_requested",
-            before={"tier": row.tier},
-            after={"plan": plan.id},
-        )
+    audit.record(
+        session,
+        ctx,
+        "billing.plan_change_requested",
+        tenant_id=tenant.id,
+        resource=f"tenant:{tenant.id}",
+        before={"tier": tenant.tier},
+        after={"plan": plan.id},
     )
     session.commit()
-    if dispatcher:
-        dispatcher.wake.set()
+    _wake(dispatcher)
     return schemas.SubscriptionChange(plan=plan.id, tier=plan.tier, status="requested")
 
 
@@ -111,11 +151,11 @@ def change_subscription(
     },
 )
 def read_usage(
-    tenant_id: uuid.UUID, session: deps.SessionDep, principal: deps.CurrentPrincipal, days: int = 31
+    access: deps.UsageReader, days: Annotated[int, Query(ge=1, le=366)] = 31
 ) -> schemas.UsagePublic:
     """API calls the app plane metered for the tenant, per day, over the last `days` days."""
-    tenant = read_tenant(tenant_id, session, principal)
-    since = dt.datetime.now(dt.UTC).date() - dt.timedelta(days=max(0, min(days, 366)) - 1)
+    tenant = access.tenant
+    since = dt.datetime.now(dt.UTC).date() - dt.timedelta(days=days - 1)
     try:
         counted = usage.daily_usage(tenant.slug, since)
     except usage.UsageUnavailable as exc:

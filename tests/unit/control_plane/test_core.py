@@ -73,7 +73,7 @@ def test_token_round_trip() -> None:
                 "aud": "tenantry",
                 "exp": 9999999999,
             },
-            None,
+            "",
             algorithm="none",
         ),
         "not-a-token",

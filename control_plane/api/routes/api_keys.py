@@ -1,0 +1,36 @@
+"""A tenant's API keys: create (shown once), list, revoke."""
+
+from __future__ import annotations
+
+import uuid
+
+from fastapi import APIRouter, status
+
+from control_plane import models, schemas
+from control_plane.api import deps
+from control_plane.services import api_keys
+
+router = APIRouter(prefix="/tenants/{tenant_id}/api-keys", tags=["api keys"])
+
+
+@router.get("", response_model=list[schemas.ApiKeyPublic])
+def list_keys(access: deps.ApiKeysReader, session: deps.SessionDep) -> list[models.ApiKey]:
+    return api_keys.list_keys(session, access.tenant.id)
+
+
+@router.post("", response_model=schemas.ApiKeyCreated, status_code=status.HTTP_201_CREATED)
+def create_key(
+    data: schemas.ApiKeyCreate,
+    access: deps.ApiKeysManager,
+    session: deps.SessionDep,
+    ctx: deps.AuditDep,
+) -> schemas.ApiKeyCreated:
+    """A key limited to `scopes` (permissions the caller holds); `key` is shown only here."""
+    return api_keys.create(session, ctx, access.actor, access.tenant.id, data)
+
+
+@router.delete("/{key_id}", status_code=status.HTTP_204_NO_CONTENT)
+def revoke_key(
+    key_id: uuid.UUID, access: deps.ApiKeysManager, session: deps.SessionDep, ctx: deps.AuditDep
+) -> None:
+    api_keys.revoke(session, ctx, access.tenant.id, key_id)

@@ -1,0 +1,58 @@
+"""`/auth`: sign in, rotate refresh tokens, sign out, and who am I."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, status
+
+from control_plane import schemas
+from control_plane.api import deps
+from control_plane.services import audit, auth
+
+router = APIRouter(prefix="/auth", tags=["auth"])
+
+
+@router.post("/login", response_model=schemas.Token)
+def login(
+    data: schemas.LoginCreate,
+    session: deps.SessionDep,
+    settings: deps.SettingsDep,
+    ctx: deps.AuditDep,
+) -> schemas.Token:
+    """Email and password → a short-lived access token and a refresh token."""
+    user = auth.login(session, data.email, data.password)
+    tokens = auth.issue_tokens(session, user, settings)
+    audit.record(
+        session,
+        audit.Context(f"user:{user.id}", ctx.request_id, ctx.client_ip),
+        "auth.login",
+        tenant_id=user.tenant_id,
+        resource=f"user:{user.id}",
+    )
+    session.commit()
+    return tokens
+
+
+@router.post("/refresh", response_model=schemas.Token)
+def refresh(
+    data: schemas.RefreshCreate, session: deps.SessionDep, settings: deps.SettingsDep
+) -> schemas.Token:
+    """Use up a refresh token for a new pair. Presenting a used one revokes its whole family."""
+    return auth.rotate(session, data.refresh_token, settings)
+
+
+@router.post("/logout", status_code=status.HTTP_204_NO_CONTENT)
+def logout(data: schemas.RefreshCreate, session: deps.SessionDep) -> None:
+    """Revoke the refresh token's family (every token rotated from the same sign-in)."""
+    auth.logout(session, data.refresh_token)
+
+
+@router.get("/me", response_model=schemas.Me)
+def me(actor: deps.CurrentActor) -> schemas.Me:
+    return schemas.Me(
+        kind="api_key" if actor.kind == "api_key" else "user",
+        id=actor.id,
+        tenant_id=actor.tenant_id,
+        role=actor.role,
+        platform_admin=actor.platform_admin,
+        permissions=sorted(actor.permissions),
+    )

@@ -1,0 +1,95 @@
+"""A tenant's users and invitations, and accepting an invitation."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+
+from fastapi import APIRouter, status
+
+from control_plane import schemas
+from control_plane.api import deps
+from control_plane.services import auth, members
+
+router = APIRouter(tags=["users"])
+
+
+@router.get("/tenants/{tenant_id}/users", response_model=list[schemas.UserPublic])
+def list_users(access: deps.UsersReader, session: deps.SessionDep) -> list[schemas.UserPublic]:
+    return [members.user_public(u) for u in members.list_users(session, access.tenant.id)]
+
+
+@router.patch("/tenants/{tenant_id}/users/{user_id}", response_model=schemas.UserPublic)
+def change_role(
+    user_id: uuid.UUID,
+    data: schemas.UserUpdate,
+    access: deps.UsersManager,
+    session: deps.SessionDep,
+    ctx: deps.AuditDep,
+) -> schemas.UserPublic:
+    """Give the user another role (never one with permissions the caller lacks)."""
+    user = members.get_user(session, access.tenant.id, user_id)
+    return members.user_public(members.change_role(session, ctx, access.actor, user, data.role))
+
+
+@router.delete("/tenants/{tenant_id}/users/{user_id}", status_code=status.HTTP_204_NO_CONTENT)
+def remove_user(
+    user_id: uuid.UUID, access: deps.UsersManager, session: deps.SessionDep, ctx: deps.AuditDep
+) -> None:
+    user = members.get_user(session, access.tenant.id, user_id)
+    members.remove_user(session, ctx, access.actor, user)
+
+
+@router.post(
+    "/tenants/{tenant_id}/invitations",
+    response_model=schemas.InvitationCreated,
+    status_code=status.HTTP_201_CREATED,
+)
+def invite(
+    data: schemas.InvitationCreate,
+    access: deps.UsersManager,
+    session: deps.SessionDep,
+    settings: deps.SettingsDep,
+    ctx: deps.AuditDep,
+) -> schemas.InvitationCreated:
+    """Invite someone by email; the token in the answer is shown once (send it to them)."""
+    expires = dt.timedelta(hours=settings.INVITATION_EXPIRE_HOURS)
+    return members.invite(session, ctx, access.actor, access.tenant, data, expires=expires)
+
+
+@router.get("/tenants/{tenant_id}/invitations", response_model=list[schemas.InvitationPublic])
+def list_invitations(
+    access: deps.UsersReader, session: deps.SessionDep
+) -> list[schemas.InvitationPublic]:
+    return [
+        schemas.InvitationPublic(**members.invitation_public(inv))
+        for inv in members.list_invitations(session, access.tenant.id)
+    ]
+
+
+@router.delete(
+    "/tenants/{tenant_id}/invitations/{invitation_id}", status_code=status.HTTP_204_NO_CONTENT
+)
+def revoke_invitation(
+    invitation_id: uuid.UUID,
+    access: deps.UsersManager,
+    session: deps.SessionDep,
+    ctx: deps.AuditDep,
+) -> None:
+    members.revoke_invitation(session, ctx, access.tenant.id, invitation_id)
+
+
+@router.post(
+    "/invitations/accept", response_model=schemas.Token, status_code=status.HTTP_201_CREATED
+)
+def accept_invitation(
+    data: schemas.InvitationAccept,
+    session: deps.SessionDep,
+    settings: deps.SettingsDep,
+    ctx: deps.AuditDep,
+) -> schemas.Token:
+    """Join the tenant with the invitation's role; answers the new user's tokens."""
+    user = members.accept(session, ctx, data)
+    tokens = auth.issue_tokens(session, user, settings)
+    session.commit()
+    return tokens

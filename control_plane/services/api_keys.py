@@ -1,0 +1,92 @@
+"""A tenant's API keys: created with scopes the creator holds, shown once, stored as a hash,
+revocable. services.auth admits a key by its hash. Used by api.routes.api_keys.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from control_plane import models, schemas
+from control_plane.core import permissions, problems, security
+from control_plane.services import audit, auth, members
+
+PREFIX_SHOWN = 12  # characters kept to tell keys apart in listings
+
+
+def create(
+    session: Session,
+    ctx: audit.Context,
+    actor: auth.Actor,
+    tenant_id: uuid.UUID,
+    data: schemas.ApiKeyCreate,
+) -> schemas.ApiKeyCreated:
+    try:
+        scopes = sorted(str(p) for p in permissions.parse(data.scopes))
+    except ValueError as exc:
+        raise problems.Problem(
+            422,
+            "Unknown scope",
+            str(exc),
+            errors=[{"loc": ["body", "scopes"], "msg": str(exc), "type": "value_error"}],
+            allowed=sorted(permissions.Permission),
+        ) from exc
+    members.no_escalation(actor, scopes, "an API key with these scopes")
+    token, token_hash = security.new_secret(auth.API_KEY_PREFIX)
+    key = models.ApiKey(
+        id=uuid.uuid4(),
+        tenant_id=tenant_id,
+        name=data.name,
+        prefix=token[:PREFIX_SHOWN],
+        key_hash=token_hash,
+        scopes=list(scopes),
+        created_by=actor.ref,
+        expires_at=(
+            dt.datetime.now(dt.UTC) + dt.timedelta(days=data.expires_in_days)
+            if data.expires_in_days
+            else None
+        ),
+    )
+    session.add(key)
+    session.flush()
+    audit.record(
+        session,
+        ctx,
+        "api_key.create",
+        tenant_id=tenant_id,
+        resource=f"api_key:{key.id}",
+        after={"name": key.name, "scopes": list(scopes)},
+    )
+    session.commit()
+    session.refresh(key)
+    return schemas.ApiKeyCreated(**schemas.ApiKeyPublic.model_validate(key).model_dump(), key=token)
+
+
+def list_keys(session: Session, tenant_id: uuid.UUID) -> list[models.ApiKey]:
+    return list(
+        session.scalars(
+            select(models.ApiKey)
+            .where(models.ApiKey.tenant_id == tenant_id)
+            .order_by(models.ApiKey.created_at.desc())
+        )
+    )
+
+
+def revoke(session: Session, ctx: audit.Context, tenant_id: uuid.UUID, key_id: uuid.UUID) -> None:
+    key = session.get(models.ApiKey, key_id)
+    if key is None or key.tenant_id != tenant_id:
+        raise problems.Problem(404, "Not Found", "no such API key")
+    if key.revoked_at is None:
+        key.revoked_at = dt.datetime.now(dt.UTC)
+        audit.record(
+            session,
+            ctx,
+            "api_key.revoke",
+            tenant_id=tenant_id,
+            resource=f"api_key:{key.id}",
+            before={"name": key.name, "scopes": key.scopes},
+        )
+        session.commit()

@@ -1,0 +1,250 @@
+"""Who is calling: bearer credentials → an `Actor`, and the token life cycle.
+
+Three kinds of bearer credential are accepted: our own short-lived access tokens (HS256 JWT),
+API keys (`tnt_…`, looked up by hash) and, when configured, an OIDC issuer's tokens (verified
+against its JWKS, mapped to a user by email). The actor's permissions are read from the database
+on every request, so a changed role or a revoked key takes effect at once. Refresh tokens rotate:
+each is used once, and presenting a used one revokes every token of its family.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from dataclasses import dataclass
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from control_plane import models, schemas
+from control_plane.core import config, oidc, permissions, problems, security
+
+API_KEY_PREFIX = "tnt"
+REFRESH_PREFIX = "rt"
+_CHALLENGE = {"WWW-Authenticate": "Bearer"}
+
+
+@dataclass(frozen=True)
+class Actor:
+    """An authenticated caller, with the permissions it holds right now."""
+
+    kind: str  # "user" | "api_key"
+    id: uuid.UUID
+    tenant_id: uuid.UUID | None
+    tenant_slug: str | None
+    tier: str | None
+    permissions: frozenset[str]
+    platform_admin: bool = False
+    role: str | None = None
+
+    @property
+    def ref(self) -> str:
+        """How audit entries and idempotency records name the actor."""
+        return f"{self.kind}:{self.id}"
+
+    def can(self, permission: str) -> bool:
+        return self.platform_admin or permission in self.permissions
+
+
+def unauthorized(detail: str) -> problems.Problem:
+    return problems.Problem(401, "Unauthorized", detail, headers=_CHALLENGE)
+
+
+def actor_for_user(user: models.User) -> Actor:
+    if user.is_platform_admin:
+        return Actor(
+            "user",
+            user.id,
+            None,
+            None,
+            None,
+            frozenset({permissions.PLATFORM_ADMIN}),
+            platform_admin=True,
+            role="platform-admin",
+        )
+    assert user.tenant is not None
+    assert user.role is not None
+    return Actor(
+        "user",
+        user.id,
+        user.tenant_id,
+        user.tenant.slug,
+        user.tenant.tier,
+        frozenset(user.role.permissions),
+        role=user.role.name,
+    )
+
+
+def resolve(
+    session: Session, token: str, settings: config.Settings, verifier: oidc.Verifier | None
+) -> Actor:
+    """The actor a bearer credential stands for, or a 401 problem."""
+    if token.startswith(f"{API_KEY_PREFIX}_"):
+        return _api_key_actor(session, token)
+    if verifier is not None and oidc.issuer_of(token) == verifier.issuer:
+        try:
+            claims = verifier.claims(token)
+        except security.InvalidToken as exc:
+            raise unauthorized("the OIDC token is invalid or expired") from exc
+        user = session.scalar(
+            select(models.User).where(models.User.email == str(claims["email"]).lower())
+        )
+        if user is None:
+            raise unauthorized("no user has this identity's email; ask for an invitation")
+        return actor_for_user(user)
+    try:
+        claims = security.decode_claims(
+            token,
+            secret=settings.SECRET_KEY,
+            issuer=settings.JWT_ISSUER,
+            audience=settings.JWT_AUDIENCE,
+        )
+        user = session.get(models.User, uuid.UUID(str(claims["sub"])))
+    except (security.InvalidToken, ValueError) as exc:
+        raise unauthorized("the bearer token is invalid or expired") from exc
+    if user is None or (claims.get("tid") and str(user.tenant_id) != claims["tid"]):
+        raise unauthorized("the bearer token's user no longer exists")
+    return actor_for_user(user)
+
+
+def _api_key_actor(session: Session, token: str) -> Actor:
+    now = dt.datetime.now(dt.UTC)
+    key = session.scalar(
+        select(models.ApiKey).where(models.ApiKey.key_hash == security.hash_secret(token))
+    )
+    if key is None or key.revoked_at is not None or (key.expires_at and key.expires_at <= now):
+        raise unauthorized("the API key is invalid, expired or revoked")
+    tenant = session.get(models.Tenant, key.tenant_id)
+    assert tenant is not None
+    if key.last_used_at is None or now - key.last_used_at > dt.timedelta(minutes=1):
+        session.execute(
+            update(models.ApiKey).where(models.ApiKey.id == key.id).values(last_used_at=now)
+        )
+        session.commit()
+    return Actor("api_key", key.id, tenant.id, tenant.slug, tenant.tier, frozenset(key.scopes))
+
+
+# -- tokens ------------------------------------------------------------------------------------
+def issue_tokens(
+    session: Session,
+    user: models.User,
+    settings: config.Settings,
+    *,
+    family: uuid.UUID | None = None,
+) -> schemas.Token:
+    """A fresh access token and a refresh token of `family` (a new family at sign-in)."""
+    expires = dt.timedelta(minutes=settings.ACCESS_TOKEN_EXPIRE_MINUTES)
+    jwt_args = {
+        "secret": settings.SECRET_KEY,
+        "issuer": settings.JWT_ISSUER,
+        "audience": settings.JWT_AUDIENCE,
+        "expires": expires,
+    }
+    if user.is_platform_admin:
+        access = security.create_admin_token(user.id, **jwt_args)  # type: ignore[arg-type]
+    else:
+        assert user.tenant is not None
+        assert user.role is not None
+        principal = security.Principal(user.id, user.tenant.id, user.tenant.slug, user.role.name)
+        access = security.create_access_token(principal, **jwt_args)  # type: ignore[arg-type]
+    refresh, refresh_hash = security.new_secret(REFRESH_PREFIX)
+    session.add(
+        models.RefreshToken(
+            id=uuid.uuid4(),
+            family_id=family or uuid.uuid4(),
+            user_id=user.id,
+            token_hash=refresh_hash,
+            expires_at=dt.datetime.now(dt.UTC)
+            + dt.timedelta(days=settings.REFRESH_TOKEN_EXPIRE_DAYS),
+        )
+    )
+    return schemas.Token(
+        access_token=access,
+        expires_in=int(expires.total_seconds()),
+        refresh_token=refresh,
+    )
+
+
+def login(session: Session, email: str, password: str) -> models.User:
+    user = session.scalar(select(models.User).where(models.User.email == email.lower()))
+    if not security.verify_password(password, user.password_hash if user else None):
+        raise unauthorized("wrong email or password")
+    assert user is not None
+    return user
+
+
+def rotate(session: Session, token: str, settings: config.Settings) -> schemas.Token:
+    """Use up a refresh token for a new pair; a reused one revokes its whole family."""
+    now = dt.datetime.now(dt.UTC)
+    row = session.scalar(
+        select(models.RefreshToken)
+        .where(models.RefreshToken.token_hash == security.hash_secret(token))
+        .with_for_update()
+    )
+    if row is None or row.revoked_at is not None or row.expires_at <= now:
+        raise unauthorized("the refresh token is invalid, expired or revoked")
+    if row.used_at is not None:
+        revoke_family(session, row.family_id, now)
+        session.add(
+            models.AuditEntry(
+                tenant_id=_tenant_of(session, row.user_id),
+                actor=f"user:{row.user_id}",
+                action="auth.refresh_token_reused",
+                resource=f"refresh_token_family:{row.family_id}",
+            )
+        )
+        session.commit()
+        raise unauthorized("the refresh token was already used; its family is revoked")
+    row.used_at = now
+    user = session.get(models.User, row.user_id)
+    assert user is not None
+    tokens = issue_tokens(session, user, settings, family=row.family_id)
+    session.commit()
+    return tokens
+
+
+def revoke_family(session: Session, family: uuid.UUID, now: dt.datetime) -> None:
+    session.execute(
+        update(models.RefreshToken)
+        .where(models.RefreshToken.family_id == family, models.RefreshToken.revoked_at.is_(None))
+        .values(revoked_at=now)
+    )
+
+
+def logout(session: Session, token: str) -> None:
+    row = session.scalar(
+        select(models.RefreshToken).where(
+            models.RefreshToken.token_hash == security.hash_secret(token)
+        )
+    )
+    if row is not None:
+        revoke_family(session, row.family_id, dt.datetime.now(dt.UTC))
+        session.commit()
+
+
+def _tenant_of(session: Session, user_id: uuid.UUID) -> uuid.UUID | None:
+    return session.scalar(select(models.User.tenant_id).where(models.User.id == user_id))
+
+
+def ensure_platform_admin(session: Session, email: str, password: str) -> bool:
+    """Create the first platform admin unless a user has that email; True if created."""
+    if session.scalar(select(models.User.id).where(models.User.email == email.lower())):
+        return False
+    session.add(
+        models.User(
+            email=email.lower(),
+            password_hash=security.hash_password(password),
+            is_platform_admin=True,
+        )
+    )
+    session.commit()
+    return True
+
+
+def builtin_role(session: Session, name: str) -> models.Role:
+    role = session.scalar(
+        select(models.Role).where(models.Role.tenant_id.is_(None), models.Role.name == name)
+    )
+    if role is None:
+        raise LookupError(f"built-in role {name!r} is missing: run the migrations")
+    return role

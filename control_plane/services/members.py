@@ -1,0 +1,263 @@
+"""A tenant's people and roles: users, invitations, custom roles, with no privilege escalation.
+
+Nobody grants what they do not hold: a role given to a user or an invitation, a custom role's
+permissions and a change to someone whose role outranks the caller are all checked against the
+caller's own permissions (`permissions.escalates`). A tenant always keeps an owner. Every change
+is audited in its transaction. Used by api.routes.users and api.routes.roles.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from typing import Any
+
+from sqlalchemy import func, or_, select
+from sqlalchemy.orm import Session
+
+from control_plane import models, schemas
+from control_plane.core import permissions, problems, security
+from control_plane.services import audit, auth
+
+INVITATION_PREFIX = "inv"
+
+
+def no_escalation(actor: auth.Actor, granted: list[str], what: str) -> None:
+    if actor.platform_admin:
+        return
+    beyond = permissions.escalates(granted, actor.permissions)
+    if beyond:
+        raise problems.Problem(
+            403,
+            "Forbidden",
+            f"{what} would need permissions the caller does not hold",
+            missing=beyond,
+        )
+
+
+def find_role(session: Session, tenant_id: uuid.UUID, name: str) -> models.Role:
+    """A built-in role or one of the tenant's own, by name; 422 if there is none."""
+    role = session.scalar(
+        select(models.Role)
+        .where(models.Role.name == name)
+        .where(or_(models.Role.tenant_id.is_(None), models.Role.tenant_id == tenant_id))
+        .order_by(models.Role.tenant_id.nulls_first())
+    )
+    if role is None:
+        raise problems.Problem(
+            422,
+            "Unknown role",
+            f"role {name!r} does not exist",
+            errors=[{"loc": ["body", "role"], "msg": "unknown role", "type": "value_error"}],
+        )
+    return role
+
+
+def _email_free(session: Session, email: str) -> None:
+    if session.scalar(select(models.User.id).where(models.User.email == email.lower())):
+        raise problems.Problem(409, "Email registered", "this email already has an account")
+
+
+# -- users --------------------------------------------------------------------------------------
+def user_public(user: models.User) -> schemas.UserPublic:
+    assert user.role is not None
+    return schemas.UserPublic(
+        id=user.id, email=user.email, role=user.role.name, created_at=user.created_at
+    )
+
+
+def list_users(session: Session, tenant_id: uuid.UUID) -> list[models.User]:
+    return list(
+        session.scalars(
+            select(models.User)
+            .where(models.User.tenant_id == tenant_id)
+            .order_by(models.User.created_at, models.User.id)
+        )
+    )
+
+
+def get_user(session: Session, tenant_id: uuid.UUID, user_id: uuid.UUID) -> models.User:
+    user = session.get(models.User, user_id)
+    if user is None or user.tenant_id != tenant_id:
+        raise problems.Problem(404, "Not Found", "no such user")
+    return user
+
+
+def _owners(session: Session, tenant_id: uuid.UUID) -> int:
+    return (
+        session.scalar(
+            select(func.count())
+            .select_from(models.User)
+            .join(models.Role, models.User.role_id == models.Role.id)
+            .where(
+                models.User.tenant_id == tenant_id,
+                models.Role.tenant_id.is_(None),
+                models.Role.name == permissions.OWNER,
+            )
+        )
+        or 0
+    )
+
+
+def _keep_an_owner(session: Session, user: models.User) -> None:
+    assert user.role is not None
+    assert user.tenant_id is not None
+    is_owner = user.role.builtin and user.role.name == permissions.OWNER
+    if is_owner and _owners(session, user.tenant_id) <= 1:
+        raise problems.Problem(409, "Last owner", "a tenant must keep at least one owner")
+
+
+def change_role(
+    session: Session, ctx: audit.Context, actor: auth.Actor, user: models.User, role_name: str
+) -> models.User:
+    assert user.role is not None
+    assert user.tenant_id is not None
+    role = find_role(session, user.tenant_id, role_name)
+    if role.id == user.role_id:
+        return user
+    no_escalation(actor, user.role.permissions, "changing this user's role")
+    no_escalation(actor, role.permissions, f"granting role {role.name!r}")
+    _keep_an_owner(session, user)
+    before = {"role": user.role.name}
+    user.role = role
+    audit.record(
+        session,
+        ctx,
+        "user.role_change",
+        tenant_id=user.tenant_id,
+        resource=f"user:{user.id}",
+        before=before,
+        after={"role": role.name},
+    )
+    session.commit()
+    return user
+
+
+def remove_user(session: Session, ctx: audit.Context, actor: auth.Actor, user: models.User) -> None:
+    assert user.role is not None
+    no_escalation(actor, user.role.permissions, "removing this user")
+    _keep_an_owner(session, user)
+    audit.record(
+        session,
+        ctx,
+        "user.remove",
+        tenant_id=user.tenant_id,
+        resource=f"user:{user.id}",
+        before={"email": user.email, "role": user.role.name},
+    )
+    session.delete(user)
+    session.commit()
+
+
+# -- invitations --------------------------------------------------------------------------------
+def invitation_public(inv: models.Invitation) -> dict[str, Any]:
+    return {
+        "id": inv.id,
+        "email": inv.email,
+        "role": inv.role.name,
+        "invited_by": inv.invited_by,
+        "created_at": inv.created_at,
+        "expires_at": inv.expires_at,
+        "accepted_at": inv.accepted_at,
+        "revoked_at": inv.revoked_at,
+    }
+
+
+def invite(
+    session: Session,
+    ctx: audit.Context,
+    actor: auth.Actor,
+    tenant: models.Tenant,
+    data: schemas.InvitationCreate,
+    *,
+    expires: dt.timedelta,
+) -> schemas.InvitationCreated:
+    role = find_role(session, tenant.id, data.role)
+    no_escalation(actor, role.permissions, f"inviting with role {role.name!r}")
+    _email_free(session, data.email)
+    token, token_hash = security.new_secret(INVITATION_PREFIX)
+    inv = models.Invitation(
+        id=uuid.uuid4(),
+        tenant_id=tenant.id,
+        email=data.email.lower(),
+        role=role,
+        token_hash=token_hash,
+        invited_by=actor.ref,
+        expires_at=dt.datetime.now(dt.UTC) + expires,
+    )
+    session.add(inv)
+    session.flush()
+    audit.record(
+        session,
+        ctx,
+        "invitation.create",
+        tenant_id=tenant.id,
+        resource=f"invitation:{inv.id}",
+        after={"email": inv.email, "role": role.name},
+    )
+    session.commit()
+    return schemas.InvitationCreated(**invitation_public(inv), token=token)
+
+
+def list_invitations(session: Session, tenant_id: uuid.UUID) -> list[models.Invitation]:
+    return list(
+        session.scalars(
+            select(models.Invitation)
+            .where(models.Invitation.tenant_id == tenant_id)
+            .order_by(models.Invitation.created_at.desc())
+        )
+    )
+
+
+def revoke_invitation(
+    session: Session, ctx: audit.Context, tenant_id: uuid.UUID, invitation_id: uuid.UUID
+) -> None:
+    inv = session.get(models.Invitation, invitation_id)
+    if inv is None or inv.tenant_id != tenant_id:
+        raise problems.Problem(404, "Not Found", "no such invitation")
+    if inv.revoked_at is None and inv.accepted_at is None:
+        inv.revoked_at = dt.datetime.now(dt.UTC)
+        audit.record(
+            session,
+            ctx,
+            "invitation.revoke",
+            tenant_id=tenant_id,
+            resource=f"invitation:{inv.id}",
+            before={"email": inv.email},
+        )
+        session.commit()
+
+
+def accept(session: Session, ctx: audit.Context, data: schemas.InvitationAccept) -> models.User:
+    """Create the invitee's user from a valid invitation (once)."""
+    now = dt.datetime.now(dt.UTC)
+    inv = session.scalar(
+        select(models.Invitation)
+        .where(models.Invitation.token_hash == security.hash_secret(data.token))
+        .with_for_update(of=models.Invitation)
+    )
+    if inv is None or inv.accepted_at or inv.revoked_at or inv.expires_at <= now:
+        raise problems.Problem(
+            404, "Not Found", "the invitation does not exist, was used, revoked or has expired"
+        )
+    _email_free(session, inv.email)
+    user = models.User(
+        id=uuid.uuid4(),
+        tenant_id=inv.tenant_id,
+        email=inv.email,
+        role_id=inv.role_id,
+        password_hash=security.hash_password(data.password),
+    )
+    session.add(user)
+    inv.accepted_at = now
+    audit.record(
+        session,
+        audit.Context(f"user:{user.id}", ctx.request_id, ctx.client_ip),
+        "invitation.accept",
+        tenant_id=inv.tenant_id,
+        resource=f"user:{user.id}",
+        after={"email": inv.email, "role": inv.role.name},
+    )
+    session.commit()
+    session.refresh(user)
+    return user

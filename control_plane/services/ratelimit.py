@@ -1,0 +1,72 @@
+"""Per-tenant request limits (GCRA) whose state lives in Postgres, shared by every replica.
+
+Each key has a theoretical arrival time (TAT). A request of a tenant allowed `limit` requests a
+minute advances it by 60/limit seconds and is admitted while the TAT stays within a minute of
+now, so a tenant may burst up to its limit and then goes at its rate. One upsert per request,
+in its own transaction, whatever the request then does. Used by api.deps.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from sqlalchemy import Connection, text
+
+WINDOW_SECONDS = 60.0
+
+_TAKE = text(
+    """
+    INSERT INTO rate_limits AS r (key, tat)
+    VALUES (:key, now() + make_interval(secs => :step))
+    ON CONFLICT (key) DO UPDATE
+        SET tat = greatest(r.tat, now()) + make_interval(secs => :step)
+        WHERE greatest(r.tat, now()) + make_interval(secs => :step)
+              <= now() + make_interval(secs => :window)
+    RETURNING extract(epoch FROM tat - now())::float8
+    """
+)
+_AHEAD = text("SELECT extract(epoch FROM tat - now())::float8 FROM rate_limits WHERE key = :key")
+
+
+@dataclass(frozen=True)
+class Decision:
+    allowed: bool
+    limit: int
+    remaining: int
+    reset: int  # seconds until the full quota is back
+    retry_after: int  # seconds until the next request is admitted (0 when allowed)
+
+    def headers(self) -> dict[str, str]:
+        """RateLimit headers (IETF httpapi draft, and the widely used older names)."""
+        headers = {
+            "RateLimit-Policy": f'"tenant";q={self.limit};w={int(WINDOW_SECONDS)}',
+            "RateLimit": f'"tenant";r={self.remaining};t={self.reset}',
+            "RateLimit-Limit": str(self.limit),
+            "RateLimit-Remaining": str(self.remaining),
+            "RateLimit-Reset": str(self.reset),
+        }
+        if not self.allowed:
+            headers["Retry-After"] = str(self.retry_after)
+        return headers
+
+
+def decide(ahead: float, limit: int, *, allowed: bool) -> Decision:
+    """The decision for a TAT `ahead` seconds in the future (pure)."""
+    step = WINDOW_SECONDS / limit
+    ahead = max(ahead, 0.0)
+    remaining = max(0, math.floor((WINDOW_SECONDS - ahead) / step + 1e-9))
+    retry = 0 if allowed else max(1, math.ceil(ahead + step - WINDOW_SECONDS))
+    return Decision(allowed, limit, remaining, math.ceil(ahead), retry)
+
+
+def take(conn: Connection, key: str, limit: int) -> Decision:
+    """Count one request against `key`, allowed `limit` a minute; commits on `conn`."""
+    step = WINDOW_SECONDS / limit
+    params = {"key": key, "step": step, "window": WINDOW_SECONDS}
+    ahead = conn.execute(_TAKE, params).scalar()
+    allowed = ahead is not None
+    if ahead is None:
+        ahead = conn.execute(_AHEAD, {"key": key}).scalar() or 0.0
+    conn.commit()
+    return decide(float(ahead), limit, allowed=allowed)

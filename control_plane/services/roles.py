@@ -1,0 +1,138 @@
+"""A tenant's custom roles: named permission sets beside the built-in ones.
+
+Built-in roles are read-only; a custom role holds only permissions its creator holds, and is
+deleted only when no user or pending invitation has it. Used by api.routes.roles.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+from sqlalchemy import or_, select
+from sqlalchemy.orm import Session
+
+from control_plane import models, schemas
+from control_plane.core import permissions, problems
+from control_plane.services import audit, auth, members
+
+
+def _checked(actor: auth.Actor, names: list[str]) -> list[str]:
+    try:
+        granted = sorted(str(p) for p in permissions.parse(names))
+    except ValueError as exc:
+        raise problems.Problem(
+            422,
+            "Unknown permission",
+            str(exc),
+            errors=[{"loc": ["body", "permissions"], "msg": str(exc), "type": "value_error"}],
+            allowed=sorted(permissions.Permission),
+        ) from exc
+    members.no_escalation(actor, granted, "this role")
+    return granted
+
+
+def list_roles(session: Session, tenant_id: uuid.UUID) -> list[models.Role]:
+    return list(
+        session.scalars(
+            select(models.Role)
+            .where(or_(models.Role.tenant_id.is_(None), models.Role.tenant_id == tenant_id))
+            .order_by(models.Role.tenant_id.nulls_first(), models.Role.name)
+        )
+    )
+
+
+def get_custom(session: Session, tenant_id: uuid.UUID, role_id: uuid.UUID) -> models.Role:
+    role = session.get(models.Role, role_id)
+    if role is None or (role.tenant_id is not None and role.tenant_id != tenant_id):
+        raise problems.Problem(404, "Not Found", "no such role")
+    if role.builtin:
+        raise problems.Problem(409, "Built-in role", "built-in roles cannot be changed")
+    return role
+
+
+def create(
+    session: Session,
+    ctx: audit.Context,
+    actor: auth.Actor,
+    tenant_id: uuid.UUID,
+    data: schemas.RoleCreate,
+) -> models.Role:
+    granted = _checked(actor, data.permissions)
+    taken = session.scalar(
+        select(models.Role.id)
+        .where(models.Role.name == data.name)
+        .where(or_(models.Role.tenant_id.is_(None), models.Role.tenant_id == tenant_id))
+    )
+    if taken:
+        raise problems.Problem(409, "Role exists", f"a role named {data.name!r} exists")
+    role = models.Role(id=uuid.uuid4(), tenant_id=tenant_id, name=data.name)
+    role.description = data.description
+    role.grants = [models.RolePermission(permission=p) for p in granted]
+    session.add(role)
+    audit.record(
+        session,
+        ctx,
+        "role.create",
+        tenant_id=tenant_id,
+        resource=f"role:{role.id}",
+        after={"name": role.name, "permissions": granted},
+    )
+    session.commit()
+    return role
+
+
+def update(
+    session: Session,
+    ctx: audit.Context,
+    actor: auth.Actor,
+    role: models.Role,
+    data: schemas.RoleUpdate,
+) -> models.Role:
+    before = {"description": role.description, "permissions": role.permissions}
+    members.no_escalation(actor, role.permissions, "changing this role")
+    if data.permissions is not None:
+        granted = _checked(actor, data.permissions)
+        role.grants = [models.RolePermission(permission=p) for p in granted]
+    if data.description is not None:
+        role.description = data.description
+    session.flush()
+    after = {"description": role.description, "permissions": role.permissions}
+    if after != before:
+        audit.record(
+            session,
+            ctx,
+            "role.update",
+            tenant_id=role.tenant_id,
+            resource=f"role:{role.id}",
+            before=before,
+            after=after,
+        )
+    session.commit()
+    return role
+
+
+def delete(session: Session, ctx: audit.Context, actor: auth.Actor, role: models.Role) -> None:
+    members.no_escalation(actor, role.permissions, "deleting this role")
+    in_use = session.scalar(
+        select(models.User.id).where(models.User.role_id == role.id).limit(1)
+    ) or session.scalar(
+        select(models.Invitation.id)
+        .where(
+            models.Invitation.role_id == role.id,
+            models.Invitation.accepted_at.is_(None),
+            models.Invitation.revoked_at.is_(None),
+        )
+        .limit(1)
+    )
+    if in_use:
+        raise problems.Problem(409, "Role in use", "users or invitations still have this role")
+    audit.record(
+        session,
+        ctx,
+        "role.delete",
+        tenant_id=role.tenant_id,
+        resource=f"role:{role.id}",
+        before={"name": role.name, "permissions": role.permissions},
+    )
+    session.delete(role)
+    session.commit()
