@@ -15,8 +15,8 @@ from fastapi import FastAPI, Request
 from fastapi.responses import Response
 from prometheus_fastapi_instrumentator import Instrumentator
 
+from control_plane.api import deps, middleware
 from control_plane.api import main as api_main
-from control_plane.api import middleware
 from control_plane.core import config, db, oidc, openapi, problems
 from control_plane.core import logging as logs
 from control_plane.services import billing, idempotency, mirror, outbox, stripe_sync, usage
@@ -88,7 +88,7 @@ def create_app(settings: config.Settings | None = None) -> FastAPI:
     app.add_middleware(middleware.AccessLog)
     app.add_middleware(CorrelationIdMiddleware)
     app.include_router(api_main.api_router, prefix=settings.API_V1_STR)
-    app.openapi = lambda: openapi.document(app)  # type: ignore[method-assign]
+    app.openapi = lambda: openapi.document(app, deps.declared_permission)  # type: ignore[method-assign]
     Instrumentator().instrument(app).expose(app, include_in_schema=False)
 
     @app.get("/healthz", tags=["health"])

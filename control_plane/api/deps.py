@@ -20,6 +20,7 @@ import anyio
 import structlog
 from asgi_correlation_id import correlation_id
 from fastapi import Depends, Header, Request
+from fastapi.routing import APIRoute
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session
 
@@ -161,6 +162,20 @@ class RequirePlatformAdmin:
         if not actor.platform_admin:
             raise forbidden(self.permission)
         return actor
+
+
+def declared_permission(route: APIRoute) -> str | None:
+    """The permission a route demands (platform admin over any tenant permission), or None."""
+    found: set[str] = set()
+    stack = [route.dependant]
+    while stack:
+        dependant = stack.pop()
+        if isinstance(dependant.call, Authorize | RequirePlatformAdmin):
+            found.add(str(dependant.call.permission))
+        stack.extend(dependant.dependencies)
+    if permissions.PLATFORM_ADMIN in found:
+        return permissions.PLATFORM_ADMIN
+    return next(iter(found), None) if len(found) <= 1 else ",".join(sorted(found))
 
 
 P = permissions.Permission

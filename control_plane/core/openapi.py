@@ -8,10 +8,12 @@ Schemathesis checks the running API against this document.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
-from fastapi import FastAPI
+from fastapi import FastAPI, routing
 from fastapi.openapi.utils import get_openapi
+from fastapi.routing import APIRoute
 
 from control_plane.core import problems
 
@@ -44,11 +46,21 @@ _AUTHENTICATED = {
 _WRITES = {"409": "Conflict, or a request with this Idempotency-Key still in progress"}
 
 
-def document(app: FastAPI) -> dict[str, Any]:
-    """Build (once) the OpenAPI document with the problem responses filled in."""
+def document(
+    app: FastAPI, permission_of: Callable[[APIRoute], str | None] = lambda _: None
+) -> dict[str, Any]:
+    """Build (once) the OpenAPI document with the problem responses filled in, and each
+    operation's required permission as `x-permission`."""
     if app.openapi_schema:
         return app.openapi_schema
     spec = get_openapi(title=app.title, version=app.version, routes=app.routes)
+    for context in routing.iter_route_contexts(app.routes):
+        route = context.route
+        permission = permission_of(route) if isinstance(route, APIRoute) else None
+        item = spec.get("paths", {}).get(context.path_format, {})
+        for method in context.methods or ():
+            if permission and method.lower() in item:
+                item[method.lower()]["x-permission"] = permission
     spec.setdefault("components", {}).setdefault("schemas", {})["Problem"] = PROBLEM_SCHEMA
     schemas = spec["components"]["schemas"]
     for name in ("HTTPValidationError", "ValidationError"):
