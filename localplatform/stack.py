@@ -299,23 +299,30 @@ class Platform:
             self.supervisor.stop(process)
 
     def stop_operator(self) -> None:
-        process = self.processes.pop("operator", None)
-        if process:
-            self.supervisor.stop(process)
+        self.stop_process("operator")
 
-    def start_control_plane(self) -> procs.Process:
+    def start_control_plane(
+        self, name: str = "control-plane", extra_env: dict[str, str] | None = None
+    ) -> procs.Process:
+        """Migrate, then start a control-plane replica (`name` tells replicas apart)."""
         subprocess.run(
             [sys.executable, "-m", "control_plane.prestart"],
             env={**os.environ, **self.env()},
             check=True,
             cwd=kube.REPO_ROOT,
         )
-        port = self.port("control-plane")
+        port = self.port(name)
         return self._start_python(
-            "control-plane",
+            name,
             procs.uvicorn_args("control_plane.main:app", port),
             health=f"http://127.0.0.1:{port}/healthz",
+            extra_env=extra_env,
         )
+
+    def stop_process(self, name: str) -> None:
+        process = self.processes.pop(name, None)
+        if process:
+            self.supervisor.stop(process)
 
     def start_app_plane(self) -> procs.Process:
         port = self.port("app-plane")

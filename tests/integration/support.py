@@ -145,3 +145,47 @@ def make_tier(custom: client.CustomObjectsApi, name: str, **spec: Any) -> None:
         "spec": {"isolation": "pool", **spec},
     }
     custom.create_cluster_custom_object(GROUP, VERSION, "tiers", body)
+
+
+# -- the control-plane API as its different callers ----------------------------------------------
+PASSWORD = "correct horse battery staple"
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+def login(api: httpx.Client, email: str, password: str = PASSWORD) -> dict[str, Any]:
+    response = api.post("/auth/login", json={"email": email, "password": password})
+    assert response.status_code == 200, response.text
+    return dict(response.json())
+
+
+def admin(api: httpx.Client, env: dict[str, str]) -> dict[str, str]:
+    """Headers of the platform admin the control plane created at start-up."""
+    tokens = login(api, env["FIRST_PLATFORM_ADMIN_EMAIL"], env["FIRST_PLATFORM_ADMIN_PASSWORD"])
+    return bearer(tokens["access_token"])
+
+
+def join(
+    api: httpx.Client, tenant_id: str, owner: dict[str, str], role: str, email: str
+) -> dict[str, str]:
+    """Invite `email` with `role` as the owner, accept, and return the new user's headers."""
+    invited = api.post(
+        f"/tenants/{tenant_id}/invitations", headers=owner, json={"email": email, "role": role}
+    )
+    assert invited.status_code == 201, invited.text
+    accepted = api.post(
+        "/invitations/accept", json={"token": invited.json()["token"], "password": PASSWORD}
+    )
+    assert accepted.status_code == 201, accepted.text
+    return bearer(accepted.json()["access_token"])
+
+
+def set_tier(api: httpx.Client, env: dict[str, str], tenant_id: str, tier: str) -> None:
+    """Move a tenant to `tier` as the platform admin, once the tier is in the catalog."""
+    eventually(
+        lambda: any(t["name"] == tier for t in api.get("/tiers").json()), what=f"tier {tier}"
+    )
+    moved = api.patch(f"/tenants/{tenant_id}", headers=admin(api, env), json={"tier": tier})
+    assert moved.status_code == 200, moved.text

@@ -1,0 +1,149 @@
+"""Every write leaves an audit entry (actor, tenant, action, resource, before/after, request id,
+client ip) that the tenant and platform admins can query; Idempotency-Key replays a POST or
+PATCH and refuses a reused key with another body."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from typing import Any
+
+import httpx
+import psycopg
+
+from control_plane.services import idempotency
+from tests.integration import support
+
+
+def test_writes_are_audited_with_request_ids_and_visible_only_to_their_tenant(
+    api: httpx.Client, env: dict[str, str]
+) -> None:
+    a, b = (support.signup(api, support.unique(n)) for n in ("Audited", "Other"))
+    tid, owner = a["tenant"]["id"], support.auth(a)
+    writes = [
+        api.patch(f"/tenants/{tid}", headers=owner, json={"company": support.unique("Aud")}),
+        api.post(
+            f"/tenants/{tid}/api-keys", headers=owner, json={"name": "k", "scopes": ["tenant:read"]}
+        ),
+        api.post(
+            f"/tenants/{tid}/roles",
+            headers=owner,
+            json={"name": "reader", "permissions": ["tenant:read"]},
+        ),
+    ]
+    assert [w.status_code for w in writes] == [200, 201, 201]
+    me = api.get("/auth/me", headers=owner).json()
+    entries = api.get(f"/tenants/{tid}/audit", headers=owner).json()["items"]
+    by_request = {e["request_id"]: e for e in entries}
+    for write, action in zip(
+        writes, ("tenant.update", "api_key.create", "role.create"), strict=True
+    ):
+        entry = by_request[write.headers["x-request-id"]]
+        assert entry["action"] == action
+        assert entry["actor"] == f"user:{me['id']}"
+        assert entry["tenant_id"] == tid
+        assert entry["client_ip"] == "127.0.0.1"
+        assert entry["resource"]
+        assert entry["after"]
+    update = by_request[writes[0].headers["x-request-id"]]
+    assert update["before"]["company"] == a["tenant"]["company"]
+    assert update["after"]["company"] == writes[0].json()["company"]
+    # Pages: newest first, the cursor continues below the last id.
+    first = api.get(f"/tenants/{tid}/audit", headers=owner, params={"limit": 2}).json()
+    rest = api.get(
+        f"/tenants/{tid}/audit", headers=owner, params={"cursor": first["next_cursor"]}
+    ).json()
+    ids = [e["id"] for e in first["items"] + rest["items"]]
+    assert ids == sorted(ids, reverse=True) == [e["id"] for e in entries]
+
+    # Tenant B's owner never sees A's entries; a platform admin sees both.
+    b_entries = api.get(f"/tenants/{b['tenant']['id']}/audit", headers=support.auth(b)).json()
+    assert {e["tenant_id"] for e in b_entries["items"]} == {b["tenant"]["id"]}
+    assert api.get(f"/tenants/{tid}/audit", headers=support.auth(b)).status_code == 404
+    assert api.get("/audit", headers=owner).status_code == 403
+    admin = support.admin(api, env)
+    platform = api.get("/audit", headers=admin, params={"limit": 500}).json()["items"]
+    assert {tid, b["tenant"]["id"]} <= {e["tenant_id"] for e in platform}
+
+
+def test_idempotency_keys_replay_and_refuse_other_bodies(
+    api: httpx.Client, control_db: psycopg.Connection[Any]
+) -> None:
+    body = support.signup(api, support.unique("Idem"))
+    tid, owner = body["tenant"]["id"], support.auth(body)
+    key = {"Idempotency-Key": str(uuid.uuid4())}
+    invite = {"email": f"x@{body['tenant']['slug']}.example.com", "role": "viewer"}
+    first = api.post(f"/tenants/{tid}/invitations", headers=owner | key, json=invite)
+    again = api.post(f"/tenants/{tid}/invitations", headers=owner | key, json=invite)
+    assert first.status_code == again.status_code == 201
+    assert again.content == first.content
+    assert again.headers["idempotent-replayed"] == "true"
+    assert "idempotent-replayed" not in first.headers
+    count = control_db.execute(
+        "SELECT count(*) FROM invitations WHERE tenant_id = %s", (tid,)
+    ).fetchone()
+    assert count == (1,)
+    other = api.post(
+        f"/tenants/{tid}/invitations", headers=owner | key, json={**invite, "role": "admin"}
+    )
+    assert other.status_code == 422
+    assert other.json()["title"] == "Idempotency-Key reused"
+
+    # PATCH too; and errors are stored like successes (a retry of a 409 is a 409).
+    patch_key = {"Idempotency-Key": str(uuid.uuid4())}
+    renamed = api.patch(f"/tenants/{tid}", headers=owner | patch_key, json={"company": "Idem A"})
+    replayed = api.patch(f"/tenants/{tid}", headers=owner | patch_key, json={"company": "Idem A"})
+    assert replayed.json() == renamed.json()
+    assert replayed.headers["idempotent-replayed"] == "true"
+
+    # Keys belong to their actor: another tenant's owner with the same key is a new request.
+    stranger = support.signup(api, support.unique("Stranger"))
+    theirs = api.post(
+        f"/tenants/{stranger['tenant']['id']}/invitations",
+        headers=support.auth(stranger) | key,
+        json={"email": f"y@{stranger['tenant']['slug']}.example.com", "role": "viewer"},
+    )
+    assert theirs.status_code == 201
+    assert "idempotent-replayed" not in theirs.headers
+
+    # A request still running with the key: the retry is told to wait.
+    running = str(uuid.uuid4())
+    me = api.get("/auth/me", headers=owner).json()
+    payload = json.dumps({**invite, "email": f"z@{body['tenant']['slug']}.example.com"}).encode()
+    path = f"/api/v1/tenants/{tid}/invitations"
+    control_db.execute(
+        "INSERT INTO idempotency_keys (actor, key, method, path, body_hash) "
+        "VALUES (%s, %s, 'POST', %s, %s)",
+        (f"user:{me['id']}", running, path, idempotency.body_hash("POST", path, payload)),
+    )
+    busy = api.post(
+        f"/tenants/{tid}/invitations",
+        headers=owner | {"Idempotency-Key": running, "Content-Type": "application/json"},
+        content=payload,
+    )
+    assert busy.status_code == 409
+    assert busy.headers["retry-after"] == "1"
+    # GET ignores the header; an over-long key is a 400 problem.
+    assert api.get(f"/tenants/{tid}", headers=owner | key).status_code == 200
+    long_key = {"Idempotency-Key": "k" * 300}
+    assert api.patch(f"/tenants/{tid}", headers=owner | long_key, json={}).status_code == 422
+
+
+def test_signup_retried_with_its_key_creates_one_tenant(
+    api: httpx.Client, control_db: psycopg.Connection[Any]
+) -> None:
+    company = support.unique("Retry")
+    data = {
+        "company": company,
+        "email": f"owner@{company.lower()}.example.com",
+        "password": support.PASSWORD,
+        "tier": "free",
+    }
+    key = {"Idempotency-Key": str(uuid.uuid4())}
+    first, second = (api.post("/signup", json=data, headers=key) for _ in range(2))
+    assert first.status_code == second.status_code == 201
+    assert first.json() == second.json()
+    rows = control_db.execute(
+        "SELECT count(*) FROM tenants WHERE company = %s", (company,)
+    ).fetchone()
+    assert rows == (1,)

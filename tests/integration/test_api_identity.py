@@ -1,0 +1,201 @@
+"""Identity on the running control plane: rotating refresh tokens, API keys, invitations, roles
+(built-in and custom) without escalation, and refused tokens."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import uuid
+from typing import Any
+
+import httpx
+import jwt
+import psycopg
+
+from tests.integration import support
+
+PROBLEM = "application/problem+json"
+
+
+def unauthorized(response: httpx.Response) -> bool:
+    return (
+        response.status_code == 401
+        and response.headers["content-type"] == PROBLEM
+        and response.headers["www-authenticate"] == "Bearer"
+    )
+
+
+def test_refresh_tokens_rotate_and_a_reused_one_revokes_its_family(api: httpx.Client) -> None:
+    body = support.signup(api, support.unique("Rotate"))
+    email = f"owner@{body['tenant']['company'].lower()}.example.com"
+    first = support.login(api, email)
+    assert first["expires_in"] == 15 * 60
+    assert first["token_type"] == "bearer"
+
+    second = api.post("/auth/refresh", json={"refresh_token": first["refresh_token"]}).json()
+    third = api.post("/auth/refresh", json={"refresh_token": second["refresh_token"]}).json()
+    assert len({first["refresh_token"], second["refresh_token"], third["refresh_token"]}) == 3
+    assert api.get("/auth/me", headers=support.bearer(third["access_token"])).status_code == 200
+
+    # A thief replays the second token: the whole family dies, the newest included.
+    replay = api.post("/auth/refresh", json={"refresh_token": second["refresh_token"]})
+    assert unauthorized(replay)
+    assert "family is revoked" in replay.json()["detail"]
+    assert unauthorized(api.post("/auth/refresh", json={"refresh_token": third["refresh_token"]}))
+    # The signup's own family is another sign-in, untouched; logout revokes it.
+    signup_refresh = body["token"]["refresh_token"]
+    assert api.post("/auth/logout", json={"refresh_token": signup_refresh}).status_code == 204
+    assert unauthorized(api.post("/auth/refresh", json={"refresh_token": signup_refresh}))
+    assert unauthorized(api.post("/auth/login", json={"email": email, "password": "wrong" * 3}))
+
+
+def test_tampered_expired_none_and_foreign_tokens_are_refused(
+    api: httpx.Client, env: dict[str, str]
+) -> None:
+    body = support.signup(api, support.unique("Forged"))
+    tid = body["tenant"]["id"]
+    good = jwt.decode(body["token"]["access_token"], options={"verify_signature": False})
+    now = int(dt.datetime.now(dt.UTC).timestamp())
+    secret = env["SECRET_KEY"]
+    forged = {
+        "alg none": jwt.encode(good, "", algorithm="none"),
+        "expired": jwt.encode({**good, "exp": now - 10}, secret, algorithm="HS256"),
+        "wrong audience": jwt.encode({**good, "aud": "app"}, secret, algorithm="HS256"),
+        "wrong issuer": jwt.encode({**good, "iss": "evil"}, secret, algorithm="HS256"),
+        "other secret": jwt.encode(good, "x" * 40, algorithm="HS256"),
+        "unknown user": jwt.encode({**good, "sub": str(uuid.uuid4())}, secret, algorithm="HS256"),
+        "garbage": "not.a.token",
+        "unknown api key": "tnt_" + "A" * 43,
+    }
+    for why, token in forged.items():
+        response = api.get(f"/tenants/{tid}", headers=support.bearer(token))
+        assert unauthorized(response), (why, response.status_code, response.text)
+    basic = api.get(f"/tenants/{tid}", headers={"Authorization": "Basic dXNlcjpwYXNz"})
+    assert unauthorized(basic)
+    assert unauthorized(api.get(f"/tenants/{tid}"))
+
+
+def test_api_keys_are_shown_once_stored_hashed_scoped_and_revocable(
+    api: httpx.Client, control_db: psycopg.Connection[Any]
+) -> None:
+    body = support.signup(api, support.unique("Keys"))
+    tid, owner = body["tenant"]["id"], support.auth(body)
+    created = api.post(
+        f"/tenants/{tid}/api-keys",
+        headers=owner,
+        json={"name": "ci", "scopes": ["tenant:read", "usage:read"]},
+    )
+    assert created.status_code == 201, created.text
+    key = created.json()["key"]
+    assert key.startswith("tnt_")
+    assert created.json()["prefix"] == key[:12]
+    listed = api.get(f"/tenants/{tid}/api-keys", headers=owner).json()
+    assert [k["name"] for k in listed] == ["ci"]
+    assert "key" not in listed[0]
+    stored = control_db.execute(
+        "SELECT key_hash, scopes, created_by FROM api_keys WHERE tenant_id = %s", (tid,)
+    ).fetchone()
+    assert stored is not None
+    assert stored[0] == hashlib.sha256(key.encode()).hexdigest()
+    assert sorted(stored[1]) == ["tenant:read", "usage:read"]
+    dump = control_db.execute(
+        "SELECT count(*) FROM api_keys WHERE row_to_json(api_keys)::text LIKE %s",
+        (f"%{key[4:]}%",),
+    ).fetchone()
+    assert dump == (0,)
+
+    as_key = support.bearer(key)
+    me = api.get("/auth/me", headers=as_key).json()
+    assert me["kind"] == "api_key"
+    assert me["tenant_id"] == tid
+    assert api.get(f"/tenants/{tid}", headers=as_key).status_code == 200
+    refused = api.get(f"/tenants/{tid}/users", headers=as_key)
+    assert refused.status_code == 403
+    assert refused.json()["permission"] == "users:read"
+    # A key cannot mint a broader key, nor may a member grant what it lacks.
+    assert (
+        api.post(
+            f"/tenants/{tid}/api-keys",
+            headers=as_key,
+            json={"name": "x", "scopes": ["tenant:read"]},
+        ).status_code
+        == 403
+    )
+    unknown = api.post(
+        f"/tenants/{tid}/api-keys", headers=owner, json={"name": "x", "scopes": ["root"]}
+    )
+    assert unknown.status_code == 422
+    assert "root" in unknown.json()["detail"]
+
+    revoked = api.delete(f"/tenants/{tid}/api-keys/{created.json()['id']}", headers=owner)
+    assert revoked.status_code == 204
+    assert unauthorized(api.get(f"/tenants/{tid}", headers=as_key))
+
+
+def test_invitations_roles_and_custom_roles_never_escalate(api: httpx.Client) -> None:
+    body = support.signup(api, support.unique("Roles"))
+    tid, owner = body["tenant"]["id"], support.auth(body)
+    domain = f"{body['tenant']['slug']}.example.com"
+    admin = support.join(api, tid, owner, "admin", f"admin@{domain}")
+    member = support.join(api, tid, owner, "member", f"member@{domain}")
+
+    # An admin may invite members but not owners; a member may invite nobody.
+    def invite(headers: dict[str, str], role: str) -> httpx.Response:
+        email = f"{uuid.uuid4().hex[:8]}@{domain}"
+        return api.post(
+            f"/tenants/{tid}/invitations", headers=headers, json={"email": email, "role": role}
+        )
+
+    assert invite(admin, "member").status_code == 201
+    escalation = invite(admin, "owner")
+    assert escalation.status_code == 403
+    assert "billing:manage" in escalation.json()["missing"]
+    assert invite(member, "viewer").status_code == 403
+
+    users = {u["email"]: u for u in api.get(f"/tenants/{tid}/users", headers=owner).json()}
+    owner_id = users[f"owner@{body['tenant']['company'].lower()}.example.com"]["id"]
+    member_id = users[f"member@{domain}"]["id"]
+    # An admin cannot demote the owner; the owner cannot leave the tenant ownerless.
+    assert (
+        api.patch(f"/tenants/{tid}/users/{owner_id}", headers=admin, json={"role": "viewer"})
+    ).status_code == 403
+    last = api.patch(f"/tenants/{tid}/users/{owner_id}", headers=owner, json={"role": "admin"})
+    assert last.status_code == 409
+    assert last.json()["title"] == "Last owner"
+
+    # A custom role: auditors read the audit log and nothing about users.
+    role = api.post(
+        f"/tenants/{tid}/roles",
+        headers=admin,
+        json={"name": "auditor", "permissions": ["audit:read", "tenant:read"]},
+    )
+    assert role.status_code == 201, role.text
+    assert (
+        api.post(
+            f"/tenants/{tid}/roles",
+            headers=admin,
+            json={"name": "biller", "permissions": ["billing:manage"]},
+        ).status_code
+        == 403
+    )
+    changed = api.patch(
+        f"/tenants/{tid}/users/{member_id}", headers=admin, json={"role": "auditor"}
+    )
+    assert changed.status_code == 200
+    assert changed.json()["role"] == "auditor"
+    # The member's existing token now carries the new role's permissions: read from the database.
+    assert api.get(f"/tenants/{tid}/audit", headers=member).status_code == 200
+    assert api.get(f"/tenants/{tid}/users", headers=member).status_code == 403
+    in_use = api.delete(f"/tenants/{tid}/roles/{role.json()['id']}", headers=admin)
+    assert in_use.status_code == 409
+    builtin = next(
+        r for r in api.get(f"/tenants/{tid}/roles", headers=owner).json() if r["builtin"]
+    )
+    assert (
+        api.patch(
+            f"/tenants/{tid}/roles/{builtin['id']}", headers=owner, json={"permissions": []}
+        ).status_code
+        == 409
+    )
+    assert api.delete(f"/tenants/{tid}/users/{member_id}", headers=admin).status_code == 204
+    assert api.get(f"/tenants/{tid}/audit", headers=member).status_code == 401

@@ -1,0 +1,150 @@
+"""Per-tenant rate limits shared by control-plane replicas, and OIDC bearer tokens: a second
+replica runs beside the first with an OIDC issuer whose key set this test generates and serves."""
+
+from __future__ import annotations
+
+import datetime as dt
+import http.server
+import json
+import threading
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import jwt
+import pytest
+from cryptography.hazmat.primitives.asymmetric import rsa
+from kubernetes import client
+
+from localplatform import stack
+from tests.conftest import eventually
+from tests.integration import support
+
+ISSUER = "https://idp.example.com"
+
+
+@pytest.fixture(scope="module")
+def idp() -> Iterator[tuple[str, Any]]:
+    """A locally generated RSA key set, served over HTTP as an issuer's jwks_uri."""
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    jwk = json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(key.public_key()))
+    body = json.dumps({"keys": [{**jwk, "kid": "idp-1", "use": "sig", "alg": "RS256"}]}).encode()
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_port}/.well-known/jwks.json", key
+    server.shutdown()
+
+
+@pytest.fixture(scope="module")
+def replica(platform: stack.Platform, idp: tuple[str, Any]) -> Iterator[httpx.Client]:
+    """A second control-plane replica on the same database, with OIDC configured."""
+    name = "control-plane-replica"
+    platform.start_control_plane(
+        name,
+        extra_env={"OIDC_ISSUER": ISSUER, "OIDC_AUDIENCE": "tenantry", "OIDC_JWKS_URL": idp[0]},
+    )
+    base = f"http://127.0.0.1:{platform.port(name)}/api/v1"
+    try:
+        with httpx.Client(base_url=base, timeout=30) as http_client:
+            eventually(lambda: http_client.get("/tiers").status_code == 200, what="replica tiers")
+            yield http_client
+    finally:
+        platform.stop_process(name)
+
+
+def test_rate_limits_come_from_the_tier_and_are_shared_by_replicas(
+    api: httpx.Client,
+    replica: httpx.Client,
+    env: dict[str, str],
+    custom: client.CustomObjectsApi,
+) -> None:
+    tier = support.unique("tight")
+    support.make_tier(custom, tier, rateLimitPerMinute=6, features=["projects"])
+    limited, other = (support.signup(api, support.unique(n)) for n in ("Limited", "Neighbour"))
+    eventually(
+        lambda: any(t["name"] == tier for t in replica.get("/tiers").json()), what="replica tier"
+    )
+    support.set_tier(api, env, limited["tenant"]["id"], tier)
+    url = f"/tenants/{limited['tenant']['id']}"
+    headers = support.auth(limited)
+
+    # Six a minute, alternating replicas: the budget is one, not one per replica.
+    answers = [(api if i % 2 else replica).get(url, headers=headers) for i in range(6)]
+    assert [a.status_code for a in answers] == [200] * 6
+    remaining = [int(a.headers["ratelimit-remaining"]) for a in answers]
+    assert remaining == sorted(remaining, reverse=True)
+    assert remaining[-1] == 0
+    assert answers[0].headers["ratelimit-policy"] == '"tenant";q=6;w=60'
+    for client_ in (api, replica):
+        refused = client_.get(url, headers=headers)
+        assert refused.status_code == 429
+        assert refused.headers["content-type"] == "application/problem+json"
+        assert 1 <= int(refused.headers["retry-after"]) <= 10
+        assert refused.headers["ratelimit"].startswith('"tenant";r=0;')
+        assert refused.headers["x-request-id"]
+    # Another tenant is not affected.
+    neighbour = api.get(f"/tenants/{other['tenant']['id']}", headers=support.auth(other))
+    assert neighbour.status_code == 200
+    assert int(neighbour.headers["ratelimit-remaining"]) > 0
+
+
+def oidc_token(key: Any, email: str, **overrides: Any) -> str:
+    now = dt.datetime.now(dt.UTC)
+    claims = {
+        "iss": ISSUER,
+        "aud": "tenantry",
+        "sub": "idp|" + email,
+        "email": email,
+        "email_verified": True,
+        "iat": now,
+        "exp": now + dt.timedelta(minutes=5),
+        **overrides,
+    }
+    return jwt.encode(claims, key, algorithm="RS256", headers={"kid": "idp-1"})
+
+
+def test_oidc_tokens_from_the_configured_issuer_sign_users_in(
+    api: httpx.Client, replica: httpx.Client, idp: tuple[str, Any]
+) -> None:
+    _, key = idp
+    body = support.signup(api, support.unique("Federated"))
+    email = f"owner@{body['tenant']['company'].lower()}.example.com"
+    me = replica.get("/auth/me", headers=support.bearer(oidc_token(key, email.upper())))
+    assert me.status_code == 200, me.text
+    assert me.json()["tenant_id"] == body["tenant"]["id"]
+    assert me.json()["role"] == "owner"
+    tenant = replica.get(
+        f"/tenants/{body['tenant']['id']}", headers=support.bearer(oidc_token(key, email))
+    )
+    assert tenant.status_code == 200
+
+    now = dt.datetime.now(dt.UTC)
+    stranger = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    refused = {
+        "expired": oidc_token(key, email, exp=now - dt.timedelta(seconds=1)),
+        "wrong audience": oidc_token(key, email, aud="another-app"),
+        "unverified email": oidc_token(key, email, email_verified=False),
+        "unknown user": oidc_token(key, "nobody@example.com"),
+        "foreign key": oidc_token(stranger, email),
+        "alg none": jwt.encode(
+            {"iss": ISSUER, "aud": "tenantry", "sub": "x", "email": email, "exp": 9e9},
+            "",
+            algorithm="none",
+        ),
+    }
+    for why, token in refused.items():
+        response = replica.get("/auth/me", headers=support.bearer(token))
+        assert response.status_code == 401, (why, response.text)
+    # The first replica has no OIDC issuer configured: the same good token means nothing there.
+    assert api.get("/auth/me", headers=support.bearer(oidc_token(key, email))).status_code == 401
