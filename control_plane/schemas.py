@@ -3,10 +3,28 @@
 from __future__ import annotations
 
 import datetime as dt
+import unicodedata
 import uuid
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, EmailStr, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, EmailStr, Field
+
+
+def _plain(value: str) -> str:
+    """Refuse control characters and lone surrogates: they cannot reach Postgres or a CR."""
+    bad = sorted({f"U+{ord(c):04X}" for c in value if unicodedata.category(c) in ("Cc", "Cs")})
+    if bad:
+        raise ValueError(f"control or surrogate characters are not allowed: {', '.join(bad[:5])}")
+    return value
+
+
+PlainStr = Annotated[str, AfterValidator(_plain)]
+Secret = Annotated[str, Field(min_length=1, max_length=200, pattern=r"^[A-Za-z0-9_\-]+$")]
+Name = Annotated[str, Field(min_length=1, max_length=63, pattern=r"^[a-z][a-z0-9-]*$")]
+PermissionName = Annotated[str, Field(max_length=63, pattern=r"^[a-z_]+:[a-z_]+$")]
+TierName = Annotated[
+    str, Field(min_length=1, max_length=63, pattern=r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+]
 
 
 class Condition(BaseModel):
@@ -19,15 +37,15 @@ class Condition(BaseModel):
 
 
 class TenantBase(BaseModel):
-    company: str = Field(min_length=1, max_length=200)
-    tier: str = Field(min_length=1, max_length=63)
+    company: PlainStr = Field(min_length=1, max_length=200)
+    tier: TierName
 
 
 class SignupCreate(TenantBase):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
     email: EmailStr
-    password: str = Field(min_length=12, max_length=256)
+    password: PlainStr = Field(min_length=12, max_length=256)
 
 
 class TenantPublic(TenantBase):
@@ -56,12 +74,12 @@ class Token(BaseModel):
 class LoginCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
     email: EmailStr
-    password: str = Field(min_length=1, max_length=256)
+    password: PlainStr = Field(min_length=1, max_length=256)
 
 
 class RefreshCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    refresh_token: str = Field(min_length=1, max_length=200)
+    refresh_token: Secret
 
 
 class Me(BaseModel):
@@ -77,8 +95,8 @@ class TenantUpdate(BaseModel):
     """A tenant's own admins change its name; only platform admins change its tier."""
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
-    company: str | None = Field(default=None, min_length=1, max_length=200)
-    tier: str | None = Field(default=None, min_length=1, max_length=63)
+    company: PlainStr | None = Field(default=None, min_length=1, max_length=200)
+    tier: TierName | None = None
 
 
 class TenantPage(BaseModel):
@@ -95,13 +113,13 @@ class UserPublic(BaseModel):
 
 class UserUpdate(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    role: str = Field(min_length=1, max_length=63)
+    role: Name
 
 
 class InvitationCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
     email: EmailStr
-    role: str = Field(default="member", min_length=1, max_length=63)
+    role: Name = "member"
 
 
 class InvitationPublic(BaseModel):
@@ -121,21 +139,21 @@ class InvitationCreated(InvitationPublic):
 
 class InvitationAccept(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    token: str = Field(min_length=1, max_length=200)
-    password: str = Field(min_length=12, max_length=256)
+    token: Secret
+    password: PlainStr = Field(min_length=12, max_length=256)
 
 
 class RoleCreate(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
-    name: str = Field(min_length=1, max_length=63, pattern=r"^[a-z][a-z0-9-]*$")
-    description: str = Field(default="", max_length=500)
-    permissions: list[str] = Field(max_length=50)
+    name: Name
+    description: PlainStr = Field(default="", max_length=500)
+    permissions: list[PermissionName] = Field(max_length=50)
 
 
 class RoleUpdate(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
-    description: str | None = Field(default=None, max_length=500)
-    permissions: list[str] | None = Field(default=None, max_length=50)
+    description: PlainStr | None = Field(default=None, max_length=500)
+    permissions: list[PermissionName] | None = Field(default=None, max_length=50)
 
 
 class RolePublic(BaseModel):
@@ -150,8 +168,8 @@ class RolePublic(BaseModel):
 
 class ApiKeyCreate(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
-    name: str = Field(min_length=1, max_length=100)
-    scopes: list[str] = Field(min_length=1, max_length=50)
+    name: PlainStr = Field(min_length=1, max_length=100)
+    scopes: list[PermissionName] = Field(min_length=1, max_length=50)
     expires_in_days: int | None = Field(default=None, ge=1, le=3650)
 
 
@@ -233,7 +251,7 @@ class EntitlementsPublic(BaseModel):
 
 class SubscriptionChangeCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    plan: str = Field(min_length=1, max_length=120)
+    plan: str = Field(min_length=1, max_length=120, pattern=r"^[A-Za-z0-9_.\-]+$")
 
 
 class SubscriptionChange(BaseModel):

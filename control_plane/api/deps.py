@@ -200,6 +200,21 @@ AuditReader = Annotated[TenantAccess, _access(P.AUDIT_READ)]
 PlatformAdmin = Annotated[auth.Actor, Depends(RequirePlatformAdmin())]
 
 
+_NEEDS_ACTOR: dict[int, bool] = {}  # by id(route): routes live as long as the app
+
+
+def _needs_actor(route: object) -> bool:
+    """Whether a route authenticates its caller (so an anonymous request will be refused)."""
+    if id(route) not in _NEEDS_ACTOR:
+        found, stack = False, [route.dependant] if isinstance(route, APIRoute) else []
+        while stack and not found:
+            dependant = stack.pop()
+            found = dependant.call is get_actor
+            stack.extend(dependant.dependencies)
+        _NEEDS_ACTOR[id(route)] = found
+    return _NEEDS_ACTOR[id(route)]
+
+
 # -- audit and idempotency ----------------------------------------------------------------------
 async def get_audit_context(request: Request) -> audit.Context:
     actor = await optional_actor(request)
@@ -221,13 +236,15 @@ async def idempotency_guard(
             alias=idempotency.HEADER,
             description="POST and PATCH: a retry with the same key and body gets the stored "
             "response; the same key with another body is refused (422)",
-            max_length=idempotency.MAX_KEY_LENGTH,
+            pattern=idempotency.KEY_PATTERN,
         ),
     ] = None,
 ) -> None:
     if idempotency_key is None or request.method not in idempotency.METHODS:
         return
     actor = await optional_actor(request)
+    if actor is None and _needs_actor(request.scope.get("route")):
+        return  # get_actor answers 401 next; nothing is claimed for an anonymous caller
     body = await request.body()
     settings = config.get_settings()
     request.state.idempotency = await anyio.to_thread.run_sync(

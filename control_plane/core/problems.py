@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import FastAPI, Request
+import sqlalchemy.exc
+from fastapi import FastAPI, Request, routing
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import compile_path
 
 MEDIA_TYPE = "application/problem+json"
 
@@ -79,6 +81,13 @@ def install(app: FastAPI) -> None:
             errors=errors,
         )
 
+    @app.exception_handler(sqlalchemy.exc.DataError)
+    async def _bad_data(request: Request, exc: sqlalchemy.exc.DataError) -> JSONResponse:
+        # Input the database cannot hold (a NUL byte in text, say): the client's to fix.
+        return problem_response(
+            request, 422, "Unprocessable Content", "the request holds a value the store refuses"
+        )
+
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
         # Logged with its traceback by the server; the client gets a problem, never a trace.
@@ -92,6 +101,17 @@ def install(app: FastAPI) -> None:
 
         title = http.HTTPStatus(exc.status_code).phrase
         detail = exc.detail if isinstance(exc.detail, str) and exc.detail != title else ""
-        return problem_response(
-            request, exc.status_code, title, detail, headers=dict(exc.headers or {})
-        )
+        headers = dict(exc.headers or {})
+        if exc.status_code == 405:
+            headers["Allow"] = ", ".join(allowed_methods(request.app, request.url.path))
+        return problem_response(request, exc.status_code, title, detail, headers=headers)
+
+
+def allowed_methods(app: FastAPI, path: str) -> list[str]:
+    """Every method some route serves at `path` (Starlette's 405 names only the first route's)."""
+    methods: set[str] = set()
+    for context in routing.iter_route_contexts(app.routes):
+        regex, _, _ = compile_path(context.path_format or "")
+        if regex.match(path):
+            methods |= set(context.methods or ())
+    return sorted(methods)

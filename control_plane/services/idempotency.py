@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,6 +26,7 @@ from control_plane.core import problems
 HEADER = "Idempotency-Key"
 METHODS = frozenset({"POST", "PATCH"})
 MAX_KEY_LENGTH = 255
+KEY_PATTERN = rf"^[\x21-\x7e]{{1,{MAX_KEY_LENGTH}}}$"  # visible ASCII, as UUIDs and ULIDs are
 STATE_KEY = "idempotency"
 _KEPT_HEADERS = ("content-type", "location")
 
@@ -51,7 +53,7 @@ def claim(
     engine: Engine, *, actor: str, key: str, method: str, path: str, body: bytes, ttl: dt.timedelta
 ) -> Claim:
     """Reserve `key` for this request, or raise Replay / a 409 or 422 problem."""
-    if not key or len(key) > MAX_KEY_LENGTH or not key.isprintable():
+    if not re.fullmatch(KEY_PATTERN, key):
         raise problems.Problem(
             400, "Invalid Idempotency-Key", f"the key must be 1 to {MAX_KEY_LENGTH} characters"
         )

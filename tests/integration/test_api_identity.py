@@ -122,10 +122,10 @@ def test_api_keys_are_shown_once_stored_hashed_scoped_and_revocable(
         == 403
     )
     unknown = api.post(
-        f"/tenants/{tid}/api-keys", headers=owner, json={"name": "x", "scopes": ["root"]}
+        f"/tenants/{tid}/api-keys", headers=owner, json={"name": "x", "scopes": ["tenant:write"]}
     )
     assert unknown.status_code == 422
-    assert "root" in unknown.json()["detail"]
+    assert "tenant:write" in unknown.json()["detail"]
 
     revoked = api.delete(f"/tenants/{tid}/api-keys/{created.json()['id']}", headers=owner)
     assert revoked.status_code == 204

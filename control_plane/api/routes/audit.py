@@ -15,7 +15,9 @@ router = APIRouter(tags=["audit"])
 
 Limit = Annotated[int, Query(ge=1, le=500)]
 Cursor = Annotated[int | None, Query(ge=1, description="next_cursor of the previous page")]
-Action = Annotated[str | None, Query(max_length=100, description="an action or its prefix")]
+Action = Annotated[
+    schemas.PlainStr | None, Query(max_length=100, description="an action or its prefix")
+]
 
 
 def _page(entries: list[object], limit: int) -> schemas.AuditPage:
@@ -28,7 +30,7 @@ def platform_audit(
     _: deps.PlatformAdmin,
     session: deps.SessionDep,
     tenant_id: uuid.UUID | None = None,
-    actor: Annotated[str | None, Query(max_length=200)] = None,
+    actor: Annotated[schemas.PlainStr | None, Query(max_length=200)] = None,
     action: Action = None,
     cursor: Cursor = None,
     limit: Limit = 50,
@@ -44,7 +46,7 @@ def platform_audit(
 def tenant_audit(
     access: deps.AuditReader,
     session: deps.SessionDep,
-    actor: Annotated[str | None, Query(max_length=200)] = None,
+    actor: Annotated[schemas.PlainStr | None, Query(max_length=200)] = None,
     action: Action = None,
     cursor: Cursor = None,
     limit: Limit = 50,

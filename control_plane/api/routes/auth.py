@@ -11,7 +11,9 @@ from control_plane.services import audit, auth
 router = APIRouter(prefix="/auth", tags=["auth"])
 
 
-@router.post("/login", response_model=schemas.Token)
+@router.post(
+    "/login", response_model=schemas.Token, responses={401: {"description": "Wrong credentials"}}
+)
 def login(
     data: schemas.LoginCreate,
     session: deps.SessionDep,
@@ -32,7 +34,11 @@ def login(
     return tokens
 
 
-@router.post("/refresh", response_model=schemas.Token)
+@router.post(
+    "/refresh",
+    response_model=schemas.Token,
+    responses={401: {"description": "Invalid, expired, revoked or reused refresh token"}},
+)
 def refresh(
     data: schemas.RefreshCreate, session: deps.SessionDep, settings: deps.SettingsDep
 ) -> schemas.Token:

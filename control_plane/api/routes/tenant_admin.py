@@ -18,12 +18,14 @@ def list_tenants(
     _: deps.PlatformAdmin,
     session: deps.SessionDep,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    cursor: Annotated[str | None, Query(max_length=200)] = None,
-    tier: Annotated[str | None, Query(max_length=63)] = None,
-    phase: Annotated[str | None, Query(max_length=20)] = None,
+    cursor: Annotated[schemas.PlainStr | None, Query(max_length=200)] = None,
+    tier: Annotated[schemas.PlainStr | None, Query(max_length=63)] = None,
+    phase: Annotated[schemas.PlainStr | None, Query(max_length=20)] = None,
     lifecycle: Annotated[Literal["active", "closing", "offboarding"] | None, Query()] = None,
     suspended: bool | None = None,
-    q: Annotated[str | None, Query(max_length=200, description="in company or slug")] = None,
+    q: Annotated[
+        schemas.PlainStr | None, Query(max_length=200, description="in company or slug")
+    ] = None,
 ) -> schemas.TenantPage:
     """Every tenant, oldest first; pass `next_cursor` back as `cursor` for the next page."""
     return tenant_admin.list_tenants(

@@ -80,7 +80,10 @@ def revoke_invitation(
 
 
 @router.post(
-    "/invitations/accept", response_model=schemas.Token, status_code=status.HTTP_201_CREATED
+    "/invitations/accept",
+    response_model=schemas.Token,
+    status_code=status.HTTP_201_CREATED,
+    responses={404: {"description": "No such invitation, or used, revoked or expired"}},
 )
 def accept_invitation(
     data: schemas.InvitationAccept,
