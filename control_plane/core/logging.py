@@ -1,4 +1,5 @@
-"""Structured JSON logs (structlog) carrying the request id of asgi-correlation-id."""
+"""Structured JSON logs (structlog) carrying the request id of asgi-correlation-id and, once
+the caller is known (api.deps binds it), the tenant id and actor; uvicorn's lines included."""
 
 from __future__ import annotations
 
@@ -43,3 +44,7 @@ def configure(level: int = logging.INFO) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
+    for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):  # the server's lines too
+        server_logger = logging.getLogger(name)
+        server_logger.handlers.clear()
+        server_logger.propagate = True

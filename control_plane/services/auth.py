@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from control_plane import models, schemas
 from control_plane.core import config, oidc, permissions, problems, security
+from control_plane.services import audit
 
 API_KEY_PREFIX = "tnt"
 REFRESH_PREFIX = "rt"
@@ -173,7 +174,9 @@ def login(session: Session, email: str, password: str) -> models.User:
     return user
 
 
-def rotate(session: Session, token: str, settings: config.Settings) -> schemas.Token:
+def rotate(
+    session: Session, token: str, settings: config.Settings, ctx: audit.Context
+) -> schemas.Token:
     """Use up a refresh token for a new pair; a reused one revokes its whole family."""
     now = dt.datetime.now(dt.UTC)
     row = session.scalar(
@@ -183,15 +186,13 @@ def rotate(session: Session, token: str, settings: config.Settings) -> schemas.T
     )
     if row is None or row.revoked_at is not None or row.expires_at <= now:
         raise unauthorized("the refresh token is invalid, expired or revoked")
+    as_user = audit.Context(f"user:{row.user_id}", ctx.request_id, ctx.client_ip)
+    resource = f"refresh_token_family:{row.family_id}"
+    tenant_id = _tenant_of(session, row.user_id)
     if row.used_at is not None:
         revoke_family(session, row.family_id, now)
-        session.add(
-            models.AuditEntry(
-                tenant_id=_tenant_of(session, row.user_id),
-                actor=f"user:{row.user_id}",
-                action="auth.refresh_token_reused",
-                resource=f"refresh_token_family:{row.family_id}",
-            )
+        audit.record(
+            session, as_user, "auth.refresh_token_reused", tenant_id=tenant_id, resource=resource
         )
         session.commit()
         raise unauthorized("the refresh token was already used; its family is revoked")
@@ -199,6 +200,7 @@ def rotate(session: Session, token: str, settings: config.Settings) -> schemas.T
     user = session.get(models.User, row.user_id)
     assert user is not None
     tokens = issue_tokens(session, user, settings, family=row.family_id)
+    audit.record(session, as_user, "auth.refresh", tenant_id=tenant_id, resource=resource)
     session.commit()
     return tokens
 
@@ -211,14 +213,21 @@ def revoke_family(session: Session, family: uuid.UUID, now: dt.datetime) -> None
     )
 
 
-def logout(session: Session, token: str) -> None:
+def logout(session: Session, token: str, ctx: audit.Context) -> None:
     row = session.scalar(
         select(models.RefreshToken).where(
             models.RefreshToken.token_hash == security.hash_secret(token)
         )
     )
-    if row is not None:
+    if row is not None and row.revoked_at is None:
         revoke_family(session, row.family_id, dt.datetime.now(dt.UTC))
+        audit.record(
+            session,
+            audit.Context(f"user:{row.user_id}", ctx.request_id, ctx.client_ip),
+            "auth.logout",
+            tenant_id=_tenant_of(session, row.user_id),
+            resource=f"refresh_token_family:{row.family_id}",
+        )
         session.commit()
 
 

@@ -128,7 +128,18 @@ class Middleware:
         if scope["type"] != "http" or scope["method"] not in METHODS:
             await self.app(scope, receive, send)
             return
-        status, headers, chunks = 500, {}, []
+        status, headers, chunks = 500, dict[str, str](), list[bytes]()
+        stored = False
+
+        async def store() -> None:
+            nonlocal stored
+            claimed = (scope.get("state") or {}).get(STATE_KEY)
+            if isinstance(claimed, Claim) and not stored:
+                stored = True
+                body = b"".join(chunks)
+                await anyio.to_thread.run_sync(
+                    complete, self.engine(), claimed, status, body, headers
+                )
 
         async def capture(message: Message) -> None:
             nonlocal status, headers
@@ -137,14 +148,11 @@ class Middleware:
                 headers = {k.decode(): v.decode() for k, v in message.get("headers", [])}
             elif message["type"] == "http.response.body":
                 chunks.append(message.get("body", b""))
+                if not message.get("more_body"):
+                    await store()  # before the client has the whole answer: a retry replays it
             await send(message)
 
         try:
             await self.app(scope, receive, capture)
         finally:
-            claimed = (scope.get("state") or {}).get(STATE_KEY)
-            if isinstance(claimed, Claim):
-                body = b"".join(chunks)
-                await anyio.to_thread.run_sync(
-                    complete, self.engine(), claimed, status, body, headers
-                )
+            await store()  # the app failed before answering: release the key (a 5xx)

@@ -12,6 +12,8 @@ import httpx
 import psycopg
 
 from control_plane.services import idempotency
+from localplatform import stack
+from tests.conftest import eventually
 from tests.integration import support
 
 
@@ -147,3 +149,36 @@ def test_signup_retried_with_its_key_creates_one_tenant(
         "SELECT count(*) FROM tenants WHERE company = %s", (company,)
     ).fetchone()
     assert rows == (1,)
+
+
+def test_every_answer_has_a_request_id_and_every_log_line_is_json(
+    api: httpx.Client, platform: stack.Platform
+) -> None:
+    body = support.signup(api, support.unique("Logged"))
+    tid, owner = body["tenant"]["id"], support.auth(body)
+    ok = api.get(f"/tenants/{tid}", headers=owner)
+    problems = [
+        api.get("/tenants/not-a-uuid", headers=owner),
+        api.get("/no-such-route"),
+        api.delete("/tiers"),
+        api.post("/signup", content=b"{", headers={"Content-Type": "application/json"}),
+    ]
+    assert [p.status_code for p in problems] == [422, 404, 405, 422]
+    for response in [ok, *problems]:
+        assert len(response.headers["x-request-id"]) == 32
+    for problem in problems:
+        assert problem.headers["content-type"] == "application/problem+json"
+        assert problem.json()["status"] == problem.status_code
+    assert problems[2].headers["allow"] == "GET"
+
+    log = platform.state_dir / "logs" / "control-plane.log"
+
+    def logged() -> list[dict[str, Any]]:
+        lines = [json.loads(line) for line in log.read_text().splitlines() if line.strip()]
+        return [e for e in lines if e.get("request_id") == ok.headers["x-request-id"]]
+
+    entry = eventually(logged, what="the access log line")[-1]
+    assert entry["event"] == "request"
+    assert entry["tenant_id"] == tid
+    assert entry["status"] == 200
+    assert entry["actor"].startswith("user:")

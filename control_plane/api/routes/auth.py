@@ -40,16 +40,19 @@ def login(
     responses={401: {"description": "Invalid, expired, revoked or reused refresh token"}},
 )
 def refresh(
-    data: schemas.RefreshCreate, session: deps.SessionDep, settings: deps.SettingsDep
+    data: schemas.RefreshCreate,
+    session: deps.SessionDep,
+    settings: deps.SettingsDep,
+    ctx: deps.AuditDep,
 ) -> schemas.Token:
     """Use up a refresh token for a new pair. Presenting a used one revokes its whole family."""
-    return auth.rotate(session, data.refresh_token, settings)
+    return auth.rotate(session, data.refresh_token, settings, ctx)
 
 
 @router.post("/logout", status_code=status.HTTP_204_NO_CONTENT)
-def logout(data: schemas.RefreshCreate, session: deps.SessionDep) -> None:
+def logout(data: schemas.RefreshCreate, session: deps.SessionDep, ctx: deps.AuditDep) -> None:
     """Revoke the refresh token's family (every token rotated from the same sign-in)."""
-    auth.logout(session, data.refresh_token)
+    auth.logout(session, data.refresh_token, ctx)
 
 
 @router.get("/me", response_model=schemas.Me)
