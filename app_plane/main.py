@@ -47,7 +47,7 @@ def tenant_key(
     cfg = settings.get_settings()
     principal = security.authenticate(
         credentials.credentials if credentials else None,
-        secret=cfg.SECRET_KEY,
+        public_key=cfg.JWT_PUBLIC_KEY,
         issuer=cfg.JWT_ISSUER,
         audience=cfg.JWT_AUDIENCE,
     )

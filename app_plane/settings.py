@@ -21,7 +21,7 @@ class AppSettings(BaseSettings):
     TENANTRY_TENANT_KEY: str | None = None
     TENANTRY_TENANT_TIER: str | None = None
     TENANTRY_TENANT_FEATURES: list[str] = []
-    SECRET_KEY: str
+    JWT_PUBLIC_KEY: str  # the control plane's token-signing public key (PEM)
     JWT_ISSUER: str = "tenantry"
     JWT_AUDIENCE: str = "tenantry"
 

@@ -98,7 +98,7 @@ def run() -> dict[str, Any]:
             principal = security.Principal(uuid.uuid4(), uuid.uuid4(), "mover", "owner")
             token = security.create_access_token(
                 principal,
-                secret=env["SECRET_KEY"],
+                signing_key=env["JWT_PRIVATE_KEY"],
                 issuer="tenantry",
                 audience="tenantry",
                 expires=dt.timedelta(hours=1),
@@ -181,7 +181,7 @@ def _offline_move(env: dict[str, str], pool_url: str) -> float:
     cfg = operator_settings.OperatorSettings(
         postgres_admin_url=env["TENANTRY_POSTGRES_ADMIN_URL"],
         app_db_password=env["TENANTRY_APP_DB_PASSWORD"],
-        app_secret_key=env["SECRET_KEY"],
+        app_jwt_public_key=env["JWT_PUBLIC_KEY"],
     )
     tenant = model.Tenant.from_body({"metadata": {"name": "offline"}, "spec": {"tier": "free"}})
     source = planning.plan_database(tenant, model.Isolation.POOL)

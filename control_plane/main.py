@@ -17,7 +17,7 @@ from prometheus_fastapi_instrumentator import Instrumentator
 
 from control_plane.api import deps, middleware
 from control_plane.api import main as api_main
-from control_plane.core import config, db, oidc, openapi, problems
+from control_plane.core import config, db, oidc, openapi, problems, security
 from control_plane.core import logging as logs
 from control_plane.services import billing, idempotency, mirror, outbox, stripe_sync, usage
 
@@ -90,6 +90,11 @@ def create_app(settings: config.Settings | None = None) -> FastAPI:
     app.include_router(api_main.api_router, prefix=settings.API_V1_STR)
     app.openapi = lambda: openapi.document(app, deps.declared_permission)  # type: ignore[method-assign]
     Instrumentator().instrument(app).expose(app, include_in_schema=False)
+
+    @app.get("/.well-known/jwks.json", tags=["auth"])
+    def jwks() -> dict[str, list[dict[str, str]]]:
+        """The public key access tokens are signed with, for anyone verifying them."""
+        return {"keys": [security.jwk(config.public_key(settings))]}
 
     @app.get("/healthz", tags=["health"])
     def healthz() -> dict[str, str]:

@@ -14,9 +14,11 @@ import secrets
 import signal
 import subprocess
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from control_plane.core import security
 from localplatform import kube, postgres, procs
 
 CONTROL_DB = "tenantry"
@@ -25,11 +27,11 @@ POOL_DB = "tenantry_pool"
 LOCALSTRIPE_KEY = "sk_test_local"
 
 
-def _secret(path: Path) -> str:
+def _secret(path: Path, make: Callable[[], str] = lambda: secrets.token_urlsafe(32)) -> str:
     """A random secret kept in the state directory, so restarts reuse it."""
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(secrets.token_urlsafe(32))
+        path.write_text(make())
         path.chmod(0o600)
     return path.read_text().strip()
 
@@ -190,7 +192,9 @@ class Platform:
                     "kind": "Secret",
                     "type": "Opaque",
                     "metadata": {"name": "tenantry-app", "namespace": "tenantry-system"},
-                    "stringData": {k: env[k] for k in ("TENANTRY_APP_DATABASE_URL", "SECRET_KEY")},
+                    "stringData": {
+                        k: env[k] for k in ("TENANTRY_APP_DATABASE_URL", "JWT_PUBLIC_KEY")
+                    },
                 },
             ],
         }
@@ -222,6 +226,9 @@ class Platform:
         assert self.pg is not None
         assert self.kubeconfig is not None
         app_password = _secret(self.state_dir / "secrets" / "app-db-password")
+        signing_key = _secret(
+            self.state_dir / "secrets" / "jwt-signing-key.pem", security.generate_signing_key
+        )
         return {
             "KUBECONFIG": str(self.kubeconfig),
             "DATABASE_URL": self.pg.url(CONTROL_DB).replace(
@@ -234,7 +241,8 @@ class Platform:
                 POOL_DB, user="tenantry_app", password=app_password
             ),
             "USAGE_DATABASE_URL": self.pg.url(POOL_DB, user="tenantry_app", password=app_password),
-            "SECRET_KEY": _secret(self.state_dir / "secrets" / "secret-key"),
+            "JWT_PRIVATE_KEY": signing_key,
+            "JWT_PUBLIC_KEY": security.public_key_pem(signing_key),
             "ENVIRONMENT": "local",
             "FIRST_PLATFORM_ADMIN_EMAIL": PLATFORM_ADMIN_EMAIL,
             "FIRST_PLATFORM_ADMIN_PASSWORD": _secret(self.state_dir / "secrets" / "admin-password"),
@@ -262,12 +270,10 @@ class Platform:
         timeout: float = 60,
         extra_env: dict[str, str] | None = None,
     ) -> procs.Process:
-        process = self.supervisor.start(
-            name,
-            [sys.executable, *args],
-            env={**self.env(), **(extra_env or {})},
-            cwd=kube.REPO_ROOT,
-        )
+        env = {**self.env(), **(extra_env or {})}
+        if not name.startswith("control-plane"):
+            del env["JWT_PRIVATE_KEY"]  # only the control plane signs tokens
+        process = self.supervisor.start(name, [sys.executable, *args], env=env, cwd=kube.REPO_ROOT)
         if health:
             self.supervisor.wait_ready(process, lambda: procs.http_ok(health), timeout=timeout)
         self.processes[name] = process

@@ -1,7 +1,8 @@
 """The control plane's one Settings class, read from the environment (and `.env`).
 
-Outside `ENVIRONMENT=local` it refuses default or short secrets, so a deployment cannot start
-with a secret everybody knows.
+Outside `ENVIRONMENT=local` it refuses missing or default secrets (the token signing key, the
+Stripe webhook secret, a short first admin password), so a deployment cannot start with a
+secret everybody knows.
 """
 
 from __future__ import annotations
@@ -9,10 +10,10 @@ from __future__ import annotations
 import functools
 from typing import Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-DEFAULT_SECRET = "changethis"  # noqa: S105 - the value we refuse, not a secret
+from control_plane.core import security
 
 
 class Settings(BaseSettings):
@@ -22,7 +23,9 @@ class Settings(BaseSettings):
     PROJECT_NAME: str = "Tenantry"
     API_V1_STR: str = "/api/v1"
     DATABASE_URL: str = "postgresql+psycopg://postgres@127.0.0.1:5432/tenantry"
-    SECRET_KEY: str = DEFAULT_SECRET
+    # The Ed25519 private key (PEM) access tokens are signed with; the app plane gets only the
+    # public key. Required outside local development, where a key per process is generated.
+    JWT_PRIVATE_KEY: SecretStr | None = None
     # Access tokens are short-lived; refresh tokens rotate (a reused one revokes its family).
     ACCESS_TOKEN_EXPIRE_MINUTES: int = Field(default=15, ge=1, le=24 * 60)
     REFRESH_TOKEN_EXPIRE_DAYS: int = Field(default=30, ge=1, le=365)
@@ -63,12 +66,16 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _refuse_default_secrets(self) -> Settings:
-        weak = self.SECRET_KEY == DEFAULT_SECRET or len(self.SECRET_KEY) < 32
-        if weak and self.ENVIRONMENT != "local":
+        if self.JWT_PRIVATE_KEY is None and self.ENVIRONMENT != "local":
             raise ValueError(
-                "SECRET_KEY must be set to a random value of at least 32 characters "
-                f"outside local development (ENVIRONMENT={self.ENVIRONMENT})"
+                "JWT_PRIVATE_KEY (an Ed25519 private key, PEM) must be set outside local "
+                f"development (ENVIRONMENT={self.ENVIRONMENT})"
             )
+        if self.JWT_PRIVATE_KEY is not None:
+            try:
+                security.public_key_pem(self.JWT_PRIVATE_KEY.get_secret_value())
+            except ValueError as exc:
+                raise ValueError(f"JWT_PRIVATE_KEY is not an Ed25519 private key: {exc}") from exc
         if self.ENVIRONMENT != "local" and "local_development" in self.STRIPE_WEBHOOK_SECRET:
             raise ValueError("STRIPE_WEBHOOK_SECRET must be set outside local development")
         password = self.FIRST_PLATFORM_ADMIN_PASSWORD
@@ -78,6 +85,22 @@ class Settings(BaseSettings):
         if any(oidc) and not all(oidc):
             raise ValueError("OIDC_ISSUER, OIDC_AUDIENCE and OIDC_JWKS_URL go together")
         return self
+
+
+@functools.cache
+def _ephemeral_key() -> str:
+    return security.generate_signing_key()
+
+
+def signing_key(settings: Settings) -> str:
+    """The private key tokens are signed with (local development: one per process if unset)."""
+    if settings.JWT_PRIVATE_KEY is None:
+        return _ephemeral_key()
+    return settings.JWT_PRIVATE_KEY.get_secret_value()
+
+
+def public_key(settings: Settings) -> str:
+    return security.public_key_pem(signing_key(settings))
 
 
 @functools.cache

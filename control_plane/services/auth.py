@@ -96,7 +96,7 @@ def resolve(
     try:
         claims = security.decode_claims(
             token,
-            secret=settings.SECRET_KEY,
+            public_key=config.public_key(settings),
             issuer=settings.JWT_ISSUER,
             audience=settings.JWT_AUDIENCE,
         )
@@ -136,7 +136,7 @@ def issue_tokens(
     """A fresh access token and a refresh token of `family` (a new family at sign-in)."""
     expires = dt.timedelta(minutes=settings.ACCESS_TOKEN_EXPIRE_MINUTES)
     jwt_args = {
-        "secret": settings.SECRET_KEY,
+        "signing_key": config.signing_key(settings),
         "issuer": settings.JWT_ISSUER,
         "audience": settings.JWT_AUDIENCE,
         "expires": expires,

@@ -157,10 +157,10 @@ def plan_secret(
 
 
 def plan_workload(
-    tenant: model.Tenant, tier: model.Tier, image: str, app_secret_key: str
+    tenant: model.Tenant, tier: model.Tier, image: str, jwt_public_key: str
 ) -> list[dict[str, Any]]:
     """A silo tenant's dedicated app: its Deployment (scaled to zero while suspended), Service,
-    and the Secret with the key the app verifies access tokens with."""
+    and the Secret with the public key the app verifies access tokens with."""
     secret = {
         "apiVersion": "v1",
         "kind": "Secret",
@@ -170,7 +170,7 @@ def plan_workload(
             "namespace": tenant.namespace,
             "labels": labels(tenant, tier),
         },
-        "stringData": {"SECRET_KEY": app_secret_key},
+        "stringData": {"JWT_PUBLIC_KEY": jwt_public_key},
     }
     return [
         secret,

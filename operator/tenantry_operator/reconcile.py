@@ -138,9 +138,7 @@ def ensure_workload(
             status.Reason.SHARED_WORKLOAD,
             "served by the shared app (tenantry-system/app-pool)",
         )
-    objects = planning.plan_workload(
-        tenant, tier, cfg.app_image, cfg.app_secret_key.get_secret_value()
-    )
+    objects = planning.plan_workload(tenant, tier, cfg.app_image, cfg.app_jwt_public_key)
     try:
         _apply_owned(body, objects)
     except apply.ApplyError as exc:

@@ -25,13 +25,13 @@ class OperatorSettings(BaseSettings):
     silo_servers: list[str] = []
     # Where Snapshot deletions write their pg_dump archives, and restoreFrom reads them.
     snapshot_dir: Path = Path("/var/lib/tenantry/snapshots")
-    # The app plane a silo tenant's dedicated Deployment runs, and the key it verifies tokens
-    # with (the control plane's SECRET_KEY).
+    # The app plane a silo tenant's dedicated Deployment runs, and the public key it verifies
+    # access tokens with (the control plane's; it cannot sign).
     app_image: str = "tenantry/app-plane:dev"
     # Seconds to wait after each live-migration step: for demos and kill-at-each-step tests.
     migration_step_pause: float = 0.0
-    app_secret_key: SecretStr = Field(
-        validation_alias=AliasChoices("TENANTRY_APP_SECRET_KEY", "SECRET_KEY")
+    app_jwt_public_key: str = Field(
+        validation_alias=AliasChoices("TENANTRY_APP_JWT_PUBLIC_KEY", "JWT_PUBLIC_KEY")
     )
 
     def admin_url(self, database: str | None = None) -> str:

@@ -86,7 +86,7 @@ def token_for(env: dict[str, str], tenant_key: str) -> dict[str, str]:
     principal = security.Principal(uuid.uuid4(), uuid.uuid4(), tenant_key, "owner")
     token = security.create_access_token(
         principal,
-        secret=env["SECRET_KEY"],
+        signing_key=env["JWT_PRIVATE_KEY"],
         issuer="tenantry",
         audience="tenantry",
         expires=dt.timedelta(minutes=10),

@@ -12,6 +12,7 @@ import httpx
 import jwt
 import psycopg
 
+from control_plane.core import security
 from tests.integration import support
 
 PROBLEM = "application/problem+json"
@@ -56,14 +57,18 @@ def test_tampered_expired_none_and_foreign_tokens_are_refused(
     tid = body["tenant"]["id"]
     good = jwt.decode(body["token"]["access_token"], options={"verify_signature": False})
     now = int(dt.datetime.now(dt.UTC).timestamp())
-    secret = env["SECRET_KEY"]
+    key = env["JWT_PRIVATE_KEY"]
+
+    def signed(claims: dict[str, Any], with_key: str = key) -> str:
+        return security.sign(claims, with_key)
+
     forged = {
         "alg none": jwt.encode(good, "", algorithm="none"),
-        "expired": jwt.encode({**good, "exp": now - 10}, secret, algorithm="HS256"),
-        "wrong audience": jwt.encode({**good, "aud": "app"}, secret, algorithm="HS256"),
-        "wrong issuer": jwt.encode({**good, "iss": "evil"}, secret, algorithm="HS256"),
-        "other secret": jwt.encode(good, "x" * 40, algorithm="HS256"),
-        "unknown user": jwt.encode({**good, "sub": str(uuid.uuid4())}, secret, algorithm="HS256"),
+        "expired": signed({**good, "exp": now - 10}),
+        "wrong audience": signed({**good, "aud": "app"}),
+        "wrong issuer": signed({**good, "iss": "evil"}),
+        "another key": signed(good, security.generate_signing_key()),
+        "unknown user": signed({**good, "sub": str(uuid.uuid4())}),
         "garbage": "not.a.token",
         "unknown api key": "tnt_" + "A" * 43,
     }
@@ -199,3 +204,14 @@ def test_invitations_roles_and_custom_roles_never_escalate(api: httpx.Client) ->
     )
     assert api.delete(f"/tenants/{tid}/users/{member_id}", headers=admin).status_code == 204
     assert api.get(f"/tenants/{tid}/audit", headers=member).status_code == 401
+
+
+def test_the_published_key_set_verifies_access_tokens(api: httpx.Client) -> None:
+    body = support.signup(api, support.unique("Jwks"))
+    root = str(api.base_url).removesuffix("/").removesuffix("/api/v1")
+    keys = httpx.get(f"{root}/.well-known/jwks.json").json()["keys"]
+    token = body["token"]["access_token"]
+    kid = jwt.get_unverified_header(token)["kid"]
+    key = jwt.PyJWK(next(k for k in keys if k["kid"] == kid))
+    claims = jwt.decode(token, key.key, algorithms=["EdDSA"], audience="tenantry")
+    assert claims["tid"] == body["tenant"]["id"]

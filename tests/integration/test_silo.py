@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 from typing import Any
 
 import httpx
@@ -60,6 +61,13 @@ def test_silo_gets_a_database_and_a_running_app(
         assert [p["name"] for p in served.json()] == ["silo plans"]
         other = httpx.get(f"{url}/api/projects", headers=support.token_for(env, "someone-else"))
         assert other.status_code == 404
+
+    # The silo namespace holds the public key its app verifies tokens with, never a signing key.
+    stored = core.read_namespaced_secret("app-plane", f"tenant-{name}").data
+    assert set(stored) == {"JWT_PUBLIC_KEY"}
+    published = base64.b64decode(stored["JWT_PUBLIC_KEY"]).decode()
+    assert published.strip() == env["JWT_PUBLIC_KEY"].strip()
+    assert "PRIVATE" not in base64.b64decode(stored["JWT_PUBLIC_KEY"]).decode()
 
 
 def test_silos_cannot_reach_each_other(

@@ -19,7 +19,8 @@ from control_plane.core import oidc, permissions, security
 from control_plane.services import ratelimit
 
 P = permissions.Permission
-SECRET = "s" * 40
+KEY = security.generate_signing_key()
+PUBLIC = security.public_key_pem(KEY)
 
 
 def test_builtin_roles_nest_and_owner_holds_every_permission() -> None:
@@ -57,11 +58,11 @@ def test_gcra_decisions(limit: int) -> None:
 
 def test_admin_tokens_are_not_tenant_tokens() -> None:
     token = security.create_admin_token(
-        uuid.uuid4(), secret=SECRET, issuer="i", audience="a", expires=dt.timedelta(minutes=1)
+        uuid.uuid4(), signing_key=KEY, issuer="i", audience="a", expires=dt.timedelta(minutes=1)
     )
-    assert security.decode_claims(token, secret=SECRET, issuer="i", audience="a")["adm"] is True
+    assert security.decode_claims(token, public_key=PUBLIC, issuer="i", audience="a")["adm"]
     with pytest.raises(security.InvalidToken, match="not a tenant user's token"):
-        security.decode_access_token(token, secret=SECRET, issuer="i", audience="a")
+        security.decode_access_token(token, public_key=PUBLIC, issuer="i", audience="a")
 
 
 def test_opaque_secrets_are_stored_as_their_hash() -> None:
@@ -194,6 +195,7 @@ def test_every_tenant_route_declares_its_permission(spec: dict[str, Any]) -> Non
         ("get", "/api/v1/plans"),
         ("post", "/api/v1/billing/stripe/webhook"),
         ("get", "/healthz"),
+        ("get", "/.well-known/jwks.json"),
     }
     for method, path, operation in operations(spec):
         if (method, path) in public:

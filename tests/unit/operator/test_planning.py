@@ -169,7 +169,7 @@ def test_silo_workload_runs_the_app_with_the_tenants_secret() -> None:
     selector = deployment["spec"]["selector"]["matchLabels"]
     assert selector.items() <= deployment["spec"]["template"]["metadata"]["labels"].items()
     assert objects["Service"]["spec"]["selector"] == deployment["spec"]["selector"]["matchLabels"]
-    assert objects["Secret"]["stringData"] == {"SECRET_KEY": "k" * 32}
+    assert objects["Secret"]["stringData"] == {"JWT_PUBLIC_KEY": "k" * 32}
 
 
 def test_suspended_silo_scales_to_zero() -> None:
