@@ -3,9 +3,13 @@ bench/results/."""
 
 import sys
 
-from bench import migration, provisioning
+from bench import api, migration, provisioning
 
-BENCHMARKS = {"provisioning": provisioning.main, "migration": migration.main}
+BENCHMARKS = {
+    "provisioning": provisioning.main,
+    "migration": migration.main,
+    "api": api.main,
+}
 
 if __name__ == "__main__":
     for name in sys.argv[1:] or list(BENCHMARKS):

@@ -44,6 +44,8 @@ class Settings(BaseSettings):
     # Per-tenant request limits come from the Tier; this one applies while a tier is unknown.
     RATE_LIMIT_ENABLED: bool = True
     RATE_LIMIT_DEFAULT_PER_MINUTE: int = Field(default=600, ge=1)
+    # Sign-in attempts per account a minute, against password guessing.
+    LOGIN_ATTEMPTS_PER_MINUTE: int = Field(default=20, ge=1)
     IDEMPOTENCY_TTL_HOURS: int = Field(default=24, ge=1)
     # Tiers a visitor may choose at self-service signup (others are sold, not self-served).
     SIGNUP_TIERS: list[str] = ["free", "standard", "pro", "enterprise"]

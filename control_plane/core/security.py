@@ -117,39 +117,51 @@ class Principal:
     role: str
 
 
+def _token(
+    subject: uuid.UUID,
+    extra: dict[str, Any],
+    *,
+    signing_key: str,
+    issuer: str,
+    audience: str,
+    expires: dt.timedelta,
+) -> str:
+    now = dt.datetime.now(dt.UTC)
+    claims = {"sub": str(subject), "iss": issuer, "aud": audience, "iat": now, "nbf": now}
+    return sign({**claims, **extra, "exp": now + expires}, signing_key)
+
+
 def create_access_token(
     principal: Principal, *, signing_key: str, issuer: str, audience: str, expires: dt.timedelta
 ) -> str:
-    now = dt.datetime.now(dt.UTC)
-    claims = {
-        "sub": str(principal.user_id),
+    """A tenant user's access token, naming the tenant and its key."""
+    tenant = {
         "tid": str(principal.tenant_id),
         "tkey": principal.tenant_key,
         "role": principal.role,
-        "iss": issuer,
-        "aud": audience,
-        "iat": now,
-        "nbf": now,
-        "exp": now + expires,
     }
-    return sign(claims, signing_key)
+    return _token(
+        principal.user_id,
+        tenant,
+        signing_key=signing_key,
+        issuer=issuer,
+        audience=audience,
+        expires=expires,
+    )
 
 
 def create_admin_token(
     user_id: uuid.UUID, *, signing_key: str, issuer: str, audience: str, expires: dt.timedelta
 ) -> str:
     """A platform admin's access token: no tenant, so no tenant's data plane accepts it."""
-    now = dt.datetime.now(dt.UTC)
-    claims = {
-        "sub": str(user_id),
-        "adm": True,
-        "iss": issuer,
-        "aud": audience,
-        "iat": now,
-        "nbf": now,
-        "exp": now + expires,
-    }
-    return sign(claims, signing_key)
+    return _token(
+        user_id,
+        {"adm": True},
+        signing_key=signing_key,
+        issuer=issuer,
+        audience=audience,
+        expires=expires,
+    )
 
 
 def decode_claims(token: str, *, public_key: str, issuer: str, audience: str) -> dict[str, Any]:

@@ -11,7 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from control_plane import models, schemas
-from control_plane.core import permissions, problems, security
+from control_plane.core import problems, security
 from control_plane.services import audit, auth, members
 
 PREFIX_SHOWN = 12  # characters kept to tell keys apart in listings
@@ -24,17 +24,9 @@ def create(
     tenant_id: uuid.UUID,
     data: schemas.ApiKeyCreate,
 ) -> schemas.ApiKeyCreated:
-    try:
-        scopes = sorted(str(p) for p in permissions.parse(data.scopes))
-    except ValueError as exc:
-        raise problems.Problem(
-            422,
-            "Unknown scope",
-            str(exc),
-            errors=[{"loc": ["body", "scopes"], "msg": str(exc), "type": "value_error"}],
-            allowed=sorted(permissions.Permission),
-        ) from exc
-    members.no_escalation(actor, scopes, "an API key with these scopes")
+    scopes = members.checked_permissions(
+        actor, data.scopes, "scopes", "an API key with these scopes"
+    )
     token, token_hash = security.new_secret(auth.API_KEY_PREFIX)
     key = models.ApiKey(
         id=uuid.uuid4(),

@@ -35,6 +35,22 @@ def no_escalation(actor: auth.Actor, granted: list[str], what: str) -> None:
         )
 
 
+def checked_permissions(actor: auth.Actor, names: list[str], field: str, what: str) -> list[str]:
+    """Permission names parsed (422 for an unknown one) and held by the actor (else 403)."""
+    try:
+        granted = sorted(str(p) for p in permissions.parse(names))
+    except ValueError as exc:
+        raise problems.Problem(
+            422,
+            "Unknown permission",
+            str(exc),
+            errors=[{"loc": ["body", field], "msg": str(exc), "type": "value_error"}],
+            allowed=sorted(permissions.Permission),
+        ) from exc
+    no_escalation(actor, granted, what)
+    return granted
+
+
 def find_role(session: Session, tenant_id: uuid.UUID, name: str) -> models.Role:
     """A built-in role or one of the tenant's own, by name; 422 if there is none."""
     role = session.scalar(

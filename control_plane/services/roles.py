@@ -12,23 +12,8 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from control_plane import models, schemas
-from control_plane.core import permissions, problems
+from control_plane.core import problems
 from control_plane.services import audit, auth, members
-
-
-def _checked(actor: auth.Actor, names: list[str]) -> list[str]:
-    try:
-        granted = sorted(str(p) for p in permissions.parse(names))
-    except ValueError as exc:
-        raise problems.Problem(
-            422,
-            "Unknown permission",
-            str(exc),
-            errors=[{"loc": ["body", "permissions"], "msg": str(exc), "type": "value_error"}],
-            allowed=sorted(permissions.Permission),
-        ) from exc
-    members.no_escalation(actor, granted, "this role")
-    return granted
 
 
 def list_roles(session: Session, tenant_id: uuid.UUID) -> list[models.Role]:
@@ -57,7 +42,7 @@ def create(
     tenant_id: uuid.UUID,
     data: schemas.RoleCreate,
 ) -> models.Role:
-    granted = _checked(actor, data.permissions)
+    granted = members.checked_permissions(actor, data.permissions, "permissions", "this role")
     taken = session.scalar(
         select(models.Role.id)
         .where(models.Role.name == data.name)
@@ -91,7 +76,7 @@ def update(
     before = {"description": role.description, "permissions": role.permissions}
     members.no_escalation(actor, role.permissions, "changing this role")
     if data.permissions is not None:
-        granted = _checked(actor, data.permissions)
+        granted = members.checked_permissions(actor, data.permissions, "permissions", "this role")
         role.grants = [models.RolePermission(permission=p) for p in granted]
     if data.description is not None:
         role.description = data.description

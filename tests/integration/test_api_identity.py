@@ -215,3 +215,17 @@ def test_the_published_key_set_verifies_access_tokens(api: httpx.Client) -> None
     key = jwt.PyJWK(next(k for k in keys if k["kid"] == kid))
     claims = jwt.decode(token, key.key, algorithms=["EdDSA"], audience="tenantry")
     assert claims["tid"] == body["tenant"]["id"]
+
+
+def test_sign_in_attempts_are_limited_per_account(api: httpx.Client) -> None:
+    target = f"{support.unique('guess')}@example.com"
+    answers = [
+        api.post("/auth/login", json={"email": target, "password": f"guess-{i}"}).status_code
+        for i in range(21)
+    ]
+    assert answers == [401] * 20 + [429]
+    refused = api.post("/auth/login", json={"email": target.upper(), "password": "again"})
+    assert refused.status_code == 429
+    assert int(refused.headers["retry-after"]) >= 1
+    other = api.post("/auth/login", json={"email": "someone-else@example.com", "password": "x"})
+    assert other.status_code == 401

@@ -4,46 +4,25 @@ replica runs beside the first with an OIDC issuer whose key set this test genera
 from __future__ import annotations
 
 import datetime as dt
-import http.server
-import json
-import threading
 from collections.abc import Iterator
 from typing import Any
 
 import httpx
 import jwt
 import pytest
-from cryptography.hazmat.primitives.asymmetric import rsa
 from kubernetes import client
 
 from localplatform import stack
+from tests import oidc
 from tests.conftest import eventually
 from tests.integration import support
-
-ISSUER = "https://idp.example.com"
 
 
 @pytest.fixture(scope="module")
 def idp() -> Iterator[tuple[str, Any]]:
-    """A locally generated RSA key set, served over HTTP as an issuer's jwks_uri."""
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    jwk = json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(key.public_key()))
-    body = json.dumps({"keys": [{**jwk, "kid": "idp-1", "use": "sig", "alg": "RS256"}]}).encode()
-
-    class Handler(http.server.BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            self.send_response(200)
-            self.send_header("Content-Type", "application/json")
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, *args: Any) -> None:
-            pass
-
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_port}/.well-known/jwks.json", key
-    server.shutdown()
+    key = oidc.new_key()
+    with oidc.serve_key_set(key) as url:
+        yield url, key
 
 
 @pytest.fixture(scope="module")
@@ -52,7 +31,11 @@ def replica(platform: stack.Platform, idp: tuple[str, Any]) -> Iterator[httpx.Cl
     name = "control-plane-replica"
     platform.start_control_plane(
         name,
-        extra_env={"OIDC_ISSUER": ISSUER, "OIDC_AUDIENCE": "tenantry", "OIDC_JWKS_URL": idp[0]},
+        extra_env={
+            "OIDC_ISSUER": oidc.ISSUER,
+            "OIDC_AUDIENCE": "tenantry",
+            "OIDC_JWKS_URL": idp[0],
+        },
     )
     base = f"http://127.0.0.1:{platform.port(name)}/api/v1"
     try:
@@ -99,46 +82,31 @@ def test_rate_limits_come_from_the_tier_and_are_shared_by_replicas(
     assert int(neighbour.headers["ratelimit-remaining"]) > 0
 
 
-def oidc_token(key: Any, email: str, **overrides: Any) -> str:
-    now = dt.datetime.now(dt.UTC)
-    claims = {
-        "iss": ISSUER,
-        "aud": "tenantry",
-        "sub": "idp|" + email,
-        "email": email,
-        "email_verified": True,
-        "iat": now,
-        "exp": now + dt.timedelta(minutes=5),
-        **overrides,
-    }
-    return jwt.encode(claims, key, algorithm="RS256", headers={"kid": "idp-1"})
-
-
 def test_oidc_tokens_from_the_configured_issuer_sign_users_in(
     api: httpx.Client, replica: httpx.Client, idp: tuple[str, Any]
 ) -> None:
     _, key = idp
     body = support.signup(api, support.unique("Federated"))
     email = f"owner@{body['tenant']['company'].lower()}.example.com"
-    me = replica.get("/auth/me", headers=support.bearer(oidc_token(key, email.upper())))
+    me = replica.get("/auth/me", headers=support.bearer(oidc.token(key, email.upper())))
     assert me.status_code == 200, me.text
     assert me.json()["tenant_id"] == body["tenant"]["id"]
     assert me.json()["role"] == "owner"
     tenant = replica.get(
-        f"/tenants/{body['tenant']['id']}", headers=support.bearer(oidc_token(key, email))
+        f"/tenants/{body['tenant']['id']}", headers=support.bearer(oidc.token(key, email))
     )
     assert tenant.status_code == 200
 
     now = dt.datetime.now(dt.UTC)
-    stranger = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    stranger = oidc.new_key()
     refused = {
-        "expired": oidc_token(key, email, exp=now - dt.timedelta(seconds=1)),
-        "wrong audience": oidc_token(key, email, aud="another-app"),
-        "unverified email": oidc_token(key, email, email_verified=False),
-        "unknown user": oidc_token(key, "nobody@example.com"),
-        "foreign key": oidc_token(stranger, email),
+        "expired": oidc.token(key, email, exp=now - dt.timedelta(seconds=1)),
+        "wrong audience": oidc.token(key, email, aud="another-app"),
+        "unverified email": oidc.token(key, email, email_verified=False),
+        "unknown user": oidc.token(key, "nobody@example.com"),
+        "foreign key": oidc.token(stranger, email),
         "alg none": jwt.encode(
-            {"iss": ISSUER, "aud": "tenantry", "sub": "x", "email": email, "exp": 9e9},
+            {"iss": oidc.ISSUER, "aud": "tenantry", "sub": "x", "email": email, "exp": 9e9},
             "",
             algorithm="none",
         ),
@@ -147,4 +115,4 @@ def test_oidc_tokens_from_the_configured_issuer_sign_users_in(
         response = replica.get("/auth/me", headers=support.bearer(token))
         assert response.status_code == 401, (why, response.text)
     # The first replica has no OIDC issuer configured: the same good token means nothing there.
-    assert api.get("/auth/me", headers=support.bearer(oidc_token(key, email))).status_code == 401
+    assert api.get("/auth/me", headers=support.bearer(oidc.token(key, email))).status_code == 401

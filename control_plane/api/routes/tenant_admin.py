@@ -5,10 +5,11 @@ from __future__ import annotations
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query
+from sqlalchemy.orm import Session
 
 from control_plane import models, schemas
 from control_plane.api import deps
-from control_plane.services import tenant_admin
+from control_plane.services import audit, outbox, tenant_admin
 
 router = APIRouter(prefix="/tenants", tags=["tenant admin"])
 
@@ -49,10 +50,7 @@ def suspend_tenant(
     dispatcher: deps.DispatcherDep,
 ) -> models.Tenant:
     """Stop the tenant's workload and refuse its app traffic; its data stays."""
-    tenant = tenant_admin.set_suspended(session, ctx, access.tenant, True)
-    if dispatcher:
-        dispatcher.wake.set()
-    return tenant
+    return _set_suspended(access, session, ctx, dispatcher, suspended=True)
 
 
 @router.post("/{tenant_id}/resume", response_model=schemas.TenantPublic)
@@ -63,7 +61,18 @@ def resume_tenant(
     ctx: deps.AuditDep,
     dispatcher: deps.DispatcherDep,
 ) -> models.Tenant:
-    tenant = tenant_admin.set_suspended(session, ctx, access.tenant, False)
+    return _set_suspended(access, session, ctx, dispatcher, suspended=False)
+
+
+def _set_suspended(
+    access: deps.TenantAccess,
+    session: Session,
+    ctx: audit.Context,
+    dispatcher: outbox.Dispatcher | None,
+    *,
+    suspended: bool,
+) -> models.Tenant:
+    tenant = tenant_admin.set_suspended(session, ctx, access.tenant, suspended)
     if dispatcher:
         dispatcher.wake.set()
     return tenant

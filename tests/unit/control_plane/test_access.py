@@ -4,19 +4,16 @@ published OpenAPI document, without a cluster or a database."""
 from __future__ import annotations
 
 import datetime as dt
-import http.server
-import json
-import threading
 import uuid
 from collections.abc import Iterator
 from typing import Any
 
 import jwt
 import pytest
-from cryptography.hazmat.primitives.asymmetric import rsa
 
 from control_plane.core import oidc, permissions, security
 from control_plane.services import ratelimit
+from tests import oidc as oidc_issuer
 
 P = permissions.Permission
 KEY = security.generate_signing_key()
@@ -77,69 +74,30 @@ def test_opaque_secrets_are_stored_as_their_hash() -> None:
 # -- OIDC ---------------------------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def issuer() -> Iterator[tuple[str, Any]]:
-    """A locally generated RSA key set served over HTTP like an issuer's jwks_uri."""
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    jwk = json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(key.public_key()))
-    body = json.dumps({"keys": [{**jwk, "kid": "k1", "use": "sig", "alg": "RS256"}]}).encode()
-
-    class Handler(http.server.BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            self.send_response(200)
-            self.send_header("Content-Type", "application/json")
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, *args: Any) -> None:
-            pass
-
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_port}/jwks.json", key
-    server.shutdown()
-
-
-def oidc_token(key: Any, kid: str = "k1", alg: str = "RS256", **overrides: Any) -> str:
-    now = dt.datetime.now(dt.UTC)
-    claims = {
-        "iss": "https://idp.example.com",
-        "aud": "tenantry",
-        "sub": "abc",
-        "email": "Someone@Example.com",
-        "email_verified": True,
-        "iat": now,
-        "exp": now + dt.timedelta(minutes=5),
-        **overrides,
-    }
-    return jwt.encode(claims, key, algorithm=alg, headers={"kid": kid})
+    key = oidc_issuer.new_key()
+    with oidc_issuer.serve_key_set(key) as url:
+        yield url, key
 
 
 def test_oidc_tokens_verify_against_the_jwks(issuer: tuple[str, Any]) -> None:
     url, key = issuer
-    verifier = oidc.Verifier(issuer="https://idp.example.com", audience="tenantry", jwks_url=url)
-    good = oidc_token(key)
-    assert oidc.issuer_of(good) == "https://idp.example.com"
-    assert verifier.claims(good)["email"] == "Someone@Example.com"
-    other_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    verifier = oidc.Verifier(issuer=oidc_issuer.ISSUER, audience="tenantry", jwks_url=url)
+    email = "Someone@Example.com"
+    good = oidc_issuer.token(key, email)
+    assert oidc.issuer_of(good) == oidc_issuer.ISSUER
+    assert verifier.claims(good)["email"] == email
+    other_key = oidc_issuer.new_key()
     now = dt.datetime.now(dt.UTC)
+    unsigned = {"iss": oidc_issuer.ISSUER, "aud": "tenantry", "sub": "x", "exp": 9e9}
     refused = {
-        "expired": oidc_token(key, exp=now - dt.timedelta(seconds=5)),
-        "wrong audience": oidc_token(key, aud="someone-else"),
-        "wrong issuer": oidc_token(key, iss="https://evil.example.com"),
-        "unverified email": oidc_token(key, email_verified=False),
-        "another key": oidc_token(other_key),
-        "unknown kid": oidc_token(other_key, kid="k2"),
-        "alg none": jwt.encode(
-            {"iss": "https://idp.example.com", "aud": "tenantry", "sub": "x", "exp": 9e9},
-            "",
-            algorithm="none",
-            headers={"kid": "k1"},
-        ),
-        "hmac with the public key": jwt.encode(
-            {"iss": "https://idp.example.com", "aud": "tenantry", "sub": "x", "exp": 9e9},
-            "k" * 32,
-            algorithm="HS256",
-            headers={"kid": "k1"},
-        ),
+        "expired": oidc_issuer.token(key, email, exp=now - dt.timedelta(seconds=5)),
+        "wrong audience": oidc_issuer.token(key, email, aud="someone-else"),
+        "wrong issuer": oidc_issuer.token(key, email, iss="https://evil.example.com"),
+        "unverified email": oidc_issuer.token(key, email, email_verified=False),
+        "another key": oidc_issuer.token(other_key, email),
+        "unknown kid": oidc_issuer.token(other_key, email, kid="k2"),
+        "alg none": jwt.encode(unsigned, "", algorithm="none", headers={"kid": oidc_issuer.KID}),
+        "hmac": jwt.encode(unsigned, "k" * 32, algorithm="HS256", headers={"kid": oidc_issuer.KID}),
     }
     accepted = []
     for why, token in refused.items():
