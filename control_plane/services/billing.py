@@ -21,7 +21,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session, sessionmaker
 
 from control_plane import models
-from control_plane.services import billing_rules, tenant_admin
+from control_plane.services import audit, billing_rules, tenant_admin
 
 log = logging.getLogger(__name__)
 State = billing_rules.State
@@ -66,6 +66,7 @@ def transition(
     actor: str,
     action: str,
     request_id: str | None = None,
+    client_ip: str | None = None,
     grace: dt.timedelta | None = None,
 ) -> None:
     """Move a tenant to a billing state; audit it and record the Kubernetes intent."""
@@ -83,15 +84,14 @@ def transition(
     after = _snapshot(tenant)
     if after == before:
         return
-    session.add(
-        models.AuditEntry(
-            tenant_id=tenant.id,
-            actor=actor,
-            action=action,
-            before=before,
-            after=after,
-            request_id=request_id,
-        )
+    audit.record(
+        session,
+        audit.Context(actor, request_id, client_ip),
+        action,
+        tenant_id=tenant.id,
+        resource=f"tenant:{tenant.id}",
+        before=before,
+        after=after,
     )
     if tenant.lifecycle == models.Lifecycle.OFFBOARDING:
         if before["lifecycle"] != models.Lifecycle.OFFBOARDING:
@@ -101,7 +101,12 @@ def transition(
 
 
 def handle_event(
-    session: Session, event: dict[str, Any], *, grace: dt.timedelta, request_id: str | None = None
+    session: Session,
+    event: dict[str, Any],
+    *,
+    grace: dt.timedelta,
+    request_id: str | None = None,
+    client_ip: str | None = None,
 ) -> str:
     """Apply one verified event exactly once; returns what happened to it."""
     created = int(event["created"])
@@ -148,6 +153,7 @@ def handle_event(
             actor=f"stripe:{event['id']}",
             action=f"billing.{event['type']}",
             request_id=request_id,
+            client_ip=client_ip,
             grace=grace if decision.start_grace else None,
         )
     return record.outcome

@@ -124,12 +124,18 @@ def test_forged_malformed_and_stale_events_are_refused(
     assert stripe_api.send(upgrade).json()["outcome"] == "duplicate"
     assert registry(control_db, tenant["id"]) == ("active", "standard", False, "active")
     audit = control_db.execute(
-        "SELECT actor, action, before->>'tier', after->>'tier' FROM audit_log "
+        "SELECT actor, action, before->>'tier', after->>'tier', client_ip FROM audit_log "
         "WHERE tenant_id = %s AND action LIKE 'billing.%%'",
         (tenant["id"],),
     ).fetchall()
     assert audit == [
-        (f"stripe:{upgrade['id']}", "billing.customer.subscription.updated", "free", "standard")
+        (
+            f"stripe:{upgrade['id']}",
+            "billing.customer.subscription.updated",
+            "free",
+            "standard",
+            "127.0.0.1",
+        )
     ]
 
 

@@ -59,6 +59,7 @@ async def stripe_webhook(
             event,
             grace=dt.timedelta(seconds=settings.BILLING_GRACE_SECONDS),
             request_id=correlation_id.get(),
+            client_ip=request.client.host if request.client else None,
         )
     if dispatcher:
         dispatcher.wake.set()
