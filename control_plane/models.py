@@ -113,6 +113,8 @@ class User(Base):
     is_platform_admin: Mapped[bool] = mapped_column(
         nullable=False, default=False, server_default=text("false")
     )
+    # `<issuer>|<sub>` of the OIDC identity that first signed in as this user: pinned after.
+    oidc_subject: Mapped[str | None] = mapped_column(String(500), unique=True)
     created_at: Mapped[dt.datetime] = _now()
 
     tenant: Mapped[Tenant | None] = relationship(back_populates="users")

@@ -87,12 +87,7 @@ def resolve(
             claims = verifier.claims(token)
         except security.InvalidToken as exc:
             raise unauthorized("the OIDC token is invalid or expired") from exc
-        user = session.scalar(
-            select(models.User).where(models.User.email == str(claims["email"]).lower())
-        )
-        if user is None:
-            raise unauthorized("no user has this identity's email; ask for an invitation")
-        return actor_for_user(user)
+        return actor_for_user(_oidc_user(session, verifier.issuer, claims))
     try:
         claims = security.decode_claims(
             token,
@@ -106,6 +101,25 @@ def resolve(
     if user is None or (claims.get("tid") and str(user.tenant_id) != claims["tid"]):
         raise unauthorized("the bearer token's user no longer exists")
     return actor_for_user(user)
+
+
+def _oidc_user(session: Session, issuer: str, claims: dict[str, object]) -> models.User:
+    """The user an OIDC identity signs in as: the one it is pinned to, or on its first sign-in
+    the user with its verified email (then pinned, so a reassigned email cannot take over)."""
+    subject = f"{issuer}|{claims['sub']}"
+    user = session.scalar(select(models.User).where(models.User.oidc_subject == subject))
+    if user is not None:
+        return user
+    user = session.scalar(
+        select(models.User).where(models.User.email == str(claims["email"]).lower())
+    )
+    if user is None:
+        raise unauthorized("no user has this identity's email; ask for an invitation")
+    if user.oidc_subject is not None:
+        raise unauthorized("this account is linked to another identity of the issuer")
+    user.oidc_subject = subject
+    session.commit()
+    return user
 
 
 def _api_key_actor(session: Session, token: str) -> Actor:

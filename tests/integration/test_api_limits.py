@@ -104,6 +104,9 @@ def test_oidc_tokens_from_the_configured_issuer_sign_users_in(
         "wrong audience": oidc.token(key, email, aud="another-app"),
         "unverified email": oidc.token(key, email, email_verified=False),
         "unknown user": oidc.token(key, "nobody@example.com"),
+        # The first sign-in pinned the issuer's subject: another subject with the same email
+        # (an address reassigned at the identity provider) is not the same person.
+        "another subject": oidc.token(key, email, sub="idp|someone-else"),
         "foreign key": oidc.token(stranger, email),
         "alg none": jwt.encode(
             {"iss": oidc.ISSUER, "aud": "tenantry", "sub": "x", "email": email, "exp": 9e9},

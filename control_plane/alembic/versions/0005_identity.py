@@ -77,6 +77,7 @@ def upgrade() -> None:
         "users",
         sa.Column("is_platform_admin", sa.Boolean(), nullable=False, server_default="false"),
     )
+    op.add_column("users", sa.Column("oidc_subject", sa.String(500), unique=True))
     op.execute(
         "UPDATE users SET role_id = r.id FROM roles r "
         "WHERE r.tenant_id IS NULL AND r.name = coalesce(users.role, 'member')"
@@ -176,6 +177,7 @@ def downgrade() -> None:
     op.alter_column("users", "tenant_id", nullable=False)
     op.add_column("users", sa.Column("role", sa.String(20), nullable=False, server_default="owner"))
     op.execute("UPDATE users SET role = r.name FROM roles r WHERE r.id = users.role_id")
+    op.drop_column("users", "oidc_subject")
     op.drop_column("users", "is_platform_admin")
     op.drop_column("users", "role_id")
     op.drop_table("role_permissions")
