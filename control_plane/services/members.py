@@ -13,6 +13,7 @@ import uuid
 from typing import Any
 
 from sqlalchemy import func, or_, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from control_plane import models, schemas
@@ -49,6 +50,15 @@ def checked_permissions(actor: auth.Actor, names: list[str], field: str, what: s
         ) from exc
     no_escalation(actor, granted, what)
     return granted
+
+
+def commit_or_conflict(session: Session, title: str, detail: str) -> None:
+    """Commit; a unique constraint lost to a concurrent request is a 409, not a 500."""
+    try:
+        session.commit()
+    except IntegrityError as exc:
+        session.rollback()
+        raise problems.Problem(409, title, detail) from exc
 
 
 def find_role(session: Session, tenant_id: uuid.UUID, name: str) -> models.Role:
@@ -274,6 +284,6 @@ def accept(session: Session, ctx: audit.Context, data: schemas.InvitationAccept)
         resource=f"user:{user.id}",
         after={"email": inv.email, "role": inv.role.name},
     )
-    session.commit()
+    commit_or_conflict(session, "Email registered", "this email already has an account")
     session.refresh(user)
     return user

@@ -62,7 +62,7 @@ def create(
         resource=f"role:{role.id}",
         after={"name": role.name, "permissions": granted},
     )
-    session.commit()
+    members.commit_or_conflict(session, "Role exists", f"a role named {data.name!r} exists")
     return role
 
 
