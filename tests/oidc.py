@@ -47,12 +47,13 @@ def serve_key_set(key: rsa.RSAPrivateKey) -> Iterator[str]:
 
 
 def token(key: Any, email: str, *, kid: str = KID, **overrides: Any) -> str:
-    """An RS256 token of the issuer for `email` (overrides replace or add claims)."""
+    """An RS256 token of the issuer for `email`, its subject derived from the lowercased email
+    (overrides replace or add claims)."""
     now = dt.datetime.now(dt.UTC)
     claims = {
         "iss": ISSUER,
         "aud": "tenantry",
-        "sub": "idp|" + email,
+        "sub": "idp|" + email.lower(),
         "email": email,
         "email_verified": True,
         "iat": now,
