@@ -1,6 +1,6 @@
 """The authorization matrix, generated from the published OpenAPI document: every operation is
-called as every principal of tenant A (owner, admin, member, viewer, an API key) against tenant
-B's resources, and against A's own with each role.
+called as every principal of tenant A (owner, admin, member, viewer, a user with a custom role,
+an API key) against tenant B's resources, and against A's own with each role.
 
 - BOLA: no principal of A reads or changes anything of B (B's rows and audit log are compared
   before and after), whether it names B's tenant or A's tenant with B's child ids.
@@ -54,7 +54,13 @@ def build(api: httpx.Client, env: dict[str, str], tier: str, name: str) -> World
     support.set_tier(api, env, world.tenant_id, tier)
     world.principals["owner"] = owner
     domain = f"{body['tenant']['slug']}.example.com"
-    for role in ROLES[1:]:
+    auditor = api.post(
+        f"/tenants/{world.tenant_id}/roles",
+        headers=owner,
+        json={"name": "auditor", "permissions": ["audit:read", "users:read", "api_keys:read"]},
+    )
+    assert auditor.status_code == 201, auditor.text
+    for role in (*ROLES[1:], "auditor"):
         world.principals[role] = support.join(api, world.tenant_id, owner, role, f"{role}@{domain}")
     key = api.post(
         f"/tenants/{world.tenant_id}/api-keys",
@@ -155,7 +161,7 @@ def test_no_principal_of_a_reaches_b(
                 if response.status_code not in (403, 404):
                     leaks.append((who, method, template, tenant, response.status_code))
     assert leaks == []
-    assert checked >= 140  # 26 operations x 5 principals, plus the mixed-id variants
+    assert checked >= 170  # 26 operations x 6 principals, plus the mixed-id variants
     assert snapshot(control_db, b.tenant_id) == before
 
 
