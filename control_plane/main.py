@@ -7,6 +7,7 @@ ids, the JSON access log, rate-limit headers and Idempotency-Key records.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -44,6 +45,7 @@ def create_app(settings: config.Settings | None = None) -> FastAPI:
                     db.session_factory(),
                     every=settings.BILLING_SWEEP_SECONDS,
                     wake=app.state.dispatcher.wake,
+                    idempotency_ttl=dt.timedelta(hours=settings.IDEMPOTENCY_TTL_HOURS),
                 ),
             ]
             if settings.STRIPE_API_KEY and settings.USAGE_DATABASE_URL:

@@ -279,7 +279,8 @@ class StripeEvent(Base):
 
 
 class AuditEntry(Base):
-    """Who changed what, when, from where: every write of the API and every billing transition."""
+    """Who changed what, when, from where: every write of the API and every billing transition.
+    Append-only: a trigger refuses UPDATE, DELETE and TRUNCATE."""
 
     __tablename__ = "audit_log"
 
@@ -299,6 +300,7 @@ class IdempotencyRecord(Base):
     """The stored response of a POST or PATCH sent with an Idempotency-Key, per actor."""
 
     __tablename__ = "idempotency_keys"
+    __table_args__ = (Index("idempotency_keys_created", "created_at"),)
 
     actor: Mapped[str] = mapped_column(String(200), primary_key=True)
     key: Mapped[str] = mapped_column(String(255), primary_key=True)

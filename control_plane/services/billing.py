@@ -13,6 +13,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import threading
+import time
 import uuid
 from typing import Any
 
@@ -21,7 +22,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session, sessionmaker
 
 from control_plane import models
-from control_plane.services import audit, billing_rules, tenant_admin
+from control_plane.services import audit, billing_rules, housekeeping, tenant_admin
 
 log = logging.getLogger(__name__)
 State = billing_rules.State
@@ -180,7 +181,10 @@ def suspend_overdue(session: Session, now: dt.datetime) -> int:
 
 
 class Sweeper:
-    """Runs `suspend_overdue` every `every` seconds in a thread."""
+    """A thread that, every `every` seconds, suspends overdue tenants and offboards closed ones
+    whose grace ended; and once a minute purges expired records (services.housekeeping)."""
+
+    HOUSEKEEPING_SECONDS = 60.0
 
     def __init__(
         self,
@@ -188,12 +192,15 @@ class Sweeper:
         *,
         every: float = 5.0,
         wake: threading.Event | None = None,
+        idempotency_ttl: dt.timedelta = dt.timedelta(hours=24),
     ) -> None:
         self.sessions, self.every, self.wake = sessions, every, wake
+        self.idempotency_ttl = idempotency_ttl
         self.stopping = threading.Event()
         self.thread = threading.Thread(target=self._run, name="billing-sweeper", daemon=True)
 
     def _run(self) -> None:
+        last_housekeeping = 0.0
         while not self.stopping.wait(self.every):
             try:
                 now = dt.datetime.now(dt.UTC)
@@ -202,6 +209,13 @@ class Sweeper:
                     changed += tenant_admin.offboard_expired(session, now)
                 if changed and self.wake:
                     self.wake.set()
+                if time.monotonic() - last_housekeeping >= self.HOUSEKEEPING_SECONDS:
+                    last_housekeeping = time.monotonic()
+                    with self.sessions() as session, session.begin():
+                        purged = housekeeping.purge(
+                            session, now, idempotency_ttl=self.idempotency_ttl
+                        )
+                    log.info("housekeeping: %s", purged)
             except Exception:
                 log.exception("billing sweep failed")
 

@@ -4,14 +4,19 @@ PATCH and refuses a reused key with another body."""
 
 from __future__ import annotations
 
+import datetime as dt
+import hashlib
 import json
 import uuid
 from typing import Any
 
 import httpx
 import psycopg
+import pytest
+import sqlalchemy
+from sqlalchemy import orm
 
-from control_plane.services import idempotency
+from control_plane.services import housekeeping, idempotency
 from localplatform import stack
 from tests.conftest import eventually
 from tests.integration import support
@@ -182,3 +187,74 @@ def test_every_answer_has_a_request_id_and_every_log_line_is_json(
     assert entry["tenant_id"] == tid
     assert entry["status"] == 200
     assert entry["actor"].startswith("user:")
+
+
+def test_the_audit_log_is_append_only(control_db: psycopg.Connection[Any]) -> None:
+    newest = "(SELECT max(id) FROM audit_log)"
+    for statement in (
+        f"UPDATE audit_log SET actor = 'someone-else' WHERE id = {newest}",
+        f"DELETE FROM audit_log WHERE id = {newest}",
+        "TRUNCATE audit_log",
+    ):
+        with pytest.raises(psycopg.errors.RaiseException, match="append-only"):
+            control_db.execute(statement)
+
+
+def test_housekeeping_purges_only_what_expired(
+    api: httpx.Client, env: dict[str, str], control_db: psycopg.Connection[Any]
+) -> None:
+    body = support.signup(api, support.unique("Tidy"))
+    user = control_db.execute(
+        "SELECT id FROM users WHERE tenant_id = %s", (body["tenant"]["id"],)
+    ).fetchone()
+    assert user is not None
+    marker = uuid.uuid4().hex
+    control_db.execute(
+        "INSERT INTO idempotency_keys (actor, key, method, path, body_hash, created_at) VALUES "
+        "(%(a)s, 'old', 'POST', '/x', 'h', now() - interval '2 days'), "
+        "(%(a)s, 'new', 'POST', '/x', 'h', now())",
+        {"a": f"test:{marker}"},
+    )
+    control_db.execute(
+        "INSERT INTO rate_limits (key, tat) VALUES "
+        "(%(idle)s, now() - interval '1 minute'), (%(busy)s, now() + interval '30 seconds')",
+        {"idle": f"idle:{marker}", "busy": f"busy:{marker}"},
+    )
+    family = uuid.uuid4()
+    tokens = {
+        "expired": "now() - interval '1 second', NULL, NULL",
+        "revoked long ago": "now() + interval '1 day', NULL, now() - interval '2 days'",
+        "used, still valid": "now() + interval '1 day', now(), NULL",
+    }
+    for name, times in tokens.items():
+        control_db.execute(
+            "INSERT INTO refresh_tokens (id, family_id, user_id, token_hash, expires_at, used_at,"
+            f" revoked_at) VALUES (%s, %s, %s, %s, {times})",
+            (uuid.uuid4(), family, user[0], hashlib.sha256(f"{marker}{name}".encode()).hexdigest()),
+        )
+
+    engine = sqlalchemy.create_engine(env["DATABASE_URL"])
+    try:
+        with orm.Session(engine) as session, session.begin():
+            housekeeping.purge(
+                session, dt.datetime.now(dt.UTC), idempotency_ttl=dt.timedelta(hours=24)
+            )
+    finally:
+        engine.dispose()
+
+    kept_keys = control_db.execute(
+        "SELECT key FROM idempotency_keys WHERE actor = %s", (f"test:{marker}",)
+    ).fetchall()
+    assert kept_keys == [("new",)]
+    kept_limits = control_db.execute(
+        "SELECT key FROM rate_limits WHERE key LIKE %s", (f"%:{marker}",)
+    ).fetchall()
+    assert kept_limits == [(f"busy:{marker}",)]
+    kept_tokens = control_db.execute(
+        "SELECT count(*) FROM refresh_tokens WHERE family_id = %s AND used_at IS NOT NULL",
+        (family,),
+    ).fetchone()
+    left = control_db.execute(
+        "SELECT count(*) FROM refresh_tokens WHERE family_id = %s", (family,)
+    ).fetchone()
+    assert kept_tokens == left == (1,)

@@ -142,6 +142,19 @@ def upgrade() -> None:
     op.add_column("audit_log", sa.Column("resource", sa.String(200)))
     op.add_column("audit_log", sa.Column("client_ip", sa.String(64)))
     op.create_index("audit_log_tenant_newest", "audit_log", ["tenant_id", sa.text("id DESC")])
+    # The audit log is append-only: no UPDATE, DELETE or TRUNCATE, whatever the application does.
+    op.execute(
+        "CREATE FUNCTION audit_log_append_only() RETURNS trigger LANGUAGE plpgsql AS $$ "
+        "BEGIN RAISE EXCEPTION 'audit_log is append-only (% refused)', TG_OP; END $$"
+    )
+    op.execute(
+        "CREATE TRIGGER audit_log_no_change BEFORE UPDATE OR DELETE ON audit_log "
+        "FOR EACH ROW EXECUTE FUNCTION audit_log_append_only()"
+    )
+    op.execute(
+        "CREATE TRIGGER audit_log_no_truncate BEFORE TRUNCATE ON audit_log "
+        "FOR EACH STATEMENT EXECUTE FUNCTION audit_log_append_only()"
+    )
     op.create_table(
         "idempotency_keys",
         sa.Column("actor", sa.String(200), primary_key=True),
@@ -154,6 +167,7 @@ def upgrade() -> None:
         sa.Column("response_headers", postgresql.JSONB()),
         _now(),
     )
+    op.create_index("idempotency_keys_created", "idempotency_keys", ["created_at"])
     op.create_table(
         "rate_limits",
         sa.Column("key", sa.String(200), primary_key=True),
@@ -166,6 +180,9 @@ def downgrade() -> None:
     op.drop_column("tenants", "offboard_after")
     op.drop_table("rate_limits")
     op.drop_table("idempotency_keys")
+    op.execute("DROP TRIGGER audit_log_no_truncate ON audit_log")
+    op.execute("DROP TRIGGER audit_log_no_change ON audit_log")
+    op.execute("DROP FUNCTION audit_log_append_only()")
     op.drop_index("audit_log_tenant_newest", "audit_log")
     op.drop_column("audit_log", "client_ip")
     op.drop_column("audit_log", "resource")
