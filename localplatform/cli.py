@@ -31,6 +31,9 @@ def _interrupt(signum: int, _frame: object) -> None:
     raise KeyboardInterrupt(signal.Signals(signum).name)
 
 
+SHOWN = ("KUBECONFIG", "DATABASE_URL", "API_URL", "APP_URL", "FIRST_PLATFORM_ADMIN_EMAIL")
+
+
 @app.command()
 def up(state_dir: Path = STATE_DIR) -> None:
     """Start everything and wait; Ctrl-C stops it all."""
@@ -47,7 +50,7 @@ def up(state_dir: Path = STATE_DIR) -> None:
         platform.start_control_plane()
         platform.start_app_plane()
         env = platform.env()
-        shown = {k: env[k] for k in ("KUBECONFIG", "DATABASE_URL", "API_URL", "APP_URL")}
+        shown = {k: env[k] for k in SHOWN}
         dev_env = state_dir / "dev.env"
         lines = [f"export {k}={v}\n" for k, v in shown.items()]
         if platform.kubectl_dir:
