@@ -281,6 +281,11 @@ class Platform:
 
     def start_operator(self, extra_env: dict[str, str] | None = None) -> procs.Process:
         port = self.port("operator-health")
+        extra_env = {
+            "TENANTRY_METRICS_PORT": str(self.port("operator-metrics")),
+            "TENANTRY_METRICS_ADDRESS": "127.0.0.1",
+            **(extra_env or {}),
+        }
         return self._start_python(
             "operator",
             [

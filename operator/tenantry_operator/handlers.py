@@ -14,7 +14,16 @@ from typing import Any
 
 import kopf
 
-from tenantry_operator import apply, databases, model, provisioner, reconcile, settings, snapshots
+from tenantry_operator import (
+    apply,
+    databases,
+    metrics,
+    model,
+    provisioner,
+    reconcile,
+    settings,
+    snapshots,
+)
 
 KOPF_PREFIX = "kopf.tenantry.dev"
 RETRY = 5.0  # seconds before an unexpected handler error is retried
@@ -50,6 +59,10 @@ def startup(
     except databases.DatabaseUnavailable as exc:
         raise kopf.TemporaryError(f"pool database unavailable: {exc}", delay=2) from exc
     logger.info("pool database %s is ready", config().pool_database)
+    try:
+        metrics.serve(config().metrics_port, config().metrics_address)
+    except OSError as exc:  # a busy port must not stop reconciliation
+        logger.warning("metrics not served on port %s: %s", config().metrics_port, exc)
 
 
 @kopf.index(model.GROUP, model.VERSION, "tenants")
@@ -64,10 +77,22 @@ def tenants_by_tier(name: str, spec: kopf.Spec, **_: Any) -> dict[str, str]:
 def reconcile_tenant(body: kopf.Body, patch: kopf.Patch, **_: Any) -> None:
     if body.metadata.get("deletionTimestamp"):
         return  # offboarding is delete_tenant's; re-creating children now would race it
-    outcome = reconcile.reconcile_tenant(body, config(), silo_databases())
+    with metrics.RECONCILE_SECONDS.time():
+        try:
+            outcome = reconcile.reconcile_tenant(body, config(), silo_databases())
+        except Exception:
+            metrics.RECONCILES.labels(result="error").inc()
+            raise
     patch.status.update(outcome.new_status)
+    metrics.RECONCILES.labels(result="retry" if outcome.retry_in is not None else "done").inc()
+    metrics.observe_tenant(
+        body.metadata["name"],
+        str(outcome.new_status.get("phase", "Unknown")),
+        outcome.new_status.get("placement"),
+    )
     for event in outcome.events:
         kopf.event(body, type=event.type, reason=event.reason, message=event.message)
+        metrics.EVENTS.labels(type=event.type, reason=event.reason).inc()
     if outcome.retry_in is not None:
         ready = next(c for c in outcome.new_status["conditions"] if c["type"] == "Ready")
         raise kopf.TemporaryError(f"{ready['reason']}: {ready['message']}", delay=outcome.retry_in)
@@ -84,9 +109,12 @@ def delete_tenant(body: kopf.Body, patch: kopf.Patch, **_: Any) -> None:
         snapshots.SnapshotError,
     ) as exc:
         kopf.warn(body, reason="OffboardingFailed", message=f"offboarding waits: {exc}")
+        metrics.OFFBOARDS.labels(result="retry").inc()
         raise kopf.TemporaryError(str(exc), delay=10) from exc
     patch.status.update(recorded)
     kopf.info(body, reason="Offboarded", message=done)
+    metrics.OFFBOARDS.labels(result="done").inc()
+    metrics.forget_tenant(body.metadata["name"])
 
 
 @kopf.on.resume(model.GROUP, model.VERSION, "tiers")

@@ -28,6 +28,9 @@ class OperatorSettings(BaseSettings):
     # The app plane a silo tenant's dedicated Deployment runs, and the public key it verifies
     # access tokens with (the control plane's; it cannot sign).
     app_image: str = "tenantry/app-plane:dev"
+    # Where Prometheus scrapes the operator's metrics (port 0: not served).
+    metrics_port: int = 8080
+    metrics_address: str = "0.0.0.0"  # noqa: S104 - scraped from inside the cluster
     # Seconds to wait after each live-migration step: for demos and kill-at-each-step tests.
     migration_step_pause: float = 0.0
     app_jwt_public_key: str = Field(

@@ -1,0 +1,57 @@
+"""The operator's Prometheus metrics: tenants by phase and placement, reconciliations, Events."""
+
+from __future__ import annotations
+
+import httpx
+from kubernetes import client
+from prometheus_client import parser
+
+from localplatform import stack
+from tests.conftest import eventually
+from tests.integration import support
+
+Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]
+
+
+def scrape(platform: stack.Platform) -> Samples:
+    text = httpx.get(f"http://127.0.0.1:{platform.port('operator-metrics')}/metrics").text
+    return {
+        (sample.name, tuple(sorted(sample.labels.items()))): sample.value
+        for family in parser.text_string_to_metric_families(text)
+        for sample in family.samples
+    }
+
+
+def tenants(samples: Samples, phase: str) -> float:
+    key = ("tenantry_tenants", (("phase", phase), ("placement", "pool")))
+    return samples.get(key, 0.0)
+
+
+def test_metrics_follow_tenants_through_their_life(
+    platform: stack.Platform, custom: client.CustomObjectsApi
+) -> None:
+    before = scrape(platform)
+    name = support.unique("metered")
+    support.create_tenant(custom, name, tier="free")
+    support.wait_ready(custom, name)
+
+    def counted() -> Samples | None:
+        samples = scrape(platform)
+        return samples if tenants(samples, "Ready") > tenants(before, "Ready") else None
+
+    after = eventually(counted, what="a Ready pool tenant counted")
+    done = ("tenantry_reconciles_total", (("result", "done"),))
+    assert after[done] > before.get(done, 0.0)
+    assert after[("tenantry_reconcile_seconds_count", ())] > 0
+    assert any(metric == "tenantry_events_total" for metric, _ in after)
+
+    support.patch_tenant(custom, name, suspended=True)
+    support.wait_phase(custom, name, "Suspended")
+    eventually(
+        lambda: tenants(scrape(platform), "Suspended") >= 1, what="the suspended tenant counted"
+    )
+    ready_while_suspended = tenants(scrape(platform), "Ready")
+    support.delete_tenant(custom, name)
+    offboarded = ("tenantry_offboards_total", (("result", "done"),))
+    eventually(lambda: scrape(platform).get(offboarded, 0) >= 1, what="the offboarding counted")
+    assert tenants(scrape(platform), "Ready") <= ready_while_suspended
