@@ -12,7 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Annotated
 
@@ -41,9 +41,10 @@ def get_tiers(request: Request) -> mirror.TierCache:
     return tiers
 
 
-def get_dispatcher(request: Request) -> outbox.Dispatcher | None:
+def get_wake(request: Request) -> Callable[[], None]:
+    """Wake the outbox dispatcher after a commit that recorded intents (no-op without one)."""
     dispatcher: outbox.Dispatcher | None = request.app.state.dispatcher
-    return dispatcher
+    return dispatcher.wake.set if dispatcher else lambda: None
 
 
 def get_loaded_tiers(tiers: Annotated[mirror.TierCache, Depends(get_tiers)]) -> mirror.TierCache:
@@ -61,7 +62,7 @@ def get_loaded_tiers(tiers: Annotated[mirror.TierCache, Depends(get_tiers)]) -> 
 SessionDep = Annotated[Session, Depends(get_session)]
 SettingsDep = Annotated[config.Settings, Depends(config.get_settings)]
 TiersDep = Annotated[mirror.TierCache, Depends(get_loaded_tiers)]
-DispatcherDep = Annotated[outbox.Dispatcher | None, Depends(get_dispatcher)]
+WakeDep = Annotated[Callable[[], None], Depends(get_wake)]
 
 
 # -- the caller ---------------------------------------------------------------------------------
@@ -74,17 +75,21 @@ def _authenticate(request: Request, token: str) -> auth.Actor:
     if settings.RATE_LIMIT_ENABLED and actor.tenant_id is not None:
         tiers: mirror.TierCache = request.app.state.tiers
         limit = tiers.rate_limit(actor.tier) or settings.RATE_LIMIT_DEFAULT_PER_MINUTE
-        with db.engine().connect() as conn:
-            decision = ratelimit.take(conn, f"tenant:{actor.tenant_id}", limit)
-        request.state.ratelimit = decision
-        if not decision.allowed:
-            raise problems.Problem(
-                429,
-                "Too Many Requests",
-                f"the tenant's limit of {limit} requests a minute is used up",
-                headers=decision.headers(),
-            )
+        request.state.ratelimit = spend(
+            f"tenant:{actor.tenant_id}",
+            limit,
+            f"the tenant's limit of {limit} requests a minute is used up",
+        )
     return actor
+
+
+def spend(key: str, limit: int, refusal: str, policy: str = "tenant") -> ratelimit.Decision:
+    """Take one request from `key`'s budget of `limit` a minute, or a 429 problem (blocking)."""
+    with db.engine().connect() as conn:
+        decision = ratelimit.take(conn, key, limit, policy)
+    if not decision.allowed:
+        raise problems.Problem(429, "Too Many Requests", refusal, headers=decision.headers())
+    return decision
 
 
 async def optional_actor(request: Request) -> auth.Actor | None:

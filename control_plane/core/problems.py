@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import sqlalchemy.exc
 from fastapi import FastAPI, Request, routing
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -79,13 +78,6 @@ def install(app: FastAPI) -> None:
             "Unprocessable Content",
             "the request body or parameters are invalid",
             errors=errors,
-        )
-
-    @app.exception_handler(sqlalchemy.exc.DataError)
-    async def _bad_data(request: Request, exc: sqlalchemy.exc.DataError) -> JSONResponse:
-        # Input the database cannot hold (a NUL byte in text, say): the client's to fix.
-        return problem_response(
-            request, 422, "Unprocessable Content", "the request holds a value the store refuses"
         )
 
     @app.exception_handler(Exception)

@@ -94,13 +94,11 @@ def jwk(public_pem: str) -> dict[str, str]:
     """The public key as a JWK, its `kid` the RFC 7638 thumbprint."""
     key = serialization.load_pem_public_key(public_pem.encode())
     assert isinstance(key, ed25519.Ed25519PublicKey)
-    raw = key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
-    x = base64.urlsafe_b64encode(raw).decode().rstrip("=")
-    members = json.dumps({"crv": "Ed25519", "kty": "OKP", "x": x}, separators=(",", ":"))
+    public: dict[str, str] = jwt.algorithms.OKPAlgorithm.to_jwk(key, as_dict=True)
+    # RFC 7638: the required members, sorted, without white space.
+    members = json.dumps({k: public[k] for k in ("crv", "kty", "x")}, separators=(",", ":"))
     kid = base64.urlsafe_b64encode(hashlib.sha256(members.encode()).digest()).decode()
-    return {"kty": "OKP", "crv": "Ed25519", "x": x, "kid": kid.rstrip("="), "use": "sig"} | {
-        "alg": ALGORITHM
-    }
+    return {**public, "kid": kid.rstrip("="), "use": "sig", "alg": ALGORITHM}
 
 
 def sign(claims: dict[str, Any], private_pem: str) -> str:

@@ -215,7 +215,8 @@ class Sweeper:
                         purged = housekeeping.purge(
                             session, now, idempotency_ttl=self.idempotency_ttl
                         )
-                    log.info("housekeeping: %s", purged)
+                    if any(purged.values()):
+                        log.info("housekeeping purged %s", purged)
             except Exception:
                 log.exception("billing sweep failed")
 

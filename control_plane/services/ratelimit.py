@@ -36,12 +36,13 @@ class Decision:
     remaining: int
     reset: int  # seconds until the full quota is back
     retry_after: int  # seconds until the next request is admitted (0 when allowed)
+    policy: str = "tenant"  # the name the RateLimit headers give the budget
 
     def headers(self) -> dict[str, str]:
         """RateLimit headers (IETF httpapi draft, and the widely used older names)."""
         headers = {
-            "RateLimit-Policy": f'"tenant";q={self.limit};w={int(WINDOW_SECONDS)}',
-            "RateLimit": f'"tenant";r={self.remaining};t={self.reset}',
+            "RateLimit-Policy": f'"{self.policy}";q={self.limit};w={int(WINDOW_SECONDS)}',
+            "RateLimit": f'"{self.policy}";r={self.remaining};t={self.reset}',
             "RateLimit-Limit": str(self.limit),
             "RateLimit-Remaining": str(self.remaining),
             "RateLimit-Reset": str(self.reset),
@@ -51,16 +52,16 @@ class Decision:
         return headers
 
 
-def decide(ahead: float, limit: int, *, allowed: bool) -> Decision:
+def decide(ahead: float, limit: int, *, allowed: bool, policy: str = "tenant") -> Decision:
     """The decision for a TAT `ahead` seconds in the future (pure)."""
     step = WINDOW_SECONDS / limit
     ahead = max(ahead, 0.0)
     remaining = max(0, math.floor((WINDOW_SECONDS - ahead) / step + 1e-9))
     retry = 0 if allowed else max(1, math.ceil(ahead + step - WINDOW_SECONDS))
-    return Decision(allowed, limit, remaining, math.ceil(ahead), retry)
+    return Decision(allowed, limit, remaining, math.ceil(ahead), retry, policy)
 
 
-def take(conn: Connection, key: str, limit: int) -> Decision:
+def take(conn: Connection, key: str, limit: int, policy: str = "tenant") -> Decision:
     """Count one request against `key`, allowed `limit` a minute; commits on `conn`."""
     step = WINDOW_SECONDS / limit
     params = {"key": key, "step": step, "window": WINDOW_SECONDS}
@@ -69,4 +70,4 @@ def take(conn: Connection, key: str, limit: int) -> Decision:
     if ahead is None:
         ahead = conn.execute(_AHEAD, {"key": key}).scalar() or 0.0
     conn.commit()
-    return decide(float(ahead), limit, allowed=allowed)
+    return decide(float(ahead), limit, allowed=allowed, policy=policy)

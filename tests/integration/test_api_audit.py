@@ -258,3 +258,29 @@ def test_housekeeping_purges_only_what_expired(
         "SELECT count(*) FROM refresh_tokens WHERE family_id = %s", (family,)
     ).fetchone()
     assert kept_tokens == left == (1,)
+
+
+def test_text_a_database_or_resource_cannot_hold_is_refused_and_nothing_is_written(
+    api: httpx.Client, control_db: psycopg.Connection[Any]
+) -> None:
+    company = support.unique("Nul")
+    for bad in (f"{company}\x00", f"{company}\ud800", f"{company}\x1b[31m"):
+        refused = api.post(
+            "/signup",
+            content=json.dumps(
+                {
+                    "company": bad,
+                    "email": f"owner@{company.lower()}.example.com",
+                    "password": support.PASSWORD,
+                    "tier": "free",
+                }
+            ).encode(),
+            headers={"Content-Type": "application/json"},
+        )
+        assert refused.status_code == 422
+        assert refused.headers["content-type"] == "application/problem+json"
+        assert refused.json()["errors"][0]["loc"] == ["body", "company"]
+    written = control_db.execute(
+        "SELECT count(*) FROM tenants WHERE company LIKE %s", (f"{company}%",)
+    ).fetchone()
+    assert written == (0,)

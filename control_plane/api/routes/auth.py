@@ -6,8 +6,7 @@ from fastapi import APIRouter, status
 
 from control_plane import schemas
 from control_plane.api import deps
-from control_plane.core import db, problems
-from control_plane.services import audit, auth, ratelimit
+from control_plane.services import audit, auth
 
 router = APIRouter(prefix="/auth", tags=["auth"])
 
@@ -23,17 +22,12 @@ def login(
 ) -> schemas.Token:
     """Email and password → a short-lived access token and a refresh token. Attempts are
     limited per account (`LOGIN_ATTEMPTS_PER_MINUTE`), whoever makes them."""
-    with db.engine().connect() as conn:
-        attempt = ratelimit.take(
-            conn, f"login:{data.email.lower()}", settings.LOGIN_ATTEMPTS_PER_MINUTE
-        )
-    if not attempt.allowed:
-        raise problems.Problem(
-            429,
-            "Too Many Requests",
-            "too many sign-in attempts for this account; wait and retry",
-            headers={"Retry-After": str(attempt.retry_after)},
-        )
+    deps.spend(
+        f"login:{data.email.lower()}",
+        settings.LOGIN_ATTEMPTS_PER_MINUTE,
+        "too many sign-in attempts for this account; wait and retry",
+        policy="login",
+    )
     user = auth.login(session, data.email, data.password)
     tokens = auth.issue_tokens(session, user, settings)
     audit.record(

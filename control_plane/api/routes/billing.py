@@ -38,7 +38,7 @@ async def stripe_webhook(
     request: Request,
     session: deps.SessionDep,
     settings: deps.SettingsDep,
-    dispatcher: deps.DispatcherDep,
+    wake: deps.WakeDep,
     stripe_signature: str | None = Header(default=None),
 ) -> schemas.WebhookReceipt:
     payload = (await request.body()).decode("utf-8", errors="replace")
@@ -61,6 +61,5 @@ async def stripe_webhook(
             request_id=correlation_id.get(),
             client_ip=request.client.host if request.client else None,
         )
-    if dispatcher:
-        dispatcher.wake.set()
+    wake()
     return schemas.WebhookReceipt(event=f"{event_type} {event_id}", outcome=outcome)

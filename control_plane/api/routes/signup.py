@@ -25,12 +25,11 @@ def signup(
     session: deps.SessionDep,
     settings: deps.SettingsDep,
     tiers: deps.TiersDep,
-    dispatcher: deps.DispatcherDep,
+    wake: deps.WakeDep,
     ctx: deps.AuditDep,
 ) -> schemas.SignupPublic:
     tenant, owner = tenants.signup(session, ctx, data=data, tiers=tiers.self_service())
-    if dispatcher:
-        dispatcher.wake.set()
+    wake()
     token = auth.issue_tokens(session, owner, settings)
     session.commit()
     return schemas.SignupPublic(tenant=schemas.TenantPublic.model_validate(tenant), token=token)

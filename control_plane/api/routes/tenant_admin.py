@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query
@@ -9,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from control_plane import models, schemas
 from control_plane.api import deps
-from control_plane.services import audit, outbox, tenant_admin
+from control_plane.services import audit, tenant_admin
 
 router = APIRouter(prefix="/tenants", tags=["tenant admin"])
 
@@ -47,10 +48,10 @@ def suspend_tenant(
     access: deps.TenantReader,
     session: deps.SessionDep,
     ctx: deps.AuditDep,
-    dispatcher: deps.DispatcherDep,
+    wake: deps.WakeDep,
 ) -> models.Tenant:
     """Stop the tenant's workload and refuse its app traffic; its data stays."""
-    return _set_suspended(access, session, ctx, dispatcher, suspended=True)
+    return _set_suspended(access, session, ctx, wake, suspended=True)
 
 
 @router.post("/{tenant_id}/resume", response_model=schemas.TenantPublic)
@@ -59,20 +60,19 @@ def resume_tenant(
     access: deps.TenantReader,
     session: deps.SessionDep,
     ctx: deps.AuditDep,
-    dispatcher: deps.DispatcherDep,
+    wake: deps.WakeDep,
 ) -> models.Tenant:
-    return _set_suspended(access, session, ctx, dispatcher, suspended=False)
+    return _set_suspended(access, session, ctx, wake, suspended=False)
 
 
 def _set_suspended(
     access: deps.TenantAccess,
     session: Session,
     ctx: audit.Context,
-    dispatcher: outbox.Dispatcher | None,
+    wake: Callable[[], None],
     *,
     suspended: bool,
 ) -> models.Tenant:
     tenant = tenant_admin.set_suspended(session, ctx, access.tenant, suspended)
-    if dispatcher:
-        dispatcher.wake.set()
+    wake()
     return tenant

@@ -12,7 +12,7 @@ from fastapi import APIRouter, Query
 from control_plane import models, schemas
 from control_plane.api import deps
 from control_plane.core import permissions, problems
-from control_plane.services import audit, outbox, tenant_admin, usage
+from control_plane.services import audit, tenant_admin, usage
 
 router = APIRouter(prefix="/tenants", tags=["tenants"])
 
@@ -30,7 +30,7 @@ def update_tenant(
     session: deps.SessionDep,
     tiers: deps.TiersDep,
     ctx: deps.AuditDep,
-    dispatcher: deps.DispatcherDep,
+    wake: deps.WakeDep,
 ) -> models.Tenant:
     """Rename the tenant; platform admins may also move it to another tier (which may mean a
     live migration), tenants change tier through their subscription."""
@@ -42,7 +42,7 @@ def update_tenant(
             permission=permissions.PLATFORM_ADMIN,
         )
     tenant = tenant_admin.update(session, ctx, access.tenant, data, tiers=tiers.names())
-    _wake(dispatcher)
+    wake()
     return tenant
 
 
@@ -52,13 +52,13 @@ def offboard_tenant(
     session: deps.SessionDep,
     settings: deps.SettingsDep,
     ctx: deps.AuditDep,
-    dispatcher: deps.DispatcherDep,
+    wake: deps.WakeDep,
 ) -> models.Tenant:
     """Close the tenant: suspended now, offboarded (by its deletionPolicy) after the grace
     period in `offboard_after`, restorable until then."""
     grace = dt.timedelta(seconds=settings.OFFBOARD_GRACE_SECONDS)
     tenant = tenant_admin.offboard(session, ctx, access.tenant, grace)
-    _wake(dispatcher)
+    wake()
     return tenant
 
 
@@ -67,17 +67,12 @@ def restore_tenant(
     access: deps.TenantOffboarder,
     session: deps.SessionDep,
     ctx: deps.AuditDep,
-    dispatcher: deps.DispatcherDep,
+    wake: deps.WakeDep,
 ) -> models.Tenant:
     """Reopen a closing tenant within its grace period."""
     tenant = tenant_admin.restore(session, ctx, access.tenant)
-    _wake(dispatcher)
+    wake()
     return tenant
-
-
-def _wake(dispatcher: outbox.Dispatcher | None) -> None:
-    if dispatcher:
-        dispatcher.wake.set()
 
 
 @router.get("/{tenant_id}/entitlements", response_model=schemas.EntitlementsPublic)
@@ -110,7 +105,7 @@ def change_subscription(
     access: deps.BillingManager,
     session: deps.SessionDep,
     ctx: deps.AuditDep,
-    dispatcher: deps.DispatcherDep,
+    wake: deps.WakeDep,
 ) -> schemas.SubscriptionChange:
     """Ask Stripe to move the tenant to another plan; the tier changes once Stripe confirms
     it (customer.subscription.updated), which may mean a live migration."""
@@ -138,7 +133,7 @@ def change_subscription(
         after={"plan": plan.id},
     )
     session.commit()
-    _wake(dispatcher)
+    wake()
     return schemas.SubscriptionChange(plan=plan.id, tier=plan.tier, status="requested")
 
 
