@@ -5,17 +5,23 @@ runs, in its own transaction: a new key proceeds, a finished one is replayed (`R
 running answers 409, and the same key with another method, path or body answers 422. The ASGI
 middleware (`Middleware`) then stores the response; a 5xx or a crash releases the key so the
 client may retry. Records live for `IDEMPOTENCY_TTL_HOURS`.
+
+Stored responses may hold secrets shown once (tokens, API keys, invitations), so a record keeps
+only a hash of the key and the response encrypted (AES-GCM) with a key derived from the
+Idempotency-Key: reading the table without the client's key reveals nothing.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import os
 import re
 from dataclasses import dataclass
 from typing import Any
 
 import anyio
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from sqlalchemy import Engine, delete, select, update
 from sqlalchemy.dialects.postgresql import insert
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -34,7 +40,29 @@ _KEPT_HEADERS = ("content-type", "location")
 @dataclass(frozen=True)
 class Claim:
     actor: str
-    key: str
+    key: str  # as the client sent it: it decrypts the stored response; never stored itself
+
+    @property
+    def ref(self) -> str:
+        return key_ref(self.key)
+
+
+def key_ref(key: str) -> str:
+    """What the table stores in place of the key."""
+    return hashlib.sha256(b"ref:" + key.encode()).hexdigest()
+
+
+def _cipher(key: str) -> AESGCM:
+    return AESGCM(hashlib.sha256(b"enc:" + key.encode()).digest())
+
+
+def seal(key: str, actor: str, body: bytes) -> bytes:
+    nonce = os.urandom(12)
+    return nonce + _cipher(key).encrypt(nonce, body, actor.encode())
+
+
+def unseal(key: str, actor: str, sealed: bytes) -> bytes:
+    return _cipher(key).decrypt(sealed[:12], sealed[12:], actor.encode())
 
 
 class Replay(Exception):
@@ -59,17 +87,18 @@ def claim(
         )
     digest = body_hash(method, path, body)
     table = models.IdempotencyRecord
+    ref = key_ref(key)
     with engine.connect() as conn:
         conn.execute(
             delete(table).where(
                 table.actor == actor,
-                table.key == key,
+                table.key == ref,
                 table.created_at < dt.datetime.now(dt.UTC) - ttl,
             )
         )
         inserted = conn.execute(
             insert(table)
-            .values(actor=actor, key=key, method=method, path=path, body_hash=digest)
+            .values(actor=actor, key=ref, method=method, path=path, body_hash=digest)
             .on_conflict_do_nothing()
             .returning(table.key)
         ).scalar()
@@ -79,7 +108,7 @@ def claim(
         found = conn.execute(
             select(
                 table.body_hash, table.status, table.response_body, table.response_headers
-            ).where(table.actor == actor, table.key == key)
+            ).where(table.actor == actor, table.key == ref)
         ).first()
     if found is None:  # released between our insert and select: the client may simply retry
         raise _in_progress()
@@ -91,7 +120,8 @@ def claim(
         )
     if found.status is None:
         raise _in_progress()
-    raise Replay(found.status, found.response_body or b"", dict(found.response_headers or {}))
+    body = unseal(key, actor, found.response_body) if found.response_body else b""
+    raise Replay(found.status, body, dict(found.response_headers or {}))
 
 
 def _in_progress() -> problems.Problem:
@@ -105,7 +135,7 @@ def _in_progress() -> problems.Problem:
 
 def complete(engine: Engine, claimed: Claim, status: int, body: bytes, headers: Any) -> None:
     table = models.IdempotencyRecord
-    where = (table.actor == claimed.actor, table.key == claimed.key)
+    where = (table.actor == claimed.actor, table.key == claimed.ref)
     with engine.begin() as conn:
         if status >= 500:
             conn.execute(delete(table).where(*where))
@@ -114,7 +144,11 @@ def complete(engine: Engine, claimed: Claim, status: int, body: bytes, headers: 
         conn.execute(
             update(table)
             .where(*where)
-            .values(status=status, response_body=body, response_headers=kept)
+            .values(
+                status=status,
+                response_body=seal(claimed.key, claimed.actor, body),
+                response_headers=kept,
+            )
         )
 
 

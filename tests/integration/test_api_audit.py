@@ -86,6 +86,14 @@ def test_idempotency_keys_replay_and_refuse_other_bodies(
     assert again.content == first.content
     assert again.headers["idempotent-replayed"] == "true"
     assert "idempotent-replayed" not in first.headers
+    # The stored answer holds the invitation's one-time token: kept encrypted, the key hashed.
+    stored = control_db.execute(
+        "SELECT key, response_body FROM idempotency_keys WHERE key = %s",
+        (idempotency.key_ref(key["Idempotency-Key"]),),
+    ).fetchone()
+    assert stored is not None
+    assert first.json()["token"].encode() not in bytes(stored[1])
+    assert key["Idempotency-Key"] not in stored[0]
     count = control_db.execute(
         "SELECT count(*) FROM invitations WHERE tenant_id = %s", (tid,)
     ).fetchone()
@@ -121,7 +129,12 @@ def test_idempotency_keys_replay_and_refuse_other_bodies(
     control_db.execute(
         "INSERT INTO idempotency_keys (actor, key, method, path, body_hash) "
         "VALUES (%s, %s, 'POST', %s, %s)",
-        (f"user:{me['id']}", running, path, idempotency.body_hash("POST", path, payload)),
+        (
+            f"user:{me['id']}",
+            idempotency.key_ref(running),
+            path,
+            idempotency.body_hash("POST", path, payload),
+        ),
     )
     busy = api.post(
         f"/tenants/{tid}/invitations",
