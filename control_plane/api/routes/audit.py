@@ -14,7 +14,9 @@ from control_plane.services import audit
 router = APIRouter(tags=["audit"])
 
 Limit = Annotated[int, Query(ge=1, le=500)]
-Cursor = Annotated[int | None, Query(ge=1, description="next_cursor of the previous page")]
+Cursor = Annotated[
+    int | None, Query(ge=1, le=2**31 - 1, description="next_cursor of the previous page")
+]
 Action = Annotated[
     schemas.PlainStr | None, Query(max_length=100, description="an action or its prefix")
 ]
