@@ -1,6 +1,6 @@
 """Tenant-scoped data access: routing to the tenant's placement and its per-transaction context.
 
-Every unit of work is one transaction that first runs `set_config('tenantry.tenant_id', key,
+Every unit of work is one transaction that first runs `set_config('tenantry.tenant_key', key,
 true)`: the setting dies with the transaction, so a pooled connection never carries a tenant
 into the next request. The routing row in the pool says where the tenant's data lives:
 
@@ -25,6 +25,7 @@ from urllib.parse import urlsplit
 import sqlalchemy as sa
 
 from app_plane import settings
+from tenantry_core import enums, routing, urls
 
 
 class TenantUnavailable(Exception):
@@ -36,9 +37,9 @@ class WrongTenant(Exception):
 
 
 def _engine(url: str) -> sa.Engine:
-    if url.startswith("postgresql://"):
-        url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
-    return sa.create_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True)
+    return sa.create_engine(
+        urls.sqlalchemy_url(url), pool_size=10, max_overflow=20, pool_pre_ping=True
+    )
 
 
 @functools.cache
@@ -65,14 +66,11 @@ def _quote(identifier: str) -> str:
     return '"' + identifier.replace('"', '""') + '"'
 
 
-FENCE_CLASS = 0x54454E  # the operator's live migration takes this lock exclusively
-
-
 def _fence(conn: sa.Connection, tenant_key: str) -> None:
     """Wait while a live migration switches the tenant (it holds the lock exclusively)."""
     conn.execute(
         sa.text("SELECT pg_advisory_xact_lock_shared(:c, hashtext(:key))"),
-        {"c": FENCE_CLASS, "key": tenant_key},
+        {"c": routing.FENCE_CLASS, "key": tenant_key},
     )
 
 
@@ -84,7 +82,8 @@ def _enter(
     if schema:
         conn.execute(sa.text("SELECT set_config('search_path', :s, true)"), {"s": schema})
     conn.execute(
-        sa.text("SELECT set_config('tenantry.tenant_id', :key, true)"), {"key": tenant_key}
+        sa.text("SELECT set_config(:setting, :key, true)"),
+        {"setting": routing.TENANT_SETTING, "key": tenant_key},
     )
 
 
@@ -106,7 +105,7 @@ def tenant_transaction(tenant_key: str) -> Iterator[sa.Connection]:
             sa.text(
                 "SELECT placement, suspended, retained_at IS NOT NULL AS retained, db_role, "
                 "schema_name, db_host, db_port, db_name "
-                "FROM tenantry.tenants WHERE tenant_id = :key"
+                f"FROM {routing.ROUTING_TABLE} WHERE {routing.TENANT_COLUMN} = :key"
             ),
             {"key": tenant_key},
         ).one_or_none()
@@ -114,10 +113,10 @@ def tenant_transaction(tenant_key: str) -> Iterator[sa.Connection]:
             raise TenantUnavailable(f"tenant {tenant_key!r} is not provisioned")
         if route.suspended:
             raise TenantUnavailable(f"tenant {tenant_key!r} is suspended")
-        if route.placement == "pool":
+        if route.placement == enums.Isolation.POOL:
             _enter(conn, tenant_key)
             yield conn
-        elif route.placement == "bridge":
+        elif route.placement == enums.Isolation.BRIDGE:
             _enter(conn, tenant_key, role=route.db_role, schema=route.schema_name)
             yield conn
         else:
@@ -134,11 +133,15 @@ def entitlement(tenant_key: str, feature: str) -> tuple[str, list[str]]:
         return tier, [tier] if feature in cfg.TENANTRY_TENANT_FEATURES else []
     with pool_engine().connect() as conn:
         found = conn.execute(
-            sa.text("SELECT tier FROM tenantry.tenants WHERE tenant_id = :k"), {"k": tenant_key}
+            sa.text(f"SELECT tier FROM {routing.ROUTING_TABLE} WHERE {routing.TENANT_COLUMN} = :k"),
+            {"k": tenant_key},
         ).scalar_one_or_none()
         plans = list(
             conn.execute(
-                sa.text("SELECT tier FROM tenantry.tier_features WHERE feature = :f ORDER BY tier"),
+                sa.text(
+                    f"SELECT tier FROM {routing.TIER_FEATURES_TABLE} WHERE feature = :f "
+                    "ORDER BY tier"
+                ),
                 {"f": feature},
             ).scalars()
         )

@@ -19,7 +19,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, ConfigDict, Field
 
 from app_plane import data, settings, usage
-from control_plane.core import problems, security
+from tenantry_core import problems, tokens
 
 
 @asynccontextmanager
@@ -45,7 +45,7 @@ def tenant_key(
 ) -> str:
     """The tenant of the caller's verified token: the only way a request names its tenant."""
     cfg = settings.get_settings()
-    principal = security.authenticate(
+    principal = tokens.authenticate(
         credentials.credentials if credentials else None,
         public_key=cfg.JWT_PUBLIC_KEY,
         issuer=cfg.JWT_ISSUER,

@@ -1,6 +1,7 @@
 """Apply the app plane's Alembic migrations to a pool, a bridge schema or a silo database.
 
-The operator calls `upgrade` when it prepares a placement; `python -m app_plane.migrate` (the
+The operator runs `python -m app_plane.upgrade` (see `tenantry_core.schema`) when it prepares a
+placement, out of process; `python -m app_plane.migrate` (the
 `tenantry-migrate` command) brings every bridge schema and silo database to the newest revision,
 with progress, one transaction per tenant (safe to re-run after an interruption) and a report of
 the tenants that failed. Objects are created as the non-login role `tenantry_owner`: the roles
@@ -10,9 +11,7 @@ the app connects with never own the tables they read.
 from __future__ import annotations
 
 import dataclasses
-import enum
 import functools
-import threading
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -23,20 +22,14 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 
+from tenantry_core import enums, routing, urls
+from tenantry_core import schema as schema_contract
+
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
-OWNER_ROLE = "tenantry_owner"
-
-
-class Mode(enum.StrEnum):
-    POOL = "pool"
-    BRIDGE = "bridge"
-    SILO = "silo"
 
 
 def _engine(url: str) -> sa.Engine:
-    if url.startswith("postgresql://"):
-        url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
-    return sa.create_engine(url, poolclass=sa.pool.NullPool)
+    return sa.create_engine(urls.sqlalchemy_url(url), poolclass=sa.pool.NullPool)
 
 
 def config() -> Config:
@@ -50,30 +43,27 @@ def head() -> str:
     return str(ScriptDirectory.from_config(config()).get_current_head())
 
 
-# Alembic keeps its running context in module globals (alembic.context, alembic.op): two
-# migrations at once in one process (the operator's worker threads) would trample each other.
-_ALEMBIC = threading.Lock()
-
-
 def upgrade(
-    url: str, *, mode: Mode = Mode.POOL, schema: str = "public", revision: str = "head"
+    url: str,
+    *,
+    isolation: enums.Isolation = enums.Isolation.POOL,
+    schema: str = "public",
+    revision: str = "head",
 ) -> None:
-    """Upgrade one placement at `url` (a superuser connection) to `revision`, atomically."""
-    version_schema = "tenantry" if mode is Mode.POOL else schema
+    """Upgrade one placement at `url` (a superuser connection) to `revision`, atomically.
+
+    Alembic keeps its running context in module globals: one migration at a time per process
+    (the operator runs each in a process of its own)."""
+    version_schema = schema_contract.version_schema(isolation, schema)
     if revision == "head" and current(url, schema=version_schema) == head():
-        return  # the usual case on a re-reconcile: nothing to do, no lock to wait for
-    with _ALEMBIC:
-        _upgrade(url, mode=mode, schema=schema, revision=revision)
-
-
-def _upgrade(url: str, *, mode: Mode, schema: str, revision: str) -> None:
+        return  # nothing to do
     engine = _engine(url)
     try:
         with engine.begin() as connection:
-            connection.execute(sa.text(f"SET LOCAL ROLE {OWNER_ROLE}"))
+            connection.execute(sa.text(f"SET LOCAL ROLE {routing.OWNER_ROLE}"))
             connection.execute(sa.text("SELECT set_config('search_path', :s, true)"), {"s": schema})
             cfg = config()
-            cfg.attributes.update(connection=connection, mode=mode.value, schema=schema)
+            cfg.attributes.update(connection=connection, mode=isolation.value, schema=schema)
             command.upgrade(cfg, revision)
     finally:
         engine.dispose()
@@ -92,8 +82,8 @@ def current(url: str, *, schema: str) -> str | None:
 
 @dataclasses.dataclass(frozen=True)
 class Placement:
-    tenant: str
-    mode: Mode
+    tenant_key: str
+    isolation: enums.Isolation
     url: str
     schema: str
 
@@ -106,20 +96,20 @@ def placements(pool_url: str) -> list[Placement]:
         with engine.connect() as connection:
             rows = connection.execute(
                 sa.text(
-                    "SELECT tenant_id, placement, schema_name, db_host, db_port, db_name "
-                    "FROM tenantry.tenants WHERE placement IN ('bridge', 'silo') "
-                    "AND retained_at IS NULL ORDER BY tenant_id"
+                    f"SELECT {routing.TENANT_COLUMN}, placement, schema_name, db_host, db_port, "
+                    f"db_name FROM {routing.ROUTING_TABLE} WHERE placement IN ('bridge', 'silo') "
+                    f"AND retained_at IS NULL ORDER BY {routing.TENANT_COLUMN}"
                 )
             ).all()
     finally:
         engine.dispose()
     found = []
-    for tenant, placement, schema, host, port, database in rows:
+    for tenant, placement, schema_name, host, port, database in rows:
         url = pool_url
-        if placement == Mode.SILO:
+        if placement == enums.Isolation.SILO:
             netloc = f"{parts.username}@{host}:{port}" if parts.username else f"{host}:{port}"
             url = parts._replace(netloc=netloc, path=f"/{database}").geturl()
-        found.append(Placement(tenant, Mode(placement), url, schema))
+        found.append(Placement(tenant, enums.Isolation(placement), url, schema_name))
     return found
 
 
@@ -137,13 +127,21 @@ def tenants(
     todo = placements(pool_url)
     failed: list[tuple[str, str]] = []
     for number, placement in enumerate(todo, 1):
-        label = f"[{number}/{len(todo)}] {placement.tenant} ({placement.mode}, {placement.schema})"
+        label = (
+            f"[{number}/{len(todo)}] {placement.tenant_key} "
+            f"({placement.isolation}, {placement.schema})"
+        )
         try:
             before = current(placement.url, schema=placement.schema)
-            upgrade(placement.url, mode=placement.mode, schema=placement.schema, revision=revision)
+            upgrade(
+                placement.url,
+                isolation=placement.isolation,
+                schema=placement.schema,
+                revision=revision,
+            )
             after = current(placement.url, schema=placement.schema)
         except Exception as exc:  # report and go on: one tenant must not stop the others
-            failed.append((placement.tenant, str(exc).splitlines()[0]))
+            failed.append((placement.tenant_key, str(exc).splitlines()[0]))
             typer.echo(f"{label}: FAILED: {failed[-1][1]}")
             continue
         typer.echo(

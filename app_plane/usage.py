@@ -17,6 +17,7 @@ import threading
 import sqlalchemy as sa
 
 from app_plane import data, settings
+from tenantry_core import routing
 
 log = logging.getLogger(__name__)
 
@@ -57,9 +58,10 @@ class Meter:
                 for (tenant, day), calls in sorted(pending.items()):
                     conn.execute(
                         sa.text(
-                            "INSERT INTO tenantry.usage (tenant_id, day, api_calls, stored_rows) "
+                            f"INSERT INTO {routing.USAGE_TABLE} "
+                            f"({routing.TENANT_COLUMN}, day, api_calls, stored_rows) "
                             "VALUES (:t, :d, :n, coalesce(:r, 0)) "
-                            "ON CONFLICT (tenant_id, day) DO UPDATE SET "
+                            f"ON CONFLICT ({routing.TENANT_COLUMN}, day) DO UPDATE SET "
                             "api_calls = tenantry.usage.api_calls + EXCLUDED.api_calls, "
                             "stored_rows = coalesce(:r, tenantry.usage.stored_rows), "
                             "updated_at = now()"

@@ -29,6 +29,7 @@ from tenantry_operator import settings as operator_settings
 
 from control_plane.core import security
 from localplatform import stack
+from tenantry_core import identity, tokens
 
 GROUP, VERSION = "tenantry.dev", "v1alpha1"
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -44,10 +45,11 @@ def _seed(pool_url: str, tenant: str, rows: int) -> None:
     with psycopg.connect(pool_url, autocommit=True) as conn:
         project = uuid.uuid4()
         conn.execute(
-            "INSERT INTO projects (tenant_id, id, name) VALUES (%s, %s, 'bench')", (tenant, project)
+            "INSERT INTO projects (tenant_key, id, name) VALUES (%s, %s, 'bench')",
+            (tenant, project),
         )
         conn.execute(
-            "INSERT INTO notes (tenant_id, project_id, title, body) "
+            "INSERT INTO notes (tenant_key, project_id, title, body) "
             "SELECT %s, %s, 'note ' || n, repeat('x', 100) "
             "FROM generate_series(1, %s) n",
             (tenant, project, rows),
@@ -95,7 +97,9 @@ def run() -> dict[str, Any]:
 
             offline_s = _offline_move(env, pool_url)
 
-            principal = security.Principal(uuid.uuid4(), uuid.uuid4(), "mover", "owner")
+            principal = tokens.Principal(
+                uuid.uuid4(), uuid.uuid4(), identity.TenantKey("mover"), "owner"
+            )
             token = security.create_access_token(
                 principal,
                 signing_key=env["JWT_PRIVATE_KEY"],

@@ -18,9 +18,10 @@ from prometheus_fastapi_instrumentator import Instrumentator
 
 from control_plane.api import deps, middleware
 from control_plane.api import main as api_main
-from control_plane.core import config, db, oidc, openapi, problems, security
+from control_plane.core import config, db, oidc, openapi
 from control_plane.core import logging as logs
 from control_plane.services import billing, idempotency, mirror, outbox, stripe_sync, usage
+from tenantry_core import problems, tokens
 
 
 def create_app(settings: config.Settings | None = None) -> FastAPI:
@@ -96,7 +97,7 @@ def create_app(settings: config.Settings | None = None) -> FastAPI:
     @app.get("/.well-known/jwks.json", tags=["auth"])
     def jwks() -> dict[str, list[dict[str, str]]]:
         """The public key access tokens are signed with, for anyone verifying them."""
-        return {"keys": [security.jwk(config.public_key(settings))]}
+        return {"keys": [tokens.jwk(config.public_key(settings))]}
 
     @app.get("/healthz", tags=["health"])
     def healthz() -> dict[str, str]:

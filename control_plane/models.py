@@ -22,6 +22,8 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB, UUID
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
+from tenantry_core import enums
+
 
 class Base(DeclarativeBase):
     pass
@@ -47,7 +49,8 @@ class Tenant(Base):
     __table_args__ = (Index("tenants_company_lower", func.lower(text("company")), unique=True),)
 
     id: Mapped[uuid.UUID] = mapped_column(UUID, primary_key=True, default=uuid.uuid4)
-    slug: Mapped[str] = mapped_column(String(40), unique=True, nullable=False)
+    # The tenant key: its Tenant's metadata.name (tenantry_core.identity); the API's `slug`.
+    tenant_key: Mapped[str] = mapped_column(String(40), unique=True, nullable=False)
     company: Mapped[str] = mapped_column(String(200), nullable=False)
     tier: Mapped[str] = mapped_column(String(63), nullable=False)
     owner_email: Mapped[str | None] = mapped_column(String(320))
@@ -59,7 +62,10 @@ class Tenant(Base):
     )
     # Mirrored from the Tenant custom resource by services.mirror.
     phase: Mapped[str] = mapped_column(
-        String(20), nullable=False, default="Pending", server_default="Pending"
+        String(20),
+        nullable=False,
+        default=enums.Phase.PENDING,
+        server_default=enums.Phase.PENDING.value,
     )
     placement: Mapped[str | None] = mapped_column(String(10))
     conditions: Mapped[list[dict[str, Any]]] = mapped_column(

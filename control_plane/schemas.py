@@ -52,7 +52,9 @@ class TenantPublic(TenantBase):
     model_config = ConfigDict(from_attributes=True)
 
     id: uuid.UUID
-    slug: str
+    tenant_key: str = Field(
+        serialization_alias="slug", description="the tenant key: the name of its Tenant resource"
+    )
     phase: str
     placement: str | None
     lifecycle: str

@@ -18,8 +18,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from control_plane.core import security
 from localplatform import kube, postgres, procs
+from tenantry_core import tokens
 
 CONTROL_DB = "tenantry"
 PLATFORM_ADMIN_EMAIL = "admin@tenantry.example.com"
@@ -227,7 +227,7 @@ class Platform:
         assert self.kubeconfig is not None
         app_password = _secret(self.state_dir / "secrets" / "app-db-password")
         signing_key = _secret(
-            self.state_dir / "secrets" / "jwt-signing-key.pem", security.generate_signing_key
+            self.state_dir / "secrets" / "jwt-signing-key.pem", tokens.generate_signing_key
         )
         return {
             "KUBECONFIG": str(self.kubeconfig),
@@ -242,7 +242,7 @@ class Platform:
             ),
             "USAGE_DATABASE_URL": self.pg.url(POOL_DB, user="tenantry_app", password=app_password),
             "JWT_PRIVATE_KEY": signing_key,
-            "JWT_PUBLIC_KEY": security.public_key_pem(signing_key),
+            "JWT_PUBLIC_KEY": tokens.public_key_pem(signing_key),
             "ENVIRONMENT": "local",
             "FIRST_PLATFORM_ADMIN_EMAIL": PLATFORM_ADMIN_EMAIL,
             "FIRST_PLATFORM_ADMIN_PASSWORD": _secret(self.state_dir / "secrets" / "admin-password"),

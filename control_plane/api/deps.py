@@ -25,8 +25,9 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session
 
 from control_plane import models
-from control_plane.core import config, db, oidc, permissions, problems
+from control_plane.core import config, db, oidc, permissions
 from control_plane.services import audit, auth, idempotency, mirror, outbox, ratelimit
+from tenantry_core import problems
 
 _UNRESOLVED = object()
 

@@ -13,7 +13,7 @@ from typing import Literal
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from control_plane.core import security
+from tenantry_core import tokens
 
 
 class Settings(BaseSettings):
@@ -75,7 +75,7 @@ class Settings(BaseSettings):
             )
         if self.JWT_PRIVATE_KEY is not None:
             try:
-                security.public_key_pem(self.JWT_PRIVATE_KEY.get_secret_value())
+                tokens.public_key_pem(self.JWT_PRIVATE_KEY.get_secret_value())
             except ValueError as exc:
                 raise ValueError(f"JWT_PRIVATE_KEY is not an Ed25519 private key: {exc}") from exc
         if self.ENVIRONMENT != "local" and "local_development" in self.STRIPE_WEBHOOK_SECRET:
@@ -91,7 +91,7 @@ class Settings(BaseSettings):
 
 @functools.cache
 def _ephemeral_key() -> str:
-    return security.generate_signing_key()
+    return tokens.generate_signing_key()
 
 
 def signing_key(settings: Settings) -> str:
@@ -102,7 +102,7 @@ def signing_key(settings: Settings) -> str:
 
 
 def public_key(settings: Settings) -> str:
-    return security.public_key_pem(signing_key(settings))
+    return tokens.public_key_pem(signing_key(settings))
 
 
 @functools.cache

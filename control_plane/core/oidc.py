@@ -12,7 +12,7 @@ from typing import Any
 
 import jwt
 
-from control_plane.core import security
+from tenantry_core import tokens
 
 ALGORITHMS = ("RS256", "RS384", "RS512", "ES256", "ES384", "PS256", "EdDSA")
 
@@ -23,7 +23,7 @@ class Verifier:
         self._jwks = jwt.PyJWKClient(jwks_url, cache_keys=True, lifespan=300, timeout=5)
 
     def claims(self, token: str) -> dict[str, Any]:
-        """The verified claims, or security.InvalidToken."""
+        """The verified claims, or tokens.InvalidToken."""
         try:
             key = self._jwks.get_signing_key_from_jwt(token)
             claims: dict[str, Any] = jwt.decode(
@@ -35,9 +35,9 @@ class Verifier:
                 options={"require": ["exp", "iat", "iss", "aud", "sub"]},
             )
         except (jwt.PyJWTError, jwt.PyJWKClientError) as exc:
-            raise security.InvalidToken(str(exc)) from exc
+            raise tokens.InvalidToken(str(exc)) from exc
         if not claims.get("email") or claims.get("email_verified") is False:
-            raise security.InvalidToken("the token carries no verified email")
+            raise tokens.InvalidToken("the token carries no verified email")
         return claims
 
 

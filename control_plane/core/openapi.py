@@ -15,7 +15,7 @@ from fastapi import FastAPI, routing
 from fastapi.openapi.utils import get_openapi
 from fastapi.routing import APIRoute
 
-from control_plane.core import problems
+from tenantry_core import problems
 
 PROBLEM_SCHEMA: dict[str, Any] = {
     "type": "object",

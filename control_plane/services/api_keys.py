@@ -11,8 +11,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from control_plane import models, schemas
-from control_plane.core import problems, security
+from control_plane.core import security
 from control_plane.services import audit, auth, members
+from tenantry_core import problems
 
 PREFIX_SHOWN = 12  # characters kept to tell keys apart in listings
 

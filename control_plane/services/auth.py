@@ -17,8 +17,9 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from control_plane import models, schemas
-from control_plane.core import config, oidc, permissions, problems, security
+from control_plane.core import config, oidc, permissions, security
 from control_plane.services import audit
+from tenantry_core import identity, problems, tokens
 
 API_KEY_PREFIX = "tnt"
 REFRESH_PREFIX = "rt"
@@ -32,7 +33,7 @@ class Actor:
     kind: str  # "user" | "api_key"
     id: uuid.UUID
     tenant_id: uuid.UUID | None
-    tenant_slug: str | None
+    tenant_key: str | None
     tier: str | None
     permissions: frozenset[str]
     platform_admin: bool = False
@@ -69,7 +70,7 @@ def actor_for_user(user: models.User) -> Actor:
         "user",
         user.id,
         user.tenant_id,
-        user.tenant.slug,
+        user.tenant.tenant_key,
         user.tenant.tier,
         frozenset(user.role.permissions),
         role=user.role.name,
@@ -85,18 +86,18 @@ def resolve(
     if verifier is not None and oidc.issuer_of(token) == verifier.issuer:
         try:
             claims = verifier.claims(token)
-        except security.InvalidToken as exc:
+        except tokens.InvalidToken as exc:
             raise unauthorized("the OIDC token is invalid or expired") from exc
         return actor_for_user(_oidc_user(session, verifier.issuer, claims))
     try:
-        claims = security.decode_claims(
+        claims = tokens.decode_claims(
             token,
             public_key=config.public_key(settings),
             issuer=settings.JWT_ISSUER,
             audience=settings.JWT_AUDIENCE,
         )
         user = session.get(models.User, uuid.UUID(str(claims["sub"])))
-    except (security.InvalidToken, ValueError) as exc:
+    except (tokens.InvalidToken, ValueError) as exc:
         raise unauthorized("the bearer token is invalid or expired") from exc
     if user is None or (claims.get("tid") and str(user.tenant_id) != claims["tid"]):
         raise unauthorized("the bearer token's user no longer exists")
@@ -136,7 +137,9 @@ def _api_key_actor(session: Session, token: str) -> Actor:
             update(models.ApiKey).where(models.ApiKey.id == key.id).values(last_used_at=now)
         )
         session.commit()
-    return Actor("api_key", key.id, tenant.id, tenant.slug, tenant.tier, frozenset(key.scopes))
+    return Actor(
+        "api_key", key.id, tenant.id, tenant.tenant_key, tenant.tier, frozenset(key.scopes)
+    )
 
 
 # -- tokens ------------------------------------------------------------------------------------
@@ -160,7 +163,9 @@ def issue_tokens(
     else:
         assert user.tenant is not None
         assert user.role is not None
-        principal = security.Principal(user.id, user.tenant.id, user.tenant.slug, user.role.name)
+        principal = tokens.Principal(
+            user.id, user.tenant.id, identity.TenantKey(user.tenant.tenant_key), user.role.name
+        )
         access = security.create_access_token(principal, **jwt_args)  # type: ignore[arg-type]
     refresh, refresh_hash = security.new_secret(REFRESH_PREFIX)
     session.add(

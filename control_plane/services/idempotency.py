@@ -27,7 +27,7 @@ from sqlalchemy.dialects.postgresql import insert
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from control_plane import models
-from control_plane.core import problems
+from tenantry_core import problems
 
 HEADER = "Idempotency-Key"
 METHODS = frozenset({"POST", "PATCH"})

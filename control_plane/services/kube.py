@@ -7,14 +7,15 @@ from __future__ import annotations
 
 import functools
 import json
-import os
 from collections.abc import Iterator
 from typing import Any
 
-from kubernetes import client, config, watch
+from kubernetes import client, watch
 from kubernetes.client.rest import ApiException
 
-GROUP, VERSION = "tenantry.dev", "v1alpha1"
+from tenantry_core import kubeclient, resources
+
+GROUP, VERSION = resources.GROUP, resources.VERSION
 
 
 class KubeUnavailable(Exception):
@@ -23,13 +24,7 @@ class KubeUnavailable(Exception):
 
 @functools.cache
 def _api() -> client.CustomObjectsApi:
-    try:
-        config.load_incluster_config()
-        api_client = client.ApiClient()
-    except config.ConfigException:
-        # KUBECONFIG is read now, not when the kubernetes package was imported.
-        api_client = config.new_client_from_config(config_file=os.environ.get("KUBECONFIG"))
-    return client.CustomObjectsApi(api_client)
+    return client.CustomObjectsApi(kubeclient.api_client())
 
 
 def apply_tenant(body: dict[str, Any], *, field_manager: str) -> dict[str, Any]:
@@ -38,7 +33,7 @@ def apply_tenant(body: dict[str, Any], *, field_manager: str) -> dict[str, Any]:
         response = _api().patch_cluster_custom_object(
             GROUP,
             VERSION,
-            "tenants",
+            resources.TENANT_PLURAL,
             body["metadata"]["name"],
             body,
             field_manager=field_manager,
@@ -56,7 +51,7 @@ def apply_tenant(body: dict[str, Any], *, field_manager: str) -> dict[str, Any]:
 def delete_tenant(name: str) -> bool:
     """Delete a Tenant (the operator offboards it by its deletionPolicy); False if gone."""
     try:
-        _api().delete_cluster_custom_object(GROUP, VERSION, "tenants", name)
+        _api().delete_cluster_custom_object(GROUP, VERSION, resources.TENANT_PLURAL, name)
     except ApiException as exc:
         if exc.status == 404:
             return False

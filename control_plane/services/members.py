@@ -17,8 +17,9 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from control_plane import models, schemas
-from control_plane.core import permissions, problems, security
+from control_plane.core import permissions, security
 from control_plane.services import audit, auth
+from tenantry_core import problems
 
 INVITATION_PREFIX = "inv"
 

@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from control_plane import models, schemas
 from control_plane.services import kube
+from tenantry_core import enums
 
 log = logging.getLogger(__name__)
 
@@ -34,12 +35,12 @@ def _company_for(session: Session, obj: dict[str, Any]) -> str:
 def sync_tenant(session: Session, obj: dict[str, Any], *, deleted: bool = False) -> None:
     """Reflect one Tenant resource (or its deletion) into the registry."""
     meta, spec, status = obj["metadata"], obj.get("spec") or {}, obj.get("status") or {}
-    tenant = session.scalar(select(models.Tenant).where(models.Tenant.slug == meta["name"]))
+    tenant = session.scalar(select(models.Tenant).where(models.Tenant.tenant_key == meta["name"]))
     if tenant is None:
         if deleted:
             return
         tenant = models.Tenant(
-            slug=meta["name"],
+            tenant_key=meta["name"],
             company=_company_for(session, obj),
             tier=str(spec.get("tier", "")),
             owner_email=(spec.get("owner") or {}).get("email"),
@@ -51,7 +52,7 @@ def sync_tenant(session: Session, obj: dict[str, Any], *, deleted: bool = False)
     tenant.cr_uid = meta.get("uid")
     if tenant.source == models.Source.KUBERNETES:  # signup tenants' tier is the registry's
         tenant.tier = str(spec.get("tier", tenant.tier))
-    tenant.phase = str(status.get("phase") or tenant.phase or "Pending")
+    tenant.phase = str(status.get("phase") or tenant.phase or enums.Phase.PENDING)
     tenant.placement = status.get("placement", tenant.placement)
     tenant.conditions = list(status.get("conditions") or tenant.conditions or [])
     if deleted or meta.get("deletionTimestamp"):
@@ -79,7 +80,9 @@ def sync_tenant_list(session: Session, items: list[dict[str, Any]]) -> None:
         select(models.Tenant).where(
             models.Tenant.cr_uid.is_not(None),
             models.Tenant.offboarded_at.is_(None),
-            models.Tenant.slug.not_in(present) if present else models.Tenant.slug.is_not(None),
+            models.Tenant.tenant_key.not_in(present)
+            if present
+            else models.Tenant.tenant_key.is_not(None),
         )
     )
     for tenant in vanished:

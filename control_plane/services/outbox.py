@@ -60,7 +60,7 @@ def dispatch_once(
                     entry.payload = {**(entry.payload or {}), "result": done}
                     continue
                 if deleting:
-                    kube.delete_tenant(tenant.slug)
+                    kube.delete_tenant(tenant.tenant_key)
                     entry.processed_at, entry.last_error = now, None
                     continue
                 applied = kube.apply_tenant(
@@ -73,7 +73,7 @@ def dispatch_once(
                 log.warning(
                     "outbox entry %s for %s failed (attempt %s): %s",
                     entry.id,
-                    tenant.slug,
+                    tenant.tenant_key,
                     entry.attempts,
                     exc,
                 )

@@ -12,8 +12,8 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from control_plane import models, schemas
-from control_plane.core import problems
 from control_plane.services import audit, auth, members
+from tenantry_core import problems
 
 
 def list_roles(session: Session, tenant_id: uuid.UUID) -> list[models.Role]:

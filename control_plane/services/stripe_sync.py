@@ -60,7 +60,7 @@ def sync(session: Session, entry: models.OutboxEntry, settings: config.Settings)
     stripe_client = client(settings.STRIPE_API_KEY, settings.STRIPE_API_BASE)
     tenant = entry.tenant
     wanted = (entry.payload or {}).get("plan") or monthly_plan(session, tenant.tier)
-    metadata = {"tenant_id": str(tenant.id), "tenant": tenant.slug}
+    metadata = {"tenant_id": str(tenant.id), "tenant": tenant.tenant_key}
     done = []
     try:
         if not tenant.stripe_customer_id:

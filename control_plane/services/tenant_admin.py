@@ -19,8 +19,8 @@ from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
 from control_plane import models, schemas
-from control_plane.core import problems
 from control_plane.services import audit
+from tenantry_core import problems
 
 
 def view(tenant: models.Tenant) -> dict[str, Any]:
@@ -80,7 +80,7 @@ def list_tenants(
         pattern = f"%{escaped}%"
         stmt = stmt.where(
             models.Tenant.company.ilike(pattern, escape="\\")
-            | models.Tenant.slug.ilike(pattern, escape="\\")
+            | models.Tenant.tenant_key.ilike(pattern, escape="\\")
         )
     if cursor:
         created, ident = decode_cursor(cursor)

@@ -6,8 +6,6 @@ dispatcher then applies the Tenant resource, so the intent is never lost nor app
 
 from __future__ import annotations
 
-import re
-import unicodedata
 import uuid
 from typing import Any
 
@@ -16,31 +14,21 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from control_plane import models, schemas
-from control_plane.core import permissions, problems, security
+from control_plane.core import permissions, security
 from control_plane.services import audit, auth
-
-SLUG_MAX = 40
-
-
-def slugify(company: str) -> str:
-    """A DNS-label slug from a company name: 'Acme, Inc.' → 'acme-inc'."""
-    ascii_name = unicodedata.normalize("NFKD", company).encode("ascii", "ignore").decode()
-    slug = re.sub(r"[^a-z0-9]+", "-", ascii_name.lower()).strip("-")
-    if not slug or not slug[0].isalpha():
-        slug = f"t-{slug}".rstrip("-")
-    return slug[:SLUG_MAX].rstrip("-")
+from tenantry_core import enums, identity, problems, resources
 
 
 def tenant_resource(tenant: models.Tenant) -> dict[str, Any]:
     """The Tenant custom resource the control plane owns for a registry row."""
     return {
-        "apiVersion": "tenantry.dev/v1alpha1",
-        "kind": "Tenant",
+        "apiVersion": resources.API_VERSION,
+        "kind": resources.TENANT_KIND,
         "metadata": {
-            "name": tenant.slug,
+            "name": tenant.tenant_key,
             "labels": {
-                "tenantry.dev/tenant-id": str(tenant.id),
-                "app.kubernetes.io/managed-by": "tenantry-control-plane",
+                resources.LABEL_TENANT_ID: str(tenant.id),
+                resources.LABEL_MANAGED_BY: resources.CONTROL_PLANE_FIELD_MANAGER,
             },
         },
         "spec": {
@@ -64,10 +52,10 @@ def signup(
             errors=[{"loc": ["body", "tier"], "msg": "unknown tier", "type": "value_error"}],
             allowed=sorted(tiers),
         )
-    slug = slugify(data.company)
+    tenant_key = identity.from_company(data.company)
     conflict = session.scalar(
-        select(models.Tenant.slug).where(
-            (models.Tenant.slug == slug)
+        select(models.Tenant.tenant_key).where(
+            (models.Tenant.tenant_key == tenant_key)
             | (func.lower(models.Tenant.company) == data.company.lower())
         )
     )
@@ -77,12 +65,12 @@ def signup(
         raise problems.Problem(409, "Email registered", "this email already has an account")
     tenant = models.Tenant(
         id=uuid.uuid4(),
-        slug=slug,
+        tenant_key=tenant_key,
         company=data.company,
         tier=data.tier,
         owner_email=data.email.lower(),
         source=models.Source.SIGNUP,
-        phase="Pending",
+        phase=enums.Phase.PENDING,
         conditions=[],
     )
     session.add(tenant)

@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from control_plane import models
 from control_plane.core import config
+from tenantry_core import routing, urls
 
 log = logging.getLogger(__name__)
 
@@ -28,9 +29,7 @@ class UsageUnavailable(Exception):
 
 @functools.cache
 def _engine(url: str) -> sa.Engine:
-    if url.startswith("postgresql://"):
-        url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
-    return sa.create_engine(url, pool_size=2, pool_pre_ping=True)
+    return sa.create_engine(urls.sqlalchemy_url(url), pool_size=2, pool_pre_ping=True)
 
 
 def daily_usage(tenant_key: str, since: dt.date) -> list[tuple[dt.date, int, int]]:
@@ -42,8 +41,8 @@ def daily_usage(tenant_key: str, since: dt.date) -> list[tuple[dt.date, int, int
         with _engine(url).connect() as conn:
             rows = conn.execute(
                 sa.text(
-                    "SELECT day, api_calls, stored_rows FROM tenantry.usage "
-                    "WHERE tenant_id = :t AND day >= :s ORDER BY day"
+                    f"SELECT day, api_calls, stored_rows FROM {routing.USAGE_TABLE} "
+                    f"WHERE {routing.TENANT_COLUMN} = :t AND day >= :s ORDER BY day"
                 ),
                 {"t": tenant_key, "s": since},
             ).all()
@@ -76,7 +75,7 @@ def report_closed_days(
                 )
             )
         )
-        for day, calls, rows in daily_usage(tenant.slug, since):
+        for day, calls, rows in daily_usage(tenant.tenant_key, since):
             if day >= today or day in done:
                 continue
             identifier = f"{tenant.id}-{day.isoformat()}"

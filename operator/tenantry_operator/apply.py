@@ -7,14 +7,16 @@ from __future__ import annotations
 
 import base64
 import functools
-import os
+import json
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from kubernetes import client, config, dynamic
+from kubernetes import client, dynamic
 from kubernetes.client.rest import ApiException
 
-FIELD_MANAGER = "tenantry"
+from tenantry_core import kubeclient, resources
+
+FIELD_MANAGER = resources.OPERATOR_FIELD_MANAGER
 
 
 class ApplyError(Exception):
@@ -22,18 +24,8 @@ class ApplyError(Exception):
 
 
 @functools.cache
-def api_client() -> client.ApiClient:
-    try:
-        config.load_incluster_config()
-        return client.ApiClient()
-    except config.ConfigException:
-        # KUBECONFIG is read now, not when the kubernetes package was imported.
-        return config.new_client_from_config(config_file=os.environ.get("KUBECONFIG"))
-
-
-@functools.cache
 def _dynamic() -> dynamic.DynamicClient:
-    return dynamic.DynamicClient(api_client())
+    return dynamic.DynamicClient(kubeclient.api_client())
 
 
 def _resource(api_version: str, kind: str) -> Any:
@@ -47,8 +39,6 @@ def _describe(obj: Mapping[str, Any]) -> str:
 
 
 def _reason(exc: ApiException) -> str:
-    import json
-
     try:
         return str(json.loads(exc.body).get("message", exc.reason))
     except (TypeError, ValueError):
@@ -122,6 +112,6 @@ def delete(api_version: str, kind: str, name: str, namespace: str | None = None)
 
 def patch_status(name: str, status: Mapping[str, Any]) -> None:
     """Merge-patch a Tenant's status now (a long handler reports progress as it goes)."""
-    client.CustomObjectsApi(api_client()).patch_cluster_custom_object_status(
-        "tenantry.dev", "v1alpha1", "tenants", name, {"status": dict(status)}
+    client.CustomObjectsApi(kubeclient.api_client()).patch_cluster_custom_object_status(
+        resources.GROUP, resources.VERSION, resources.TENANT_PLURAL, name, {"status": dict(status)}
     )

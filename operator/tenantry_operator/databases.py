@@ -15,13 +15,14 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
-from app_plane import migrate
-from tenantry_operator import model, planning, provisioner, settings
+from tenantry_core import routing
+from tenantry_operator import app_schema, model, planning, provisioner, settings
 
-OWNER_ROLE = "tenantry_owner"
-TENANT_GROUP = "tenantry_tenant"
-APP_ROLE = "tenantry_app"
-ROUTING_TABLE = "tenantry.tenants"
+OWNER_ROLE = routing.OWNER_ROLE
+TENANT_GROUP = routing.TENANT_GROUP
+APP_ROLE = routing.APP_ROLE
+ROUTING_TABLE = routing.ROUTING_TABLE
+KEY = routing.TENANT_COLUMN
 DML = "SELECT, INSERT, UPDATE, DELETE"
 
 Conn = psycopg.Connection[tuple[Any, ...]]
@@ -116,7 +117,7 @@ def ensure_platform(cfg: settings.OperatorSettings) -> None:
         )
         _prepare_schema(conn, "tenantry", None)  # routing: the migration grants what is needed
         _prepare_schema(conn, "public", TENANT_GROUP)
-    migrate.upgrade(cfg.admin_url(cfg.pool_database), mode=migrate.Mode.POOL)
+    app_schema.upgrade(cfg, cfg.admin_url(cfg.pool_database), model.Isolation.POOL)
     with connect(cfg.admin_url(cfg.pool_database)) as conn:
         _grant_tables(conn, "public", TENANT_GROUP)
 
@@ -146,10 +147,10 @@ def _upsert_route(
     silo = plan.placement is model.Isolation.SILO
     with connect(cfg.admin_url(cfg.pool_database)) as conn:
         conn.execute(
-            f"""INSERT INTO {ROUTING_TABLE} (tenant_id, placement, tier, db_role, schema_name,
+            f"""INSERT INTO {ROUTING_TABLE} ({KEY}, placement, tier, db_role, schema_name,
                                               db_host, db_port, db_name, suspended)
                 VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)
-                ON CONFLICT (tenant_id) DO UPDATE SET
+                ON CONFLICT ({KEY}) DO UPDATE SET
                     placement = EXCLUDED.placement, tier = EXCLUDED.tier,
                     db_role = EXCLUDED.db_role, schema_name = EXCLUDED.schema_name,
                     db_host = EXCLUDED.db_host, db_port = EXCLUDED.db_port,
@@ -198,7 +199,7 @@ def ensure_tenant(
             )
         with connect(database.admin_url) as conn:
             _prepare_schema(conn, "public", plan.role)
-        migrate.upgrade(database.admin_url, mode=migrate.Mode.SILO)
+        app_schema.upgrade(cfg, database.admin_url, model.Isolation.SILO)
         with connect(database.admin_url) as conn:
             _grant_tables(conn, "public", plan.role)
         endpoint = planning.Endpoint(
@@ -226,7 +227,7 @@ def ensure_tenant(
                 )
                 _prepare_schema(conn, plan.schema, plan.role)
         if plan.placement is model.Isolation.BRIDGE:
-            migrate.upgrade(pool_url, mode=migrate.Mode.BRIDGE, schema=plan.schema)
+            app_schema.upgrade(cfg, pool_url, model.Isolation.BRIDGE, plan.schema)
             with connect(pool_url) as conn:
                 _grant_tables(conn, plan.schema, plan.role)
         endpoint = planning.Endpoint(cfg.public_host, cfg.public_port, cfg.pool_database)
@@ -245,14 +246,14 @@ def check_login(plan: planning.DatabasePlan, endpoint: planning.Endpoint, passwo
         raise DatabaseUnavailable(str(exc).strip()) from exc
 
 
-def tenant_tables(conn: Conn, schema: str = "public") -> list[str]:
-    """The app tables in `schema` that carry tenant rows (have a tenant_id column)."""
+def tenant_tables(conn: Conn, schema: str = "public", column: str = KEY) -> list[str]:
+    """The app tables in `schema` that carry tenant rows (have a `column`, the tenant key)."""
     rows = conn.execute(
         """SELECT c.table_name FROM information_schema.columns c
              JOIN information_schema.tables t USING (table_schema, table_name)
-            WHERE c.column_name = 'tenant_id' AND t.table_type = 'BASE TABLE'
+            WHERE c.column_name = %s AND t.table_type = 'BASE TABLE'
               AND c.table_schema = %s ORDER BY c.table_name""",
-        (schema,),
+        (column, schema),
     ).fetchall()
     return [str(r[0]) for r in rows]
 
@@ -288,7 +289,7 @@ def retain_tenant(
     with connect(cfg.admin_url(cfg.pool_database)) as conn:
         conn.execute(
             f"UPDATE {ROUTING_TABLE} SET retained_at = coalesce(retained_at, now()), "
-            "updated_at = now() WHERE tenant_id = %s",
+            f"updated_at = now() WHERE {KEY} = %s",
             (plan.tenant_key,),
         )
 
@@ -316,12 +317,12 @@ def delete_tenant(
         elif plan.placement is model.Isolation.POOL:
             for table in tenant_tables(conn):
                 conn.execute(
-                    sql.SQL("DELETE FROM {} WHERE tenant_id = %s").format(
-                        sql.Identifier("public", table)
+                    sql.SQL("DELETE FROM {} WHERE {} = %s").format(
+                        sql.Identifier("public", table), sql.Identifier(KEY)
                     ),
                     (plan.tenant_key,),
                 )
-        conn.execute(f"DELETE FROM {ROUTING_TABLE} WHERE tenant_id = %s", (plan.tenant_key,))
+        conn.execute(f"DELETE FROM {ROUTING_TABLE} WHERE {KEY} = %s", (plan.tenant_key,))
     for server_url in dict.fromkeys(servers):
         with connect(server_url) as conn:
             conn.execute(
@@ -336,14 +337,14 @@ def delete_tenant(
 def publish_tier_features(cfg: settings.OperatorSettings, tier: str, features: list[str]) -> None:
     """Record the features a Tier grants where the app enforces them."""
     with connect(cfg.admin_url(cfg.pool_database)) as conn, conn.transaction():
-        conn.execute("DELETE FROM tenantry.tier_features WHERE tier = %s", (tier,))
+        conn.execute(f"DELETE FROM {routing.TIER_FEATURES_TABLE} WHERE tier = %s", (tier,))
         for feature in features:
             conn.execute(
-                "INSERT INTO tenantry.tier_features (tier, feature) VALUES (%s, %s)",
+                f"INSERT INTO {routing.TIER_FEATURES_TABLE} (tier, feature) VALUES (%s, %s)",
                 (tier, feature),
             )
 
 
 def forget_tier(cfg: settings.OperatorSettings, tier: str) -> None:
     with connect(cfg.admin_url(cfg.pool_database)) as conn:
-        conn.execute("DELETE FROM tenantry.tier_features WHERE tier = %s", (tier,))
+        conn.execute(f"DELETE FROM {routing.TIER_FEATURES_TABLE} WHERE tier = %s", (tier,))

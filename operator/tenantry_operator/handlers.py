@@ -14,6 +14,7 @@ from typing import Any
 
 import kopf
 
+from tenantry_core import resources
 from tenantry_operator import (
     apply,
     databases,
@@ -44,7 +45,7 @@ def silo_databases() -> provisioner.DatabaseProvisioner:
 def startup(
     settings: kopf.OperatorSettings, logger: logging.Logger | logging.LoggerAdapter[Any], **_: Any
 ) -> None:
-    settings.persistence.finalizer = "tenantry.dev/finalizer"
+    settings.persistence.finalizer = resources.FINALIZER
     # kopf ignores every annotation under its own prefix when it diffs an object, so its
     # bookkeeping must not share a prefix with annotations that mean a change (tier-revision).
     settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix=KOPF_PREFIX)
@@ -65,15 +66,15 @@ def startup(
         logger.warning("metrics not served on port %s: %s", config().metrics_port, exc)
 
 
-@kopf.index(model.GROUP, model.VERSION, "tenants")
+@kopf.index(resources.GROUP, resources.VERSION, resources.TENANT_PLURAL)
 def tenants_by_tier(name: str, spec: kopf.Spec, **_: Any) -> dict[str, str]:
     return {str(spec.get("tier", "")): name}
 
 
 # backoff: an unexpected error is retried in seconds, not kopf's default minute.
-@kopf.on.resume(model.GROUP, model.VERSION, "tenants", backoff=RETRY)
-@kopf.on.create(model.GROUP, model.VERSION, "tenants", backoff=RETRY)
-@kopf.on.update(model.GROUP, model.VERSION, "tenants", backoff=RETRY)
+@kopf.on.resume(resources.GROUP, resources.VERSION, resources.TENANT_PLURAL, backoff=RETRY)
+@kopf.on.create(resources.GROUP, resources.VERSION, resources.TENANT_PLURAL, backoff=RETRY)
+@kopf.on.update(resources.GROUP, resources.VERSION, resources.TENANT_PLURAL, backoff=RETRY)
 def reconcile_tenant(body: kopf.Body, patch: kopf.Patch, **_: Any) -> None:
     if body.metadata.get("deletionTimestamp"):
         return  # offboarding is delete_tenant's; re-creating children now would race it
@@ -98,7 +99,7 @@ def reconcile_tenant(body: kopf.Body, patch: kopf.Patch, **_: Any) -> None:
         raise kopf.TemporaryError(f"{ready['reason']}: {ready['message']}", delay=outcome.retry_in)
 
 
-@kopf.on.delete(model.GROUP, model.VERSION, "tenants", backoff=RETRY)
+@kopf.on.delete(resources.GROUP, resources.VERSION, resources.TENANT_PLURAL, backoff=RETRY)
 def delete_tenant(body: kopf.Body, patch: kopf.Patch, **_: Any) -> None:
     patch.status["phase"] = "Deleting"
     try:
@@ -117,9 +118,9 @@ def delete_tenant(body: kopf.Body, patch: kopf.Patch, **_: Any) -> None:
     metrics.forget_tenant(body.metadata["name"])
 
 
-@kopf.on.resume(model.GROUP, model.VERSION, "tiers")
-@kopf.on.create(model.GROUP, model.VERSION, "tiers")
-@kopf.on.update(model.GROUP, model.VERSION, "tiers")
+@kopf.on.resume(resources.GROUP, resources.VERSION, resources.TIER_PLURAL)
+@kopf.on.create(resources.GROUP, resources.VERSION, resources.TIER_PLURAL)
+@kopf.on.update(resources.GROUP, resources.VERSION, resources.TIER_PLURAL)
 def tier_changed(
     name: str,
     spec: kopf.Spec,
@@ -132,19 +133,19 @@ def tier_changed(
     databases.publish_tier_features(config(), name, list(spec.get("features") or []))
     revision = model.revision_of(dict(spec))
     for tenant in tenants_by_tier.get(name, []) if tenants_by_tier is not None else []:
-        current = apply.get(model.API_VERSION, "Tenant", tenant)
+        current = apply.get(resources.API_VERSION, resources.TENANT_KIND, tenant)
         annotations = ((current or {}).get("metadata") or {}).get("annotations") or {}
-        if current is None or annotations.get(model.ANNOTATION_TIER_REVISION) == revision:
+        if current is None or annotations.get(resources.ANNOTATION_TIER_REVISION) == revision:
             continue
         apply.merge_patch(
-            model.API_VERSION,
-            "Tenant",
+            resources.API_VERSION,
+            resources.TENANT_KIND,
             tenant,
-            {"metadata": {"annotations": {model.ANNOTATION_TIER_REVISION: revision}}},
+            {"metadata": {"annotations": {resources.ANNOTATION_TIER_REVISION: revision}}},
         )
         logger.info("tier %s changed: tenant %s re-reconciles", name, tenant)
 
 
-@kopf.on.delete(model.GROUP, model.VERSION, "tiers", optional=True)
+@kopf.on.delete(resources.GROUP, resources.VERSION, resources.TIER_PLURAL, optional=True)
 def tier_deleted(name: str, **_: Any) -> None:
     databases.forget_tier(config(), name)

@@ -13,7 +13,6 @@ continues from where it was.
 from __future__ import annotations
 
 import datetime as dt
-import enum
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -21,21 +20,14 @@ from typing import Any
 
 from psycopg import sql
 
+from tenantry_core import enums, routing
 from tenantry_operator import databases, model, planning, provisioner, replication, settings
 
 LAG_SMALL_ENOUGH = 256 * 1024  # bytes of WAL the target may be behind before the fence
 SUPPORTED = {model.Isolation.POOL, model.Isolation.SILO}
 
 
-class Phase(enum.StrEnum):
-    PROVISIONING = "Provisioning"
-    COPYING = "Copying"
-    CATCHING_UP = "CatchingUp"
-    SWITCHING = "Switching"
-    CLEANING_UP = "CleaningUp"
-    COMPLETED = "Completed"
-    ROLLING_BACK = "RollingBack"
-    FAILED = "Failed"
+Phase = enums.MigrationPhase
 
 
 TERMINAL = {Phase.COMPLETED, Phase.FAILED}
@@ -99,14 +91,16 @@ def _route_sql(ctx: Context, target: model.Isolation, endpoint: planning.Endpoin
     plan = ctx.plan(target)
     silo = target is model.Isolation.SILO
     return sql.SQL(
-        "UPDATE tenantry.tenants SET placement = {}, schema_name = {}, db_host = {}, "
-        "db_port = {}, db_name = {}, updated_at = now() WHERE tenant_id = {}"
+        "UPDATE {} SET placement = {}, schema_name = {}, db_host = {}, "
+        "db_port = {}, db_name = {}, updated_at = now() WHERE {} = {}"
     ).format(
+        sql.SQL(routing.ROUTING_TABLE),
         sql.Literal(target.value),
         sql.Literal(plan.schema),
         sql.Literal(endpoint.host if silo else None),
         sql.Literal(endpoint.port if silo else None),
         sql.Literal(endpoint.database if silo else None),
+        sql.Identifier(routing.TENANT_COLUMN),
         sql.Literal(plan.tenant_key),
     )
 
@@ -114,7 +108,8 @@ def _route_sql(ctx: Context, target: model.Isolation, endpoint: planning.Endpoin
 def _routed_to(ctx: Context, placement: model.Isolation) -> bool:
     with databases.connect(ctx.pool_url) as conn:
         row = conn.execute(
-            "SELECT placement FROM tenantry.tenants WHERE tenant_id = %s", (ctx.tenant.key,)
+            f"SELECT placement FROM {routing.ROUTING_TABLE} WHERE {routing.TENANT_COLUMN} = %s",
+            (ctx.tenant.key,),
         ).fetchone()
     return row is not None and row[0] == placement.value
 
@@ -139,8 +134,8 @@ def _discard(ctx: Context, placement: model.Isolation) -> None:
     with databases.connect(ctx.pool_url) as conn, conn.transaction():
         for table in databases.tenant_tables(conn, plan.schema):
             conn.execute(
-                sql.SQL("DELETE FROM {} WHERE tenant_id = %s").format(
-                    sql.Identifier(plan.schema, table)
+                sql.SQL("DELETE FROM {} WHERE {} = %s").format(
+                    sql.Identifier(plan.schema, table), sql.Identifier(routing.TENANT_COLUMN)
                 ),
                 (plan.tenant_key,),
             )

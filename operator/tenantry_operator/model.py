@@ -6,32 +6,16 @@ CRD defaults too, so the planner never sees a missing field.
 
 from __future__ import annotations
 
-import enum
 import hashlib
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-GROUP = "tenantry.dev"
-VERSION = "v1alpha1"
-API_VERSION = f"{GROUP}/{VERSION}"
-LABEL_TENANT = "tenantry.dev/tenant"
-LABEL_TIER = "tenantry.dev/tier"
-LABEL_MANAGED_BY = "app.kubernetes.io/managed-by"
-ANNOTATION_TIER_REVISION = "tenantry.dev/tier-revision"
+from tenantry_core import enums
 
-
-class Isolation(enum.StrEnum):
-    POOL = "pool"
-    BRIDGE = "bridge"
-    SILO = "silo"
-
-
-class DeletionPolicy(enum.StrEnum):
-    RETAIN = "Retain"
-    DELETE = "Delete"
-    SNAPSHOT = "Snapshot"  # pg_dump the tenant's data, then delete it
+Isolation = enums.Isolation
+DeletionPolicy = enums.DeletionPolicy
 
 
 @dataclass(frozen=True)

@@ -15,12 +15,12 @@ from typing import Any
 
 import yaml
 
+from tenantry_core import resources
 from tenantry_operator import model
 
 TEMPLATES = Path(__file__).resolve().parents[2] / "templates"
 SECRET_NAME = "tenant-db"  # noqa: S105 - a name, not a secret
 APP_SECRET_NAME = "app-plane"  # noqa: S105
-PLATFORM_NAMESPACE = "tenantry-system"
 
 
 @cache
@@ -36,10 +36,10 @@ def render(name: str, values: dict[str, Any]) -> list[dict[str, Any]]:
 
 def labels(tenant: model.Tenant, tier: model.Tier) -> dict[str, str]:
     return {
-        model.LABEL_TENANT: tenant.name,
-        model.LABEL_TIER: tier.name,
-        "tenantry.dev/isolation": tier.isolation.value,
-        model.LABEL_MANAGED_BY: "tenantry",
+        resources.LABEL_TENANT: tenant.name,
+        resources.LABEL_TIER: tier.name,
+        resources.LABEL_ISOLATION: tier.isolation.value,
+        resources.LABEL_MANAGED_BY: resources.OPERATOR_FIELD_MANAGER,
     }
 
 
@@ -180,7 +180,7 @@ def plan_workload(
                 "namespace": tenant.namespace,
                 "labels": labels(tenant, tier),
                 "selector": {
-                    model.LABEL_TENANT: tenant.name,
+                    resources.LABEL_TENANT: tenant.name,
                     "app.kubernetes.io/name": "tenantry-app",
                 },
                 "pod_labels": {**labels(tenant, tier), "app.kubernetes.io/name": "tenantry-app"},

@@ -16,6 +16,8 @@ from urllib.parse import urlsplit
 import psycopg
 from psycopg import sql
 
+from tenantry_core import urls
+
 SILO_PREFIX = "tenant_"
 
 
@@ -39,7 +41,7 @@ class Server:
         return cls(name or f"{host}:{port}", admin_url, host, port)
 
     def url(self, database: str) -> str:
-        return urlsplit(self.admin_url)._replace(path=f"/{database}").geturl()
+        return urls.with_database(self.admin_url, database)
 
 
 @dataclass(frozen=True)

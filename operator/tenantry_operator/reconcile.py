@@ -17,6 +17,7 @@ from typing import Any
 import kopf
 import psycopg
 
+from tenantry_core import resources
 from tenantry_operator import (
     apply,
     databases,
@@ -38,7 +39,7 @@ class Outcome:
 
 
 def _load_tier(name: str) -> model.Tier | None:
-    body = apply.get(model.API_VERSION, "Tier", name)
+    body = apply.get(resources.API_VERSION, resources.TIER_KIND, name)
     return model.Tier.from_body(body) if body else None
 
 

@@ -2,7 +2,7 @@
 verification and the routing switch. Used by `migration`; every function is idempotent.
 
 One tenant's rows stream from the source database to the target with a publication whose row
-filter is `tenant_id = <key>`, a slot created in the source, and a subscription in the target
+filter is `tenant_key = <key>`, a slot created in the source, and a subscription in the target
 that uses that slot (created separately: inside one server a subscription cannot create its own
 slot). The fence is an advisory lock: every app transaction takes it shared before it reads the
 routing row, the migrator takes it exclusively, so writers wait instead of failing.
@@ -17,9 +17,11 @@ from dataclasses import dataclass
 
 from psycopg import conninfo, sql
 
+from tenantry_core import routing
 from tenantry_operator import databases
 
-FENCE_CLASS = 0x54454E  # first key of the two-key advisory lock; the second is hashtext(tenant)
+FENCE_CLASS = routing.FENCE_CLASS
+_KEY = sql.Identifier(routing.TENANT_COLUMN)
 
 
 @dataclass(frozen=True)
@@ -54,8 +56,8 @@ def start(source: Side, target: Side, tenant_key: str) -> None:
                 sql.SQL("CREATE PUBLICATION {} FOR TABLE {}").format(
                     sql.Identifier(name),
                     sql.SQL(", ").join(
-                        sql.SQL("{} WHERE (tenant_id = {})").format(
-                            sql.Identifier(source.schema, t), sql.Literal(tenant_key)
+                        sql.SQL("{} WHERE ({} = {})").format(
+                            sql.Identifier(source.schema, t), _KEY, sql.Literal(tenant_key)
                         )
                         for t in names
                     ),
@@ -70,8 +72,8 @@ def start(source: Side, target: Side, tenant_key: str) -> None:
             return
         for table in names:  # leftovers of an earlier, discarded attempt
             conn.execute(
-                sql.SQL("DELETE FROM {} WHERE tenant_id = %s").format(
-                    sql.Identifier(target.schema, table)
+                sql.SQL("DELETE FROM {} WHERE {} = %s").format(
+                    sql.Identifier(target.schema, table), _KEY
                 ),
                 (tenant_key,),
             )
@@ -103,8 +105,8 @@ def copied(target: Side, tenant_key: str) -> tuple[bool, int]:
         rows = 0
         for table in databases.tenant_tables(conn, target.schema):
             found = conn.execute(
-                sql.SQL("SELECT count(*) FROM {} WHERE tenant_id = %s").format(
-                    sql.Identifier(target.schema, table)
+                sql.SQL("SELECT count(*) FROM {} WHERE {} = %s").format(
+                    sql.Identifier(target.schema, table), _KEY
                 ),
                 (tenant_key,),
             ).fetchone()
@@ -131,8 +133,8 @@ def _checksums(
             sql.SQL(
                 # Order-independent: a sum of 64-bit hashes of whole rows needs no sort.
                 "SELECT count(*), coalesce(sum(hashtextextended(t::text, 0)::numeric), 0)::text "
-                "FROM {} t WHERE tenant_id = %s"
-            ).format(sql.Identifier(schema, table)),
+                "FROM {} t WHERE {} = %s"
+            ).format(sql.Identifier(schema, table), _KEY),
             (tenant_key,),
         ).fetchone()
         count, digest = row if row else (0, "")

@@ -8,6 +8,8 @@ from urllib.parse import urlsplit
 from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from tenantry_core import schema, urls
+
 
 class OperatorSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="TENANTRY_", extra="ignore", populate_by_name=True)
@@ -33,16 +35,15 @@ class OperatorSettings(BaseSettings):
     metrics_address: str = "0.0.0.0"  # noqa: S104 - scraped from inside the cluster
     # Seconds to wait after each live-migration step: for demos and kill-at-each-step tests.
     migration_step_pause: float = 0.0
+    # The command that upgrades one placement's schema (`tenantry_core.schema`), as a JSON list.
+    migrate_command: list[str] = list(schema.DEFAULT_COMMAND)
     app_jwt_public_key: str = Field(
         validation_alias=AliasChoices("TENANTRY_APP_JWT_PUBLIC_KEY", "JWT_PUBLIC_KEY")
     )
 
     def admin_url(self, database: str | None = None) -> str:
         url = self.postgres_admin_url.get_secret_value()
-        if database is None:
-            return url
-        parts = urlsplit(url)
-        return parts._replace(path=f"/{database}").geturl()
+        return url if database is None else urls.with_database(url, database)
 
     @property
     def public_host(self) -> str:

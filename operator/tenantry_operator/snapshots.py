@@ -19,6 +19,7 @@ from typing import Any
 
 from psycopg import sql
 
+from tenantry_core import routing
 from tenantry_operator import databases, planning
 
 NAME = re.compile(r"^[a-z0-9][-a-z0-9_.]*\.dump$")
@@ -58,8 +59,10 @@ def dump(url: str, plan: planning.DatabasePlan, directory: Path, name: str) -> d
         conn.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(staging)))
         for table in databases.tenant_tables(conn, plan.schema):
             result = conn.execute(
-                sql.SQL("CREATE TABLE {} AS SELECT * FROM {} WHERE tenant_id = %s").format(
-                    sql.Identifier(staging, table), sql.Identifier(plan.schema, table)
+                sql.SQL("CREATE TABLE {} AS SELECT * FROM {} WHERE {} = %s").format(
+                    sql.Identifier(staging, table),
+                    sql.Identifier(plan.schema, table),
+                    sql.Identifier(routing.TENANT_COLUMN),
                 ),
                 (plan.tenant_key,),
             )
@@ -99,8 +102,8 @@ def restore(url: str, plan: planning.DatabasePlan, snapshot: Path) -> int:
         tables = databases.tenant_tables(conn, plan.schema)
         for table in tables:
             if conn.execute(
-                sql.SQL("SELECT 1 FROM {} WHERE tenant_id = %s LIMIT 1").format(
-                    sql.Identifier(plan.schema, table)
+                sql.SQL("SELECT 1 FROM {} WHERE {} = %s LIMIT 1").format(
+                    sql.Identifier(plan.schema, table), sql.Identifier(routing.TENANT_COLUMN)
                 ),
                 (plan.tenant_key,),
             ).fetchone():
@@ -110,7 +113,12 @@ def restore(url: str, plan: planning.DatabasePlan, snapshot: Path) -> int:
     loaded = 0
     with databases.connect(url) as conn, conn.transaction():
         conn.execute("SET LOCAL session_replication_role = replica")  # any table order
-        for table in databases.tenant_tables(conn, staging):
+        staged = databases.tenant_tables(conn, staging) or databases.tenant_tables(
+            conn,
+            staging,
+            "tenant_id",  # a snapshot from before the key column's rename
+        )
+        for table in staged:
             columns = [
                 str(r[0])
                 for r in conn.execute(
@@ -119,14 +127,16 @@ def restore(url: str, plan: planning.DatabasePlan, snapshot: Path) -> int:
                     (staging, table),
                 ).fetchall()
             ]
+            # A snapshot taken before the key column's rename names it `tenant_id`.
+            keyed = {routing.TENANT_COLUMN, "tenant_id"}
+            targets = [routing.TENANT_COLUMN if c in keyed else c for c in columns]
             values = [
-                sql.Literal(plan.tenant_key) if c == "tenant_id" else sql.Identifier(c)
-                for c in columns
+                sql.Literal(plan.tenant_key) if c in keyed else sql.Identifier(c) for c in columns
             ]
             loaded += conn.execute(
                 sql.SQL("INSERT INTO {} ({}) SELECT {} FROM {}").format(
                     sql.Identifier(plan.schema, table),
-                    sql.SQL(", ").join(map(sql.Identifier, columns)),
+                    sql.SQL(", ").join(map(sql.Identifier, targets)),
                     sql.SQL(", ").join(values),
                     sql.Identifier(staging, table),
                 )

@@ -14,6 +14,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from tenantry_core import enums
+
 
 class ConditionType(enum.StrEnum):
     NAMESPACE_READY = "NamespaceReady"
@@ -48,13 +50,7 @@ class Reason(enum.StrEnum):
     PLACEMENT_MATCHES_TIER = "PlacementMatchesTier"
 
 
-class Phase(enum.StrEnum):
-    PENDING = "Pending"
-    PROVISIONING = "Provisioning"
-    READY = "Ready"
-    SUSPENDED = "Suspended"
-    FAILED = "Failed"
-    DELETING = "Deleting"
+Phase = enums.Phase
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,7 @@ from typing import Any
 import httpx
 from kubernetes import client
 
+from tenantry_core import identity, tokens
 from tests.conftest import eventually
 
 GROUP, VERSION = "tenantry.dev", "v1alpha1"
@@ -83,7 +84,9 @@ def token_for(env: dict[str, str], tenant_key: str) -> dict[str, str]:
 
     from control_plane.core import security
 
-    principal = security.Principal(uuid.uuid4(), uuid.uuid4(), tenant_key, "owner")
+    principal = tokens.Principal(
+        uuid.uuid4(), uuid.uuid4(), identity.TenantKey(tenant_key), "owner"
+    )
     token = security.create_access_token(
         principal,
         signing_key=env["JWT_PRIVATE_KEY"],

@@ -14,6 +14,7 @@ import jwt
 import psycopg
 
 from control_plane.core import security
+from tenantry_core import tokens
 from tests.integration import support
 
 PROBLEM = "application/problem+json"
@@ -68,7 +69,7 @@ def test_tampered_expired_none_and_foreign_tokens_are_refused(
         "expired": signed({**good, "exp": now - 10}),
         "wrong audience": signed({**good, "aud": "app"}),
         "wrong issuer": signed({**good, "iss": "evil"}),
-        "another key": signed(good, security.generate_signing_key()),
+        "another key": signed(good, tokens.generate_signing_key()),
         "unknown user": signed({**good, "sub": str(uuid.uuid4())}),
         "garbage": "not.a.token",
         "unknown api key": "tnt_" + "A" * 43,

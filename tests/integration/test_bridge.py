@@ -53,12 +53,12 @@ def test_bridge_tenant_gets_its_own_schema(
         ("in my schema",)
     ]
     assert pool_admin.execute(
-        "SELECT count(*) FROM public.projects WHERE tenant_id = %s", (name,)
+        "SELECT count(*) FROM public.projects WHERE tenant_key = %s", (name,)
     ).fetchone() == (0,)
 
     # The tenant's own credentials land in its schema (search_path) under its context.
     with psycopg.connect(support.secret_url(core, name)) as conn:
-        conn.execute("SELECT set_config('tenantry.tenant_id', %s, true)", (name,))
+        conn.execute("SELECT set_config('tenantry.tenant_key', %s, true)", (name,))
         assert conn.execute("SELECT name FROM projects").fetchall() == [("in my schema",)]
 
 

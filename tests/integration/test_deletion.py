@@ -52,8 +52,8 @@ def tenant_with_rows(
 def rows(pool: psycopg.Connection[Any], slug: str) -> tuple[Any, ...] | None:
     """(projects, notes) the tenant has in the pool, counted past RLS as the superuser."""
     return pool.execute(
-        "SELECT (SELECT count(*) FROM projects WHERE tenant_id = %(t)s),"
-        "       (SELECT count(*) FROM notes WHERE tenant_id = %(t)s)",
+        "SELECT (SELECT count(*) FROM projects WHERE tenant_key = %(t)s),"
+        "       (SELECT count(*) FROM notes WHERE tenant_key = %(t)s)",
         {"t": slug},
     ).fetchone()
 
@@ -80,7 +80,7 @@ def test_delete_policy_removes_data_namespace_and_role(
     assert role(pool_admin, slug) is None
     assert (
         pool_admin.execute(
-            "SELECT 1 FROM tenantry.tenants WHERE tenant_id = %s", (slug,)
+            "SELECT 1 FROM tenantry.tenants WHERE tenant_key = %s", (slug,)
         ).fetchone()
         is None
     )
@@ -101,7 +101,7 @@ def test_retain_policy_keeps_rows_and_stops_logins(
     assert rows(pool_admin, slug) == (1, 1)
     assert role(pool_admin, slug) == (False,)
     retained = pool_admin.execute(
-        "SELECT retained_at IS NOT NULL FROM tenantry.tenants WHERE tenant_id = %s", (slug,)
+        "SELECT retained_at IS NOT NULL FROM tenantry.tenants WHERE tenant_key = %s", (slug,)
     ).fetchone()
     assert retained == (True,)
     assert app.get("/projects", headers=support.auth(body)).status_code == 503

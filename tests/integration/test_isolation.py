@@ -67,15 +67,15 @@ def test_sql_as_the_app_role_sees_only_the_tenant_in_context(
     with app_conn(env) as conn:
         assert conn.execute("SELECT count(*) FROM projects").fetchone() == (0,)  # no context
         conn.rollback()
-        conn.execute("SELECT set_config('tenantry.tenant_id', %s, true)", (bob,))
+        conn.execute("SELECT set_config('tenantry.tenant_key', %s, true)", (bob,))
         assert conn.execute("SELECT count(*) FROM projects").fetchone() == (0,)
         assert conn.execute("SELECT count(*) FROM notes").fetchone() == (0,)
         assert conn.execute("UPDATE notes SET body = 'x'").rowcount == 0
         with pytest.raises(psycopg.errors.InsufficientPrivilege):
-            conn.execute("INSERT INTO projects (tenant_id, name) VALUES (%s, 'forged')", (ada,))
+            conn.execute("INSERT INTO projects (tenant_key, name) VALUES (%s, 'forged')", (ada,))
         conn.rollback()
         # The context is per transaction: it does not leak into the next one.
-        conn.execute("SELECT set_config('tenantry.tenant_id', %s, true)", (ada,))
+        conn.execute("SELECT set_config('tenantry.tenant_key', %s, true)", (ada,))
         assert conn.execute("SELECT count(*) FROM projects").fetchone() == (1,)
         conn.commit()
         assert conn.execute("SELECT count(*) FROM projects").fetchone() == (0,)

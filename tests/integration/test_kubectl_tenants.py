@@ -16,7 +16,8 @@ pytestmark = pytest.mark.integration
 
 def registry_row(db: psycopg.Connection[Any], slug: str) -> tuple[Any, ...] | None:
     return db.execute(
-        "SELECT source, lifecycle, phase, placement, company, tier FROM tenants WHERE slug = %s",
+        "SELECT source, lifecycle, phase, placement, company, tier FROM tenants "
+        "WHERE tenant_key = %s",
         (slug,),
     ).fetchone()
 

@@ -36,7 +36,7 @@ def test_suspended_pool_tenant_rows_are_refused_by_policy(
     support.wait_phase(custom, name, "Suspended")
     assert app.get("/projects", headers=headers).status_code == 503
     with psycopg.connect(env["TENANTRY_APP_DATABASE_URL"]) as conn:
-        conn.execute("SELECT set_config('tenantry.tenant_id', %s, true)", (name,))
+        conn.execute("SELECT set_config('tenantry.tenant_key', %s, true)", (name,))
         assert conn.execute("SELECT count(*) FROM projects").fetchone() == (0,)
 
     support.patch_tenant(custom, name, suspended=False)

@@ -155,7 +155,7 @@ def test_pool_to_silo_and_back_while_writing(
     assert support.condition(to_silo, "Migrating")["status"] == "False"
     assert support.condition(to_silo, "MigrationRequired")["status"] == "False"
     assert pool_admin.execute(
-        "SELECT count(*) FROM public.notes WHERE tenant_id = %s", (name,)
+        "SELECT count(*) FROM public.notes WHERE tenant_key = %s", (name,)
     ).fetchone() == (0,), "the pool copy is purged"
     reasons = [e.reason for e in support.events_for(core, name)]
     for step in ("Provisioning", "Copying", "CatchingUp", "Switching", "CleaningUp", "Completed"):
@@ -244,7 +244,7 @@ def test_verification_failure_rolls_back_and_loses_nothing(
     function = f"corrupt_{name.replace('-', '_')}"
     pool_admin.execute(f"""
         CREATE FUNCTION public.{function}() RETURNS trigger LANGUAGE plpgsql AS $$
-        BEGIN IF NEW.tenant_id = '{name}' THEN NEW.title := NEW.title || '!'; END IF;
+        BEGIN IF NEW.tenant_key = '{name}' THEN NEW.title := NEW.title || '!'; END IF;
         RETURN NEW; END $$""")
     pool_admin.execute(
         f"CREATE TRIGGER {function} BEFORE INSERT OR UPDATE ON public.notes "
@@ -264,7 +264,7 @@ def test_verification_failure_rolls_back_and_loses_nothing(
     assert support.condition(failed, "MigrationFailed")["reason"] == "VerificationFailed"
     assert support.condition(failed, "Ready")["status"] == "True"
     assert pool_admin.execute(
-        "SELECT count(*) FROM public.notes WHERE tenant_id = %s", (name,)
+        "SELECT count(*) FROM public.notes WHERE tenant_key = %s", (name,)
     ).fetchone() == (0,), "the discarded target is empty"
     assert replication_leftovers(pool_admin, name) == []
     assert [e for e in support.events_for(core, name) if e.reason == "MigrationFailed"]

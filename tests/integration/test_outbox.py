@@ -50,7 +50,7 @@ def test_intent_survives_an_unreachable_api_server(
         session.add(
             models.Tenant(
                 id=tenant_id,
-                slug=slug,
+                tenant_key=slug,
                 company=slug,
                 tier="free",
                 source="signup",

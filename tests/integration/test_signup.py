@@ -111,12 +111,12 @@ def test_tenant_credentials_reach_only_its_own_rows(
     with psycopg.connect(url, autocommit=True) as conn:
         with conn.transaction():
             conn.execute(
-                "SELECT set_config('tenantry.tenant_id', %s, true)", (theirs["tenant"]["slug"],)
+                "SELECT set_config('tenantry.tenant_key', %s, true)", (theirs["tenant"]["slug"],)
             )
             assert conn.execute("SELECT count(*) FROM projects").fetchone() == (0,)
         with conn.transaction():
             conn.execute(
-                "SELECT set_config('tenantry.tenant_id', %s, true)", (mine["tenant"]["slug"],)
+                "SELECT set_config('tenantry.tenant_key', %s, true)", (mine["tenant"]["slug"],)
             )
             assert conn.execute("SELECT name FROM projects").fetchall() == [
                 (f"p-{mine['tenant']['slug']}",)

@@ -191,7 +191,7 @@ def test_delete_policies_for_silo(
         lambda: (
             (
                 r := control_db.execute(
-                    "SELECT data_retention FROM tenants WHERE slug = %s", (kept,)
+                    "SELECT data_retention FROM tenants WHERE tenant_key = %s", (kept,)
                 ).fetchone()
             )
             and r[0]

@@ -65,7 +65,7 @@ def test_each_finished_day_is_reported_once(
     yesterday = today - dt.timedelta(days=1)
     for day, calls, rows in ((yesterday, 41, 12), (today, 5, 13)):
         pool_admin.execute(
-            "INSERT INTO tenantry.usage (tenant_id, day, api_calls, stored_rows) "
+            "INSERT INTO tenantry.usage (tenant_key, day, api_calls, stored_rows) "
             "VALUES (%s, %s, %s, %s)",
             (tenant["slug"], day, calls, rows),
         )

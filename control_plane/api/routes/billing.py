@@ -12,8 +12,8 @@ from sqlalchemy import select
 
 from control_plane import models, schemas
 from control_plane.api import deps
-from control_plane.core import problems
 from control_plane.services import billing
+from tenantry_core import problems
 
 router = APIRouter(tags=["billing"])
 

@@ -11,8 +11,9 @@ from fastapi import APIRouter, Query
 
 from control_plane import models, schemas
 from control_plane.api import deps
-from control_plane.core import permissions, problems
+from control_plane.core import permissions
 from control_plane.services import audit, tenant_admin, usage
+from tenantry_core import problems
 
 router = APIRouter(prefix="/tenants", tags=["tenants"])
 
@@ -152,7 +153,7 @@ def read_usage(
     tenant = access.tenant
     since = dt.datetime.now(dt.UTC).date() - dt.timedelta(days=days - 1)
     try:
-        counted = usage.daily_usage(tenant.slug, since)
+        counted = usage.daily_usage(tenant.tenant_key, since)
     except usage.UsageUnavailable as exc:
         raise problems.Problem(503, "Usage unavailable", str(exc)) from exc
     return schemas.UsagePublic(

@@ -13,11 +13,12 @@ import pytest
 
 from control_plane.core import oidc, permissions, security
 from control_plane.services import ratelimit
+from tenantry_core import tokens
 from tests import oidc as oidc_issuer
 
 P = permissions.Permission
-KEY = security.generate_signing_key()
-PUBLIC = security.public_key_pem(KEY)
+KEY = tokens.generate_signing_key()
+PUBLIC = tokens.public_key_pem(KEY)
 
 
 def test_builtin_roles_nest_and_owner_holds_every_permission() -> None:
@@ -57,9 +58,9 @@ def test_admin_tokens_are_not_tenant_tokens() -> None:
     token = security.create_admin_token(
         uuid.uuid4(), signing_key=KEY, issuer="i", audience="a", expires=dt.timedelta(minutes=1)
     )
-    assert security.decode_claims(token, public_key=PUBLIC, issuer="i", audience="a")["adm"]
-    with pytest.raises(security.InvalidToken, match="not a tenant user's token"):
-        security.decode_access_token(token, public_key=PUBLIC, issuer="i", audience="a")
+    assert tokens.decode_claims(token, public_key=PUBLIC, issuer="i", audience="a")["adm"]
+    with pytest.raises(tokens.InvalidToken, match="not a tenant user's token"):
+        tokens.decode_access_token(token, public_key=PUBLIC, issuer="i", audience="a")
 
 
 def test_opaque_secrets_are_stored_as_their_hash() -> None:
@@ -104,7 +105,7 @@ def test_oidc_tokens_verify_against_the_jwks(issuer: tuple[str, Any]) -> None:
         try:
             verifier.claims(token)
             accepted.append(why)
-        except security.InvalidToken:
+        except tokens.InvalidToken:
             pass
     assert accepted == []
 

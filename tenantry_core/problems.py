@@ -1,7 +1,12 @@
-"""RFC 9457 problem+json responses for every error the control plane returns."""
+"""RFC 9457 problem+json: every error the control plane and the app plane answer with.
+
+`install(app)` turns `Problem`, validation errors, HTTP errors (405 with a correct `Allow`) and
+unexpected exceptions into `application/problem+json` documents.
+"""
 
 from __future__ import annotations
 
+import http
 from typing import Any
 
 from fastapi import FastAPI, Request, routing
@@ -89,8 +94,6 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
-        import http
-
         title = http.HTTPStatus(exc.status_code).phrase
         detail = exc.detail if isinstance(exc.detail, str) and exc.detail != title else ""
         headers = dict(exc.headers or {})
