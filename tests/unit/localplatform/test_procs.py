@@ -38,6 +38,7 @@ def test_a_process_that_exits_fails_its_start_with_its_log(tmp_path: Path) -> No
 def test_stopping_ends_the_process_and_what_it_spawned(tmp_path: Path) -> None:
     supervisor = procs.Supervisor(tmp_path)
     marker = tmp_path / "child.pid"
+    # A parent that spawns a child; both sleep until stopped (their workload, not a wait).
     parent = supervisor.start(
         "parent",
         [
