@@ -51,7 +51,7 @@ def tenant_key(
         issuer=cfg.JWT_ISSUER,
         audience=cfg.JWT_AUDIENCE,
     )
-    if not settings.get_settings().TENANTRY_TENANT_DATABASE_URL:
+    if not cfg.TENANTRY_TENANT_DATABASE_URL:  # a dedicated app does not meter
         usage.meter.count(principal.tenant_key)
     return principal.tenant_key
 

@@ -1,11 +1,11 @@
 """Apply the app plane's Alembic migrations to a pool, a bridge schema or a silo database.
 
-The operator runs `python -m app_plane.upgrade` (see `tenantry_core.schema`) when it prepares a
-placement, out of process; `python -m app_plane.migrate` (the
-`tenantry-migrate` command) brings every bridge schema and silo database to the newest revision,
-with progress, one transaction per tenant (safe to re-run after an interruption) and a report of
-the tenants that failed. Objects are created as the non-login role `tenantry_owner`: the roles
-the app connects with never own the tables they read.
+The operator runs `python -m app_plane.upgrade` (see `tenantry_core.schema`), out of process,
+when it prepares a placement. `python -m app_plane.migrate` (the `tenantry-migrate` command)
+brings every bridge schema and silo database to the newest revision, with progress, one
+transaction per tenant (safe to re-run after an interruption) and a report of the tenants that
+failed. Objects are created as the non-login role `tenantry_owner`: the roles the app connects
+with never own the tables they read.
 """
 
 from __future__ import annotations
@@ -88,10 +88,29 @@ class Placement:
     schema: str
 
 
+def placement(
+    pool_url: str,
+    *,
+    tenant_key: str,
+    isolation: enums.Isolation,
+    schema: str,
+    host: str | None,
+    port: int | None,
+    database: str | None,
+) -> Placement:
+    """Where one tenant's tables are, from its routing row: a bridge schema in the pool itself,
+    a silo's database on its own server, reached as the pool URL's user (not its password)."""
+    if isolation is not enums.Isolation.SILO:
+        return Placement(tenant_key, isolation, pool_url, schema)
+    parts = urlsplit(pool_url)
+    netloc = f"{parts.username}@{host}:{port}" if parts.username else f"{host}:{port}"
+    url = parts._replace(netloc=netloc, path=f"/{database}").geturl()
+    return Placement(tenant_key, isolation, url, schema)
+
+
 def placements(pool_url: str) -> list[Placement]:
     """Every bridge schema and silo database, from the routing table of the pool."""
     engine = _engine(pool_url)
-    parts = urlsplit(pool_url)
     try:
         with engine.connect() as connection:
             rows = connection.execute(
@@ -103,14 +122,18 @@ def placements(pool_url: str) -> list[Placement]:
             ).all()
     finally:
         engine.dispose()
-    found = []
-    for tenant, placement, schema_name, host, port, database in rows:
-        url = pool_url
-        if placement == enums.Isolation.SILO:
-            netloc = f"{parts.username}@{host}:{port}" if parts.username else f"{host}:{port}"
-            url = parts._replace(netloc=netloc, path=f"/{database}").geturl()
-        found.append(Placement(tenant, enums.Isolation(placement), url, schema_name))
-    return found
+    return [
+        placement(
+            pool_url,
+            tenant_key=tenant,
+            isolation=enums.Isolation(isolation),
+            schema=schema_name,
+            host=host,
+            port=port,
+            database=database,
+        )
+        for tenant, isolation, schema_name, host, port, database in rows
+    ]
 
 
 cli = typer.Typer(help=__doc__, no_args_is_help=True)

@@ -13,6 +13,7 @@ import collections
 import datetime as dt
 import logging
 import threading
+from collections.abc import Mapping
 
 import sqlalchemy as sa
 
@@ -35,7 +36,30 @@ def stored_rows(tenant_key: str) -> int | None:
     return int(counted)
 
 
+def record(calls: Mapping[tuple[str, dt.date], int]) -> None:
+    """Add `calls` per (tenant, day) to the usage table, with each tenant's stored rows now, in
+    one transaction."""
+    rows = {tenant: stored_rows(tenant) for tenant, _ in calls}
+    with data.pool_engine().begin() as conn:
+        for (tenant, day), count in sorted(calls.items()):
+            conn.execute(
+                sa.text(
+                    f"INSERT INTO {routing.USAGE_TABLE} AS existing "
+                    f"({routing.TENANT_COLUMN}, day, api_calls, stored_rows) "
+                    "VALUES (:t, :d, :n, coalesce(:r, 0)) "
+                    f"ON CONFLICT ({routing.TENANT_COLUMN}, day) DO UPDATE SET "
+                    "api_calls = existing.api_calls + EXCLUDED.api_calls, "
+                    "stored_rows = coalesce(:r, existing.stored_rows), "
+                    "updated_at = now()"
+                ),
+                {"t": tenant, "d": day, "n": count, "r": rows[tenant]},
+            )
+
+
 class Meter:
+    """Counts API calls per tenant and day in memory; `flush` hands them to `record`, and keeps
+    them for the next flush if that fails."""
+
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._calls: collections.Counter[tuple[str, dt.date]] = collections.Counter()
@@ -53,21 +77,7 @@ class Meter:
         if not pending:
             return 0
         try:
-            rows = {tenant: stored_rows(tenant) for tenant, _ in pending}
-            with data.pool_engine().begin() as conn:
-                for (tenant, day), calls in sorted(pending.items()):
-                    conn.execute(
-                        sa.text(
-                            f"INSERT INTO {routing.USAGE_TABLE} "
-                            f"({routing.TENANT_COLUMN}, day, api_calls, stored_rows) "
-                            "VALUES (:t, :d, :n, coalesce(:r, 0)) "
-                            f"ON CONFLICT ({routing.TENANT_COLUMN}, day) DO UPDATE SET "
-                            "api_calls = tenantry.usage.api_calls + EXCLUDED.api_calls, "
-                            "stored_rows = coalesce(:r, tenantry.usage.stored_rows), "
-                            "updated_at = now()"
-                        ),
-                        {"t": tenant, "d": day, "n": calls, "r": rows[tenant]},
-                    )
+            record(pending)
         except sa.exc.SQLAlchemyError:
             with self._lock:  # keep the counts for the next flush: none are lost
                 self._calls.update(pending)

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import typer
 
-from localplatform import kube, procs, stack
+from localplatform import devenv, kube, procs, stack
 
 app = typer.Typer(help=__doc__, no_args_is_help=True)
 STATE_DIR = kube.REPO_ROOT / ".tenantry"
@@ -29,9 +29,6 @@ DEV_PORTS = {
 
 def _interrupt(signum: int, _frame: object) -> None:
     raise KeyboardInterrupt(signal.Signals(signum).name)
-
-
-SHOWN = ("KUBECONFIG", "DATABASE_URL", "API_URL", "APP_URL", "FIRST_PLATFORM_ADMIN_EMAIL")
 
 
 @app.command()
@@ -49,13 +46,8 @@ def up(state_dir: Path = STATE_DIR) -> None:
         platform.start_operator()
         platform.start_control_plane()
         platform.start_app_plane()
-        env = platform.env()
-        shown = {k: env[k] for k in SHOWN}
         dev_env = state_dir / "dev.env"
-        lines = [f"export {k}={v}\n" for k, v in shown.items()]
-        if platform.kubectl_dir:
-            lines.append(f'export PATH="{platform.kubectl_dir}:$PATH"\n')
-        dev_env.write_text("".join(lines))
+        dev_env.write_text(devenv.dev_env(platform.env(), kubectl_dir=platform.kubectl_dir))
         typer.echo(f"\nTenantry is up in {time.monotonic() - started:.1f}s. {dev_env}:\n")
         typer.echo(dev_env.read_text())
         typer.echo(f"logs: {state_dir / 'logs'}    stop: Ctrl-C\n")

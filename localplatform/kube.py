@@ -1,8 +1,11 @@
-"""A real local Kubernetes control plane: etcd, kube-apiserver and kube-controller-manager.
+"""Kubernetes for the local platform: a real control plane of its own, or the cluster in KUBECONFIG.
 
-Binaries come from KUBE_ASSETS (the envtest convention; KUBEBUILDER_ASSETS is honoured too) or
-from `../shared/k8s/unpack`. Authentication is a static admin token, authorization is RBAC, and
-the kubeconfig verifies the API server's self-signed certificate rather than skipping TLS.
+`KubeControlPlane` runs etcd, kube-apiserver and kube-controller-manager. Binaries come from
+KUBE_ASSETS (the envtest convention; KUBEBUILDER_ASSETS is honoured too) or from
+`../shared/k8s/unpack`. Authentication is a static admin token, authorization is RBAC, and the
+kubeconfig verifies the API server's self-signed certificate rather than skipping TLS.
+`existing_kubeconfig` says when to use another cluster instead; `Kubectl` runs kubectl against
+either. Used by `localplatform.stack` and `localplatform.manifests`.
 """
 
 from __future__ import annotations
@@ -36,6 +39,49 @@ def find_assets() -> Path:
         "no Kubernetes binaries: set KUBE_ASSETS to a directory with etcd and kube-apiserver, "
         "or KUBECONFIG to use an existing cluster"
     )
+
+
+def kubectl_dir() -> Path | None:
+    """Where our kubectl is, when the platform has its own Kubernetes binaries."""
+    try:
+        return find_assets()
+    except procs.StartupError:
+        return None
+
+
+def existing_kubeconfig() -> Path | None:
+    """The cluster to use instead of starting one: KUBECONFIG, unless Kubernetes binaries
+    were named (KUBE_ASSETS) or it is a kubeconfig of a local platform (a sourced dev.env)."""
+    existing = os.environ.get("KUBECONFIG")
+    if not existing or os.environ.get("KUBE_ASSETS") or os.environ.get("KUBEBUILDER_ASSETS"):
+        return None
+    path = Path(existing).resolve()
+    if (
+        path.name == "kubeconfig"
+        and path.parent.name == "kube"
+        and (path.parent.parent / "postgres").exists()
+    ):
+        return None
+    return path
+
+
+@dataclass(frozen=True)
+class Kubectl:
+    """kubectl against one cluster: ours from `directory`, else the kubectl on PATH."""
+
+    kubeconfig: Path
+    directory: Path | None = None
+
+    def argv(self, *args: str) -> list[str]:
+        binary = str(self.directory / "kubectl") if self.directory else "kubectl"
+        return [binary, f"--kubeconfig={self.kubeconfig}", *args]
+
+    def __call__(
+        self, *args: str, check: bool = True, stdin: str | None = None
+    ) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            self.argv(*args), check=check, capture_output=True, text=True, input=stdin
+        )
 
 
 @dataclass

@@ -1,9 +1,10 @@
-"""Runs the app plane's pods as local processes for the simulated node.
+"""Runs the app plane's pods as local processes for the simulated node (`localplatform.kubelet`).
 
-A pod whose container image is the app plane's gets a real `uvicorn app_plane.main:app`
-process, with the environment its pod spec gives (values and Secret/ConfigMap references
-already resolved by the node), on 127.0.0.1 and a free port. Readiness follows the process's
-HTTP readiness probe. Processes share the node's process group, so stopping the node stops them.
+A pod whose container image is the app plane's (`localplatform.specs.runnable`) gets a real
+`uvicorn app_plane.main:app` process, with the environment its pod spec gives (values and
+Secret/ConfigMap references already resolved by the kubelet), on 127.0.0.1 and a free port.
+Readiness follows the process's HTTP readiness probe. Processes share the node's process group,
+so stopping the node stops them.
 """
 
 from __future__ import annotations
@@ -18,13 +19,6 @@ from pathlib import Path
 from localplatform import procs
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-APP_IMAGE_PREFIX = "tenantry/app-plane"
-
-
-def runnable(image: str) -> bool:
-    return image.split(":", 1)[0] == APP_IMAGE_PREFIX
-
-
 @dataclass
 class PodProcess:
     key: str  # namespace/name/uid

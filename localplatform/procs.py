@@ -51,19 +51,6 @@ def log_tail(path: Path, lines: int = 30) -> str:
         return "(no log)"
 
 
-def wait_until(
-    check: Callable[[], bool], *, timeout: float, what: str, interval: float = 0.1
-) -> None:
-    """Poll `check` until it returns True, raising StartupError after `timeout` seconds."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        with contextlib.suppress(Exception):
-            if check():
-                return
-        time.sleep(interval)
-    raise StartupError(f"timed out after {timeout:.0f}s waiting for {what}")
-
-
 def http_ok(url: str, *, token: str | None = None, ca_file: str | None = None) -> bool:
     """True when GET `url` answers 200 (TLS verified against `ca_file` when given)."""
     import ssl
@@ -131,15 +118,12 @@ class Supervisor:
             )
 
     def wait_ready(self, process: Process, check: Callable[[], bool], *, timeout: float) -> None:
-        def ready() -> bool:
-            self.check_alive(process)
-            return check()
-
+        """Poll `check` until it is True; StartupError if the process exits or time runs out."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             self.check_alive(process)
             with contextlib.suppress(Exception):
-                if ready():
+                if check():
                     return
             time.sleep(0.1)
         raise StartupError(
@@ -160,6 +144,12 @@ class Supervisor:
             process.popen.wait(timeout=5)
         if process in self.processes:
             self.processes.remove(process)
+
+    def kill(self, process: Process) -> None:
+        """SIGKILL the process group at once: no graceful shutdown, as when a node dies."""
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.popen.pid, signal.SIGKILL)
+        self.stop(process)
 
     def stop_all(self) -> None:
         for process in reversed(list(self.processes)):

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import functools
 import threading
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -24,7 +23,8 @@ pytestmark = pytest.mark.integration
 
 @dataclass
 class Writer:
-    """Writes notes through the app plane without pause and remembers what was acknowledged."""
+    """Writes notes through the app plane one after another, reads each back, and remembers
+    what was acknowledged; in a thread of its own from `start()` to `finish()`."""
 
     app: httpx.Client
     headers: dict[str, str]
@@ -33,6 +33,26 @@ class Writer:
     errors: list[str] = field(default_factory=list)
     reads: int = 0
     stop: threading.Event = field(default_factory=threading.Event)
+    thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        self.thread = threading.Thread(target=self.run, daemon=True)
+        self.thread.start()
+
+    def finish(self) -> None:
+        """Stop writing and wait until the last write was answered: `acked` is then final."""
+        self.stop.set()
+        if self.thread is not None:
+            self.thread.join(timeout=30)
+            assert not self.thread.is_alive(), "the writer did not stop"
+
+    def writes_flow(self, count: int = 10) -> None:
+        """Wait until `count` more writes are acknowledged (or one failed: the test says which)."""
+        target = len(self.acked) + count
+        eventually(
+            lambda: len(self.acked) >= target or self.errors,
+            what=f"{count} more acknowledged writes",
+        )
 
     def run(self) -> None:
         number = 0
@@ -58,7 +78,7 @@ class Writer:
                 self.reads += 1
             except httpx.HTTPError as exc:
                 self.errors.append(repr(exc))
-            time.sleep(0.005)
+            self.stop.wait(0.005)  # the writer's pace: its workload, not a wait for anything
 
 
 @pytest.fixture
@@ -73,11 +93,9 @@ def writer(
     for number in range(50):
         app.post(f"/projects/{project}/notes", json={"title": f"seed{number}"}, headers=headers)
     running = Writer(app, headers, project)
-    thread = threading.Thread(target=running.run, daemon=True)
-    thread.start()
+    running.start()
     yield name, running
-    running.stop.set()
-    thread.join(timeout=30)
+    running.finish()
 
 
 def migrate(
@@ -140,7 +158,7 @@ def test_pool_to_silo_and_back_while_writing(
 ) -> None:
     name, running = writer
     database = "tenant_" + name.replace("-", "_")
-    time.sleep(0.3)
+    running.writes_flow()
 
     to_silo = migrate(custom, name, "enterprise")
     migration = to_silo["status"]["migration"]
@@ -169,7 +187,7 @@ def test_pool_to_silo_and_back_while_writing(
         ),
         what="silo app available",
     )
-    time.sleep(0.3)
+    running.writes_flow()
 
     back = migrate(custom, name, "free")
     assert (back["status"]["migration"]["phase"], back["status"]["placement"]) == (
@@ -181,9 +199,8 @@ def test_pool_to_silo_and_back_while_writing(
         is None
     ), "the silo is purged"
     eventually(lambda: not support.pod_urls(core, f"tenant-{name}"), what="silo app removed")
-    time.sleep(0.3)
-    running.stop.set()
-    time.sleep(0.2)
+    running.writes_flow()
+    running.finish()
     assert running.reads > 20
     assert len(running.acked) > 20
     assert_nothing_lost(app, running)
@@ -225,8 +242,7 @@ def test_operator_killed_at_each_step_converges(
         done = migrate(custom, name, tier)
         assert done["status"]["migration"]["phase"] == "Completed", step
         assert replication_leftovers(pool_admin, name) == [], step
-    running.stop.set()
-    time.sleep(0.2)
+    running.finish()
     assert_nothing_lost(app, running)
 
 
@@ -274,6 +290,5 @@ def test_verification_failure_rolls_back_and_loses_nothing(
     done = migrate(custom, name, "free")
     assert done["status"]["migration"]["phase"] == "Completed"
     assert support.condition(done, "MigrationFailed")["status"] == "False"
-    running.stop.set()
-    time.sleep(0.2)
+    running.finish()
     assert_nothing_lost(app, running)

@@ -1,0 +1,111 @@
+"""The environment of the local platform: what Tenantry's processes get, and `dev.env`.
+
+`Secrets.load` keeps the platform's random secrets in the state directory, so a restart reuses
+them. `environment` is the whole environment, a pure function of where things run;
+`localplatform.stack.Platform.env()` computes it, `localplatform.services` starts Tenantry's
+processes with it, the tests read it, and `dev_env` is the part `make dev` writes to
+`.tenantry/dev.env` (`localplatform.cli`).
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from tenantry_core import routing, tokens, urls
+
+CONTROL_DB = "tenantry"
+POOL_DB = "tenantry_pool"
+PLATFORM_ADMIN_EMAIL = "admin@tenantry.example.com"
+LOCALSTRIPE_KEY = "sk_test_local"
+# What dev.env shows: enough to reach the APIs, the databases and the cluster.
+SHOWN = ("KUBECONFIG", "DATABASE_URL", "API_URL", "APP_URL", "FIRST_PLATFORM_ADMIN_EMAIL")
+
+
+def _kept(path: Path, make: Callable[[], str] = lambda: secrets.token_urlsafe(32)) -> str:
+    """A secret kept in `path`: made and written (owner-only) the first time, then read."""
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(make())
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+@dataclass(frozen=True)
+class Secrets:
+    app_db_password: str
+    jwt_signing_key: str  # PEM; only the control plane gets it
+    admin_password: str
+    stripe_webhook: str
+
+    @classmethod
+    def load(cls, directory: Path) -> Secrets:
+        """The secrets in `directory` (the state directory's `secrets/`), made when missing."""
+        return cls(
+            app_db_password=_kept(directory / "app-db-password"),
+            jwt_signing_key=_kept(directory / "jwt-signing-key.pem", tokens.generate_signing_key),
+            admin_password=_kept(directory / "admin-password"),
+            stripe_webhook=_kept(directory / "stripe-webhook"),
+        )
+
+
+def _as_user(url: str, user: str, password: str) -> str:
+    """`url` with `user` and `password` in place of its credentials."""
+    parts = urlsplit(url)
+    server = parts.netloc.rpartition("@")[2]
+    return parts._replace(netloc=f"{user}:{password}@{server}").geturl()
+
+
+def environment(
+    *,
+    kubeconfig: Path,
+    postgres_url: str,
+    secrets: Secrets,
+    state_dir: Path,
+    control_plane_port: int,
+    app_plane_port: int,
+    localstripe_port: int | None,
+) -> dict[str, str]:
+    """Everything Tenantry's processes need: `postgres_url` is the superuser's URL of the
+    server's `postgres` database; Stripe calls go to localstripe when it runs."""
+    pool_as_app = _as_user(
+        urls.with_database(postgres_url, POOL_DB), routing.APP_ROLE, secrets.app_db_password
+    )
+    stripe = (
+        {
+            "STRIPE_API_KEY": LOCALSTRIPE_KEY,
+            "STRIPE_API_BASE": f"http://127.0.0.1:{localstripe_port}",
+        }
+        if localstripe_port is not None
+        else {}
+    )
+    return {
+        "KUBECONFIG": str(kubeconfig),
+        "DATABASE_URL": urls.sqlalchemy_url(urls.with_database(postgres_url, CONTROL_DB)),
+        "TENANTRY_POSTGRES_ADMIN_URL": postgres_url,
+        "TENANTRY_POOL_DATABASE": POOL_DB,
+        "TENANTRY_APP_DB_PASSWORD": secrets.app_db_password,
+        "TENANTRY_APP_DATABASE_URL": pool_as_app,
+        "USAGE_DATABASE_URL": pool_as_app,
+        "JWT_PRIVATE_KEY": secrets.jwt_signing_key,
+        "JWT_PUBLIC_KEY": tokens.public_key_pem(secrets.jwt_signing_key),
+        "ENVIRONMENT": "local",
+        "FIRST_PLATFORM_ADMIN_EMAIL": PLATFORM_ADMIN_EMAIL,
+        "FIRST_PLATFORM_ADMIN_PASSWORD": secrets.admin_password,
+        **stripe,
+        "STRIPE_WEBHOOK_SECRET": "whsec_" + secrets.stripe_webhook,
+        "TENANTRY_SNAPSHOT_DIR": str(state_dir / "snapshots"),
+        "API_URL": f"http://127.0.0.1:{control_plane_port}",
+        "APP_URL": f"http://127.0.0.1:{app_plane_port}",
+    }
+
+
+def dev_env(env: Mapping[str, str], *, kubectl_dir: Path | None) -> str:
+    """The text of `.tenantry/dev.env`: the SHOWN variables, and our kubectl first on PATH."""
+    lines = [f"export {k}={env[k]}\n" for k in SHOWN]
+    if kubectl_dir:
+        lines.append(f'export PATH="{kubectl_dir}:$PATH"\n')
+    return "".join(lines)

@@ -1,0 +1,57 @@
+"""The custom resources' names and vocabulary are the CRDs' in `crds/`."""
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from tenantry_core import enums, resources
+
+CRDS = Path(__file__).resolve().parents[3] / "crds"
+
+
+def crd(plural: str) -> dict[str, Any]:
+    loaded: dict[str, Any] = yaml.safe_load((CRDS / f"{plural}.{resources.GROUP}.yaml").read_text())
+    return loaded
+
+
+def schema(plural: str) -> dict[str, Any]:
+    [version] = [v for v in crd(plural)["spec"]["versions"] if v["storage"]]
+    assert version["name"] == resources.VERSION
+    properties: dict[str, Any] = version["schema"]["openAPIV3Schema"]["properties"]
+    return properties
+
+
+@pytest.mark.parametrize(
+    ("plural", "kind"),
+    [
+        (resources.TENANT_PLURAL, resources.TENANT_KIND),
+        (resources.TIER_PLURAL, resources.TIER_KIND),
+    ],
+)
+def test_group_kind_and_plural_are_the_crds(plural: str, kind: str) -> None:
+    spec = crd(plural)["spec"]
+    assert spec["group"] == resources.GROUP
+    assert spec["scope"] == "Cluster"
+    assert (spec["names"]["kind"], spec["names"]["plural"]) == (kind, plural)
+
+
+def test_the_enums_are_the_tenant_crds() -> None:
+    tenant = schema(resources.TENANT_PLURAL)
+    spec, status = tenant["spec"]["properties"], tenant["status"]["properties"]
+    assert spec["deletionPolicy"]["enum"] == [p.value for p in enums.DeletionPolicy]
+    assert status["phase"]["enum"] == [p.value for p in enums.Phase]
+    assert status["placement"]["enum"] == [i.value for i in enums.Isolation]
+    migration = status["migration"]["properties"]["phase"]["enum"]
+    assert migration == [p.value for p in enums.MigrationPhase]
+
+
+def test_a_tiers_isolation_is_the_isolation_enum() -> None:
+    isolation = schema(resources.TIER_PLURAL)["spec"]["properties"]["isolation"]["enum"]
+    assert isolation == [i.value for i in enums.Isolation]
+
+
+def test_the_api_version_is_group_and_version() -> None:
+    assert resources.API_VERSION == "tenantry.dev/v1alpha1"
+    assert resources.LABEL_TENANT.startswith(resources.GROUP + "/")
