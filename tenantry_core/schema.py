@@ -24,7 +24,7 @@ VERSION_TABLE = "alembic_version"
 def version_schema(isolation: enums.Isolation, schema: str) -> str:
     """Where a placement's revision is kept: beside the routing table in the pool (so `public`
     holds only tenant data), else in the migrated schema itself."""
-    return "tenantry" if isolation is enums.Isolation.POOL else schema
+    return "tenantry" if isolation == enums.Isolation.POOL else schema
 
 
 def upgrade_argv(
