@@ -1,9 +1,13 @@
-"""Pure status computation: from what a reconcile observed to `status.conditions` and phase.
+"""Pure status computation: everything the operator writes into a Tenant's status.
 
-Conditions follow the Kubernetes convention (type, status, reason, message, lastTransitionTime,
-observedGeneration); lastTransitionTime only moves when a condition's status changes. `events()`
-turns condition transitions into the Events the handlers post, so a step is announced once, not
-on every resync.
+`compute` turns what one reconcile observed into the whole status: the conditions, the phase,
+the placement, and the migration, database, restoredFrom, tierRevision and namespace blocks.
+`migration_progress` is the patch (and Event) a running live migration posts after each phase;
+`deleting` is the delete handler's status. Conditions follow the Kubernetes convention (type,
+status, reason, message, lastTransitionTime, observedGeneration); lastTransitionTime only moves
+when a condition's status changes. `events()` turns condition transitions into the Events the
+handlers post, so a step is announced once, not on every resync. Used by `reconcile` and
+`handlers`.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from tenantry_core import enums
+from tenantry_operator import decide, migration_state, model, planning
 
 
 class ConditionType(enum.StrEnum):
@@ -51,6 +56,7 @@ class Reason(enum.StrEnum):
 
 
 Phase = enums.Phase
+MigrationPhase = enums.MigrationPhase
 
 
 @dataclass(frozen=True)
@@ -91,7 +97,8 @@ _WARNING_WHEN_TRUE = {ConditionType.MIGRATION_REQUIRED, ConditionType.MIGRATION_
 
 @dataclass(frozen=True)
 class Observation:
-    """What one reconcile found. A blocked precondition leaves the later steps PENDING."""
+    """What one reconcile found. A blocked precondition leaves the later steps PENDING; the
+    blocks beside the conditions are written only when known."""
 
     generation: int
     blocked: StepResult | None = None
@@ -99,10 +106,14 @@ class Observation:
     database: StepResult = PENDING
     workload: StepResult = PENDING
     suspended: bool = False
-    migration: StepResult | None = None  # set when the tier asks for another placement
-    migrating: StepResult | None = None  # set while a live migration runs
-    migration_failed: StepResult | None = None
-    placement: str | None = None
+    placement: str | None = None  # where the data is served from, once the database step ran
+    decision: decide.Decision | None = None  # the placement decision, settled
+    waiting: str | None = None  # why a running migration waits (it is retried)
+    migration: migration_state.MigrationState | None = None  # the migration run this time
+    tier_revision: str | None = None
+    namespace_name: str | None = None
+    data: tuple[planning.DatabasePlan, planning.Endpoint] | None = None  # provisioned data
+    restored_from: str | None = None
 
     def failed_steps(self) -> list[StepResult]:
         steps = (self.namespace, self.database, self.workload)
@@ -147,6 +158,41 @@ def _ready(obs: Observation) -> StepResult:
     return StepResult(True, Reason.PROVISIONED, "tenant is provisioned")
 
 
+def _placement(obs: Observation) -> tuple[StepResult, StepResult, StepResult]:
+    """MigrationRequired, Migrating and MigrationFailed, from the settled placement decision."""
+    required = StepResult(False, Reason.PLACEMENT_MATCHES_TIER, "")
+    migrating = failed = StepResult(False, Reason.NOT_MIGRATING, "")
+    decision = obs.decision
+    if decision is None:
+        return required, migrating, failed
+    last = decision.migration
+    if decision.failed and last is not None:
+        failed = StepResult(
+            True,
+            Reason.VERIFICATION_FAILED,
+            f"{last.message}; the tenant stays on {decision.placement}",
+        )
+    if obs.waiting is not None and last is not None:
+        migrating = StepResult(
+            True, Reason.MIGRATION_IN_PROGRESS, f"{last.phase}: waiting: {obs.waiting}"
+        )
+    if decision.placement is not decision.wanted:
+        how = (
+            "a live migration failed; change the Tenant to try again"
+            if decision.failed
+            else "live migration is not supported between these models"
+            if not decision.supported
+            else "its live migration is under way"
+        )
+        required = StepResult(
+            True,
+            Reason.ISOLATION_CHANGED,
+            f"Tier {decision.tier!r} uses {decision.wanted} isolation; the tenant stays on "
+            f"{decision.placement}: {how} (its data is untouched)",
+        )
+    return required, migrating, failed
+
+
 def conditions(
     obs: Observation, previous: Sequence[Mapping[str, Any]], now: dt.datetime
 ) -> list[dict[str, Any]]:
@@ -164,9 +210,7 @@ def conditions(
         if obs.suspended
         else StepResult(False, Reason.ACTIVE, "")
     )
-    migration = obs.migration or StepResult(False, Reason.PLACEMENT_MATCHES_TIER, "")
-    migrating = obs.migrating or StepResult(False, Reason.NOT_MIGRATING, "")
-    failed = obs.migration_failed or StepResult(False, Reason.NOT_MIGRATING, "")
+    migration, migrating, failed = _placement(obs)
     gen = obs.generation
     return [
         _condition(ConditionType.NAMESPACE_READY, steps[0], gen, stamp, before),
@@ -196,9 +240,10 @@ def phase(conds: Sequence[Mapping[str, Any]]) -> Phase:
     return Phase.FAILED
 
 
-def status(
+def compute(
     obs: Observation, previous: Sequence[Mapping[str, Any]], now: dt.datetime
 ) -> dict[str, Any]:
+    """The whole status one reconcile writes (a merge patch: a block left out is kept)."""
     conds = conditions(obs, previous, now)
     result: dict[str, Any] = {
         "conditions": conds,
@@ -207,7 +252,29 @@ def status(
     }
     if obs.placement:
         result["placement"] = obs.placement
+    if obs.tier_revision is not None:
+        result["tierRevision"] = obs.tier_revision
+    if obs.namespace_name is not None:
+        result["namespace"] = obs.namespace_name
+    if obs.migration is not None:
+        result["migration"] = obs.migration.to_status()
+    if obs.data is not None:
+        result["database"] = database(*obs.data)
+    if obs.restored_from is not None:
+        result["restoredFrom"] = obs.restored_from
     return result
+
+
+def database(plan: planning.DatabasePlan, endpoint: planning.Endpoint) -> dict[str, Any]:
+    """`status.database`: where the tenant's data is and which Secret reaches it."""
+    return {
+        "host": endpoint.host,
+        "port": endpoint.port,
+        "name": endpoint.database,
+        "schema": plan.schema,
+        "tenantKey": plan.tenant_key,
+        "secretRef": {"namespace": model.namespace(plan.tenant_key), "name": planning.SECRET_NAME},
+    }
 
 
 @dataclass(frozen=True)
@@ -246,3 +313,83 @@ def events(
             )
         )
     return out
+
+
+@dataclass(frozen=True)
+class Progress:
+    """What a running live migration posts after each phase: a status patch and an Event."""
+
+    patch: dict[str, Any]
+    event: Event
+
+
+def migration_progress(
+    state: migration_state.MigrationState,
+    previous: Sequence[Mapping[str, Any]],
+    now: dt.datetime,
+) -> Progress:
+    """The migration block and a Migrating condition that says the phase; once routing points
+    at the target (CleaningUp, Completed), the placement too."""
+    stamp = now.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    kept = [c for c in previous if c.get("type") != ConditionType.MIGRATING]
+    migrating = {
+        "type": ConditionType.MIGRATING.value,
+        "status": "True",
+        "reason": Reason.MIGRATION_IN_PROGRESS.value,
+        "message": f"{state.phase}: {state.message}",
+        "lastTransitionTime": stamp,
+    }
+    patch: dict[str, Any] = {"migration": state.to_status(), "conditions": [*kept, migrating]}
+    if state.phase in (MigrationPhase.CLEANING_UP, MigrationPhase.COMPLETED):
+        patch["placement"] = state.target.value
+    failed = state.phase in (MigrationPhase.ROLLING_BACK, MigrationPhase.FAILED)
+    event = Event(
+        "Warning" if failed else "Normal",
+        f"Migration{state.phase}",
+        f"{state.source} → {state.target}: {state.message}",
+    )
+    return Progress(patch, event)
+
+
+@dataclass(frozen=True)
+class Retained:
+    """Where the data of a Tenant deleted with deletionPolicy Retain is kept."""
+
+    placement: model.Isolation
+    database: str
+    schema: str
+    tenant_key: str
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """The snapshot written when a Tenant with deletionPolicy Snapshot was deleted."""
+
+    file: str
+    rows: Mapping[str, int]  # per table
+
+
+@dataclass(frozen=True)
+class Offboarded:
+    """What offboarding did: a sentence for the Event, and what status records of it."""
+
+    done: str
+    retained: Retained | None = None
+    snapshot: Snapshot | None = None
+
+
+def deleting(offboarded: Offboarded | None = None) -> dict[str, Any]:
+    """The delete handler's status: phase Deleting, and once offboarded where the data went."""
+    result: dict[str, Any] = {"phase": Phase.DELETING.value}
+    if offboarded is not None and offboarded.retained is not None:
+        kept = offboarded.retained
+        result["retainedData"] = {
+            "placement": kept.placement.value,
+            "database": kept.database,
+            "schema": kept.schema,
+            "tenantKey": kept.tenant_key,
+        }
+    if offboarded is not None and offboarded.snapshot is not None:
+        written = offboarded.snapshot
+        result["snapshot"] = {"file": written.file, "rows": dict(written.rows)}
+    return result

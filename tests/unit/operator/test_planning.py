@@ -5,6 +5,8 @@ from typing import Any
 import pytest
 from tenantry_operator import model, planning
 
+from tenantry_core import identity
+
 TIER = model.Tier.from_body(
     {
         "metadata": {"name": "free"},
@@ -120,7 +122,7 @@ def test_database_plan_per_placement(
 ) -> None:
     tenant = model.Tenant.from_body({"metadata": {"name": "big-co"}, "spec": {"tier": "free"}})
     assert planning.plan_database(tenant, placement) == planning.DatabasePlan(
-        tenant_key="big-co",
+        tenant_key=identity.TenantKey("big-co"),
         role="tnt_big_co",
         tier="free",
         placement=placement,

@@ -3,11 +3,13 @@
 import datetime as dt
 from typing import Any
 
-from tenantry_operator import status
+from tenantry_operator import decide, model, status
 
 T0 = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
 T1 = T0 + dt.timedelta(minutes=5)
 OK = status.StepResult(True, status.Reason.PROVISIONED, "done")
+# The Tier asks for a silo; the tenant's data stays in the pool while it moves.
+NEEDED = decide.Decision("ent", model.Isolation.POOL, model.Isolation.SILO)
 
 
 def ok(generation: int, **fields: Any) -> status.Observation:
@@ -20,7 +22,7 @@ def by_type(conds: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
 
 
 def test_all_steps_ok_is_ready() -> None:
-    result = status.status(ok(7, placement="pool"), [], T0)
+    result = status.compute(ok(7, placement="pool"), [], T0)
     conds = by_type(result["conditions"])
     assert result["phase"] == "Ready"
     assert result["placement"] == "pool"
@@ -49,7 +51,7 @@ def test_all_steps_ok_is_ready() -> None:
 
 def test_missing_tier_blocks_every_step_and_is_pending() -> None:
     blocked = status.StepResult(False, status.Reason.TIER_NOT_FOUND, "Tier 'x' does not exist")
-    result = status.status(status.Observation(1, blocked=blocked), [], T0)
+    result = status.compute(status.Observation(1, blocked=blocked), [], T0)
     conds = by_type(result["conditions"])
     assert result["phase"] == "Pending"
     for ctype in ("NamespaceReady", "DatabaseReady", "WorkloadReady", "Ready"):
@@ -58,7 +60,7 @@ def test_missing_tier_blocks_every_step_and_is_pending() -> None:
 
 def test_failed_step_names_its_reason_on_ready() -> None:
     failed = status.StepResult(False, status.Reason.APPLY_FAILED, "ResourceQuota: bad")
-    result = status.status(status.Observation(1, namespace=failed), [], T0)
+    result = status.compute(status.Observation(1, namespace=failed), [], T0)
     conds = by_type(result["conditions"])
     assert result["phase"] == "Failed"
     assert conds["Ready"]["reason"] == "ApplyFailed"
@@ -69,14 +71,14 @@ def test_failed_step_names_its_reason_on_ready() -> None:
 def test_steps_in_progress_are_provisioning() -> None:
     waiting = status.StepResult(False, status.Reason.WORKLOAD_NOT_READY, "0/2 available")
     obs = status.Observation(1, namespace=OK, database=OK, workload=waiting)
-    result = status.status(obs, [], T0)
+    result = status.compute(obs, [], T0)
     assert result["phase"] == "Provisioning"
     assert by_type(result["conditions"])["Ready"]["reason"] == "WorkloadNotReady"
     assert obs.failed_steps() == [waiting]
 
 
 def test_suspended_tenant_is_not_ready_and_says_why() -> None:
-    result = status.status(ok(2, suspended=True), [], T0)
+    result = status.compute(ok(2, suspended=True), [], T0)
     conds = by_type(result["conditions"])
     assert result["phase"] == "Suspended"
     assert conds["Suspended"]["status"] == "True"
@@ -84,8 +86,7 @@ def test_suspended_tenant_is_not_ready_and_says_why() -> None:
 
 
 def test_migration_required_keeps_the_tenant_ready() -> None:
-    needed = status.StepResult(True, status.Reason.ISOLATION_CHANGED, "stays on pool")
-    result = status.status(ok(3, migration=needed), [], T0)
+    result = status.compute(ok(3, decision=NEEDED), [], T0)
     conds = by_type(result["conditions"])
     assert result["phase"] == "Ready"
     assert conds["MigrationRequired"]["status"] == "True"
@@ -134,8 +135,7 @@ def test_suspend_resume_and_migration_events() -> None:
     assert pairs(status.events(ready, suspended)) == [("Normal", "Suspended")]
     resumed = status.conditions(ok(3), suspended, T1)
     assert pairs(status.events(suspended, resumed)) == [("Normal", "Resumed"), ("Normal", "Ready")]
-    needed = status.StepResult(True, status.Reason.ISOLATION_CHANGED, "stays on pool")
-    moved = status.conditions(ok(4, migration=needed), resumed, T1)
+    moved = status.conditions(ok(4, decision=NEEDED), resumed, T1)
     assert pairs(status.events(resumed, moved)) == [("Warning", "IsolationChanged")]
 
 
