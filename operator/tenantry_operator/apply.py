@@ -19,7 +19,7 @@ from kubernetes import client, dynamic
 from kubernetes.client.rest import ApiException
 
 from tenantry_core import kubeclient, resources
-from tenantry_operator import status
+from tenantry_operator import conditions
 
 FIELD_MANAGER = resources.OPERATOR_FIELD_MANAGER
 
@@ -71,7 +71,7 @@ def apply_owned(owner: Mapping[str, Any], objects: list[dict[str, Any]]) -> None
     apply(objects)
 
 
-def post_event(owner: Mapping[str, Any], event: status.Event) -> None:
+def post_event(owner: Mapping[str, Any], event: conditions.Event) -> None:
     """Post an Event on `owner` (a Tenant's body) now, not when its handler returns."""
     kopf.event(_body(owner), type=event.type, reason=event.reason, message=event.message)
 

@@ -18,6 +18,7 @@ from typing import Any
 from tenantry_core import resources
 from tenantry_operator import (
     apply,
+    conditions,
     databases,
     decide,
     migration_state,
@@ -32,8 +33,8 @@ from tenantry_operator import (
     steps,
 )
 
-SERVING_FROM_SOURCE = status.StepResult(
-    True, status.Reason.PROVISIONED, "serving from the migration's source"
+SERVING_FROM_SOURCE = conditions.StepResult(
+    True, conditions.Reason.PROVISIONED, "serving from the migration's source"
 )
 
 
@@ -44,7 +45,7 @@ class Unavailable(Exception):
 @dataclass
 class Outcome:
     new_status: dict[str, Any]
-    events: list[status.Event] = field(default_factory=list)
+    events: list[conditions.Event] = field(default_factory=list)
     retry_in: float | None = None  # seconds; set when a step should be tried again
 
 
@@ -62,8 +63,8 @@ def reconcile_tenant(
     obs = status.Observation(generation=tenant.generation, suspended=tenant.suspended)
     tier = steps.load_tier(tenant.tier)
     if tier is None:
-        missing = status.StepResult(
-            False, status.Reason.TIER_NOT_FOUND, f"Tier {tenant.tier!r} does not exist"
+        missing = conditions.StepResult(
+            False, conditions.Reason.TIER_NOT_FOUND, f"Tier {tenant.tier!r} does not exist"
         )
         return _outcome(replace(obs, blocked=missing), previous, now)
     obs = replace(
@@ -125,11 +126,11 @@ def _outcome(obs: status.Observation, previous: list[dict[str, Any]], now: dt.da
     while steps are only in progress, later after a failure, at 5 s while a migration waits."""
     new_status = status.compute(obs, previous, now)
     failed = obs.failed_steps()
-    in_progress = [s for s in failed if s.reason in status.IN_PROGRESS]
+    in_progress = [s for s in failed if s.reason in conditions.IN_PROGRESS]
     retry = None if not failed else 0.5 if len(in_progress) == len(failed) else 15.0
     return Outcome(
         new_status=new_status,
-        events=status.events(previous, new_status["conditions"]),
+        events=conditions.events(previous, new_status["conditions"]),
         retry_in=5.0 if obs.waiting is not None else retry,
     )
 

@@ -19,6 +19,7 @@ import psycopg
 from tenantry_core import resources
 from tenantry_operator import (
     apply,
+    conditions,
     databases,
     migration,
     migration_state,
@@ -32,8 +33,8 @@ from tenantry_operator import (
 )
 
 Body = Mapping[str, Any]  # the Tenant as kopf passed it: its children's owner
-StepResult = status.StepResult
-Reason = status.Reason
+StepResult = conditions.StepResult
+Reason = conditions.Reason
 
 
 def load_tier(name: str) -> model.Tier | None:

@@ -3,11 +3,11 @@
 import datetime as dt
 from typing import Any
 
-from tenantry_operator import decide, model, status
+from tenantry_operator import conditions, decide, model, status
 
 T0 = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
 T1 = T0 + dt.timedelta(minutes=5)
-OK = status.StepResult(True, status.Reason.PROVISIONED, "done")
+OK = conditions.StepResult(True, conditions.Reason.PROVISIONED, "done")
 # The Tier asks for a silo; the tenant's data stays in the pool while it moves.
 NEEDED = decide.Decision("ent", model.Isolation.POOL, model.Isolation.SILO)
 
@@ -50,7 +50,9 @@ def test_all_steps_ok_is_ready() -> None:
 
 
 def test_missing_tier_blocks_every_step_and_is_pending() -> None:
-    blocked = status.StepResult(False, status.Reason.TIER_NOT_FOUND, "Tier 'x' does not exist")
+    blocked = conditions.StepResult(
+        False, conditions.Reason.TIER_NOT_FOUND, "Tier 'x' does not exist"
+    )
     result = status.compute(status.Observation(1, blocked=blocked), [], T0)
     conds = by_type(result["conditions"])
     assert result["phase"] == "Pending"
@@ -59,7 +61,7 @@ def test_missing_tier_blocks_every_step_and_is_pending() -> None:
 
 
 def test_failed_step_names_its_reason_on_ready() -> None:
-    failed = status.StepResult(False, status.Reason.APPLY_FAILED, "ResourceQuota: bad")
+    failed = conditions.StepResult(False, conditions.Reason.APPLY_FAILED, "ResourceQuota: bad")
     result = status.compute(status.Observation(1, namespace=failed), [], T0)
     conds = by_type(result["conditions"])
     assert result["phase"] == "Failed"
@@ -69,7 +71,7 @@ def test_failed_step_names_its_reason_on_ready() -> None:
 
 
 def test_steps_in_progress_are_provisioning() -> None:
-    waiting = status.StepResult(False, status.Reason.WORKLOAD_NOT_READY, "0/2 available")
+    waiting = conditions.StepResult(False, conditions.Reason.WORKLOAD_NOT_READY, "0/2 available")
     obs = status.Observation(1, namespace=OK, database=OK, workload=waiting)
     result = status.compute(obs, [], T0)
     assert result["phase"] == "Provisioning"
@@ -94,50 +96,55 @@ def test_migration_required_keeps_the_tenant_ready() -> None:
 
 
 def test_transition_time_moves_only_when_status_changes() -> None:
-    first = status.conditions(ok(1), [], T0)
-    again = status.conditions(ok(2), first, T1)
+    first = status.conditions_of(ok(1), [], T0)
+    again = status.conditions_of(ok(2), first, T1)
     assert by_type(again)["Ready"]["lastTransitionTime"] == "2026-01-01T00:00:00Z"
     assert by_type(again)["Ready"]["observedGeneration"] == 2
-    failed = status.StepResult(False, status.Reason.DATABASE_UNAVAILABLE, "down")
-    broken = status.conditions(
+    failed = conditions.StepResult(False, conditions.Reason.DATABASE_UNAVAILABLE, "down")
+    broken = status.conditions_of(
         status.Observation(3, namespace=OK, database=failed, workload=OK), again, T1
     )
     assert by_type(broken)["Ready"]["lastTransitionTime"] == "2026-01-01T00:05:00Z"
     assert by_type(broken)["NamespaceReady"]["lastTransitionTime"] == "2026-01-01T00:00:00Z"
 
 
-def pairs(events: list[status.Event]) -> list[tuple[str, str]]:
+def pairs(events: list[conditions.Event]) -> list[tuple[str, str]]:
     return [(e.type, e.reason) for e in events]
 
 
 def test_events_announce_transitions_once() -> None:
-    first = status.conditions(ok(1), [], T0)
-    assert pairs(status.events([], first)) == [
+    first = status.conditions_of(ok(1), [], T0)
+    assert pairs(conditions.events([], first)) == [
         ("Normal", "NamespaceReady"),
         ("Normal", "DatabaseReady"),
         ("Normal", "WorkloadReady"),
         ("Normal", "Ready"),
     ]
-    assert status.events(first, first) == []
-    failed = status.StepResult(False, status.Reason.DATABASE_UNAVAILABLE, "connection refused")
-    broken = status.conditions(
+    assert conditions.events(first, first) == []
+    failed = conditions.StepResult(
+        False, conditions.Reason.DATABASE_UNAVAILABLE, "connection refused"
+    )
+    broken = status.conditions_of(
         status.Observation(1, namespace=OK, database=failed, workload=OK), first, T1
     )
-    assert pairs(status.events(first, broken)) == [
+    assert pairs(conditions.events(first, broken)) == [
         ("Warning", "DatabaseUnavailable"),
         ("Warning", "DatabaseUnavailable"),
     ]
 
 
 def test_suspend_resume_and_migration_events() -> None:
-    ready = status.conditions(ok(1), [], T0)
-    suspended = status.conditions(ok(2, suspended=True), ready, T1)
-    assert pairs(status.events(ready, suspended)) == [("Normal", "Suspended")]
-    resumed = status.conditions(ok(3), suspended, T1)
-    assert pairs(status.events(suspended, resumed)) == [("Normal", "Resumed"), ("Normal", "Ready")]
-    moved = status.conditions(ok(4, decision=NEEDED), resumed, T1)
-    assert pairs(status.events(resumed, moved)) == [("Warning", "IsolationChanged")]
+    ready = status.conditions_of(ok(1), [], T0)
+    suspended = status.conditions_of(ok(2, suspended=True), ready, T1)
+    assert pairs(conditions.events(ready, suspended)) == [("Normal", "Suspended")]
+    resumed = status.conditions_of(ok(3), suspended, T1)
+    assert pairs(conditions.events(suspended, resumed)) == [
+        ("Normal", "Resumed"),
+        ("Normal", "Ready"),
+    ]
+    moved = status.conditions_of(ok(4, decision=NEEDED), resumed, T1)
+    assert pairs(conditions.events(resumed, moved)) == [("Warning", "IsolationChanged")]
 
 
 def test_in_progress_steps_make_no_warning() -> None:
-    assert status.events([], status.conditions(status.Observation(1), [], T0)) == []
+    assert conditions.events([], status.conditions_of(status.Observation(1), [], T0)) == []
