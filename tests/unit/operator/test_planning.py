@@ -183,23 +183,3 @@ def test_suspended_silo_scales_to_zero() -> None:
     )
     deployment = by_kind(planning.plan_workload(suspended, silo_tier, "app:1", "k"))["Deployment"]
     assert deployment["spec"]["replicas"] == 0
-
-
-def test_tier_defaults_and_revision() -> None:
-    bare = model.Tier.from_body({"metadata": {"name": "bare"}, "spec": {"isolation": "silo"}})
-    assert bare.quota == model.Quota()
-    assert bare.limits == model.Limits()
-    assert bare.isolation is model.Isolation.SILO
-    same = model.Tier.from_body({"metadata": {"name": "other"}, "spec": {"isolation": "silo"}})
-    assert bare.revision == same.revision
-    changed = model.Tier.from_body(
-        {"metadata": {"name": "bare"}, "spec": {"isolation": "silo", "quota": {"cpu": "3"}}}
-    )
-    assert changed.revision != bare.revision
-
-
-def test_tenant_defaults() -> None:
-    tenant = model.Tenant.from_body({"metadata": {"name": "x"}, "spec": {"tier": "free"}})
-    assert tenant.deletion_policy is model.DeletionPolicy.RETAIN
-    assert not tenant.suspended
-    assert tenant.namespace == "tenant-x"

@@ -3,7 +3,9 @@
 import datetime as dt
 from typing import Any
 
-from tenantry_operator import conditions, decide, model, status
+from tenantry_operator import conditions, decide, migration_state, model, planning, status
+
+from tenantry_core import identity
 
 T0 = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
 T1 = T0 + dt.timedelta(minutes=5)
@@ -148,3 +150,143 @@ def test_suspend_resume_and_migration_events() -> None:
 
 def test_in_progress_steps_make_no_warning() -> None:
     assert conditions.events([], status.conditions_of(status.Observation(1), [], T0)) == []
+
+
+KEY = identity.TenantKey("acme")
+POOL_PLAN = planning.DatabasePlan(
+    KEY, "tnt_acme", "free", model.Isolation.POOL, "public", None, False
+)
+ENDPOINT = planning.Endpoint("db.internal", 5432, "tenantry_pool")
+
+
+def moving(phase: str, message: str = "") -> migration_state.MigrationState:
+    return migration_state.MigrationState.from_status(
+        {
+            "phase": phase,
+            "source": "pool",
+            "target": "silo",
+            "started": "2026-01-01T00:00:00Z",
+            "generation": 3,
+            "message": message,
+        }
+    )
+
+
+def test_whole_status_of_a_provisioned_tenant() -> None:
+    obs = ok(
+        3,
+        placement="pool",
+        tier_revision="0123456789abcdef",
+        namespace_name="tenant-acme",
+        data=(POOL_PLAN, ENDPOINT),
+        restored_from="acme-1.dump",
+    )
+    result = status.compute(obs, [], T0)
+    assert {k: v for k, v in result.items() if k != "conditions"} == {
+        "phase": "Ready",
+        "observedGeneration": 3,
+        "placement": "pool",
+        "tierRevision": "0123456789abcdef",
+        "namespace": "tenant-acme",
+        "database": {
+            "host": "db.internal",
+            "port": 5432,
+            "name": "tenantry_pool",
+            "schema": "public",
+            "tenantKey": "acme",
+            "secretRef": {"namespace": "tenant-acme", "name": "tenant-db"},
+        },
+        "restoredFrom": "acme-1.dump",
+    }
+
+
+def test_blocks_not_observed_are_left_out_of_the_patch() -> None:
+    blocked = conditions.StepResult(False, conditions.Reason.TIER_NOT_FOUND, "no Tier")
+    result = status.compute(status.Observation(1, blocked=blocked), [], T0)
+    assert set(result) == {"conditions", "phase", "observedGeneration"}
+
+
+def test_a_migration_that_ran_is_written_and_completed_matches_the_tier() -> None:
+    done = moving("Completed", "on silo; source copy purged")
+    decision = decide.settle(
+        decide.Decision("ent", model.Isolation.POOL, model.Isolation.SILO), done
+    )
+    result = status.compute(ok(3, placement="silo", decision=decision, migration=done), [], T0)
+    conds = by_type(result["conditions"])
+    assert result["migration"] == done.to_status()
+    assert result["phase"] == "Ready"
+    for ctype in ("MigrationRequired", "Migrating", "MigrationFailed"):
+        assert conds[ctype]["status"] == "False", ctype
+
+
+def test_a_migration_waiting_on_a_database_says_so() -> None:
+    copying = moving("Copying", "12 rows copied")
+    decision = decide.Decision(
+        "ent", model.Isolation.POOL, model.Isolation.SILO, decide.Action.RESUME, copying
+    )
+    obs = ok(3, decision=decision, migration=copying, waiting="connection refused")
+    conds = by_type(status.compute(obs, [], T0)["conditions"])
+    assert conds["Migrating"] == {
+        "type": "Migrating",
+        "status": "True",
+        "reason": "MigrationInProgress",
+        "message": "Copying: waiting: connection refused",
+        "lastTransitionTime": "2026-01-01T00:00:00Z",
+        "observedGeneration": 3,
+    }
+    assert conds["MigrationRequired"]["message"].endswith(
+        "the tenant stays on pool: its live migration is under way (its data is untouched)"
+    )
+
+
+def test_migration_progress_patch_and_event() -> None:
+    previous = status.conditions_of(ok(3), [], T0)
+    progress = status.migration_progress(moving("Copying", "12 rows copied"), previous, T1)
+    assert progress.patch["migration"]["phase"] == "Copying"
+    assert "placement" not in progress.patch
+    kept = [c for c in previous if c["type"] != "Migrating"]
+    assert progress.patch["conditions"] == [
+        *kept,
+        {
+            "type": "Migrating",
+            "status": "True",
+            "reason": "MigrationInProgress",
+            "message": "Copying: 12 rows copied",
+            "lastTransitionTime": "2026-01-01T00:05:00Z",
+        },
+    ]
+    assert progress.event == conditions.Event(
+        "Normal", "MigrationCopying", "pool → silo: 12 rows copied"
+    )
+
+
+def test_migration_progress_moves_the_placement_once_routed_and_warns_on_rollback() -> None:
+    cleaning = status.migration_progress(moving("CleaningUp"), [], T1)
+    assert cleaning.patch["placement"] == "silo"
+    rolling = status.migration_progress(moving("RollingBack", "tables differ"), [], T1)
+    assert "placement" not in rolling.patch
+    assert rolling.event == conditions.Event(
+        "Warning", "MigrationRollingBack", "pool → silo: tables differ"
+    )
+
+
+def test_deleting_status_records_where_the_data_went() -> None:
+    assert status.deleting() == {"phase": "Deleting"}
+    retained = status.Offboarded(
+        "retained",
+        retained=status.Retained(model.Isolation.BRIDGE, "tenantry_pool", "tenant_acme", KEY),
+    )
+    assert status.deleting(retained) == {
+        "phase": "Deleting",
+        "retainedData": {
+            "placement": "bridge",
+            "database": "tenantry_pool",
+            "schema": "tenant_acme",
+            "tenantKey": "acme",
+        },
+    }
+    snapshot = status.Offboarded("dumped", snapshot=status.Snapshot("acme-1.dump", {"notes": 3}))
+    assert status.deleting(snapshot) == {
+        "phase": "Deleting",
+        "snapshot": {"file": "acme-1.dump", "rows": {"notes": 3}},
+    }
