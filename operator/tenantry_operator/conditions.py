@@ -47,7 +47,6 @@ class Reason(enum.StrEnum):
     ACTIVE = "Active"
     ISOLATION_CHANGED = "IsolationChanged"
     MIGRATION_IN_PROGRESS = "MigrationInProgress"
-    MIGRATION_COMPLETED = "MigrationCompleted"
     NOT_MIGRATING = "NotMigrating"
     VERIFICATION_FAILED = "VerificationFailed"
     PLACEMENT_MATCHES_TIER = "PlacementMatchesTier"

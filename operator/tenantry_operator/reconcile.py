@@ -56,6 +56,8 @@ def reconcile_tenant(
     dbs: provisioner.DatabaseProvisioner,
     now: dt.datetime | None = None,
 ) -> Outcome:
+    """Run the Tenant's steps in order, each only if the one it needs succeeded, and compute
+    the status they add up to."""
     now = now or dt.datetime.now(dt.UTC)
     tenant = model.Tenant.from_body(body)
     recorded = dict(body.get("status") or {})

@@ -4,7 +4,8 @@ A snapshot copies the tenant's rows into a staging schema `tenantry_snap_<key>` 
 that holds them, dumps that schema (`pg_dump -Fc`) next to a JSON manifest, and drops the
 staging schema. The same shape comes out of every placement, so a snapshot taken in the pool
 restores into a bridge schema or a silo database, and the other way round: `pg_restore` brings
-the staging schema back and its rows are inserted into the tenant's tables.
+the staging schema back and its rows are inserted into the tenant's tables. Used by the
+reconcile steps (deletionPolicy Snapshot, spec.restoreFrom) and the migration benchmark.
 """
 
 from __future__ import annotations
