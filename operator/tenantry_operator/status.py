@@ -106,6 +106,7 @@ def _placement(
 def conditions_of(
     obs: Observation, previous: Sequence[Mapping[str, Any]], now: dt.datetime
 ) -> list[dict[str, Any]]:
+    """Every condition, in a fixed order, Ready last."""
     stamp = now.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     before = {str(c.get("type")): c for c in previous}
     steps = (obs.namespace, obs.database, obs.workload)
@@ -120,21 +121,21 @@ def conditions_of(
         if obs.suspended
         else conditions.StepResult(False, conditions.Reason.ACTIVE, "")
     )
-    migration, migrating, failed = _placement(obs)
-    gen = obs.generation
+    required, migrating, failed = _placement(obs)
+    kind = conditions.ConditionType
+    results = (
+        (kind.NAMESPACE_READY, steps[0]),
+        (kind.DATABASE_READY, steps[1]),
+        (kind.WORKLOAD_READY, steps[2]),
+        (kind.SUSPENDED, suspended),
+        (kind.MIGRATION_REQUIRED, required),
+        (kind.MIGRATING, migrating),
+        (kind.MIGRATION_FAILED, failed),
+        (kind.READY, _ready(obs)),
+    )
     return [
-        conditions.condition(
-            conditions.ConditionType.NAMESPACE_READY, steps[0], gen, stamp, before
-        ),
-        conditions.condition(conditions.ConditionType.DATABASE_READY, steps[1], gen, stamp, before),
-        conditions.condition(conditions.ConditionType.WORKLOAD_READY, steps[2], gen, stamp, before),
-        conditions.condition(conditions.ConditionType.SUSPENDED, suspended, gen, stamp, before),
-        conditions.condition(
-            conditions.ConditionType.MIGRATION_REQUIRED, migration, gen, stamp, before
-        ),
-        conditions.condition(conditions.ConditionType.MIGRATING, migrating, gen, stamp, before),
-        conditions.condition(conditions.ConditionType.MIGRATION_FAILED, failed, gen, stamp, before),
-        conditions.condition(conditions.ConditionType.READY, _ready(obs), gen, stamp, before),
+        conditions.condition(ctype, result, obs.generation, stamp, before)
+        for ctype, result in results
     ]
 
 
