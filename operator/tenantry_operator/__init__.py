@@ -9,7 +9,7 @@ those below it (import-linter contracts in pyproject.toml keep it so):
 - `migration`: a live migration between placements, phase by phase.
 - I/O: `apply` (Kubernetes), `databases`, `grants`, `routes`, `replication`, `snapshots`,
   `provisioner`, `app_schema` and `postgres` (Postgres), `metrics` (Prometheus).
-- Pure: `decide` (placement and migration decisions), `status` (the whole status),
-  `planning` (objects and database plans), `migration_state`, `model` (typed resources and
-  derived names), `settings`.
+- Pure: `status` (the whole status), `decide` (placement and migration decisions),
+  `conditions` (condition types, reasons, phase, Events), `planning` (objects and database
+  plans), `migration_state`, `model` (typed resources and derived names), `settings`.
 """
