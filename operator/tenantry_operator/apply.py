@@ -1,6 +1,9 @@
-"""All Kubernetes I/O of the operator: server-side apply (field manager `tenantry`) and reads.
+"""All Kubernetes I/O of the operator: server-side apply (field manager `tenantry`), owner
+references, reads, deletes, status patches and Events.
 
-The reconciler hands it planned objects; nothing here decides what should exist.
+The reconcile steps hand it planned objects; nothing here decides what should exist. With
+`handlers`, the only module that imports kopf: for `kopf.adopt` and `kopf.event`, which a
+running reconcile needs.
 """
 
 from __future__ import annotations
@@ -9,12 +12,14 @@ import base64
 import functools
 import json
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import Any, cast
 
+import kopf
 from kubernetes import client, dynamic
 from kubernetes.client.rest import ApiException
 
 from tenantry_core import kubeclient, resources
+from tenantry_operator import conditions
 
 FIELD_MANAGER = resources.OPERATOR_FIELD_MANAGER
 
@@ -54,6 +59,21 @@ def apply(objects: Iterable[Mapping[str, Any]]) -> None:
             )
         except ApiException as exc:
             raise ApplyError(f"{_describe(obj)}: {_reason(exc)}") from exc
+
+
+def _body(owner: Mapping[str, Any]) -> kopf.Body:
+    return owner if isinstance(owner, kopf.Body) else kopf.Body(cast(kopf.RawBody, owner))
+
+
+def apply_owned(owner: Mapping[str, Any], objects: list[dict[str, Any]]) -> None:
+    """Make `owner` (a Tenant's body) the owner of each object, then apply them in order."""
+    kopf.adopt(objects, owner=_body(owner))
+    apply(objects)
+
+
+def post_event(owner: Mapping[str, Any], event: conditions.Event) -> None:
+    """Post an Event on `owner` (a Tenant's body) now, not when its handler returns."""
+    kopf.event(_body(owner), type=event.type, reason=event.reason, message=event.message)
 
 
 def get(
@@ -110,8 +130,8 @@ def delete(api_version: str, kind: str, name: str, namespace: str | None = None)
     return True
 
 
-def patch_status(name: str, status: Mapping[str, Any]) -> None:
+def patch_status(name: str, patch: Mapping[str, Any]) -> None:
     """Merge-patch a Tenant's status now (a long handler reports progress as it goes)."""
     client.CustomObjectsApi(kubeclient.api_client()).patch_cluster_custom_object_status(
-        resources.GROUP, resources.VERSION, resources.TENANT_PLURAL, name, {"status": dict(status)}
+        resources.GROUP, resources.VERSION, resources.TENANT_PLURAL, name, {"status": dict(patch)}
     )

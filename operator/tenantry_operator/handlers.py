@@ -3,28 +3,21 @@
 Run with `kopf run -m tenantry_operator.handlers`. Tenants reconcile on create, update and
 operator start; a Tier change stamps the Tier's revision on its Tenants so each re-reconciles in
 its own handler; deletion runs behind a finalizer, so it completes even if the operator was down
-when the Tenant was deleted.
+when the Tenant was deleted. A handler does no I/O of its own: it turns an outcome into the
+status patch, Events, metrics and, when something must be retried, a `kopf.TemporaryError`.
 """
 
 from __future__ import annotations
 
 import functools
 import logging
+from collections.abc import Iterable
 from typing import Any
 
 import kopf
 
 from tenantry_core import resources
-from tenantry_operator import (
-    apply,
-    databases,
-    metrics,
-    model,
-    provisioner,
-    reconcile,
-    settings,
-    snapshots,
-)
+from tenantry_operator import metrics, provisioner, reconcile, settings, status
 
 KOPF_PREFIX = "kopf.tenantry.dev"
 RETRY = 5.0  # seconds before an unexpected handler error is retried
@@ -56,8 +49,8 @@ def startup(
     settings.watching.server_timeout = 300
     settings.execution.max_workers = 8
     try:
-        databases.ensure_platform(config())
-    except databases.DatabaseUnavailable as exc:
+        reconcile.prepare_platform(config())
+    except reconcile.Unavailable as exc:
         raise kopf.TemporaryError(f"pool database unavailable: {exc}", delay=2) from exc
     logger.info("pool database %s is ready", config().pool_database)
     try:
@@ -80,7 +73,7 @@ def reconcile_tenant(body: kopf.Body, patch: kopf.Patch, **_: Any) -> None:
         return  # offboarding is delete_tenant's; re-creating children now would race it
     with metrics.RECONCILE_SECONDS.time():
         try:
-            outcome = reconcile.reconcile_tenant(body, config(), silo_databases())
+            outcome = reconcile.reconcile_tenant(body, cfg=config(), dbs=silo_databases())
         except Exception:
             metrics.RECONCILES.labels(result="error").inc()
             raise
@@ -101,19 +94,15 @@ def reconcile_tenant(body: kopf.Body, patch: kopf.Patch, **_: Any) -> None:
 
 @kopf.on.delete(resources.GROUP, resources.VERSION, resources.TENANT_PLURAL, backoff=RETRY)
 def delete_tenant(body: kopf.Body, patch: kopf.Patch, **_: Any) -> None:
-    patch.status["phase"] = "Deleting"
+    patch.status.update(status.deleting())
     try:
-        done, recorded = reconcile.offboard_tenant(body, config(), silo_databases())
-    except (
-        databases.DatabaseUnavailable,
-        provisioner.ProvisionerUnavailable,
-        snapshots.SnapshotError,
-    ) as exc:
+        offboarded = reconcile.offboard_tenant(body, cfg=config(), dbs=silo_databases())
+    except reconcile.Unavailable as exc:
         kopf.warn(body, reason="OffboardingFailed", message=f"offboarding waits: {exc}")
         metrics.OFFBOARDS.labels(result="retry").inc()
         raise kopf.TemporaryError(str(exc), delay=10) from exc
-    patch.status.update(recorded)
-    kopf.info(body, reason="Offboarded", message=done)
+    patch.status.update(status.deleting(offboarded))
+    kopf.info(body, reason="Offboarded", message=offboarded.done)
     metrics.OFFBOARDS.labels(result="done").inc()
     metrics.forget_tenant(body.metadata["name"])
 
@@ -130,22 +119,11 @@ def tier_changed(
 ) -> None:
     """Publish the Tier's features for the app, and stamp its revision on each of its Tenants;
     each then re-reconciles itself."""
-    databases.publish_tier_features(config(), name, list(spec.get("features") or []))
-    revision = model.revision_of(dict(spec))
-    for tenant in tenants_by_tier.get(name, []) if tenants_by_tier is not None else []:
-        current = apply.get(resources.API_VERSION, resources.TENANT_KIND, tenant)
-        annotations = ((current or {}).get("metadata") or {}).get("annotations") or {}
-        if current is None or annotations.get(resources.ANNOTATION_TIER_REVISION) == revision:
-            continue
-        apply.merge_patch(
-            resources.API_VERSION,
-            resources.TENANT_KIND,
-            tenant,
-            {"metadata": {"annotations": {resources.ANNOTATION_TIER_REVISION: revision}}},
-        )
+    tenants: Iterable[str] = tenants_by_tier.get(name, []) if tenants_by_tier is not None else []
+    for tenant in reconcile.tier_changed(cfg=config(), tier=name, spec=spec, tenants=tenants):
         logger.info("tier %s changed: tenant %s re-reconciles", name, tenant)
 
 
 @kopf.on.delete(resources.GROUP, resources.VERSION, resources.TIER_PLURAL, optional=True)
 def tier_deleted(name: str, **_: Any) -> None:
-    databases.forget_tier(config(), name)
+    reconcile.tier_deleted(cfg=config(), tier=name)

@@ -6,51 +6,33 @@ replication lag is small) → Switching (fence the tenant's writes, let the targ
 verify row counts and checksums, point the routing row at the target, release) → CleaningUp
 (drop the replication objects, purge the source unless deletionPolicy is Retain) → Completed.
 A verification failure goes to RollingBack (routing stays on the source, the target is
-discarded) → Failed. Progress lives in `status.migration`, so an operator killed at any step
-continues from where it was.
+discarded) → Failed. Progress lives in `status.migration` (a `migration_state.MigrationState`),
+so an operator killed at any step continues from where it was. Driven by the reconcile steps.
 """
 
 from __future__ import annotations
 
-import datetime as dt
+import dataclasses
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 
-from psycopg import sql
-
-from tenantry_core import enums, routing
-from tenantry_operator import databases, model, planning, provisioner, replication, settings
+from tenantry_operator import (
+    databases,
+    grants,
+    migration_state,
+    model,
+    planning,
+    provisioner,
+    replication,
+    routes,
+    settings,
+)
 
 LAG_SMALL_ENOUGH = 256 * 1024  # bytes of WAL the target may be behind before the fence
-SUPPORTED = {model.Isolation.POOL, model.Isolation.SILO}
 
-
-Phase = enums.MigrationPhase
-
-
-TERMINAL = {Phase.COMPLETED, Phase.FAILED}
-
-
-def supported(source: model.Isolation, target: model.Isolation) -> bool:
-    return source != target and {source, target} <= SUPPORTED
-
-
-def begin(
-    tenant: model.Tenant, source: model.Isolation, target: model.Isolation, now: dt.datetime
-) -> dict[str, Any]:
-    return {
-        "phase": Phase.PROVISIONING.value,
-        "source": source.value,
-        "target": target.value,
-        "started": now.strftime("%Y-%m-%dT%H:%M:%SZ"),
-        "generation": tenant.generation,
-        "rowsCopied": 0,
-        "replicationLagBytes": None,
-        "writeBlockMs": None,
-        "message": "",
-    }
+Phase = migration_state.Phase
+State = migration_state.MigrationState
 
 
 @dataclass
@@ -72,7 +54,7 @@ class Context:
             assert plan.database is not None
             database = self.dbs.locate(plan.database)
             return replication.Side(database.admin_url, plan.schema) if database else None
-        return replication.Side(self.cfg.admin_url(self.cfg.pool_database), plan.schema)
+        return replication.Side(self.pool_url, plan.schema)
 
     def need(self, placement: model.Isolation) -> replication.Side:
         found = self.side(placement)
@@ -87,144 +69,118 @@ class Context:
         return self.cfg.admin_url(self.cfg.pool_database)
 
 
-def _route_sql(ctx: Context, target: model.Isolation, endpoint: planning.Endpoint) -> sql.Composed:
-    plan = ctx.plan(target)
-    silo = target is model.Isolation.SILO
-    return sql.SQL(
-        "UPDATE {} SET placement = {}, schema_name = {}, db_host = {}, "
-        "db_port = {}, db_name = {}, updated_at = now() WHERE {} = {}"
-    ).format(
-        sql.SQL(routing.ROUTING_TABLE),
-        sql.Literal(target.value),
-        sql.Literal(plan.schema),
-        sql.Literal(endpoint.host if silo else None),
-        sql.Literal(endpoint.port if silo else None),
-        sql.Literal(endpoint.database if silo else None),
-        sql.Identifier(routing.TENANT_COLUMN),
-        sql.Literal(plan.tenant_key),
+def _provision(state: State, ctx: Context) -> State:
+    target = ctx.plan(state.target)
+    endpoint = databases.ensure_tenant(ctx.cfg, ctx.dbs, target, ctx.password, route=False)
+    return dataclasses.replace(
+        state,
+        phase=Phase.COPYING,
+        message=f"target ready at {endpoint.host}:{endpoint.port}/{endpoint.database}",
     )
 
 
-def _routed_to(ctx: Context, placement: model.Isolation) -> bool:
-    with databases.connect(ctx.pool_url) as conn:
-        row = conn.execute(
-            f"SELECT placement FROM {routing.ROUTING_TABLE} WHERE {routing.TENANT_COLUMN} = %s",
-            (ctx.tenant.key,),
-        ).fetchone()
-    return row is not None and row[0] == placement.value
+def _copy(state: State, ctx: Context) -> State:
+    key = ctx.tenant.tenant_key
+    replication.start(ctx.need(state.source), ctx.need(state.target), key)
+    done, rows = replication.copied(ctx.need(state.target), key)
+    return dataclasses.replace(
+        state,
+        phase=Phase.CATCHING_UP if done else state.phase,
+        rows_copied=rows,
+        message=f"{rows} rows copied",
+    )
 
 
-def _freeze(url: str, schema: str, role: str) -> None:
-    """The tenant's role may no longer change the old copy (a silo's dedicated pods)."""
-    with databases.connect(url) as conn:
-        conn.execute(
-            sql.SQL("REVOKE INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA {} FROM {}").format(
-                sql.Identifier(schema), sql.Identifier(role)
-            )
+def _catch_up(state: State, ctx: Context) -> State:
+    key = ctx.tenant.tenant_key
+    lag = replication.lag_bytes(ctx.need(state.source), key)
+    _, rows = replication.copied(ctx.need(state.target), key)
+    small = lag is not None and lag <= LAG_SMALL_ENOUGH
+    return dataclasses.replace(
+        state,
+        phase=Phase.SWITCHING if small else state.phase,
+        replication_lag_bytes=lag,
+        rows_copied=rows,
+        message=f"replication lag {lag} bytes",
+    )
+
+
+def _switch(state: State, ctx: Context) -> State:
+    source, target = state.source, state.target
+    if routes.routed_to(ctx.pool_url, ctx.tenant.tenant_key, target):
+        return dataclasses.replace(state, phase=Phase.CLEANING_UP)  # switched before a crash
+    target_plan = ctx.plan(target)
+    endpoint = databases.ensure_tenant(ctx.cfg, ctx.dbs, target_plan, ctx.password, route=False)
+    source_side = ctx.need(source)
+    fences = [source_side.url] if source is model.Isolation.SILO else []
+    try:
+        switched = replication.fenced_switch(
+            ctx.pool_url,
+            fences,
+            source_side,
+            ctx.need(target),
+            ctx.tenant.tenant_key,
+            routes.switch(target_plan, endpoint),
         )
+    except replication.VerificationFailed as exc:
+        return dataclasses.replace(state, phase=Phase.ROLLING_BACK, message=str(exc))
+    if source is model.Isolation.SILO:
+        grants.freeze(source_side.url, ctx.plan(source).schema, ctx.plan(source).role)
+    return dataclasses.replace(
+        state,
+        phase=Phase.CLEANING_UP,
+        write_block_ms=switched.write_block_ms,
+        rows_copied=switched.rows,
+        replication_lag_bytes=0,
+        message=f"switched to {target}; writes waited {switched.write_block_ms} ms",
+    )
 
 
-def _discard(ctx: Context, placement: model.Isolation) -> None:
-    """Remove the tenant's data from a placement that is not (or no longer) routed to."""
-    plan = ctx.plan(placement)
-    if placement is model.Isolation.SILO:
-        assert plan.database is not None
-        ctx.dbs.drop(plan.database)
-        return
-    with databases.connect(ctx.pool_url) as conn, conn.transaction():
-        for table in databases.tenant_tables(conn, plan.schema):
-            conn.execute(
-                sql.SQL("DELETE FROM {} WHERE {} = %s").format(
-                    sql.Identifier(plan.schema, table), sql.Identifier(routing.TENANT_COLUMN)
-                ),
-                (plan.tenant_key,),
-            )
+def _clean_up(state: State, ctx: Context) -> State:
+    replication.stop(ctx.side(state.source), ctx.side(state.target), ctx.tenant.tenant_key)
+    kept = ctx.tenant.deletion_policy is model.DeletionPolicy.RETAIN
+    if not kept:
+        databases.discard(ctx.cfg, ctx.dbs, ctx.plan(state.source))
+    return dataclasses.replace(
+        state,
+        phase=Phase.COMPLETED,
+        message=f"on {state.target}; source copy "
+        + ("kept (deletionPolicy Retain)" if kept else "purged"),
+    )
 
 
-def step(state: dict[str, Any], ctx: Context) -> dict[str, Any]:
+def _roll_back(state: State, ctx: Context) -> State:
+    replication.stop(ctx.side(state.source), ctx.side(state.target), ctx.tenant.tenant_key)
+    databases.discard(ctx.cfg, ctx.dbs, ctx.plan(state.target))
+    return dataclasses.replace(state, phase=Phase.FAILED)
+
+
+_STEPS: dict[Phase, Callable[[State, Context], State]] = {
+    Phase.PROVISIONING: _provision,
+    Phase.COPYING: _copy,
+    Phase.CATCHING_UP: _catch_up,
+    Phase.SWITCHING: _switch,
+    Phase.CLEANING_UP: _clean_up,
+    Phase.ROLLING_BACK: _roll_back,
+}
+
+
+def step(state: State, ctx: Context) -> State:
     """Carry out the current phase once; returns the state to persist (maybe the same phase)."""
-    phase = Phase(state["phase"])
-    source, target = model.Isolation(state["source"]), model.Isolation(state["target"])
-    key = ctx.tenant.key
-    new = dict(state)
-    if phase is Phase.PROVISIONING:
-        endpoint = databases.ensure_tenant(
-            ctx.cfg, ctx.dbs, ctx.plan(target), ctx.password, route=False
-        )
-        new.update(
-            phase=Phase.COPYING.value,
-            message=f"target ready at {endpoint.host}:{endpoint.port}/{endpoint.database}",
-        )
-    elif phase is Phase.COPYING:
-        replication.start(ctx.need(source), ctx.need(target), key)
-        done, rows = replication.copied(ctx.need(target), key)
-        new.update(rowsCopied=rows, message=f"{rows} rows copied")
-        if done:
-            new["phase"] = Phase.CATCHING_UP.value
-    elif phase is Phase.CATCHING_UP:
-        lag = replication.lag_bytes(ctx.need(source), key)
-        _, rows = replication.copied(ctx.need(target), key)
-        new.update(replicationLagBytes=lag, rowsCopied=rows, message=f"replication lag {lag} bytes")
-        if lag is not None and lag <= LAG_SMALL_ENOUGH:
-            new["phase"] = Phase.SWITCHING.value
-    elif phase is Phase.SWITCHING:
-        if _routed_to(ctx, target):  # switched before a crash; the fence is long released
-            new.update(phase=Phase.CLEANING_UP.value)
-            return new
-        endpoint = databases.ensure_tenant(
-            ctx.cfg, ctx.dbs, ctx.plan(target), ctx.password, route=False
-        )
-        source_side = ctx.need(source)
-        fences = [source_side.url] if source is model.Isolation.SILO else []
-        try:
-            switched = replication.fenced_switch(
-                ctx.pool_url,
-                fences,
-                source_side,
-                ctx.need(target),
-                key,
-                _route_sql(ctx, target, endpoint),
-            )
-        except replication.VerificationFailed as exc:
-            new.update(phase=Phase.ROLLING_BACK.value, message=str(exc))
-            return new
-        if source is model.Isolation.SILO:
-            _freeze(source_side.url, ctx.plan(source).schema, ctx.plan(source).role)
-        new.update(
-            phase=Phase.CLEANING_UP.value,
-            writeBlockMs=switched.write_block_ms,
-            rowsCopied=switched.rows,
-            replicationLagBytes=0,
-            message=f"switched to {target}; writes waited {switched.write_block_ms} ms",
-        )
-    elif phase is Phase.CLEANING_UP:
-        replication.stop(ctx.side(source), ctx.side(target), key)
-        kept = ctx.tenant.deletion_policy is model.DeletionPolicy.RETAIN
-        if not kept:
-            _discard(ctx, source)
-        new.update(
-            phase=Phase.COMPLETED.value,
-            message=f"on {target}; source copy "
-            + ("kept (deletionPolicy Retain)" if kept else "purged"),
-        )
-    elif phase is Phase.ROLLING_BACK:
-        replication.stop(ctx.side(source), ctx.side(target), key)
-        _discard(ctx, target)
-        new.update(phase=Phase.FAILED.value)
-    return new
+    return _STEPS[state.phase](state, ctx) if state.running else state
 
 
 def run(
-    state: dict[str, Any],
+    state: State,
     ctx: Context,
-    persist: Callable[[dict[str, Any]], None],
+    persist: Callable[[State], None],
     *,
     poll: float = 0.05,
-) -> dict[str, Any]:
+) -> State:
     """Advance until Completed or Failed, persisting after every change of phase."""
-    while Phase(state["phase"]) not in TERMINAL:
+    while state.running:
         new = step(state, ctx)
-        if new["phase"] != state["phase"]:
+        if new.phase is not state.phase:
             persist(new)
             if ctx.pause:
                 time.sleep(ctx.pause)

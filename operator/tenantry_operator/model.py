@@ -1,7 +1,10 @@
-"""Typed views of Tenant and Tier custom resources, parsed from raw kopf/Kubernetes bodies.
+"""Typed views of Tenant and Tier custom resources, parsed from raw kopf/Kubernetes bodies, and
+every name derived from a tenant key.
 
-Pure data: used by the planner, the status computation and the handlers. Parsing applies the
-CRD defaults too, so the planner never sees a missing field.
+Pure data: used by the planner, the decision and status computations, the reconciler and the
+Postgres modules. Parsing applies the CRD defaults too, so the planner never sees a missing
+field. The derived names (namespace, role, bridge schema, silo database, and the migration's
+and snapshot's working names) are defined here and nowhere else.
 """
 
 from __future__ import annotations
@@ -12,10 +15,47 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from tenantry_core import enums
+from tenantry_core import enums, identity
 
 Isolation = enums.Isolation
 DeletionPolicy = enums.DeletionPolicy
+
+SILO_DATABASE_PREFIX = "tenant_"  # every silo database's name starts with it
+
+
+def _snake(key: identity.TenantKey) -> str:
+    """The key as an SQL-friendly suffix: '-' becomes '_'."""
+    return key.replace("-", "_")
+
+
+def namespace(key: identity.TenantKey) -> str:
+    """The tenant's Kubernetes namespace."""
+    return f"tenant-{key}"
+
+
+def role(key: identity.TenantKey) -> str:
+    """The tenant's database login role, on whichever server holds its data."""
+    return f"tnt_{_snake(key)}"
+
+
+def bridge_schema(key: identity.TenantKey) -> str:
+    """The tenant's own schema in the pool database, in the bridge placement."""
+    return f"tenant_{_snake(key)}"
+
+
+def silo_database(key: identity.TenantKey) -> str:
+    """The tenant's dedicated database, in the silo placement."""
+    return f"{SILO_DATABASE_PREFIX}{_snake(key)}"
+
+
+def replication_name(key: identity.TenantKey) -> str:
+    """The publication, slot and subscription of the tenant's live migration."""
+    return f"tenantry_mig_{_snake(key)}"
+
+
+def snapshot_staging_schema(key: identity.TenantKey) -> str:
+    """The schema a snapshot of the tenant's rows is staged in, then dumped from."""
+    return f"tenantry_snap_{_snake(key)}"
 
 
 @dataclass(frozen=True)
@@ -80,7 +120,7 @@ def revision_of(spec: Mapping[str, Any]) -> str:
 
 @dataclass(frozen=True)
 class Tenant:
-    name: str
+    tenant_key: identity.TenantKey  # metadata.name
     uid: str
     generation: int
     tier: str
@@ -90,13 +130,14 @@ class Tenant:
     deletion_policy: DeletionPolicy = DeletionPolicy.RETAIN
     restore_from: str = ""
     placement: Isolation | None = None  # where the operator last placed the data (status)
+    restored_from: str = ""  # the snapshot whose rows were loaded already (status)
 
     @classmethod
     def from_body(cls, body: Mapping[str, Any]) -> Tenant:
         meta, spec = body["metadata"], dict(body.get("spec") or {})
         status = dict(body.get("status") or {})
         return cls(
-            name=str(meta["name"]),
+            tenant_key=identity.parse(str(meta["name"])),
             uid=str(meta.get("uid", "")),
             generation=int(meta.get("generation", 0)),
             tier=str(spec.get("tier", "")),
@@ -104,25 +145,11 @@ class Tenant:
             owner_email=str((spec.get("owner") or {}).get("email", "")),
             suspended=bool(spec.get("suspended", False)),
             deletion_policy=DeletionPolicy(spec.get("deletionPolicy", "Retain")),
-            restore_from=str(spec.get("restoreFrom", "")),
+            restore_from=str(spec.get("restoreFrom") or ""),
             placement=Isolation(placed) if (placed := status.get("placement")) else None,
+            restored_from=str(status.get("restoredFrom") or ""),
         )
 
     @property
     def namespace(self) -> str:
-        return f"tenant-{self.name}"
-
-    @property
-    def role(self) -> str:
-        """The tenant's database login role, on whichever server holds its data."""
-        return f"tnt_{self.name.replace('-', '_')}"
-
-    @property
-    def schema(self) -> str:
-        """The tenant's own schema, in the bridge placement."""
-        return f"tenant_{self.name.replace('-', '_')}"
-
-    @property
-    def key(self) -> str:
-        """The value of tenant_id on the tenant's rows in shared tables."""
-        return self.name
+        return namespace(self.tenant_key)

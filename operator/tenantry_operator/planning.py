@@ -1,7 +1,8 @@
 """Pure planning: turn a Tenant and its Tier into the objects and database state it should have.
 
-No I/O and no clients (an import-linter contract keeps it that way): the reconciler feeds the
-plan to `apply` and `pooldb`, and unit tests check plans against literal specs.
+No I/O and no clients (an import-linter contract keeps it that way): the reconcile steps feed
+the plans to `apply` (Kubernetes) and `databases` (Postgres), and unit tests check plans against
+literal specs.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from typing import Any
 
 import yaml
 
-from tenantry_core import resources
+from tenantry_core import identity, resources
 from tenantry_operator import model
 
 TEMPLATES = Path(__file__).resolve().parents[2] / "templates"
@@ -36,7 +37,7 @@ def render(name: str, values: dict[str, Any]) -> list[dict[str, Any]]:
 
 def labels(tenant: model.Tenant, tier: model.Tier) -> dict[str, str]:
     return {
-        resources.LABEL_TENANT: tenant.name,
+        resources.LABEL_TENANT: tenant.tenant_key,
         resources.LABEL_TIER: tier.name,
         resources.LABEL_ISOLATION: tier.isolation.value,
         resources.LABEL_MANAGED_BY: resources.OPERATOR_FIELD_MANAGER,
@@ -49,7 +50,7 @@ def admin_subjects(tenant: model.Tenant) -> list[dict[str, str]]:
         {
             "kind": "Group",
             "apiGroup": "rbac.authorization.k8s.io",
-            "name": f"tenantry:tenant:{tenant.name}:admins",
+            "name": f"tenantry:tenant:{tenant.tenant_key}:admins",
         },
         {"kind": "ServiceAccount", "name": "tenant-admin", "namespace": tenant.namespace},
     ]
@@ -88,7 +89,7 @@ class DatabasePlan:
     pool database; silo: a dedicated database, named `database`, on a server the provisioner
     picks."""
 
-    tenant_key: str
+    tenant_key: identity.TenantKey
     role: str
     tier: str
     placement: model.Isolation
@@ -98,13 +99,12 @@ class DatabasePlan:
 
 
 def plan_database(tenant: model.Tenant, placement: model.Isolation) -> DatabasePlan:
-    schema = tenant.schema if placement is model.Isolation.BRIDGE else "public"
-    database = (
-        f"tenant_{tenant.key.replace('-', '_')}" if placement is model.Isolation.SILO else None
-    )
+    key = tenant.tenant_key
+    schema = model.bridge_schema(key) if placement is model.Isolation.BRIDGE else "public"
+    database = model.silo_database(key) if placement is model.Isolation.SILO else None
     return DatabasePlan(
-        tenant_key=tenant.key,
-        role=tenant.role,
+        tenant_key=key,
+        role=model.role(key),
         tier=tenant.tier,
         placement=placement,
         schema=schema,
@@ -180,13 +180,13 @@ def plan_workload(
                 "namespace": tenant.namespace,
                 "labels": labels(tenant, tier),
                 "selector": {
-                    resources.LABEL_TENANT: tenant.name,
+                    resources.LABEL_TENANT: tenant.tenant_key,
                     "app.kubernetes.io/name": "tenantry-app",
                 },
                 "pod_labels": {**labels(tenant, tier), "app.kubernetes.io/name": "tenantry-app"},
                 "replicas": 0 if tenant.suspended else tier.replicas,
                 "image": image,
-                "tenant_key": tenant.key,
+                "tenant_key": tenant.tenant_key,
                 "tier": tier.name,
                 "features": json.dumps(list(tier.features)),
                 "db_secret": SECRET_NAME,
@@ -194,14 +194,3 @@ def plan_workload(
             },
         ),
     ]
-
-
-def database_status(tenant: model.Tenant, plan: DatabasePlan, endpoint: Endpoint) -> dict[str, Any]:
-    return {
-        "host": endpoint.host,
-        "port": endpoint.port,
-        "name": endpoint.database,
-        "schema": plan.schema,
-        "tenantKey": plan.tenant_key,
-        "secretRef": {"namespace": tenant.namespace, "name": SECRET_NAME},
-    }

@@ -17,8 +17,7 @@ import psycopg
 from psycopg import sql
 
 from tenantry_core import urls
-
-SILO_PREFIX = "tenant_"
+from tenantry_operator import model
 
 
 class ProvisionerUnavailable(Exception):
@@ -89,7 +88,8 @@ class ServerListProvisioner:
     def _databases(self, server: Server) -> set[str]:
         with self._connect(server) as conn:
             rows = conn.execute(
-                "SELECT datname FROM pg_database WHERE datname LIKE %s", (SILO_PREFIX + "%",)
+                "SELECT datname FROM pg_database WHERE datname LIKE %s",
+                (model.SILO_DATABASE_PREFIX + "%",),
             ).fetchall()
         return {str(r[0]) for r in rows}
 

@@ -17,8 +17,8 @@ from dataclasses import dataclass
 
 from psycopg import conninfo, sql
 
-from tenantry_core import routing
-from tenantry_operator import databases
+from tenantry_core import identity, routing
+from tenantry_operator import model, postgres
 
 FENCE_CLASS = routing.FENCE_CLASS
 _KEY = sql.Identifier(routing.TENANT_COLUMN)
@@ -32,25 +32,21 @@ class Side:
     schema: str = "public"
 
 
-def name_for(tenant_key: str) -> str:
-    return "tenantry_mig_" + tenant_key.replace("-", "_")
-
-
 def _conninfo(url: str) -> str:
     return conninfo.make_conninfo("", **conninfo.conninfo_to_dict(url))
 
 
 def tables(side: Side) -> list[str]:
-    with databases.connect(side.url) as conn:
-        return databases.tenant_tables(conn, side.schema)
+    with postgres.connect(side.url) as conn:
+        return postgres.tenant_tables(conn, side.schema)
 
 
-def start(source: Side, target: Side, tenant_key: str) -> None:
+def start(source: Side, target: Side, tenant_key: identity.TenantKey) -> None:
     """Publication and slot in the source, subscription in the target (which copies, then
     streams). The target's tables must hold none of the tenant's rows."""
-    name = name_for(tenant_key)
+    name = model.replication_name(tenant_key)
     names = tables(source)
-    with databases.connect(source.url) as conn:
+    with postgres.connect(source.url) as conn:
         if not conn.execute("SELECT 1 FROM pg_publication WHERE pubname = %s", (name,)).fetchone():
             conn.execute(
                 sql.SQL("CREATE PUBLICATION {} FOR TABLE {}").format(
@@ -67,7 +63,7 @@ def start(source: Side, target: Side, tenant_key: str) -> None:
             "SELECT 1 FROM pg_replication_slots WHERE slot_name = %s", (name,)
         ).fetchone():
             conn.execute("SELECT pg_create_logical_replication_slot(%s, 'pgoutput')", (name,))
-    with databases.connect(target.url) as conn:
+    with postgres.connect(target.url) as conn:
         if conn.execute("SELECT 1 FROM pg_subscription WHERE subname = %s", (name,)).fetchone():
             return
         for table in names:  # leftovers of an earlier, discarded attempt
@@ -92,10 +88,10 @@ def start(source: Side, target: Side, tenant_key: str) -> None:
         )
 
 
-def copied(target: Side, tenant_key: str) -> tuple[bool, int]:
+def copied(target: Side, tenant_key: identity.TenantKey) -> tuple[bool, int]:
     """(initial copy finished for every table, rows of the tenant in the target)."""
-    name = name_for(tenant_key)
-    with databases.connect(target.url) as conn:
+    name = model.replication_name(tenant_key)
+    with postgres.connect(target.url) as conn:
         pending = conn.execute(
             "SELECT count(*) FROM pg_subscription_rel r "
             "JOIN pg_subscription s ON s.oid = r.srsubid "
@@ -103,7 +99,7 @@ def copied(target: Side, tenant_key: str) -> tuple[bool, int]:
             (name,),
         ).fetchone()
         rows = 0
-        for table in databases.tenant_tables(conn, target.schema):
+        for table in postgres.tenant_tables(conn, target.schema):
             found = conn.execute(
                 sql.SQL("SELECT count(*) FROM {} WHERE {} = %s").format(
                     sql.Identifier(target.schema, table), _KEY
@@ -114,18 +110,18 @@ def copied(target: Side, tenant_key: str) -> tuple[bool, int]:
     return (pending is not None and pending[0] == 0), rows
 
 
-def lag_bytes(source: Side, tenant_key: str) -> int | None:
-    with databases.connect(source.url) as conn:
+def lag_bytes(source: Side, tenant_key: identity.TenantKey) -> int | None:
+    with postgres.connect(source.url) as conn:
         row = conn.execute(
             "SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), confirmed_flush_lsn) "
             "FROM pg_replication_slots WHERE slot_name = %s",
-            (name_for(tenant_key),),
+            (model.replication_name(tenant_key),),
         ).fetchone()
     return int(row[0]) if row and row[0] is not None else None
 
 
 def _checksums(
-    conn: databases.Conn, schema: str, names: list[str], tenant_key: str
+    conn: postgres.Conn, schema: str, names: list[str], tenant_key: identity.TenantKey
 ) -> dict[str, tuple[int, str]]:
     result = {}
     for table in names:
@@ -142,10 +138,10 @@ def _checksums(
     return result
 
 
-def checksums(side: Side, tenant_key: str) -> dict[str, tuple[int, str]]:
+def checksums(side: Side, tenant_key: identity.TenantKey) -> dict[str, tuple[int, str]]:
     """Per table: (rows, sum of 64-bit hashes of the rows) of the tenant's rows."""
-    with databases.connect(side.url) as conn:
-        return _checksums(conn, side.schema, databases.tenant_tables(conn, side.schema), tenant_key)
+    with postgres.connect(side.url) as conn:
+        return _checksums(conn, side.schema, postgres.tenant_tables(conn, side.schema), tenant_key)
 
 
 class VerificationFailed(Exception):
@@ -163,7 +159,7 @@ def fenced_switch(
     fence_urls: list[str],
     source: Side,
     target: Side,
-    tenant_key: str,
+    tenant_key: identity.TenantKey,
     switch_sql: sql.Composed,
     *,
     deadline: float = 3.0,
@@ -174,16 +170,16 @@ def fenced_switch(
     Every connection is open before the fence is taken, so writers wait only for the work."""
     with ExitStack() as stack:
         fences = [
-            stack.enter_context(databases.connect(url))
+            stack.enter_context(postgres.connect(url))
             for url in dict.fromkeys([pool_url, *fence_urls])
         ]
         sides = [
-            (stack.enter_context(databases.connect(side.url)), side) for side in (source, target)
+            (stack.enter_context(postgres.connect(side.url)), side) for side in (source, target)
         ]
-        names = databases.tenant_tables(sides[0][0], source.schema)
+        names = postgres.tenant_tables(sides[0][0], source.schema)
         workers = stack.enter_context(ThreadPoolExecutor(2))
 
-        def digest(pair: tuple[databases.Conn, Side]) -> dict[str, tuple[int, str]]:
+        def digest(pair: tuple[postgres.Conn, Side]) -> dict[str, tuple[int, str]]:
             return _checksums(pair[0], pair[1].schema, names, tenant_key)
 
         started = time.monotonic()
@@ -215,10 +211,12 @@ def fenced_switch(
                 conn.execute("SELECT pg_advisory_unlock_all()")
 
 
-def stop(source: Side | None, target: Side | None, tenant_key: str, *, wait: float = 10.0) -> None:
+def stop(
+    source: Side | None, target: Side | None, tenant_key: identity.TenantKey, *, wait: float = 10.0
+) -> None:
     """Remove subscription, slot and publication, in the order that lets each go. A side whose
     database is already gone has nothing left to remove."""
-    name = name_for(tenant_key)
+    name = model.replication_name(tenant_key)
     subscription = _drop_subscription(target, name) if target is not None else None
     if source is not None:
         _drop_slot_and_publication(source, name, subscription, wait)
@@ -226,7 +224,7 @@ def stop(source: Side | None, target: Side | None, tenant_key: str, *, wait: flo
 
 def _drop_subscription(target: Side, name: str) -> int | None:
     """Drop the subscription; returns its oid (its table-sync slots are named after it)."""
-    with databases.connect(target.url) as conn:
+    with postgres.connect(target.url) as conn:
         row = conn.execute("SELECT oid FROM pg_subscription WHERE subname = %s", (name,)).fetchone()
         if not row:
             return None
@@ -240,7 +238,7 @@ def _drop_subscription(target: Side, name: str) -> int | None:
 def _drop_slot_and_publication(
     source: Side, name: str, subscription: int | None, wait: float
 ) -> None:
-    with databases.connect(source.url) as conn:
+    with postgres.connect(source.url) as conn:
         slots = [name]
         if subscription is not None:  # table-sync slots of an interrupted initial copy
             slots += [

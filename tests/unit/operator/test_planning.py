@@ -5,6 +5,8 @@ from typing import Any
 import pytest
 from tenantry_operator import model, planning
 
+from tenantry_core import identity
+
 TIER = model.Tier.from_body(
     {
         "metadata": {"name": "free"},
@@ -120,7 +122,7 @@ def test_database_plan_per_placement(
 ) -> None:
     tenant = model.Tenant.from_body({"metadata": {"name": "big-co"}, "spec": {"tier": "free"}})
     assert planning.plan_database(tenant, placement) == planning.DatabasePlan(
-        tenant_key="big-co",
+        tenant_key=identity.TenantKey("big-co"),
         role="tnt_big_co",
         tier="free",
         placement=placement,
@@ -181,23 +183,3 @@ def test_suspended_silo_scales_to_zero() -> None:
     )
     deployment = by_kind(planning.plan_workload(suspended, silo_tier, "app:1", "k"))["Deployment"]
     assert deployment["spec"]["replicas"] == 0
-
-
-def test_tier_defaults_and_revision() -> None:
-    bare = model.Tier.from_body({"metadata": {"name": "bare"}, "spec": {"isolation": "silo"}})
-    assert bare.quota == model.Quota()
-    assert bare.limits == model.Limits()
-    assert bare.isolation is model.Isolation.SILO
-    same = model.Tier.from_body({"metadata": {"name": "other"}, "spec": {"isolation": "silo"}})
-    assert bare.revision == same.revision
-    changed = model.Tier.from_body(
-        {"metadata": {"name": "bare"}, "spec": {"isolation": "silo", "quota": {"cpu": "3"}}}
-    )
-    assert changed.revision != bare.revision
-
-
-def test_tenant_defaults() -> None:
-    tenant = model.Tenant.from_body({"metadata": {"name": "x"}, "spec": {"tier": "free"}})
-    assert tenant.deletion_policy is model.DeletionPolicy.RETAIN
-    assert not tenant.suspended
-    assert tenant.namespace == "tenant-x"

@@ -1,0 +1,118 @@
+"""Postgres roles and privileges: the platform's roles, each tenant's login role, and what each
+may read and write.
+
+Used by `databases` when it provisions, retains or deletes a tenant's data, and by `migration`
+to freeze an old copy. Every function is idempotent.
+"""
+
+from __future__ import annotations
+
+from psycopg import sql
+
+from tenantry_core import routing
+from tenantry_operator import planning, postgres, settings
+
+DML = "SELECT, INSERT, UPDATE, DELETE"
+_TENANT_ROLE = "NOSUPERUSER NOBYPASSRLS NOCREATEDB NOCREATEROLE"
+
+
+def _ensure_role(conn: postgres.Conn, role: str, options: str) -> None:
+    verb = "ALTER" if postgres.role_exists(conn, role) else "CREATE"
+    conn.execute(sql.SQL(f"{verb} ROLE {{}} {options}").format(sql.Identifier(role)))
+
+
+def ensure_server_roles(conn: postgres.Conn, cfg: settings.OperatorSettings) -> None:
+    """The platform's roles on a server: table owner, tenant group, and the shared app role."""
+    _ensure_role(conn, routing.OWNER_ROLE, "NOLOGIN NOSUPERUSER NOBYPASSRLS")
+    _ensure_role(conn, routing.TENANT_GROUP, "NOLOGIN NOSUPERUSER NOBYPASSRLS")
+    _ensure_role(conn, routing.APP_ROLE, f"LOGIN {_TENANT_ROLE}")
+    conn.execute(
+        sql.SQL("ALTER ROLE {} PASSWORD {}").format(
+            sql.Identifier(routing.APP_ROLE), sql.Literal(cfg.app_db_password.get_secret_value())
+        )
+    )
+
+
+def grant_role(conn: postgres.Conn, role: str, member: str) -> None:
+    conn.execute(sql.SQL("GRANT {} TO {}").format(sql.Identifier(role), sql.Identifier(member)))
+
+
+def grant_connect(conn: postgres.Conn, database: str, *roles: str) -> None:
+    conn.execute(
+        sql.SQL("GRANT CONNECT ON DATABASE {} TO {}").format(
+            sql.Identifier(database), sql.SQL(", ").join(sql.Identifier(r) for r in roles)
+        )
+    )
+
+
+def prepare_schema(conn: postgres.Conn, schema: str, grantee: str | None) -> None:
+    """A schema the owner role creates tables in, whose tables `grantee` may read and write."""
+    owner = sql.Identifier(routing.OWNER_ROLE)
+    conn.execute(
+        sql.SQL("CREATE SCHEMA IF NOT EXISTS {} AUTHORIZATION {}").format(
+            sql.Identifier(schema), owner
+        )
+    )
+    conn.execute(
+        sql.SQL("GRANT CREATE, USAGE ON SCHEMA {} TO {}").format(sql.Identifier(schema), owner)
+    )
+    if grantee is None:
+        return
+    conn.execute(
+        sql.SQL("GRANT USAGE ON SCHEMA {} TO {}").format(
+            sql.Identifier(schema), sql.Identifier(grantee)
+        )
+    )
+    conn.execute(
+        sql.SQL(
+            f"ALTER DEFAULT PRIVILEGES FOR ROLE {{}} IN SCHEMA {{}} GRANT {DML} ON TABLES TO {{}}"
+        ).format(owner, sql.Identifier(schema), sql.Identifier(grantee))
+    )
+
+
+def grant_tables(conn: postgres.Conn, schema: str, grantee: str) -> None:
+    conn.execute(
+        sql.SQL(f"GRANT {DML} ON ALL TABLES IN SCHEMA {{}} TO {{}}").format(
+            sql.Identifier(schema), sql.Identifier(grantee)
+        )
+    )
+
+
+def ensure_login_role(conn: postgres.Conn, plan: planning.DatabasePlan, password: str) -> None:
+    """The tenant's role with its password; it may log in unless the tenant is suspended."""
+    login = "NOLOGIN" if plan.suspended else "LOGIN"
+    _ensure_role(conn, plan.role, f"{login} {_TENANT_ROLE}")
+    conn.execute(
+        sql.SQL("ALTER ROLE {} PASSWORD {}").format(
+            sql.Identifier(plan.role), sql.Literal(password)
+        )
+    )
+    # The shared app acts as the tenant (SET ROLE, or the pool's membership check).
+    grant_role(conn, plan.role, routing.APP_ROLE)
+    if plan.suspended:
+        postgres.end_sessions(conn, plan.role)
+
+
+def stop_logins(conn: postgres.Conn, role: str) -> None:
+    """The role may no longer log in, and its open sessions end (if it exists)."""
+    if postgres.role_exists(conn, role):
+        conn.execute(sql.SQL("ALTER ROLE {} NOLOGIN").format(sql.Identifier(role)))
+        postgres.end_sessions(conn, role)
+
+
+def drop_role(conn: postgres.Conn, role: str) -> None:
+    """End the role's sessions, revoke what it was granted on this server and drop it."""
+    postgres.end_sessions(conn, role)
+    if postgres.role_exists(conn, role):
+        conn.execute(sql.SQL("DROP OWNED BY {}").format(sql.Identifier(role)))
+        conn.execute(sql.SQL("DROP ROLE {}").format(sql.Identifier(role)))
+
+
+def freeze(url: str, schema: str, role: str) -> None:
+    """The tenant's role may no longer change the old copy (a silo's dedicated pods)."""
+    with postgres.connect(url) as conn:
+        conn.execute(
+            sql.SQL("REVOKE INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA {} FROM {}").format(
+                sql.Identifier(schema), sql.Identifier(role)
+            )
+        )

@@ -1,0 +1,58 @@
+"""Connections to Postgres, and the lookups every Postgres module of the operator shares.
+
+Used by `grants`, `routes`, `databases`, `replication` and `snapshots`: one way to connect (a
+server that does not answer is `DatabaseUnavailable`, which the reconciler retries), and the
+app tables that hold tenant rows.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import psycopg
+
+from tenantry_core import routing
+
+Conn = psycopg.Connection[tuple[Any, ...]]
+
+
+class DatabaseUnavailable(Exception):
+    """A Postgres server could not be reached; the reconcile should be retried."""
+
+
+@contextmanager
+def connect(url: str) -> Iterator[Conn]:
+    """An autocommit connection to `url`."""
+    try:
+        conn = psycopg.connect(url, autocommit=True, connect_timeout=5)
+    except psycopg.OperationalError as exc:
+        raise DatabaseUnavailable(str(exc).strip()) from exc
+    with conn:
+        yield conn
+
+
+def tenant_tables(
+    conn: Conn, schema: str = "public", column: str = routing.TENANT_COLUMN
+) -> list[str]:
+    """The app tables in `schema` that carry tenant rows (have a `column`, the tenant key)."""
+    rows = conn.execute(
+        """SELECT c.table_name FROM information_schema.columns c
+             JOIN information_schema.tables t USING (table_schema, table_name)
+            WHERE c.column_name = %s AND t.table_type = 'BASE TABLE'
+              AND c.table_schema = %s ORDER BY c.table_name""",
+        (column, schema),
+    ).fetchall()
+    return [str(r[0]) for r in rows]
+
+
+def role_exists(conn: Conn, role: str) -> bool:
+    return conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (role,)).fetchone() is not None
+
+
+def end_sessions(conn: Conn, role: str) -> None:
+    """End every session the role has open on this server."""
+    conn.execute(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = %s", (role,)
+    )

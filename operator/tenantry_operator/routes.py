@@ -1,0 +1,105 @@
+"""The operator's writes to the routing contract's tables (`tenantry_core.routing`) in the pool
+database: each tenant's routing row, and the features each Tier grants.
+
+The app plane reads both to find a tenant's data and what it may use. Used by `databases` (a
+tenant provisioned, retained or deleted), `migration` (the switch to the target) and
+`reconcile` (Tier features).
+"""
+
+from __future__ import annotations
+
+from psycopg import sql
+
+from tenantry_core import identity, routing
+from tenantry_operator import model, planning, postgres, settings
+
+ROUTING_TABLE = routing.ROUTING_TABLE
+KEY = routing.TENANT_COLUMN
+
+
+def upsert(
+    cfg: settings.OperatorSettings, plan: planning.DatabasePlan, endpoint: planning.Endpoint
+) -> None:
+    """Point the tenant's routing row at its data (and no longer mark it retained)."""
+    silo = plan.placement is model.Isolation.SILO
+    with postgres.connect(cfg.admin_url(cfg.pool_database)) as conn:
+        conn.execute(
+            f"""INSERT INTO {ROUTING_TABLE} ({KEY}, placement, tier, db_role, schema_name,
+                                              db_host, db_port, db_name, suspended)
+                VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)
+                ON CONFLICT ({KEY}) DO UPDATE SET
+                    placement = EXCLUDED.placement, tier = EXCLUDED.tier,
+                    db_role = EXCLUDED.db_role, schema_name = EXCLUDED.schema_name,
+                    db_host = EXCLUDED.db_host, db_port = EXCLUDED.db_port,
+                    db_name = EXCLUDED.db_name, suspended = EXCLUDED.suspended,
+                    retained_at = NULL, updated_at = now()""",
+            (
+                plan.tenant_key,
+                plan.placement.value,
+                plan.tier,
+                plan.role,
+                plan.schema,
+                endpoint.host if silo else None,
+                endpoint.port if silo else None,
+                endpoint.database if silo else None,
+                plan.suspended,
+            ),
+        )
+
+
+def switch(plan: planning.DatabasePlan, endpoint: planning.Endpoint) -> sql.Composed:
+    """The statement that points the tenant's routing row at `plan`'s placement: a live
+    migration runs it while it holds the tenant's write fence."""
+    silo = plan.placement is model.Isolation.SILO
+    return sql.SQL(
+        "UPDATE {} SET placement = {}, schema_name = {}, db_host = {}, "
+        "db_port = {}, db_name = {}, updated_at = now() WHERE {} = {}"
+    ).format(
+        sql.SQL(ROUTING_TABLE),
+        sql.Literal(plan.placement.value),
+        sql.Literal(plan.schema),
+        sql.Literal(endpoint.host if silo else None),
+        sql.Literal(endpoint.port if silo else None),
+        sql.Literal(endpoint.database if silo else None),
+        sql.Identifier(KEY),
+        sql.Literal(plan.tenant_key),
+    )
+
+
+def routed_to(pool_url: str, tenant_key: identity.TenantKey, placement: model.Isolation) -> bool:
+    """Whether the tenant's routing row points at `placement`."""
+    with postgres.connect(pool_url) as conn:
+        row = conn.execute(
+            f"SELECT placement FROM {ROUTING_TABLE} WHERE {KEY} = %s", (tenant_key,)
+        ).fetchone()
+    return row is not None and row[0] == placement.value
+
+
+def mark_retained(cfg: settings.OperatorSettings, tenant_key: identity.TenantKey) -> None:
+    with postgres.connect(cfg.admin_url(cfg.pool_database)) as conn:
+        conn.execute(
+            f"UPDATE {ROUTING_TABLE} SET retained_at = coalesce(retained_at, now()), "
+            f"updated_at = now() WHERE {KEY} = %s",
+            (tenant_key,),
+        )
+
+
+def delete(conn: postgres.Conn, tenant_key: identity.TenantKey) -> None:
+    """Delete the tenant's routing row (in the caller's transaction, with its data)."""
+    conn.execute(f"DELETE FROM {ROUTING_TABLE} WHERE {KEY} = %s", (tenant_key,))
+
+
+def publish_tier_features(cfg: settings.OperatorSettings, tier: str, features: list[str]) -> None:
+    """Record the features a Tier grants where the app enforces them."""
+    with postgres.connect(cfg.admin_url(cfg.pool_database)) as conn, conn.transaction():
+        conn.execute(f"DELETE FROM {routing.TIER_FEATURES_TABLE} WHERE tier = %s", (tier,))
+        for feature in features:
+            conn.execute(
+                f"INSERT INTO {routing.TIER_FEATURES_TABLE} (tier, feature) VALUES (%s, %s)",
+                (tier, feature),
+            )
+
+
+def forget_tier(cfg: settings.OperatorSettings, tier: str) -> None:
+    with postgres.connect(cfg.admin_url(cfg.pool_database)) as conn:
+        conn.execute(f"DELETE FROM {routing.TIER_FEATURES_TABLE} WHERE tier = %s", (tier,))

@@ -1,0 +1,215 @@
+"""The steps `reconcile` runs for one Tenant, each idempotent and each reporting a StepResult:
+Tier → namespace → live migration → credentials and data → restore → workload, and the
+offboarding of its data when it is deleted.
+
+The I/O is theirs (through `apply` for Kubernetes, `databases` and friends for Postgres); what
+to do comes from `planning` and `decide`, and what status to write from `status`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from typing import Any
+
+import psycopg
+
+from tenantry_core import resources
+from tenantry_operator import (
+    apply,
+    conditions,
+    databases,
+    migration,
+    migration_state,
+    model,
+    planning,
+    postgres,
+    provisioner,
+    settings,
+    snapshots,
+    status,
+)
+
+Body = Mapping[str, Any]  # the Tenant as kopf passed it: its children's owner
+StepResult = conditions.StepResult
+Reason = conditions.Reason
+
+
+def load_tier(name: str) -> model.Tier | None:
+    body = apply.get(resources.API_VERSION, resources.TIER_KIND, name)
+    return model.Tier.from_body(body) if body else None
+
+
+def ensure_namespace(body: Body, tenant: model.Tenant, tier: model.Tier) -> StepResult:
+    try:
+        apply.apply_owned(body, planning.plan_namespace(tenant, tier))
+    except apply.ApplyError as exc:
+        return StepResult(False, Reason.APPLY_FAILED, str(exc))
+    if not apply.namespace_active(tenant.namespace):
+        return StepResult(
+            False, Reason.NAMESPACE_NOT_READY, f"namespace {tenant.namespace} is not active yet"
+        )
+    return StepResult(
+        True,
+        Reason.PROVISIONED,
+        f"namespace {tenant.namespace} with quota, limits, policy and RBAC",
+    )
+
+
+@dataclass(frozen=True)
+class Migrated:
+    """Where a live migration got to in this reconcile; `waiting` says why it must be retried."""
+
+    state: migration_state.MigrationState
+    waiting: str | None = None
+
+
+def migrate(
+    body: Body,
+    *,
+    tenant: model.Tenant,
+    state: migration_state.MigrationState,
+    previous: list[dict[str, Any]],
+    cfg: settings.OperatorSettings,
+    dbs: provisioner.DatabaseProvisioner,
+) -> Migrated:
+    """Drive a live migration to its end, reporting each phase in status and an Event. A
+    database it cannot reach leaves it where it was, to be resumed."""
+    stored = apply.read_secret(tenant.namespace, planning.SECRET_NAME) or {}
+    ctx = migration.Context(
+        cfg, dbs, tenant, stored.get("password", ""), pause=cfg.migration_step_pause
+    )
+
+    def persist(new: migration_state.MigrationState) -> None:
+        progress = status.migration_progress(new, previous, dt.datetime.now(dt.UTC))
+        apply.patch_status(tenant.tenant_key, progress.patch)
+        apply.post_event(body, progress.event)
+
+    try:
+        persist(state)
+        return Migrated(migration.run(state, ctx, persist))
+    except (postgres.DatabaseUnavailable, provisioner.ProvisionerUnavailable, psycopg.Error) as exc:
+        return Migrated(state, str(exc).strip())
+
+
+def ensure_database(
+    body: Body,
+    *,
+    tenant: model.Tenant,
+    tier: model.Tier,
+    plan: planning.DatabasePlan,
+    cfg: settings.OperatorSettings,
+    dbs: provisioner.DatabaseProvisioner,
+) -> tuple[StepResult, planning.Endpoint | None]:
+    """Credentials first (the Secret is the source of truth for the password), then the data;
+    returns where the data answers once it does."""
+    try:
+        stored = apply.read_secret(tenant.namespace, planning.SECRET_NAME) or {}
+        password = stored.get("password") or secrets.token_urlsafe(24)
+        endpoint = databases.ensure_tenant(cfg, dbs, plan, password)
+        apply.apply_owned(body, [planning.plan_secret(tenant, tier, plan, endpoint, password)])
+        if not plan.suspended:
+            databases.check_login(plan, endpoint, password)
+    except apply.ApplyError as exc:
+        return StepResult(False, Reason.APPLY_FAILED, str(exc)), None
+    except (postgres.DatabaseUnavailable, provisioner.ProvisionerUnavailable) as exc:
+        return StepResult(False, Reason.DATABASE_UNAVAILABLE, str(exc)), None
+    except psycopg.Error as exc:
+        return StepResult(False, Reason.DATABASE_FAILED, str(exc).strip()), None
+    where = {
+        model.Isolation.POOL: f"rows under row-level security in {cfg.pool_database}",
+        model.Isolation.BRIDGE: f"schema {plan.schema} in {cfg.pool_database}",
+        model.Isolation.SILO: f"database {plan.database} on {endpoint.host}:{endpoint.port}",
+    }[plan.placement]
+    return StepResult(True, Reason.PROVISIONED, f"role {plan.role}, {where}"), endpoint
+
+
+def ensure_restored(
+    tenant: model.Tenant,
+    *,
+    plan: planning.DatabasePlan,
+    cfg: settings.OperatorSettings,
+    dbs: provisioner.DatabaseProvisioner,
+) -> StepResult | None:
+    """Load spec.restoreFrom once; None when there is nothing (more) to restore."""
+    wanted = tenant.restore_from
+    if not wanted or tenant.restored_from == wanted:
+        return None
+    url = databases.data_url(cfg, dbs, plan)
+    try:
+        assert url is not None
+        loaded = snapshots.restore(url, plan, cfg.snapshot_dir / wanted)
+    except (snapshots.SnapshotError, OSError, ValueError, psycopg.Error) as exc:
+        return StepResult(False, Reason.RESTORE_FAILED, f"restore from {wanted}: {exc}")
+    return StepResult(True, Reason.PROVISIONED, f"restored {loaded} rows from {wanted}")
+
+
+def ensure_workload(
+    body: Body,
+    *,
+    tenant: model.Tenant,
+    tier: model.Tier,
+    placement: model.Isolation,
+    cfg: settings.OperatorSettings,
+) -> StepResult:
+    """A silo tenant's dedicated app, until it is available; other placements use the shared
+    app, and a tenant that moved off a silo keeps no dedicated one."""
+    if placement is not model.Isolation.SILO:
+        if apply.get("apps/v1", "Deployment", "app", tenant.namespace) is not None:
+            apply.delete("apps/v1", "Deployment", "app", tenant.namespace)
+            apply.delete("v1", "Service", "app", tenant.namespace)
+            apply.delete("v1", "Secret", planning.APP_SECRET_NAME, tenant.namespace)
+        return StepResult(
+            True, Reason.SHARED_WORKLOAD, "served by the shared app (tenantry-system/app-pool)"
+        )
+    objects = planning.plan_workload(tenant, tier, cfg.app_image, cfg.app_jwt_public_key)
+    try:
+        apply.apply_owned(body, objects)
+    except apply.ApplyError as exc:
+        return StepResult(False, Reason.APPLY_FAILED, str(exc))
+    deployment = apply.get("apps/v1", "Deployment", "app", tenant.namespace) or {}
+    wanted = int(deployment.get("spec", {}).get("replicas", 0))
+    observed = deployment.get("status") or {}
+    available = int(observed.get("availableReplicas") or 0)
+    current = observed.get("observedGeneration", 0) >= deployment.get("metadata", {}).get(
+        "generation", 1
+    )
+    ready = current and available >= wanted and int(observed.get("replicas") or 0) <= wanted
+    return StepResult(
+        ready,
+        Reason.PROVISIONED if ready else Reason.WORKLOAD_NOT_READY,
+        f"deployment app: {available}/{wanted} replicas available",
+    )
+
+
+def offboard_data(
+    tenant: model.Tenant, *, cfg: settings.OperatorSettings, dbs: provisioner.DatabaseProvisioner
+) -> status.Offboarded:
+    """Carry out the tenant's deletionPolicy on its data: keep it with logins stopped, or
+    delete it (after a snapshot, for Snapshot)."""
+    if tenant.placement is None:
+        return status.Offboarded("no data was provisioned")
+    plan = replace(planning.plan_database(tenant, tenant.placement), suspended=True)
+    if tenant.deletion_policy is model.DeletionPolicy.RETAIN:
+        databases.retain_tenant(cfg, dbs, plan)
+        database = (databases.data_url(cfg, dbs, plan) or "").rsplit("/", 1)[-1]
+        return status.Offboarded(
+            f"retained the tenant's data ({plan.placement} in "
+            f"{database}/{plan.schema}); logins stopped",
+            retained=status.Retained(plan.placement, database, plan.schema, plan.tenant_key),
+        )
+    snapshot = None
+    if tenant.deletion_policy is model.DeletionPolicy.SNAPSHOT:
+        url = databases.data_url(cfg, dbs, plan)
+        if url is not None:
+            name = f"{tenant.tenant_key}-{tenant.uid[:8]}"
+            manifest = snapshots.dump(url, plan, cfg.snapshot_dir, name)
+            snapshot = status.Snapshot(manifest["file"], manifest["rows"])
+    databases.delete_tenant(cfg, dbs, plan)
+    what = f"snapshot {snapshot.file} written, then " if snapshot else ""
+    return status.Offboarded(
+        f"{what}deleted the tenant's data ({plan.placement}) and role {plan.role}",
+        snapshot=snapshot,
+    )

@@ -1,0 +1,135 @@
+"""The placement decision, from literal Tenant and Tier specs and the migration status records."""
+
+import datetime as dt
+from typing import Any
+
+from tenantry_operator import decide, migration_state, model, status
+
+NOW = dt.datetime(2026, 1, 1, 12, 0, tzinfo=dt.UTC)
+Phase = migration_state.Phase
+
+
+def tenant(generation: int = 3, placement: str | None = "pool") -> model.Tenant:
+    body: dict[str, Any] = {
+        "metadata": {"name": "acme", "generation": generation},
+        "spec": {"tier": "ent"},
+        "status": {"placement": placement} if placement else {},
+    }
+    return model.Tenant.from_body(body)
+
+
+def tier(isolation: str) -> model.Tier:
+    return model.Tier.from_body({"metadata": {"name": "ent"}, "spec": {"isolation": isolation}})
+
+
+def stored(
+    phase: Phase, generation: int = 3, target: str = "silo"
+) -> migration_state.MigrationState:
+    return migration_state.MigrationState.from_status(
+        {
+            "phase": phase.value,
+            "source": "pool",
+            "target": target,
+            "started": "2026-01-01T11:00:00Z",
+            "generation": generation,
+            "message": "tables notes differ after the final catch-up",
+        }
+    )
+
+
+def migration_required(decision: decide.Decision) -> dict[str, Any]:
+    obs = status.Observation(3, decision=decision)
+    conds = {c["type"]: c for c in status.conditions_of(obs, [], NOW)}
+    return conds["MigrationRequired"]
+
+
+def test_no_migration_when_the_placement_matches_the_tier() -> None:
+    decision = decide.decide(tenant(), tier("pool"), None, NOW)
+    assert decision == decide.Decision("ent", model.Isolation.POOL, model.Isolation.POOL)
+    assert decision.to_run is None
+    assert migration_required(decision)["status"] == "False"
+
+
+def test_a_new_tenant_is_placed_where_its_tier_says() -> None:
+    decision = decide.decide(tenant(placement=None), tier("silo"), None, NOW)
+    assert (decision.placement, decision.action) == (model.Isolation.SILO, decide.Action.NONE)
+
+
+def test_a_tier_asking_for_a_silo_starts_a_migration() -> None:
+    decision = decide.decide(tenant(), tier("silo"), None, NOW)
+    assert decision.action is decide.Action.START
+    assert decision.placement is model.Isolation.POOL  # until the migration completes
+    assert decision.to_run == migration_state.begin(
+        model.Isolation.POOL, model.Isolation.SILO, generation=3, now=NOW
+    )
+    assert "its live migration is under way" in migration_required(decision)["message"]
+
+
+def test_a_running_migration_resumes_where_it_was() -> None:
+    copying = stored(Phase.COPYING, generation=2)
+    decision = decide.decide(tenant(), tier("silo"), copying, NOW)
+    assert decision.action is decide.Action.RESUME
+    assert decision.to_run == copying
+
+
+def test_a_running_migration_resumes_even_if_the_tier_changed_back() -> None:
+    copying = stored(Phase.SWITCHING)
+    decision = decide.decide(tenant(), tier("pool"), copying, NOW)
+    assert (decision.action, decision.to_run) == (decide.Action.RESUME, copying)
+
+
+def test_a_migration_failed_at_this_generation_stays_failed() -> None:
+    failed = stored(Phase.FAILED, generation=3)
+    decision = decide.decide(tenant(generation=3), tier("silo"), failed, NOW)
+    assert (decision.action, decision.failed) == (decide.Action.NONE, True)
+    assert decision.placement is model.Isolation.POOL
+    obs = status.Observation(3, decision=decision)
+    conds = {c["type"]: c for c in status.conditions_of(obs, [], NOW)}
+    assert conds["MigrationFailed"]["status"] == "True"
+    assert conds["MigrationFailed"]["message"] == (
+        "tables notes differ after the final catch-up; the tenant stays on pool"
+    )
+    assert "change the Tenant to try again" in conds["MigrationRequired"]["message"]
+
+
+def test_a_new_generation_retries_a_failed_migration() -> None:
+    failed = stored(Phase.FAILED, generation=3)
+    decision = decide.decide(tenant(generation=4), tier("silo"), failed, NOW)
+    assert (decision.action, decision.failed) == (decide.Action.START, False)
+    assert decision.to_run is not None
+    assert decision.to_run.generation == 4
+
+
+def test_a_failure_towards_another_target_is_no_reason_to_wait() -> None:
+    failed = stored(Phase.FAILED, generation=3, target="pool")
+    decision = decide.decide(tenant(placement="silo"), tier("pool"), failed, NOW)
+    assert decision.failed  # the same generation, the same target: not retried
+    decision = decide.decide(tenant(placement="pool"), tier("silo"), failed, NOW)
+    assert (decision.action, decision.failed) == (decide.Action.START, False)
+
+
+def test_pool_to_bridge_is_not_migrated_and_the_placement_stays() -> None:
+    decision = decide.decide(tenant(), tier("bridge"), None, NOW)
+    assert decision == decide.Decision("ent", model.Isolation.POOL, model.Isolation.BRIDGE)
+    assert not decision.supported
+    required = migration_required(decision)
+    assert (required["status"], required["reason"]) == ("True", "IsolationChanged")
+    assert required["message"] == (
+        "Tier 'ent' uses bridge isolation; the tenant stays on pool: live migration is not "
+        "supported between these models (its data is untouched)"
+    )
+
+
+def test_bridge_to_pool_is_not_migrated_either() -> None:
+    decision = decide.decide(tenant(placement="bridge"), tier("pool"), None, NOW)
+    assert (decision.placement, decision.action) == (model.Isolation.BRIDGE, decide.Action.NONE)
+    assert migration_required(decision)["status"] == "True"
+
+
+def test_settle_moves_the_placement_once_completed() -> None:
+    decision = decide.decide(tenant(), tier("silo"), None, NOW)
+    done = decide.settle(decision, stored(Phase.COMPLETED))
+    assert (done.placement, done.failed) == (model.Isolation.SILO, False)
+    assert migration_required(done)["status"] == "False"
+    failed = decide.settle(decision, stored(Phase.FAILED))
+    assert (failed.placement, failed.failed) == (model.Isolation.POOL, True)
