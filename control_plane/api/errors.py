@@ -1,6 +1,6 @@
 """Domain errors as problem+json: the one place that gives each kind of `services.errors` its
-HTTP status, its extra members and its headers. `install(app)` registers the handler; `problem`
-is the mapping itself.
+HTTP status, its extra members and its headers. `install(app)` (called by `control_plane.main`)
+registers `answer` as the handler; `problem` is the mapping itself.
 """
 
 from __future__ import annotations
@@ -47,10 +47,13 @@ def problem(exc: errors.DomainError) -> problems.Problem:
     return problems.Problem(status, exc.title, exc.detail, headers=headers, **extra)
 
 
+async def answer(request: Request, exc: errors.DomainError) -> JSONResponse:
+    """The exception handler: the problem document of `exc` for this request."""
+    found = problem(exc)
+    return problems.problem_response(
+        request, found.status, found.title, found.detail, headers=found.headers, **found.extra
+    )
+
+
 def install(app: FastAPI) -> None:
-    @app.exception_handler(errors.DomainError)
-    async def _domain_error(request: Request, exc: errors.DomainError) -> JSONResponse:
-        found = problem(exc)
-        return problems.problem_response(
-            request, found.status, found.title, found.detail, headers=found.headers, **found.extra
-        )
+    app.exception_handler(errors.DomainError)(answer)
