@@ -1,8 +1,9 @@
 """The control plane's ASGI app (`uvicorn control_plane.main:app`).
 
-Its lifespan starts the background workers: the outbox dispatcher (registry → Kubernetes), the
-mirror (Kubernetes → registry, and the Tier cache) and the sweepers. Around the routes: request
-ids, the JSON access log, rate-limit headers and Idempotency-Key records.
+Its lifespan starts the background workers (`control_plane.workers`): the outbox dispatcher
+(registry → Kubernetes and Stripe), the mirror (Kubernetes → registry, and the tier catalog), the
+sweeper and the usage reporter. Around the routes (`control_plane.api`): request ids, the JSON
+access log, rate-limit headers, Idempotency-Key records, and problem+json for every error.
 """
 
 from __future__ import annotations
@@ -16,11 +17,13 @@ from fastapi import FastAPI, Request
 from fastapi.responses import Response
 from prometheus_fastapi_instrumentator import Instrumentator
 
-from control_plane.api import deps, middleware
+from control_plane.api import deps, errors, idempotency, middleware, openapi
 from control_plane.api import main as api_main
-from control_plane.core import config, db, oidc, openapi
+from control_plane.core import config, db, oidc
 from control_plane.core import logging as logs
-from control_plane.services import billing, idempotency, mirror, outbox, stripe_sync, usage
+from control_plane.integrations import stripe_sync
+from control_plane.services import tiers
+from control_plane.workers import mirror, outbox, sweeper, usage_reporter
 from tenantry_core import problems, tokens
 
 
@@ -30,9 +33,11 @@ def create_app(settings: config.Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        app.state.tiers = mirror.TierCache(settings.SIGNUP_TIERS)
+        app.state.tiers = tiers.TierCache(settings.SIGNUP_TIERS)
         app.state.dispatcher = None
-        workers: list[outbox.Dispatcher | mirror.Mirror | billing.Sweeper | usage.Reporter] = []
+        workers: list[
+            outbox.Dispatcher | mirror.Mirror | sweeper.Sweeper | usage_reporter.Reporter
+        ] = []
         if settings.RUN_BACKGROUND_WORKERS:
             app.state.dispatcher = outbox.Dispatcher(
                 db.session_factory(),
@@ -42,7 +47,7 @@ def create_app(settings: config.Settings | None = None) -> FastAPI:
             workers = [
                 app.state.dispatcher,
                 mirror.Mirror(db.session_factory(), app.state.tiers),
-                billing.Sweeper(
+                sweeper.Sweeper(
                     db.session_factory(),
                     every=settings.BILLING_SWEEP_SECONDS,
                     wake=app.state.dispatcher.wake,
@@ -51,7 +56,7 @@ def create_app(settings: config.Settings | None = None) -> FastAPI:
             ]
             if settings.STRIPE_API_KEY and settings.USAGE_DATABASE_URL:
                 workers.append(
-                    usage.Reporter(
+                    usage_reporter.Reporter(
                         db.session_factory(),
                         stripe_sync.client(settings.STRIPE_API_KEY, settings.STRIPE_API_BASE),
                         every=settings.USAGE_REPORT_SECONDS,
@@ -80,6 +85,7 @@ def create_app(settings: config.Settings | None = None) -> FastAPI:
         else None
     )
     problems.install(app)
+    errors.install(app)
 
     @app.exception_handler(idempotency.Replay)
     async def _replay(request: Request, exc: idempotency.Replay) -> Response:

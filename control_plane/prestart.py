@@ -32,7 +32,9 @@ def main(timeout: float = 30) -> None:
     if settings.FIRST_PLATFORM_ADMIN_EMAIL and settings.FIRST_PLATFORM_ADMIN_PASSWORD:
         with db.session_factory()() as session:
             auth.ensure_platform_admin(
-                session, settings.FIRST_PLATFORM_ADMIN_EMAIL, settings.FIRST_PLATFORM_ADMIN_PASSWORD
+                session=session,
+                email=settings.FIRST_PLATFORM_ADMIN_EMAIL,
+                password=settings.FIRST_PLATFORM_ADMIN_PASSWORD,
             )
 
 

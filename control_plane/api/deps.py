@@ -1,10 +1,10 @@
 """FastAPI dependencies as Annotated aliases: session, settings, the caller and what it may do.
 
 `CurrentActor` authenticates the bearer credential (services.auth) and counts the request
-against the tenant's rate limit; `Authorize(permission)` admits the caller to the tenant named in
-the path, answering 404 for another tenant's (indistinguishable from none) and 403 for a missing
-permission; `PlatformAdmin` admits platform admins only. The authorization test matrix reads the
-permission each route declares through these.
+against the tenant's rate limit (api.ratelimit); `Authorize(permission)` admits the caller to the
+tenant named in the path, answering 404 for another tenant's (indistinguishable from none) and
+403 for a missing permission; `PlatformAdmin` admits platform admins only. The authorization test
+matrix reads the permission each route declares through these.
 """
 
 from __future__ import annotations
@@ -25,8 +25,10 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session
 
 from control_plane import models
+from control_plane.api import idempotency, ratelimit
 from control_plane.core import config, db, oidc, permissions
-from control_plane.services import audit, auth, idempotency, mirror, outbox, ratelimit
+from control_plane.services import audit, auth, errors, tenants, tiers
+from control_plane.workers import outbox
 from tenantry_core import problems
 
 _UNRESOLVED = object()
@@ -37,9 +39,9 @@ def get_session() -> Iterator[Session]:
         yield session
 
 
-def get_tiers(request: Request) -> mirror.TierCache:
-    tiers: mirror.TierCache = request.app.state.tiers
-    return tiers
+def get_tiers(request: Request) -> tiers.TierCache:
+    catalog: tiers.TierCache = request.app.state.tiers
+    return catalog
 
 
 def get_wake(request: Request) -> Callable[[], None]:
@@ -48,21 +50,20 @@ def get_wake(request: Request) -> Callable[[], None]:
     return dispatcher.wake.set if dispatcher else lambda: None
 
 
-def get_loaded_tiers(tiers: Annotated[mirror.TierCache, Depends(get_tiers)]) -> mirror.TierCache:
+def get_loaded_tiers(
+    catalog: Annotated[tiers.TierCache, Depends(get_tiers)],
+) -> tiers.TierCache:
     """The tier catalog, or 503 until its first list from Kubernetes arrived."""
-    if not tiers.loaded.is_set():
-        raise problems.Problem(
-            503,
-            "Tiers unavailable",
-            "the tier catalog is not loaded yet",
-            headers={"Retry-After": "2"},
+    if not catalog.loaded.is_set():
+        raise errors.Unavailable(
+            "Tiers unavailable", "the tier catalog is not loaded yet", retry_after=2
         )
-    return tiers
+    return catalog
 
 
 SessionDep = Annotated[Session, Depends(get_session)]
 SettingsDep = Annotated[config.Settings, Depends(config.get_settings)]
-TiersDep = Annotated[mirror.TierCache, Depends(get_loaded_tiers)]
+TiersDep = Annotated[tiers.TierCache, Depends(get_loaded_tiers)]
 WakeDep = Annotated[Callable[[], None], Depends(get_wake)]
 
 
@@ -72,10 +73,9 @@ def _authenticate(request: Request, token: str) -> auth.Actor:
     settings = config.get_settings()
     verifier: oidc.Verifier | None = request.app.state.oidc
     with db.session_factory()() as session:
-        actor = auth.resolve(session, token, settings, verifier)
+        actor = auth.resolve(session=session, token=token, settings=settings, verifier=verifier)
     if settings.RATE_LIMIT_ENABLED and actor.tenant_id is not None:
-        tiers: mirror.TierCache = request.app.state.tiers
-        limit = tiers.rate_limit(actor.tier) or settings.RATE_LIMIT_DEFAULT_PER_MINUTE
+        limit = get_tiers(request).rate_limit(actor.tier) or settings.RATE_LIMIT_DEFAULT_PER_MINUTE
         request.state.ratelimit = spend(
             f"tenant:{actor.tenant_id}",
             limit,
@@ -107,7 +107,7 @@ async def optional_actor(request: Request) -> auth.Actor | None:
             tenant_id=str(actor.tenant_id) if actor.tenant_id else None, actor=actor.ref
         )
     elif scheme:
-        raise auth.unauthorized("only Bearer credentials are accepted")
+        raise errors.Unauthorized("only Bearer credentials are accepted")
     request.state.actor = actor
     return actor
 
@@ -121,7 +121,7 @@ async def get_actor(
 ) -> auth.Actor:
     actor = await optional_actor(request)
     if actor is None:
-        raise auth.unauthorized("a bearer token is required")
+        raise errors.Unauthorized("a bearer token is required")
     return actor
 
 
@@ -146,19 +146,15 @@ class Authorize:
         self, tenant_id: uuid.UUID, actor: CurrentActor, session: SessionDep
     ) -> TenantAccess:
         if not actor.platform_admin and actor.tenant_id != tenant_id:
-            raise problems.Problem(404, "Not Found", "no such tenant")
-        tenant = session.get(models.Tenant, tenant_id)
-        if tenant is None:
-            raise problems.Problem(404, "Not Found", "no such tenant")
+            raise errors.NotFound("no such tenant")
+        tenant = tenants.get(session=session, tenant_id=tenant_id)
         if not actor.can(self.permission):
             raise forbidden(self.permission)
         return TenantAccess(actor, tenant)
 
 
-def forbidden(permission: str) -> problems.Problem:
-    return problems.Problem(
-        403, "Forbidden", f"this needs the '{permission}' permission", permission=str(permission)
-    )
+def forbidden(permission: str) -> errors.Forbidden:
+    return errors.Forbidden(f"this needs the '{permission}' permission", permission=str(permission))
 
 
 class RequirePlatformAdmin:

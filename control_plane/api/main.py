@@ -13,7 +13,6 @@ from control_plane.api.routes import (
     billing,
     roles,
     signup,
-    tenant_admin,
     tenants,
     tiers,
     users,
@@ -22,7 +21,6 @@ from control_plane.api.routes import (
 api_router = APIRouter(dependencies=[Depends(deps.idempotency_guard)])
 api_router.include_router(signup.router)
 api_router.include_router(auth.router)
-api_router.include_router(tenant_admin.router)
 api_router.include_router(tenants.router)
 api_router.include_router(users.router)
 api_router.include_router(roles.router)

@@ -11,7 +11,7 @@ import time
 import structlog
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from control_plane.services import ratelimit
+from control_plane.api import ratelimit
 
 log = structlog.get_logger("control_plane.access")
 

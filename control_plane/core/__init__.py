@@ -1,1 +1,2 @@
-"""Cross-cutting pieces of the control plane: settings, database, security, errors, logging."""
+"""Cross-cutting pieces of the control plane: settings, database, security, permissions, OIDC
+verification, logging. Imports no other layer of the control plane."""

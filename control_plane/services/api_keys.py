@@ -12,21 +12,22 @@ from sqlalchemy.orm import Session
 
 from control_plane import models, schemas
 from control_plane.core import security
-from control_plane.services import audit, auth, members
-from tenantry_core import problems
+from control_plane.services import access, audit, auth, errors
 
 PREFIX_SHOWN = 12  # characters kept to tell keys apart in listings
 
 
 def create(
+    *,
     session: Session,
     ctx: audit.Context,
     actor: auth.Actor,
     tenant_id: uuid.UUID,
     data: schemas.ApiKeyCreate,
 ) -> schemas.ApiKeyCreated:
-    scopes = members.checked_permissions(
-        actor, data.scopes, "scopes", "an API key with these scopes"
+    """A key limited to scopes the actor holds; the answer holds the key, shown this once."""
+    scopes = access.checked_permissions(
+        actor=actor, names=data.scopes, field="scopes", what="an API key with these scopes"
     )
     token, token_hash = security.new_secret(auth.API_KEY_PREFIX)
     key = models.ApiKey(
@@ -46,9 +47,9 @@ def create(
     session.add(key)
     session.flush()
     audit.record(
-        session,
-        ctx,
-        "api_key.create",
+        session=session,
+        ctx=ctx,
+        action="api_key.create",
         tenant_id=tenant_id,
         resource=f"api_key:{key.id}",
         after={"name": key.name, "scopes": list(scopes)},
@@ -58,7 +59,7 @@ def create(
     return schemas.ApiKeyCreated(**schemas.ApiKeyPublic.model_validate(key).model_dump(), key=token)
 
 
-def list_keys(session: Session, tenant_id: uuid.UUID) -> list[models.ApiKey]:
+def list_keys(*, session: Session, tenant_id: uuid.UUID) -> list[models.ApiKey]:
     return list(
         session.scalars(
             select(models.ApiKey)
@@ -68,16 +69,18 @@ def list_keys(session: Session, tenant_id: uuid.UUID) -> list[models.ApiKey]:
     )
 
 
-def revoke(session: Session, ctx: audit.Context, tenant_id: uuid.UUID, key_id: uuid.UUID) -> None:
+def revoke(
+    *, session: Session, ctx: audit.Context, tenant_id: uuid.UUID, key_id: uuid.UUID
+) -> None:
     key = session.get(models.ApiKey, key_id)
     if key is None or key.tenant_id != tenant_id:
-        raise problems.Problem(404, "Not Found", "no such API key")
+        raise errors.NotFound("no such API key")
     if key.revoked_at is None:
         key.revoked_at = dt.datetime.now(dt.UTC)
         audit.record(
-            session,
-            ctx,
-            "api_key.revoke",
+            session=session,
+            ctx=ctx,
+            action="api_key.revoke",
             tenant_id=tenant_id,
             resource=f"api_key:{key.id}",
             before={"name": key.name, "scopes": key.scopes},

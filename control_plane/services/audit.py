@@ -1,8 +1,8 @@
 """The audit log: every write of the API recorded with who, what, where from, before and after.
 
-Routes build a `Context` from the request (deps.AuditDep) and services call `record` in the same
-transaction as the change, so an entry exists exactly when the change does. Platform admins query
-every entry; a tenant reads only its own.
+Routes build a `Context` from the request (api.deps.AuditDep) and services call `record` in the
+same transaction as the change, so an entry exists exactly when the change does. Platform admins
+query every entry; a tenant reads only its own (api.routes.audit).
 """
 
 from __future__ import annotations
@@ -19,16 +19,18 @@ from control_plane import models
 
 @dataclass(frozen=True)
 class Context:
+    """Who acts (`user:<id>`, `api_key:<id>`, `stripe:<event>`, `tenantry:<worker>`), from where."""
+
     actor: str
     request_id: str | None = None
     client_ip: str | None = None
 
 
 def record(
+    *,
     session: Session,
     ctx: Context,
     action: str,
-    *,
     tenant_id: uuid.UUID | None,
     resource: str,
     before: dict[str, Any] | None = None,
@@ -49,8 +51,8 @@ def record(
 
 
 def query(
-    session: Session,
     *,
+    session: Session,
     tenant_id: uuid.UUID | None = None,
     actor: str | None = None,
     action: str | None = None,

@@ -4,7 +4,8 @@ Three kinds of bearer credential are accepted: our own short-lived access tokens
 API keys (`tnt_…`, looked up by hash) and, when configured, an OIDC issuer's tokens (verified
 against its JWKS, mapped to a user by email). The actor's permissions are read from the database
 on every request, so a changed role or a revoked key takes effect at once. Refresh tokens rotate:
-each is used once, and presenting a used one revokes every token of its family.
+each is used once, and presenting a used one revokes every token of its family. Used by
+api.deps (resolving the caller), api.routes.auth and the services that hand out tokens.
 """
 
 from __future__ import annotations
@@ -18,12 +19,11 @@ from sqlalchemy.orm import Session
 
 from control_plane import models, schemas
 from control_plane.core import config, oidc, permissions, security
-from control_plane.services import audit
-from tenantry_core import identity, problems, tokens
+from control_plane.services import audit, errors
+from tenantry_core import identity, tokens
 
 API_KEY_PREFIX = "tnt"
 REFRESH_PREFIX = "rt"
-_CHALLENGE = {"WWW-Authenticate": "Bearer"}
 
 
 @dataclass(frozen=True)
@@ -46,10 +46,6 @@ class Actor:
 
     def can(self, permission: str) -> bool:
         return self.platform_admin or permission in self.permissions
-
-
-def unauthorized(detail: str) -> problems.Problem:
-    return problems.Problem(401, "Unauthorized", detail, headers=_CHALLENGE)
 
 
 def actor_for_user(user: models.User) -> Actor:
@@ -78,16 +74,16 @@ def actor_for_user(user: models.User) -> Actor:
 
 
 def resolve(
-    session: Session, token: str, settings: config.Settings, verifier: oidc.Verifier | None
+    *, session: Session, token: str, settings: config.Settings, verifier: oidc.Verifier | None
 ) -> Actor:
-    """The actor a bearer credential stands for, or a 401 problem."""
+    """The actor a bearer credential stands for, or errors.Unauthorized."""
     if token.startswith(f"{API_KEY_PREFIX}_"):
         return _api_key_actor(session, token)
     if verifier is not None and oidc.issuer_of(token) == verifier.issuer:
         try:
             claims = verifier.claims(token)
         except tokens.InvalidToken as exc:
-            raise unauthorized("the OIDC token is invalid or expired") from exc
+            raise errors.Unauthorized("the OIDC token is invalid or expired") from exc
         return actor_for_user(_oidc_user(session, verifier.issuer, claims))
     try:
         claims = tokens.decode_claims(
@@ -98,9 +94,9 @@ def resolve(
         )
         user = session.get(models.User, uuid.UUID(str(claims["sub"])))
     except (tokens.InvalidToken, ValueError) as exc:
-        raise unauthorized("the bearer token is invalid or expired") from exc
+        raise errors.Unauthorized("the bearer token is invalid or expired") from exc
     if user is None or (claims.get("tid") and str(user.tenant_id) != claims["tid"]):
-        raise unauthorized("the bearer token's user no longer exists")
+        raise errors.Unauthorized("the bearer token's user no longer exists")
     return actor_for_user(user)
 
 
@@ -115,9 +111,9 @@ def _oidc_user(session: Session, issuer: str, claims: dict[str, object]) -> mode
         select(models.User).where(models.User.email == str(claims["email"]).lower())
     )
     if user is None:
-        raise unauthorized("no user has this identity's email; ask for an invitation")
+        raise errors.Unauthorized("no user has this identity's email; ask for an invitation")
     if user.oidc_subject is not None:
-        raise unauthorized("this account is linked to another identity of the issuer")
+        raise errors.Unauthorized("this account is linked to another identity of the issuer")
     user.oidc_subject = subject
     session.commit()
     return user
@@ -129,7 +125,7 @@ def _api_key_actor(session: Session, token: str) -> Actor:
         select(models.ApiKey).where(models.ApiKey.key_hash == security.hash_secret(token))
     )
     if key is None or key.revoked_at is not None or (key.expires_at and key.expires_at <= now):
-        raise unauthorized("the API key is invalid, expired or revoked")
+        raise errors.Unauthorized("the API key is invalid, expired or revoked")
     tenant = session.get(models.Tenant, key.tenant_id)
     assert tenant is not None
     if key.last_used_at is None or now - key.last_used_at > dt.timedelta(minutes=1):
@@ -144,10 +140,10 @@ def _api_key_actor(session: Session, token: str) -> Actor:
 
 # -- tokens ------------------------------------------------------------------------------------
 def issue_tokens(
+    *,
     session: Session,
     user: models.User,
     settings: config.Settings,
-    *,
     family: uuid.UUID | None = None,
 ) -> schemas.Token:
     """A fresh access token and a refresh token of `family` (a new family at sign-in)."""
@@ -185,16 +181,28 @@ def issue_tokens(
     )
 
 
-def login(session: Session, email: str, password: str) -> models.User:
+def login(
+    *, session: Session, settings: config.Settings, ctx: audit.Context, email: str, password: str
+) -> schemas.Token:
+    """Email and password → a new token pair (a new refresh family), audited."""
     user = session.scalar(select(models.User).where(models.User.email == email.lower()))
     if not security.verify_password(password, user.password_hash if user else None):
-        raise unauthorized("wrong email or password")
+        raise errors.Unauthorized("wrong email or password")
     assert user is not None
-    return user
+    issued = issue_tokens(session=session, user=user, settings=settings)
+    audit.record(
+        session=session,
+        ctx=audit.Context(f"user:{user.id}", ctx.request_id, ctx.client_ip),
+        action="auth.login",
+        tenant_id=user.tenant_id,
+        resource=f"user:{user.id}",
+    )
+    session.commit()
+    return issued
 
 
 def rotate(
-    session: Session, token: str, settings: config.Settings, ctx: audit.Context
+    *, session: Session, token: str, settings: config.Settings, ctx: audit.Context
 ) -> schemas.Token:
     """Use up a refresh token for a new pair; a reused one revokes its whole family."""
     now = dt.datetime.now(dt.UTC)
@@ -204,27 +212,33 @@ def rotate(
         .with_for_update()
     )
     if row is None or row.revoked_at is not None or row.expires_at <= now:
-        raise unauthorized("the refresh token is invalid, expired or revoked")
+        raise errors.Unauthorized("the refresh token is invalid, expired or revoked")
     as_user = audit.Context(f"user:{row.user_id}", ctx.request_id, ctx.client_ip)
     resource = f"refresh_token_family:{row.family_id}"
     tenant_id = _tenant_of(session, row.user_id)
     if row.used_at is not None:
-        revoke_family(session, row.family_id, now)
+        _revoke_family(session, row.family_id, now)
         audit.record(
-            session, as_user, "auth.refresh_token_reused", tenant_id=tenant_id, resource=resource
+            session=session,
+            ctx=as_user,
+            action="auth.refresh_token_reused",
+            tenant_id=tenant_id,
+            resource=resource,
         )
         session.commit()
-        raise unauthorized("the refresh token was already used; its family is revoked")
+        raise errors.Unauthorized("the refresh token was already used; its family is revoked")
     row.used_at = now
     user = session.get(models.User, row.user_id)
     assert user is not None
-    tokens = issue_tokens(session, user, settings, family=row.family_id)
-    audit.record(session, as_user, "auth.refresh", tenant_id=tenant_id, resource=resource)
+    issued = issue_tokens(session=session, user=user, settings=settings, family=row.family_id)
+    audit.record(
+        session=session, ctx=as_user, action="auth.refresh", tenant_id=tenant_id, resource=resource
+    )
     session.commit()
-    return tokens
+    return issued
 
 
-def revoke_family(session: Session, family: uuid.UUID, now: dt.datetime) -> None:
+def _revoke_family(session: Session, family: uuid.UUID, now: dt.datetime) -> None:
     session.execute(
         update(models.RefreshToken)
         .where(models.RefreshToken.family_id == family, models.RefreshToken.revoked_at.is_(None))
@@ -232,18 +246,19 @@ def revoke_family(session: Session, family: uuid.UUID, now: dt.datetime) -> None
     )
 
 
-def logout(session: Session, token: str, ctx: audit.Context) -> None:
+def logout(*, session: Session, token: str, ctx: audit.Context) -> None:
+    """Revoke the refresh token's family, if it is a live token."""
     row = session.scalar(
         select(models.RefreshToken).where(
             models.RefreshToken.token_hash == security.hash_secret(token)
         )
     )
     if row is not None and row.revoked_at is None:
-        revoke_family(session, row.family_id, dt.datetime.now(dt.UTC))
+        _revoke_family(session, row.family_id, dt.datetime.now(dt.UTC))
         audit.record(
-            session,
-            audit.Context(f"user:{row.user_id}", ctx.request_id, ctx.client_ip),
-            "auth.logout",
+            session=session,
+            ctx=audit.Context(f"user:{row.user_id}", ctx.request_id, ctx.client_ip),
+            action="auth.logout",
             tenant_id=_tenant_of(session, row.user_id),
             resource=f"refresh_token_family:{row.family_id}",
         )
@@ -254,7 +269,7 @@ def _tenant_of(session: Session, user_id: uuid.UUID) -> uuid.UUID | None:
     return session.scalar(select(models.User.tenant_id).where(models.User.id == user_id))
 
 
-def ensure_platform_admin(session: Session, email: str, password: str) -> bool:
+def ensure_platform_admin(*, session: Session, email: str, password: str) -> bool:
     """Create the first platform admin unless a user has that email; True if created."""
     if session.scalar(select(models.User.id).where(models.User.email == email.lower())):
         return False
@@ -269,7 +284,7 @@ def ensure_platform_admin(session: Session, email: str, password: str) -> bool:
     return True
 
 
-def builtin_role(session: Session, name: str) -> models.Role:
+def builtin_role(*, session: Session, name: str) -> models.Role:
     role = session.scalar(
         select(models.Role).where(models.Role.tenant_id.is_(None), models.Role.name == name)
     )

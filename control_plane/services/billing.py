@@ -1,34 +1,42 @@
-"""Billing: verified Stripe events change tenants' billing state, tier and suspension.
+"""Billing: the plan catalog, and verified Stripe events changing tenants' billing state, tier
+and suspension.
 
 The webhook route hands each verified event to `handle_event`. In one transaction it records
 the event id (a redelivery is a no-op), locks the tenant, asks `billing_rules.decide` what the
 event means, applies it, writes the audit log, and records the Kubernetes intent in the outbox:
 a new tier (the operator migrates the tenant if the isolation model changes), suspension, or
-offboarding on cancellation. `Sweeper` suspends tenants whose grace period ran out, and
-offboards closed tenants whose offboarding grace ended (services.tenant_admin).
+offboarding on cancellation. workers.sweeper runs `suspend_overdue` for tenants whose grace
+period ran out. Used by api.routes.billing and workers.sweeper.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import logging
-import threading
-import time
 import uuid
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session
 
 from control_plane import models
-from control_plane.services import audit, billing_rules, housekeeping, tenant_admin
+from control_plane.services import audit, billing_rules
 
-log = logging.getLogger(__name__)
 State = billing_rules.State
 
 
-def plan_tiers(session: Session) -> dict[str, str]:
+def list_plans(*, session: Session) -> list[models.Plan]:
+    """The plans on offer, cheapest first."""
+    return list(
+        session.scalars(
+            select(models.Plan)
+            .where(models.Plan.active)
+            .order_by(models.Plan.amount, models.Plan.id)
+        )
+    )
+
+
+def _plan_tiers(session: Session) -> dict[str, str]:
     return dict(session.execute(select(models.Plan.id, models.Plan.tier)).tuples().all())
 
 
@@ -58,7 +66,7 @@ def _snapshot(tenant: models.Tenant) -> dict[str, Any]:
     }
 
 
-def transition(
+def _transition(
     session: Session,
     tenant: models.Tenant,
     state: State,
@@ -86,9 +94,9 @@ def transition(
     if after == before:
         return
     audit.record(
-        session,
-        audit.Context(actor, request_id, client_ip),
-        action,
+        session=session,
+        ctx=audit.Context(actor, request_id, client_ip),
+        action=action,
         tenant_id=tenant.id,
         resource=f"tenant:{tenant.id}",
         before=before,
@@ -102,14 +110,26 @@ def transition(
 
 
 def handle_event(
+    *,
     session: Session,
     event: dict[str, Any],
-    *,
     grace: dt.timedelta,
     request_id: str | None = None,
     client_ip: str | None = None,
 ) -> str:
-    """Apply one verified event exactly once; returns what happened to it."""
+    """Apply one verified event exactly once, in a transaction of its own; returns what
+    happened to it."""
+    with session.begin():
+        return _apply_event(session, event, grace, request_id, client_ip)
+
+
+def _apply_event(
+    session: Session,
+    event: dict[str, Any],
+    grace: dt.timedelta,
+    request_id: str | None,
+    client_ip: str | None,
+) -> str:
     created = int(event["created"])
     obj = dict((event.get("data") or {}).get("object") or {})
     claimed = session.execute(
@@ -141,12 +161,12 @@ def handle_event(
         tenant.billing_version,
         tenant.billing_tier_version,
     )
-    decision = billing_rules.decide(current, str(event["type"]), created, obj, plan_tiers(session))
+    decision = billing_rules.decide(current, str(event["type"]), created, obj, _plan_tiers(session))
     record.outcome = decision.outcome
     if decision.applied:
         tenant.billing_version = decision.version
         tenant.billing_tier_version = decision.tier_version
-        transition(
+        _transition(
             session,
             tenant,
             decision.state,
@@ -160,7 +180,7 @@ def handle_event(
     return record.outcome
 
 
-def suspend_overdue(session: Session, now: dt.datetime) -> int:
+def suspend_overdue(*, session: Session, now: dt.datetime) -> int:
     """Suspend every past-due tenant whose grace period has ended."""
     overdue = session.scalars(
         select(models.Tenant)
@@ -170,7 +190,7 @@ def suspend_overdue(session: Session, now: dt.datetime) -> int:
         .with_for_update(skip_locked=True)
     ).all()
     for tenant in overdue:
-        transition(
+        _transition(
             session,
             tenant,
             State.SUSPENDED,
@@ -178,50 +198,3 @@ def suspend_overdue(session: Session, now: dt.datetime) -> int:
             action="billing.grace_period_ended",
         )
     return len(overdue)
-
-
-class Sweeper:
-    """A thread that, every `every` seconds, suspends overdue tenants and offboards closed ones
-    whose grace ended; and once a minute purges expired records (services.housekeeping)."""
-
-    HOUSEKEEPING_SECONDS = 60.0
-
-    def __init__(
-        self,
-        sessions: sessionmaker[Session],
-        *,
-        every: float = 5.0,
-        wake: threading.Event | None = None,
-        idempotency_ttl: dt.timedelta = dt.timedelta(hours=24),
-    ) -> None:
-        self.sessions, self.every, self.wake = sessions, every, wake
-        self.idempotency_ttl = idempotency_ttl
-        self.stopping = threading.Event()
-        self.thread = threading.Thread(target=self._run, name="billing-sweeper", daemon=True)
-
-    def _run(self) -> None:
-        last_housekeeping = 0.0
-        while not self.stopping.wait(self.every):
-            try:
-                now = dt.datetime.now(dt.UTC)
-                with self.sessions() as session, session.begin():
-                    changed = suspend_overdue(session, now)
-                    changed += tenant_admin.offboard_expired(session, now)
-                if changed and self.wake:
-                    self.wake.set()
-                if time.monotonic() - last_housekeeping >= self.HOUSEKEEPING_SECONDS:
-                    last_housekeeping = time.monotonic()
-                    with self.sessions() as session, session.begin():
-                        purged = housekeeping.purge(
-                            session, now, idempotency_ttl=self.idempotency_ttl
-                        )
-                    if any(purged.values()):
-                        log.info("housekeeping purged %s", purged)
-            except Exception:
-                log.exception("billing sweep failed")
-
-    def start(self) -> None:
-        self.thread.start()
-
-    def stop(self) -> None:
-        self.stopping.set()

@@ -1,9 +1,9 @@
-"""A tenant's people and roles: users, invitations, custom roles, with no privilege escalation.
+"""A tenant's people: its users and their roles, invitations, and accepting one.
 
-Nobody grants what they do not hold: a role given to a user or an invitation, a custom role's
-permissions and a change to someone whose role outranks the caller are all checked against the
-caller's own permissions (`permissions.escalates`). A tenant always keeps an owner. Every change
-is audited in its transaction. Used by api.routes.users and api.routes.roles.
+Nobody grants what they do not hold: a role given to a user or an invitation, and a change to
+someone whose role outranks the caller, are checked against the caller's own permissions
+(services.access). A tenant always keeps an owner. Every change is audited in its transaction.
+Used by api.routes.users; `find_role` and `commit_or_conflict` by services.roles too.
 """
 
 from __future__ import annotations
@@ -17,53 +17,23 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from control_plane import models, schemas
-from control_plane.core import permissions, security
-from control_plane.services import audit, auth
-from tenantry_core import problems
+from control_plane.core import config, permissions, security
+from control_plane.services import access, audit, auth, errors
 
 INVITATION_PREFIX = "inv"
 
 
-def no_escalation(actor: auth.Actor, granted: list[str], what: str) -> None:
-    if actor.platform_admin:
-        return
-    beyond = permissions.escalates(granted, actor.permissions)
-    if beyond:
-        raise problems.Problem(
-            403,
-            "Forbidden",
-            f"{what} would need permissions the caller does not hold",
-            missing=beyond,
-        )
-
-
-def checked_permissions(actor: auth.Actor, names: list[str], field: str, what: str) -> list[str]:
-    """Permission names parsed (422 for an unknown one) and held by the actor (else 403)."""
-    try:
-        granted = sorted(str(p) for p in permissions.parse(names))
-    except ValueError as exc:
-        raise problems.Problem(
-            422,
-            "Unknown permission",
-            str(exc),
-            errors=[{"loc": ["body", field], "msg": str(exc), "type": "value_error"}],
-            allowed=sorted(permissions.Permission),
-        ) from exc
-    no_escalation(actor, granted, what)
-    return granted
-
-
-def commit_or_conflict(session: Session, title: str, detail: str) -> None:
-    """Commit; a unique constraint lost to a concurrent request is a 409, not a 500."""
+def commit_or_conflict(*, session: Session, title: str, detail: str) -> None:
+    """Commit; a unique constraint lost to a concurrent request is a Conflict, not a crash."""
     try:
         session.commit()
     except IntegrityError as exc:
         session.rollback()
-        raise problems.Problem(409, title, detail) from exc
+        raise errors.Conflict(title, detail) from exc
 
 
-def find_role(session: Session, tenant_id: uuid.UUID, name: str) -> models.Role:
-    """A built-in role or one of the tenant's own, by name; 422 if there is none."""
+def find_role(*, session: Session, tenant_id: uuid.UUID, name: str) -> models.Role:
+    """A built-in role or one of the tenant's own, by name (errors.InvalidInput if none)."""
     role = session.scalar(
         select(models.Role)
         .where(models.Role.name == name)
@@ -71,18 +41,15 @@ def find_role(session: Session, tenant_id: uuid.UUID, name: str) -> models.Role:
         .order_by(models.Role.tenant_id.nulls_first())
     )
     if role is None:
-        raise problems.Problem(
-            422,
-            "Unknown role",
-            f"role {name!r} does not exist",
-            errors=[{"loc": ["body", "role"], "msg": "unknown role", "type": "value_error"}],
+        raise errors.InvalidInput(
+            "Unknown role", f"role {name!r} does not exist", field="role", reason="unknown role"
         )
     return role
 
 
 def _email_free(session: Session, email: str) -> None:
     if session.scalar(select(models.User.id).where(models.User.email == email.lower())):
-        raise problems.Problem(409, "Email registered", "this email already has an account")
+        raise errors.Conflict("Email registered", "this email already has an account")
 
 
 # -- users --------------------------------------------------------------------------------------
@@ -93,7 +60,7 @@ def user_public(user: models.User) -> schemas.UserPublic:
     )
 
 
-def list_users(session: Session, tenant_id: uuid.UUID) -> list[models.User]:
+def list_users(*, session: Session, tenant_id: uuid.UUID) -> list[models.User]:
     return list(
         session.scalars(
             select(models.User)
@@ -103,10 +70,10 @@ def list_users(session: Session, tenant_id: uuid.UUID) -> list[models.User]:
     )
 
 
-def get_user(session: Session, tenant_id: uuid.UUID, user_id: uuid.UUID) -> models.User:
+def get_user(*, session: Session, tenant_id: uuid.UUID, user_id: uuid.UUID) -> models.User:
     user = session.get(models.User, user_id)
     if user is None or user.tenant_id != tenant_id:
-        raise problems.Problem(404, "Not Found", "no such user")
+        raise errors.NotFound("no such user")
     return user
 
 
@@ -131,26 +98,34 @@ def _keep_an_owner(session: Session, user: models.User) -> None:
     assert user.tenant_id is not None
     is_owner = user.role.builtin and user.role.name == permissions.OWNER
     if is_owner and _owners(session, user.tenant_id) <= 1:
-        raise problems.Problem(409, "Last owner", "a tenant must keep at least one owner")
+        raise errors.Conflict("Last owner", "a tenant must keep at least one owner")
 
 
 def change_role(
-    session: Session, ctx: audit.Context, actor: auth.Actor, user: models.User, role_name: str
+    *,
+    session: Session,
+    ctx: audit.Context,
+    actor: auth.Actor,
+    user: models.User,
+    role_name: str,
 ) -> models.User:
+    """Give the user another role (never one with permissions the caller lacks)."""
     assert user.role is not None
     assert user.tenant_id is not None
-    role = find_role(session, user.tenant_id, role_name)
+    role = find_role(session=session, tenant_id=user.tenant_id, name=role_name)
     if role.id == user.role_id:
         return user
-    no_escalation(actor, user.role.permissions, "changing this user's role")
-    no_escalation(actor, role.permissions, f"granting role {role.name!r}")
+    access.no_escalation(
+        actor=actor, granted=user.role.permissions, what="changing this user's role"
+    )
+    access.no_escalation(actor=actor, granted=role.permissions, what=f"granting role {role.name!r}")
     _keep_an_owner(session, user)
     before = {"role": user.role.name}
     user.role = role
     audit.record(
-        session,
-        ctx,
-        "user.role_change",
+        session=session,
+        ctx=ctx,
+        action="user.role_change",
         tenant_id=user.tenant_id,
         resource=f"user:{user.id}",
         before=before,
@@ -160,14 +135,16 @@ def change_role(
     return user
 
 
-def remove_user(session: Session, ctx: audit.Context, actor: auth.Actor, user: models.User) -> None:
+def remove_user(
+    *, session: Session, ctx: audit.Context, actor: auth.Actor, user: models.User
+) -> None:
     assert user.role is not None
-    no_escalation(actor, user.role.permissions, "removing this user")
+    access.no_escalation(actor=actor, granted=user.role.permissions, what="removing this user")
     _keep_an_owner(session, user)
     audit.record(
-        session,
-        ctx,
-        "user.remove",
+        session=session,
+        ctx=ctx,
+        action="user.remove",
         tenant_id=user.tenant_id,
         resource=f"user:{user.id}",
         before={"email": user.email, "role": user.role.name},
@@ -191,16 +168,19 @@ def invitation_public(inv: models.Invitation) -> dict[str, Any]:
 
 
 def invite(
+    *,
     session: Session,
     ctx: audit.Context,
     actor: auth.Actor,
     tenant: models.Tenant,
     data: schemas.InvitationCreate,
-    *,
     expires: dt.timedelta,
 ) -> schemas.InvitationCreated:
-    role = find_role(session, tenant.id, data.role)
-    no_escalation(actor, role.permissions, f"inviting with role {role.name!r}")
+    """Invite someone by email; the answer holds the token, shown this once."""
+    role = find_role(session=session, tenant_id=tenant.id, name=data.role)
+    access.no_escalation(
+        actor=actor, granted=role.permissions, what=f"inviting with role {role.name!r}"
+    )
     _email_free(session, data.email)
     token, token_hash = security.new_secret(INVITATION_PREFIX)
     inv = models.Invitation(
@@ -215,9 +195,9 @@ def invite(
     session.add(inv)
     session.flush()
     audit.record(
-        session,
-        ctx,
-        "invitation.create",
+        session=session,
+        ctx=ctx,
+        action="invitation.create",
         tenant_id=tenant.id,
         resource=f"invitation:{inv.id}",
         after={"email": inv.email, "role": role.name},
@@ -226,7 +206,7 @@ def invite(
     return schemas.InvitationCreated(**invitation_public(inv), token=token)
 
 
-def list_invitations(session: Session, tenant_id: uuid.UUID) -> list[models.Invitation]:
+def list_invitations(*, session: Session, tenant_id: uuid.UUID) -> list[models.Invitation]:
     return list(
         session.scalars(
             select(models.Invitation)
@@ -237,17 +217,17 @@ def list_invitations(session: Session, tenant_id: uuid.UUID) -> list[models.Invi
 
 
 def revoke_invitation(
-    session: Session, ctx: audit.Context, tenant_id: uuid.UUID, invitation_id: uuid.UUID
+    *, session: Session, ctx: audit.Context, tenant_id: uuid.UUID, invitation_id: uuid.UUID
 ) -> None:
     inv = session.get(models.Invitation, invitation_id)
     if inv is None or inv.tenant_id != tenant_id:
-        raise problems.Problem(404, "Not Found", "no such invitation")
+        raise errors.NotFound("no such invitation")
     if inv.revoked_at is None and inv.accepted_at is None:
         inv.revoked_at = dt.datetime.now(dt.UTC)
         audit.record(
-            session,
-            ctx,
-            "invitation.revoke",
+            session=session,
+            ctx=ctx,
+            action="invitation.revoke",
             tenant_id=tenant_id,
             resource=f"invitation:{inv.id}",
             before={"email": inv.email},
@@ -255,8 +235,14 @@ def revoke_invitation(
         session.commit()
 
 
-def accept(session: Session, ctx: audit.Context, data: schemas.InvitationAccept) -> models.User:
-    """Create the invitee's user from a valid invitation (once)."""
+def accept(
+    *,
+    session: Session,
+    ctx: audit.Context,
+    settings: config.Settings,
+    data: schemas.InvitationAccept,
+) -> schemas.Token:
+    """Create the invitee's user from a valid invitation (once); answers the user's tokens."""
     now = dt.datetime.now(dt.UTC)
     inv = session.scalar(
         select(models.Invitation)
@@ -264,9 +250,7 @@ def accept(session: Session, ctx: audit.Context, data: schemas.InvitationAccept)
         .with_for_update(of=models.Invitation)
     )
     if inv is None or inv.accepted_at or inv.revoked_at or inv.expires_at <= now:
-        raise problems.Problem(
-            404, "Not Found", "the invitation does not exist, was used, revoked or has expired"
-        )
+        raise errors.NotFound("the invitation does not exist, was used, revoked or has expired")
     _email_free(session, inv.email)
     user = models.User(
         id=uuid.uuid4(),
@@ -278,13 +262,17 @@ def accept(session: Session, ctx: audit.Context, data: schemas.InvitationAccept)
     session.add(user)
     inv.accepted_at = now
     audit.record(
-        session,
-        audit.Context(f"user:{user.id}", ctx.request_id, ctx.client_ip),
-        "invitation.accept",
+        session=session,
+        ctx=audit.Context(f"user:{user.id}", ctx.request_id, ctx.client_ip),
+        action="invitation.accept",
         tenant_id=inv.tenant_id,
         resource=f"user:{user.id}",
         after={"email": inv.email, "role": inv.role.name},
     )
-    commit_or_conflict(session, "Email registered", "this email already has an account")
+    commit_or_conflict(
+        session=session, title="Email registered", detail="this email already has an account"
+    )
     session.refresh(user)
-    return user
+    issued = auth.issue_tokens(session=session, user=user, settings=settings)
+    session.commit()
+    return issued

@@ -1,7 +1,8 @@
 """A tenant's custom roles: named permission sets beside the built-in ones.
 
 Built-in roles are read-only; a custom role holds only permissions its creator holds, and is
-deleted only when no user or pending invitation has it. Used by api.routes.roles.
+deleted only when no user or pending invitation has it (services.access checks the grants).
+Used by api.routes.roles.
 """
 
 from __future__ import annotations
@@ -12,11 +13,10 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from control_plane import models, schemas
-from control_plane.services import audit, auth, members
-from tenantry_core import problems
+from control_plane.services import access, audit, auth, errors, members
 
 
-def list_roles(session: Session, tenant_id: uuid.UUID) -> list[models.Role]:
+def list_roles(*, session: Session, tenant_id: uuid.UUID) -> list[models.Role]:
     return list(
         session.scalars(
             select(models.Role)
@@ -26,47 +26,54 @@ def list_roles(session: Session, tenant_id: uuid.UUID) -> list[models.Role]:
     )
 
 
-def get_custom(session: Session, tenant_id: uuid.UUID, role_id: uuid.UUID) -> models.Role:
+def get_custom(*, session: Session, tenant_id: uuid.UUID, role_id: uuid.UUID) -> models.Role:
+    """One of the tenant's own roles, by id (a built-in one is a Conflict: it is read-only)."""
     role = session.get(models.Role, role_id)
     if role is None or (role.tenant_id is not None and role.tenant_id != tenant_id):
-        raise problems.Problem(404, "Not Found", "no such role")
+        raise errors.NotFound("no such role")
     if role.builtin:
-        raise problems.Problem(409, "Built-in role", "built-in roles cannot be changed")
+        raise errors.Conflict("Built-in role", "built-in roles cannot be changed")
     return role
 
 
 def create(
+    *,
     session: Session,
     ctx: audit.Context,
     actor: auth.Actor,
     tenant_id: uuid.UUID,
     data: schemas.RoleCreate,
 ) -> models.Role:
-    granted = members.checked_permissions(actor, data.permissions, "permissions", "this role")
+    granted = access.checked_permissions(
+        actor=actor, names=data.permissions, field="permissions", what="this role"
+    )
     taken = session.scalar(
         select(models.Role.id)
         .where(models.Role.name == data.name)
         .where(or_(models.Role.tenant_id.is_(None), models.Role.tenant_id == tenant_id))
     )
     if taken:
-        raise problems.Problem(409, "Role exists", f"a role named {data.name!r} exists")
+        raise errors.Conflict("Role exists", f"a role named {data.name!r} exists")
     role = models.Role(id=uuid.uuid4(), tenant_id=tenant_id, name=data.name)
     role.description = data.description
     role.grants = [models.RolePermission(permission=p) for p in granted]
     session.add(role)
     audit.record(
-        session,
-        ctx,
-        "role.create",
+        session=session,
+        ctx=ctx,
+        action="role.create",
         tenant_id=tenant_id,
         resource=f"role:{role.id}",
         after={"name": role.name, "permissions": granted},
     )
-    members.commit_or_conflict(session, "Role exists", f"a role named {data.name!r} exists")
+    members.commit_or_conflict(
+        session=session, title="Role exists", detail=f"a role named {data.name!r} exists"
+    )
     return role
 
 
 def update(
+    *,
     session: Session,
     ctx: audit.Context,
     actor: auth.Actor,
@@ -74,9 +81,11 @@ def update(
     data: schemas.RoleUpdate,
 ) -> models.Role:
     before = {"description": role.description, "permissions": role.permissions}
-    members.no_escalation(actor, role.permissions, "changing this role")
+    access.no_escalation(actor=actor, granted=role.permissions, what="changing this role")
     if data.permissions is not None:
-        granted = members.checked_permissions(actor, data.permissions, "permissions", "this role")
+        granted = access.checked_permissions(
+            actor=actor, names=data.permissions, field="permissions", what="this role"
+        )
         role.grants = [models.RolePermission(permission=p) for p in granted]
     if data.description is not None:
         role.description = data.description
@@ -84,9 +93,9 @@ def update(
     after = {"description": role.description, "permissions": role.permissions}
     if after != before:
         audit.record(
-            session,
-            ctx,
-            "role.update",
+            session=session,
+            ctx=ctx,
+            action="role.update",
             tenant_id=role.tenant_id,
             resource=f"role:{role.id}",
             before=before,
@@ -96,8 +105,9 @@ def update(
     return role
 
 
-def delete(session: Session, ctx: audit.Context, actor: auth.Actor, role: models.Role) -> None:
-    members.no_escalation(actor, role.permissions, "deleting this role")
+def delete(*, session: Session, ctx: audit.Context, actor: auth.Actor, role: models.Role) -> None:
+    """Delete a custom role no user or pending invitation has."""
+    access.no_escalation(actor=actor, granted=role.permissions, what="deleting this role")
     in_use = session.scalar(
         select(models.User.id).where(models.User.role_id == role.id).limit(1)
     ) or session.scalar(
@@ -110,11 +120,11 @@ def delete(session: Session, ctx: audit.Context, actor: auth.Actor, role: models
         .limit(1)
     )
     if in_use:
-        raise problems.Problem(409, "Role in use", "users or invitations still have this role")
+        raise errors.Conflict("Role in use", "users or invitations still have this role")
     audit.record(
-        session,
-        ctx,
-        "role.delete",
+        session=session,
+        ctx=ctx,
+        action="role.delete",
         tenant_id=role.tenant_id,
         resource=f"role:{role.id}",
         before={"name": role.name, "permissions": role.permissions},

@@ -1,57 +1,56 @@
-"""Tenant use cases: self-service signup and the Tenant resource a registry row stands for.
+"""Tenant use cases: signup, reading and listing, renaming and re-tiering, suspend and resume,
+offboarding with a grace period and restoring within it, and plan changes.
 
-Signup writes the tenant, its owner and an outbox entry in one transaction; the outbox
-dispatcher then applies the Tenant resource, so the intent is never lost nor applied twice.
+Each change is audited and records its intent in the outbox (the Tenant resource to apply or
+delete, the Stripe subscription to sync) in the transaction of the change, so the intent is never
+lost nor applied twice; workers.outbox carries it out. Offboarding first closes the tenant: it is
+suspended at once and restorable until `offboard_after`; then workers.sweeper runs
+`offboard_expired`, which deletes its Tenant resource, and the operator offboards it by its
+deletionPolicy. Used by api.routes.tenants, api.routes.signup and api.deps.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
+import datetime as dt
 import uuid
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from control_plane import models, schemas
-from control_plane.core import permissions, security
-from control_plane.services import audit, auth
-from tenantry_core import enums, identity, problems, resources
+from control_plane.core import config, permissions, security
+from control_plane.services import audit, auth, errors, tiers
+from tenantry_core import enums, identity
 
 
-def tenant_resource(tenant: models.Tenant) -> dict[str, Any]:
-    """The Tenant custom resource the control plane owns for a registry row."""
-    return {
-        "apiVersion": resources.API_VERSION,
-        "kind": resources.TENANT_KIND,
-        "metadata": {
-            "name": tenant.tenant_key,
-            "labels": {
-                resources.LABEL_TENANT_ID: str(tenant.id),
-                resources.LABEL_MANAGED_BY: resources.CONTROL_PLANE_FIELD_MANAGER,
-            },
-        },
-        "spec": {
-            "tier": tenant.tier,
-            "displayName": tenant.company,
-            "suspended": tenant.suspended,
-            **({"owner": {"email": tenant.owner_email}} if tenant.owner_email else {}),
-        },
-    }
+def get(*, session: Session, tenant_id: uuid.UUID) -> models.Tenant:
+    tenant = session.get(models.Tenant, tenant_id)
+    if tenant is None:
+        raise errors.NotFound("no such tenant")
+    return tenant
 
 
+def _name_taken(company: str) -> errors.Conflict:
+    return errors.Conflict("Tenant exists", f"a tenant named {company!r} exists")
+
+
+# -- signup -------------------------------------------------------------------------------------
 def signup(
-    session: Session, ctx: audit.Context, *, data: schemas.SignupCreate, tiers: set[str]
-) -> tuple[models.Tenant, models.User]:
-    """Create the tenant, its owner and the intent to provision it, or nothing at all."""
-    if data.tier not in tiers:
-        raise problems.Problem(
-            422,
-            "Unknown tier",
-            f"tier {data.tier!r} is not offered",
-            errors=[{"loc": ["body", "tier"], "msg": "unknown tier", "type": "value_error"}],
-            allowed=sorted(tiers),
-        )
+    *,
+    session: Session,
+    ctx: audit.Context,
+    settings: config.Settings,
+    data: schemas.SignupCreate,
+    offered: set[str],
+) -> schemas.SignupPublic:
+    """Create the tenant, its owner and the intents to provision it, or nothing at all; then
+    sign the owner in."""
+    if data.tier not in offered:
+        raise errors.UnknownTier(data.tier, offered=offered)
     tenant_key = identity.from_company(data.company)
     conflict = session.scalar(
         select(models.Tenant.tenant_key).where(
@@ -60,9 +59,9 @@ def signup(
         )
     )
     if conflict:
-        raise problems.Problem(409, "Tenant exists", f"a tenant named {data.company!r} exists")
+        raise _name_taken(data.company)
     if session.scalar(select(models.User.id).where(models.User.email == data.email.lower())):
-        raise problems.Problem(409, "Email registered", "this email already has an account")
+        raise errors.Conflict("Email registered", "this email already has an account")
     tenant = models.Tenant(
         id=uuid.uuid4(),
         tenant_key=tenant_key,
@@ -78,14 +77,14 @@ def signup(
         id=uuid.uuid4(),
         tenant=tenant,
         email=data.email.lower(),
-        role=auth.builtin_role(session, permissions.OWNER),
+        role=auth.builtin_role(session=session, name=permissions.OWNER),
         password_hash=security.hash_password(data.password),
     )
     session.add(owner)
     audit.record(
-        session,
-        audit.Context(f"user:{owner.id}", ctx.request_id, ctx.client_ip),
-        "tenant.signup",
+        session=session,
+        ctx=audit.Context(f"user:{owner.id}", ctx.request_id, ctx.client_ip),
+        action="tenant.signup",
         tenant_id=tenant.id,
         resource=f"tenant:{tenant.id}",
         after={"company": data.company, "tier": data.tier, "owner": owner.email},
@@ -96,7 +95,253 @@ def signup(
         session.commit()
     except IntegrityError as exc:  # a concurrent signup won the race for the same name
         session.rollback()
-        raise problems.Problem(
-            409, "Tenant exists", f"a tenant named {data.company!r} exists"
+        raise _name_taken(data.company) from exc
+    token = auth.issue_tokens(session=session, user=owner, settings=settings)
+    session.commit()
+    return schemas.SignupPublic(tenant=schemas.TenantPublic.model_validate(tenant), token=token)
+
+
+# -- listing ------------------------------------------------------------------------------------
+def _encode_cursor(tenant: models.Tenant) -> str:
+    raw = f"{tenant.created_at.isoformat()}|{tenant.id}"
+    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+
+def _decode_cursor(cursor: str) -> tuple[dt.datetime, uuid.UUID]:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        created, _, ident = raw.partition("|")
+        return dt.datetime.fromisoformat(created), uuid.UUID(ident)
+    except (ValueError, binascii.Error, UnicodeDecodeError) as exc:
+        raise errors.InvalidInput(
+            "Invalid cursor",
+            "the cursor is not one this API returned",
+            field="cursor",
+            reason="invalid cursor",
+            location="query",
         ) from exc
-    return tenant, owner
+
+
+def list_tenants(
+    *,
+    session: Session,
+    limit: int,
+    cursor: str | None = None,
+    tier: str | None = None,
+    phase: str | None = None,
+    lifecycle: str | None = None,
+    suspended: bool | None = None,
+    q: str | None = None,
+) -> schemas.TenantPage:
+    """Tenants oldest first, `limit` a page, with the cursor of the next page."""
+    stmt: Select[Any] = select(models.Tenant).order_by(models.Tenant.created_at, models.Tenant.id)
+    if tier:
+        stmt = stmt.where(models.Tenant.tier == tier)
+    if phase:
+        stmt = stmt.where(models.Tenant.phase == phase)
+    if lifecycle:
+        stmt = stmt.where(models.Tenant.lifecycle == lifecycle)
+    if suspended is not None:
+        stmt = stmt.where(models.Tenant.suspended.is_(suspended))
+    if q:
+        escaped = q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        pattern = f"%{escaped}%"
+        stmt = stmt.where(
+            models.Tenant.company.ilike(pattern, escape="\\")
+            | models.Tenant.tenant_key.ilike(pattern, escape="\\")
+        )
+    if cursor:
+        created, ident = _decode_cursor(cursor)
+        stmt = stmt.where(
+            (models.Tenant.created_at > created)
+            | ((models.Tenant.created_at == created) & (models.Tenant.id > ident))
+        )
+    rows: list[models.Tenant] = list(session.scalars(stmt.limit(limit + 1)))
+    page = rows[:limit]
+    return schemas.TenantPage(
+        items=[schemas.TenantPublic.model_validate(t) for t in page],
+        next_cursor=_encode_cursor(page[-1]) if len(rows) > limit else None,
+    )
+
+
+# -- changes ------------------------------------------------------------------------------------
+def _view(tenant: models.Tenant) -> dict[str, Any]:
+    """What the audit log shows of a tenant before and after a change."""
+    return {
+        "company": tenant.company,
+        "tier": tenant.tier,
+        "suspended": tenant.suspended,
+        "lifecycle": tenant.lifecycle,
+        "offboard_after": tenant.offboard_after.isoformat() if tenant.offboard_after else None,
+    }
+
+
+def _commit(
+    session: Session, ctx: audit.Context, tenant: models.Tenant, action: str, before: dict[str, Any]
+) -> models.Tenant:
+    """Commit a change; if it changed anything, audit it and record the Tenant to apply."""
+    after = _view(tenant)
+    if after != before:
+        tenant.updated_at = dt.datetime.now(dt.UTC)
+        audit.record(
+            session=session,
+            ctx=ctx,
+            action=action,
+            tenant_id=tenant.id,
+            resource=f"tenant:{tenant.id}",
+            before=before,
+            after=after,
+        )
+        session.add(models.OutboxEntry(tenant=tenant, action=models.OutboxAction.APPLY_TENANT))
+    session.commit()
+    return tenant
+
+
+def _require_open(tenant: models.Tenant) -> None:
+    if tenant.lifecycle == models.Lifecycle.OFFBOARDING:
+        raise errors.Conflict("Tenant offboarded", "the tenant has been offboarded")
+
+
+def update(
+    *,
+    session: Session,
+    ctx: audit.Context,
+    actor: auth.Actor,
+    tenant: models.Tenant,
+    data: schemas.TenantUpdate,
+    known_tiers: set[str],
+) -> models.Tenant:
+    """Rename the tenant; platform admins may also move it to another of the `known_tiers`
+    (tenants change tier through their subscription)."""
+    if data.tier is not None and not actor.platform_admin:
+        raise errors.Forbidden(
+            "the tier follows the subscription; change the plan instead",
+            permission=permissions.PLATFORM_ADMIN,
+        )
+    _require_open(tenant)
+    before = _view(tenant)
+    if data.tier is not None and data.tier != tenant.tier:
+        if data.tier not in known_tiers:
+            raise errors.UnknownTier(data.tier)
+        tenant.tier = data.tier
+    if data.company is not None and data.company != tenant.company:
+        taken = session.scalar(
+            select(models.Tenant.id).where(
+                func.lower(models.Tenant.company) == data.company.lower(),
+                models.Tenant.id != tenant.id,
+            )
+        )
+        if taken:
+            raise _name_taken(data.company)
+        tenant.company = data.company
+    return _commit(session, ctx, tenant, "tenant.update", before)
+
+
+def set_suspended(
+    *, session: Session, ctx: audit.Context, tenant: models.Tenant, suspended: bool
+) -> models.Tenant:
+    """Stop (or start again) the tenant's workload and app traffic; its data stays."""
+    _require_open(tenant)
+    if not suspended and tenant.lifecycle == models.Lifecycle.CLOSING:
+        raise errors.Conflict("Tenant closing", "restore the tenant to resume it")
+    before = _view(tenant)
+    tenant.suspended = suspended
+    return _commit(session, ctx, tenant, "tenant.suspend" if suspended else "tenant.resume", before)
+
+
+def offboard(
+    *, session: Session, ctx: audit.Context, tenant: models.Tenant, grace: dt.timedelta
+) -> models.Tenant:
+    """Close the tenant: suspended now, deleted when the grace period ends (idempotent)."""
+    _require_open(tenant)
+    if tenant.lifecycle == models.Lifecycle.CLOSING:
+        return tenant
+    before = _view(tenant)
+    tenant.lifecycle = models.Lifecycle.CLOSING
+    tenant.suspended = True
+    tenant.offboard_after = dt.datetime.now(dt.UTC) + grace
+    return _commit(session, ctx, tenant, "tenant.offboard", before)
+
+
+def restore(*, session: Session, ctx: audit.Context, tenant: models.Tenant) -> models.Tenant:
+    """Reopen a closing tenant within its grace period (idempotent for an active one)."""
+    if tenant.lifecycle == models.Lifecycle.OFFBOARDING:
+        raise errors.Conflict(
+            "Grace period over",
+            "the tenant has been offboarded; a new tenant can be restored from its retained "
+            "data or snapshot (spec.restoreFrom)",
+        )
+    if tenant.lifecycle == models.Lifecycle.ACTIVE:
+        return tenant
+    before = _view(tenant)
+    tenant.lifecycle = models.Lifecycle.ACTIVE
+    tenant.offboard_after = None
+    tenant.suspended = tenant.billing_state == "suspended"
+    return _commit(session, ctx, tenant, "tenant.restore", before)
+
+
+def offboard_expired(*, session: Session, now: dt.datetime) -> int:
+    """Offboard every closing tenant whose grace period has ended (for workers.sweeper)."""
+    expired = session.scalars(
+        select(models.Tenant)
+        .where(
+            models.Tenant.lifecycle == models.Lifecycle.CLOSING.value,
+            models.Tenant.offboard_after <= now,
+        )
+        .with_for_update(skip_locked=True)
+    ).all()
+    ctx = audit.Context(actor="tenantry:offboarding")
+    for tenant in expired:
+        before = _view(tenant)
+        tenant.lifecycle = models.Lifecycle.OFFBOARDING
+        audit.record(
+            session=session,
+            ctx=ctx,
+            action="tenant.offboard_grace_ended",
+            tenant_id=tenant.id,
+            resource=f"tenant:{tenant.id}",
+            before=before,
+            after=_view(tenant),
+        )
+        session.add(models.OutboxEntry(tenant=tenant, action=models.OutboxAction.DELETE_TENANT))
+    return len(expired)
+
+
+# -- the plan -----------------------------------------------------------------------------------
+def entitlements(*, tenant: models.Tenant, catalog: tiers.TierCache) -> schemas.EntitlementsPublic:
+    """What the tenant's plan includes: the features of its Tier."""
+    current = catalog.get(tenant.tier)
+    return schemas.EntitlementsPublic(
+        tenant_id=tenant.id,
+        tier=tenant.tier,
+        features=sorted(current.features) if current else [],
+        rate_limit_per_minute=current.rate_limit_per_minute if current else None,
+    )
+
+
+def change_subscription(
+    *, session: Session, ctx: audit.Context, tenant: models.Tenant, plan_id: str
+) -> schemas.SubscriptionChange:
+    """Ask Stripe (through the outbox) to move the tenant to another plan; the tier changes once
+    Stripe confirms it (services.billing)."""
+    plan = session.get(models.Plan, plan_id)
+    if plan is None or not plan.active:
+        raise errors.InvalidInput(
+            "Unknown plan", f"plan {plan_id!r} is not offered", field="plan", reason="unknown plan"
+        )
+    session.add(
+        models.OutboxEntry(
+            tenant=tenant, action=models.OutboxAction.SYNC_BILLING, payload={"plan": plan.id}
+        )
+    )
+    audit.record(
+        session=session,
+        ctx=ctx,
+        action="billing.plan_change_requested",
+        tenant_id=tenant.id,
+        resource=f"tenant:{tenant.id}",
+        before={"tier": tenant.tier},
+        after={"plan": plan.id},
+    )
+    session.commit()
+    return schemas.SubscriptionChange(plan=plan.id, tier=plan.tier, status="requested")

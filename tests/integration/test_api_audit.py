@@ -16,7 +16,8 @@ import pytest
 import sqlalchemy
 from sqlalchemy import orm
 
-from control_plane.services import housekeeping, idempotency
+from control_plane.api import idempotency
+from control_plane.workers import housekeeping
 from localplatform import stack
 from tests.conftest import eventually
 from tests.integration import support

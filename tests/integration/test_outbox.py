@@ -14,7 +14,8 @@ from sqlalchemy.orm import sessionmaker
 
 from control_plane import models, prestart
 from control_plane.core import config
-from control_plane.services import kube, outbox
+from control_plane.integrations import kube
+from control_plane.workers import outbox
 from tests.integration import support
 
 pytestmark = pytest.mark.integration

@@ -15,7 +15,7 @@ from sqlalchemy.orm import sessionmaker
 
 from control_plane import models
 from control_plane.core import config
-from control_plane.services import stripe_sync
+from control_plane.integrations import stripe_sync
 from tests.conftest import eventually
 from tests.integration import support
 

@@ -15,7 +15,7 @@ from sqlalchemy import create_engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from control_plane.core import config
-from control_plane.services import usage
+from control_plane.workers import usage_reporter
 from tests.conftest import eventually
 from tests.integration import support
 
@@ -71,7 +71,7 @@ def test_each_finished_day_is_reported_once(
         )
     stripe = RecordingStripe()
 
-    assert usage.report_closed_days(session, stripe, today) >= 1
+    assert usage_reporter.report_closed_days(session, stripe, today) >= 1
     mine = [e for e in stripe.events if e["identifier"].startswith(tenant["id"])]
     end_of_day = int(dt.datetime.combine(yesterday, dt.time(23, 59, 59), dt.UTC).timestamp())
     key = f"{tenant['id']}-{yesterday.isoformat()}"
@@ -91,7 +91,7 @@ def test_each_finished_day_is_reported_once(
     ]
 
     again = RecordingStripe()
-    usage.report_closed_days(session, again, today)
+    usage_reporter.report_closed_days(session, again, today)
     assert [e for e in again.events if e["identifier"].startswith(tenant["id"])] == []
     assert control_db.execute(
         "SELECT day, api_calls FROM usage_reports WHERE tenant_id = %s", (tenant["id"],)

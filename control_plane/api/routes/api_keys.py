@@ -15,7 +15,7 @@ router = APIRouter(prefix="/tenants/{tenant_id}/api-keys", tags=["api keys"])
 
 @router.get("", response_model=list[schemas.ApiKeyPublic])
 def list_keys(access: deps.ApiKeysReader, session: deps.SessionDep) -> list[models.ApiKey]:
-    return api_keys.list_keys(session, access.tenant.id)
+    return api_keys.list_keys(session=session, tenant_id=access.tenant.id)
 
 
 @router.post("", response_model=schemas.ApiKeyCreated, status_code=status.HTTP_201_CREATED)
@@ -26,11 +26,13 @@ def create_key(
     ctx: deps.AuditDep,
 ) -> schemas.ApiKeyCreated:
     """A key limited to `scopes` (permissions the caller holds); `key` is shown only here."""
-    return api_keys.create(session, ctx, access.actor, access.tenant.id, data)
+    return api_keys.create(
+        session=session, ctx=ctx, actor=access.actor, tenant_id=access.tenant.id, data=data
+    )
 
 
 @router.delete("/{key_id}", status_code=status.HTTP_204_NO_CONTENT)
 def revoke_key(
     key_id: uuid.UUID, access: deps.ApiKeysManager, session: deps.SessionDep, ctx: deps.AuditDep
 ) -> None:
-    api_keys.revoke(session, ctx, access.tenant.id, key_id)
+    api_keys.revoke(session=session, ctx=ctx, tenant_id=access.tenant.id, key_id=key_id)

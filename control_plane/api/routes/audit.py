@@ -39,7 +39,12 @@ def platform_audit(
 ) -> schemas.AuditPage:
     """Every audit entry, newest first."""
     found = audit.query(
-        session, tenant_id=tenant_id, actor=actor, action=action, before_id=cursor, limit=limit
+        session=session,
+        tenant_id=tenant_id,
+        actor=actor,
+        action=action,
+        before_id=cursor,
+        limit=limit,
     )
     return _page(list(found), limit)
 
@@ -55,7 +60,7 @@ def tenant_audit(
 ) -> schemas.AuditPage:
     """The tenant's own audit entries, newest first."""
     found = audit.query(
-        session,
+        session=session,
         tenant_id=access.tenant.id,
         actor=actor,
         action=action,

@@ -6,7 +6,7 @@ from fastapi import APIRouter, status
 
 from control_plane import schemas
 from control_plane.api import deps
-from control_plane.services import audit, auth
+from control_plane.services import auth
 
 router = APIRouter(prefix="/auth", tags=["auth"])
 
@@ -28,17 +28,9 @@ def login(
         "too many sign-in attempts for this account; wait and retry",
         policy="login",
     )
-    user = auth.login(session, data.email, data.password)
-    tokens = auth.issue_tokens(session, user, settings)
-    audit.record(
-        session,
-        audit.Context(f"user:{user.id}", ctx.request_id, ctx.client_ip),
-        "auth.login",
-        tenant_id=user.tenant_id,
-        resource=f"user:{user.id}",
+    return auth.login(
+        session=session, settings=settings, ctx=ctx, email=data.email, password=data.password
     )
-    session.commit()
-    return tokens
 
 
 @router.post(
@@ -53,13 +45,13 @@ def refresh(
     ctx: deps.AuditDep,
 ) -> schemas.Token:
     """Use up a refresh token for a new pair. Presenting a used one revokes its whole family."""
-    return auth.rotate(session, data.refresh_token, settings, ctx)
+    return auth.rotate(session=session, token=data.refresh_token, settings=settings, ctx=ctx)
 
 
 @router.post("/logout", status_code=status.HTTP_204_NO_CONTENT)
 def logout(data: schemas.RefreshCreate, session: deps.SessionDep, ctx: deps.AuditDep) -> None:
     """Revoke the refresh token's family (every token rotated from the same sign-in)."""
-    auth.logout(session, data.refresh_token, ctx)
+    auth.logout(session=session, token=data.refresh_token, ctx=ctx)
 
 
 @router.get("/me", response_model=schemas.Me)

@@ -15,7 +15,7 @@ router = APIRouter(prefix="/tenants/{tenant_id}/roles", tags=["roles"])
 
 @router.get("", response_model=list[schemas.RolePublic])
 def list_roles(access: deps.UsersReader, session: deps.SessionDep) -> list[models.Role]:
-    return roles.list_roles(session, access.tenant.id)
+    return roles.list_roles(session=session, tenant_id=access.tenant.id)
 
 
 @router.post("", response_model=schemas.RolePublic, status_code=status.HTTP_201_CREATED)
@@ -25,7 +25,9 @@ def create_role(
     session: deps.SessionDep,
     ctx: deps.AuditDep,
 ) -> models.Role:
-    return roles.create(session, ctx, access.actor, access.tenant.id, data)
+    return roles.create(
+        session=session, ctx=ctx, actor=access.actor, tenant_id=access.tenant.id, data=data
+    )
 
 
 @router.patch("/{role_id}", response_model=schemas.RolePublic)
@@ -36,13 +38,13 @@ def update_role(
     session: deps.SessionDep,
     ctx: deps.AuditDep,
 ) -> models.Role:
-    role = roles.get_custom(session, access.tenant.id, role_id)
-    return roles.update(session, ctx, access.actor, role, data)
+    role = roles.get_custom(session=session, tenant_id=access.tenant.id, role_id=role_id)
+    return roles.update(session=session, ctx=ctx, actor=access.actor, role=role, data=data)
 
 
 @router.delete("/{role_id}", status_code=status.HTTP_204_NO_CONTENT)
 def delete_role(
     role_id: uuid.UUID, access: deps.RolesManager, session: deps.SessionDep, ctx: deps.AuditDep
 ) -> None:
-    role = roles.get_custom(session, access.tenant.id, role_id)
-    roles.delete(session, ctx, access.actor, role)
+    role = roles.get_custom(session=session, tenant_id=access.tenant.id, role_id=role_id)
+    roles.delete(session=session, ctx=ctx, actor=access.actor, role=role)

@@ -6,7 +6,7 @@ from fastapi import APIRouter, status
 
 from control_plane import schemas
 from control_plane.api import deps
-from control_plane.services import auth, tenants
+from control_plane.services import tenants
 
 router = APIRouter(tags=["signup"])
 
@@ -28,8 +28,8 @@ def signup(
     wake: deps.WakeDep,
     ctx: deps.AuditDep,
 ) -> schemas.SignupPublic:
-    tenant, owner = tenants.signup(session, ctx, data=data, tiers=tiers.self_service())
+    created = tenants.signup(
+        session=session, ctx=ctx, settings=settings, data=data, offered=tiers.self_service()
+    )
     wake()
-    token = auth.issue_tokens(session, owner, settings)
-    session.commit()
-    return schemas.SignupPublic(tenant=schemas.TenantPublic.model_validate(tenant), token=token)
+    return created

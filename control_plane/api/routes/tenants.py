@@ -1,30 +1,87 @@
-"""`/tenants/{id}`: a tenant's record and status, its own changes (rename, offboard, restore),
-its entitlements, subscription and usage. Every route admits only the tenant's own principals
-(and platform admins) holding the route's permission."""
+"""`/tenants`: platform admins list every tenant and suspend or resume one; a tenant's own
+principals (and platform admins) read its record and status, rename, offboard and restore it,
+and read its entitlements, change its subscription and read its usage, each route holding its
+permission. The work is services.tenants' (and services.usage's); each change wakes the outbox.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query
 
 from control_plane import models, schemas
 from control_plane.api import deps
-from control_plane.core import permissions
-from control_plane.services import audit, tenant_admin, usage
-from tenantry_core import problems
+from control_plane.services import tenants, usage
 
-router = APIRouter(prefix="/tenants", tags=["tenants"])
+every_tenant = APIRouter(prefix="/tenants", tags=["tenant admin"])
+one_tenant = APIRouter(prefix="/tenants", tags=["tenants"])
 
 
-@router.get("/{tenant_id}", response_model=schemas.TenantPublic)
+# -- platform admins, over every tenant ---------------------------------------------------------
+@every_tenant.get("", response_model=schemas.TenantPage)
+def list_tenants(
+    _: deps.PlatformAdmin,
+    session: deps.SessionDep,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    cursor: Annotated[schemas.PlainStr | None, Query(max_length=200)] = None,
+    tier: Annotated[schemas.PlainStr | None, Query(max_length=63)] = None,
+    phase: Annotated[schemas.PlainStr | None, Query(max_length=20)] = None,
+    lifecycle: Annotated[Literal["active", "closing", "offboarding"] | None, Query()] = None,
+    suspended: bool | None = None,
+    q: Annotated[
+        schemas.PlainStr | None, Query(max_length=200, description="in company or slug")
+    ] = None,
+) -> schemas.TenantPage:
+    """Every tenant, oldest first; pass `next_cursor` back as `cursor` for the next page."""
+    return tenants.list_tenants(
+        session=session,
+        limit=limit,
+        cursor=cursor,
+        tier=tier,
+        phase=phase,
+        lifecycle=lifecycle,
+        suspended=suspended,
+        q=q,
+    )
+
+
+@every_tenant.post("/{tenant_id}/suspend", response_model=schemas.TenantPublic)
+def suspend_tenant(
+    _: deps.PlatformAdmin,
+    access: deps.TenantReader,
+    session: deps.SessionDep,
+    ctx: deps.AuditDep,
+    wake: deps.WakeDep,
+) -> models.Tenant:
+    """Stop the tenant's workload and refuse its app traffic; its data stays."""
+    tenant = tenants.set_suspended(session=session, ctx=ctx, tenant=access.tenant, suspended=True)
+    wake()
+    return tenant
+
+
+@every_tenant.post("/{tenant_id}/resume", response_model=schemas.TenantPublic)
+def resume_tenant(
+    _: deps.PlatformAdmin,
+    access: deps.TenantReader,
+    session: deps.SessionDep,
+    ctx: deps.AuditDep,
+    wake: deps.WakeDep,
+) -> models.Tenant:
+    tenant = tenants.set_suspended(session=session, ctx=ctx, tenant=access.tenant, suspended=False)
+    wake()
+    return tenant
+
+
+# -- one tenant, for its own principals ---------------------------------------------------------
+@one_tenant.get("/{tenant_id}", response_model=schemas.TenantPublic)
 def read_tenant(access: deps.TenantReader) -> models.Tenant:
     """The tenant's registry record and the reconciliation status mirrored from its CR."""
     return access.tenant
 
 
-@router.patch("/{tenant_id}", response_model=schemas.TenantPublic)
+@one_tenant.patch("/{tenant_id}", response_model=schemas.TenantPublic)
 def update_tenant(
     data: schemas.TenantUpdate,
     access: deps.TenantUpdater,
@@ -35,19 +92,19 @@ def update_tenant(
 ) -> models.Tenant:
     """Rename the tenant; platform admins may also move it to another tier (which may mean a
     live migration), tenants change tier through their subscription."""
-    if data.tier is not None and not access.actor.platform_admin:
-        raise problems.Problem(
-            403,
-            "Forbidden",
-            "the tier follows the subscription; change the plan instead",
-            permission=permissions.PLATFORM_ADMIN,
-        )
-    tenant = tenant_admin.update(session, ctx, access.tenant, data, tiers=tiers.names())
+    tenant = tenants.update(
+        session=session,
+        ctx=ctx,
+        actor=access.actor,
+        tenant=access.tenant,
+        data=data,
+        known_tiers=tiers.names(),
+    )
     wake()
     return tenant
 
 
-@router.post("/{tenant_id}/offboard", response_model=schemas.TenantPublic)
+@one_tenant.post("/{tenant_id}/offboard", response_model=schemas.TenantPublic)
 def offboard_tenant(
     access: deps.TenantOffboarder,
     session: deps.SessionDep,
@@ -58,12 +115,12 @@ def offboard_tenant(
     """Close the tenant: suspended now, offboarded (by its deletionPolicy) after the grace
     period in `offboard_after`, restorable until then."""
     grace = dt.timedelta(seconds=settings.OFFBOARD_GRACE_SECONDS)
-    tenant = tenant_admin.offboard(session, ctx, access.tenant, grace)
+    tenant = tenants.offboard(session=session, ctx=ctx, tenant=access.tenant, grace=grace)
     wake()
     return tenant
 
 
-@router.post("/{tenant_id}/restore", response_model=schemas.TenantPublic)
+@one_tenant.post("/{tenant_id}/restore", response_model=schemas.TenantPublic)
 def restore_tenant(
     access: deps.TenantOffboarder,
     session: deps.SessionDep,
@@ -71,28 +128,20 @@ def restore_tenant(
     wake: deps.WakeDep,
 ) -> models.Tenant:
     """Reopen a closing tenant within its grace period."""
-    tenant = tenant_admin.restore(session, ctx, access.tenant)
+    tenant = tenants.restore(session=session, ctx=ctx, tenant=access.tenant)
     wake()
     return tenant
 
 
-@router.get("/{tenant_id}/entitlements", response_model=schemas.EntitlementsPublic)
+@one_tenant.get("/{tenant_id}/entitlements", response_model=schemas.EntitlementsPublic)
 def read_entitlements(
     access: deps.BillingReader, tiers: deps.TiersDep
 ) -> schemas.EntitlementsPublic:
     """What the tenant's plan includes: the features of its Tier."""
-    tenant = access.tenant
-    catalog = {tier.name: tier for tier in tiers.all()}
-    current = catalog.get(tenant.tier)
-    return schemas.EntitlementsPublic(
-        tenant_id=tenant.id,
-        tier=tenant.tier,
-        features=sorted(current.features) if current else [],
-        rate_limit_per_minute=current.rate_limit_per_minute if current else None,
-    )
+    return tenants.entitlements(tenant=access.tenant, catalog=tiers)
 
 
-@router.post(
+@one_tenant.post(
     "/{tenant_id}/subscription",
     response_model=schemas.SubscriptionChange,
     status_code=202,
@@ -110,35 +159,14 @@ def change_subscription(
 ) -> schemas.SubscriptionChange:
     """Ask Stripe to move the tenant to another plan; the tier changes once Stripe confirms
     it (customer.subscription.updated), which may mean a live migration."""
-    tenant = access.tenant
-    plan = session.get(models.Plan, data.plan)
-    if plan is None or not plan.active:
-        raise problems.Problem(
-            422,
-            "Unknown plan",
-            f"plan {data.plan!r} is not offered",
-            errors=[{"loc": ["body", "plan"], "msg": "unknown plan", "type": "value_error"}],
-        )
-    session.add(
-        models.OutboxEntry(
-            tenant=tenant, action=models.OutboxAction.SYNC_BILLING, payload={"plan": plan.id}
-        )
+    change = tenants.change_subscription(
+        session=session, ctx=ctx, tenant=access.tenant, plan_id=data.plan
     )
-    audit.record(
-        session,
-        ctx,
-        "billing.plan_change_requested",
-        tenant_id=tenant.id,
-        resource=f"tenant:{tenant.id}",
-        before={"tier": tenant.tier},
-        after={"plan": plan.id},
-    )
-    session.commit()
     wake()
-    return schemas.SubscriptionChange(plan=plan.id, tier=plan.tier, status="requested")
+    return change
 
 
-@router.get(
+@one_tenant.get(
     "/{tenant_id}/usage",
     response_model=schemas.UsagePublic,
     responses={
@@ -150,18 +178,10 @@ def read_usage(
     access: deps.UsageReader, days: Annotated[int, Query(ge=1, le=366)] = 31
 ) -> schemas.UsagePublic:
     """API calls the app plane metered for the tenant, per day, over the last `days` days."""
-    tenant = access.tenant
-    since = dt.datetime.now(dt.UTC).date() - dt.timedelta(days=days - 1)
-    try:
-        counted = usage.daily_usage(tenant.tenant_key, since)
-    except usage.UsageUnavailable as exc:
-        raise problems.Problem(503, "Usage unavailable", str(exc)) from exc
-    return schemas.UsagePublic(
-        tenant_id=tenant.id,
-        since=since,
-        days=[
-            schemas.UsageDay(day=day, api_calls=calls, stored_rows=rows)
-            for day, calls, rows in counted
-        ],
-        total_api_calls=sum(calls for _, calls, _ in counted),
-    )
+    today = dt.datetime.now(dt.UTC).date()
+    return usage.read_usage(tenant=access.tenant, days=days, today=today)
+
+
+router = APIRouter()
+router.include_router(every_tenant)
+router.include_router(one_tenant)

@@ -9,14 +9,15 @@ from fastapi import APIRouter, status
 
 from control_plane import schemas
 from control_plane.api import deps
-from control_plane.services import auth, members
+from control_plane.services import members
 
 router = APIRouter(tags=["users"])
 
 
 @router.get("/tenants/{tenant_id}/users", response_model=list[schemas.UserPublic])
 def list_users(access: deps.UsersReader, session: deps.SessionDep) -> list[schemas.UserPublic]:
-    return [members.user_public(u) for u in members.list_users(session, access.tenant.id)]
+    found = members.list_users(session=session, tenant_id=access.tenant.id)
+    return [members.user_public(u) for u in found]
 
 
 @router.patch("/tenants/{tenant_id}/users/{user_id}", response_model=schemas.UserPublic)
@@ -28,16 +29,19 @@ def change_role(
     ctx: deps.AuditDep,
 ) -> schemas.UserPublic:
     """Give the user another role (never one with permissions the caller lacks)."""
-    user = members.get_user(session, access.tenant.id, user_id)
-    return members.user_public(members.change_role(session, ctx, access.actor, user, data.role))
+    user = members.get_user(session=session, tenant_id=access.tenant.id, user_id=user_id)
+    changed = members.change_role(
+        session=session, ctx=ctx, actor=access.actor, user=user, role_name=data.role
+    )
+    return members.user_public(changed)
 
 
 @router.delete("/tenants/{tenant_id}/users/{user_id}", status_code=status.HTTP_204_NO_CONTENT)
 def remove_user(
     user_id: uuid.UUID, access: deps.UsersManager, session: deps.SessionDep, ctx: deps.AuditDep
 ) -> None:
-    user = members.get_user(session, access.tenant.id, user_id)
-    members.remove_user(session, ctx, access.actor, user)
+    user = members.get_user(session=session, tenant_id=access.tenant.id, user_id=user_id)
+    members.remove_user(session=session, ctx=ctx, actor=access.actor, user=user)
 
 
 @router.post(
@@ -54,7 +58,14 @@ def invite(
 ) -> schemas.InvitationCreated:
     """Invite someone by email; the token in the answer is shown once (send it to them)."""
     expires = dt.timedelta(hours=settings.INVITATION_EXPIRE_HOURS)
-    return members.invite(session, ctx, access.actor, access.tenant, data, expires=expires)
+    return members.invite(
+        session=session,
+        ctx=ctx,
+        actor=access.actor,
+        tenant=access.tenant,
+        data=data,
+        expires=expires,
+    )
 
 
 @router.get("/tenants/{tenant_id}/invitations", response_model=list[schemas.InvitationPublic])
@@ -63,7 +74,7 @@ def list_invitations(
 ) -> list[schemas.InvitationPublic]:
     return [
         schemas.InvitationPublic(**members.invitation_public(inv))
-        for inv in members.list_invitations(session, access.tenant.id)
+        for inv in members.list_invitations(session=session, tenant_id=access.tenant.id)
     ]
 
 
@@ -76,7 +87,9 @@ def revoke_invitation(
     session: deps.SessionDep,
     ctx: deps.AuditDep,
 ) -> None:
-    members.revoke_invitation(session, ctx, access.tenant.id, invitation_id)
+    members.revoke_invitation(
+        session=session, ctx=ctx, tenant_id=access.tenant.id, invitation_id=invitation_id
+    )
 
 
 @router.post(
@@ -92,7 +105,4 @@ def accept_invitation(
     ctx: deps.AuditDep,
 ) -> schemas.Token:
     """Join the tenant with the invitation's role; answers the new user's tokens."""
-    user = members.accept(session, ctx, data)
-    tokens = auth.issue_tokens(session, user, settings)
-    session.commit()
-    return tokens
+    return members.accept(session=session, ctx=ctx, settings=settings, data=data)

@@ -1,14 +1,18 @@
-"""Outgoing Stripe calls: a tenant's customer and subscription, and plan changes.
+"""Stripe: verifying webhook events, and the outgoing calls (a tenant's customer and
+subscription, plan changes, usage meter events).
 
-Run by the outbox dispatcher for SYNC_BILLING entries, so a failed call is retried and never
-lost. Each call is idempotent twice over: the Stripe ids are kept on the tenant (a retried job
-skips what exists), and every request carries an idempotency key derived from stable ids (the
-tenant, the plan, the outbox entry), so Stripe itself discards a repeated request.
+`sync` is run by the outbox dispatcher for SYNC_BILLING entries, so a failed call is retried and
+never lost. Each call is idempotent twice over: the Stripe ids are kept on the tenant (a retried
+job skips what exists), and every request carries an idempotency key derived from stable ids (the
+tenant, the plan, the outbox entry), so Stripe itself discards a repeated request. The webhook
+route verifies events with `verify_event`; the usage reporter sends `report_usage`.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import functools
+import json
 from typing import Any
 
 import stripe
@@ -18,9 +22,38 @@ from sqlalchemy.orm import Session
 from control_plane import models
 from control_plane.core import config
 
+METER_EVENT = "api_calls"
+ROWS_EVENT = "stored_rows"
+WEBHOOK_TOLERANCE_SECONDS = 300
+
 
 class BillingUnavailable(Exception):
     """Stripe could not be reached or refused the call; the entry is retried."""
+
+
+class InvalidEvent(Exception):
+    """A webhook body that is forged, too old or not a Stripe event."""
+
+    def __init__(self, title: str, detail: str) -> None:
+        super().__init__(detail)
+        self.title, self.detail = title, detail
+
+
+def verify_event(payload: str, *, signature: str | None, secret: str) -> dict[str, Any]:
+    """The event a webhook delivered, once its signature and age check out."""
+    try:
+        stripe.Webhook.construct_event(
+            payload, signature, secret, tolerance=WEBHOOK_TOLERANCE_SECONDS
+        )
+        event = json.loads(payload)
+        if not isinstance(event, dict) or not {"id", "type"} <= event.keys():
+            raise ValueError("not an event")
+        int(event["created"])
+    except stripe.SignatureVerificationError as exc:
+        raise InvalidEvent("Invalid signature", str(exc).split("\n")[0]) from exc
+    except (ValueError, KeyError, TypeError) as exc:
+        raise InvalidEvent("Malformed event", "the body is not a Stripe event") from exc
+    return event
 
 
 @functools.cache
@@ -107,3 +140,26 @@ def sync(session: Session, entry: models.OutboxEntry, settings: config.Settings)
     except stripe.StripeError as exc:
         raise BillingUnavailable(str(exc)) from exc
     return ", ".join(done) or "nothing to do"
+
+
+def report_usage(
+    stripe_client: Any,
+    *,
+    customer: str,
+    identifier: str,
+    day: dt.date,
+    api_calls: int,
+    stored_rows: int,
+) -> None:
+    """A finished day's usage as meter events, stamped at its end; Stripe keeps one event per
+    identifier, so a resend is a no-op."""
+    end_of_day = dt.datetime.combine(day, dt.time(23, 59, 59), dt.UTC)
+    for event, value, suffix in ((METER_EVENT, api_calls, ""), (ROWS_EVENT, stored_rows, "-rows")):
+        stripe_client.v1.billing.meter_events.create(
+            params={
+                "event_name": event,
+                "identifier": identifier + suffix,
+                "timestamp": int(end_of_day.timestamp()),
+                "payload": {"stripe_customer_id": customer, "value": str(value)},
+            }
+        )

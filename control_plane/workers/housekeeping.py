@@ -1,7 +1,7 @@
 """Periodic clean-up of records that expire: stored idempotent responses past their TTL, the
 rate-limit state of idle keys (a past TAT means a full budget, the same as no row), and refresh
 tokens that expired or whose family was revoked a day ago. Used refresh tokens stay until they
-expire, so a replay is still recognised as reuse. Run by billing.Sweeper once a minute.
+expire, so a replay is still recognised as reuse. Run by workers.sweeper once a minute.
 """
 
 from __future__ import annotations

@@ -3,7 +3,7 @@
 FastAPI documents only what a route declares; here each operation also gets the errors every
 route can answer (401, 403, 404, 422, 429 and 503 where they apply), all with the `Problem`
 schema and media type, and the Idempotency-Key header only where it is honoured (POST, PATCH).
-Schemathesis checks the running API against this document.
+`control_plane.main` publishes it; Schemathesis checks the running API against it.
 """
 
 from __future__ import annotations

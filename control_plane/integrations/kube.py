@@ -1,6 +1,8 @@
-"""The control plane's Kubernetes access: apply Tenant resources, list and watch Tenants and Tiers.
+"""The control plane's Kubernetes access: the Tenant resource a registry row stands for, apply
+and delete it, list and watch Tenants and Tiers.
 
 Talks to the cluster in KUBECONFIG (or in-cluster config) with the plain `kubernetes` client.
+Used by workers.outbox (apply, delete) and workers.mirror (list, watch).
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from typing import Any
 from kubernetes import client, watch
 from kubernetes.client.rest import ApiException
 
+from control_plane import models
 from tenantry_core import kubeclient, resources
 
 GROUP, VERSION = resources.GROUP, resources.VERSION
@@ -20,6 +23,27 @@ GROUP, VERSION = resources.GROUP, resources.VERSION
 
 class KubeUnavailable(Exception):
     """The API server could not be reached or refused the request."""
+
+
+def tenant_resource(tenant: models.Tenant) -> dict[str, Any]:
+    """The Tenant custom resource the control plane owns for a registry row."""
+    return {
+        "apiVersion": resources.API_VERSION,
+        "kind": resources.TENANT_KIND,
+        "metadata": {
+            "name": tenant.tenant_key,
+            "labels": {
+                resources.LABEL_TENANT_ID: str(tenant.id),
+                resources.LABEL_MANAGED_BY: resources.CONTROL_PLANE_FIELD_MANAGER,
+            },
+        },
+        "spec": {
+            "tier": tenant.tier,
+            "displayName": tenant.company,
+            "suspended": tenant.suspended,
+            **({"owner": {"email": tenant.owner_email}} if tenant.owner_email else {}),
+        },
+    }
 
 
 @functools.cache

@@ -1,8 +1,9 @@
-"""Mirrors Kubernetes into the registry: Tenant status back to tenant rows, Tiers into a cache.
+"""Mirrors Kubernetes into the registry: Tenant status back to tenant rows, Tiers into the tier
+catalog (services.tiers).
 
 A Tenant created with kubectl gets a registry row; a Tenant deleted with kubectl marks its row
 offboarding. Each mirror lists, then watches from the list's resourceVersion, and lists again
-after any error, so a missed event is repaired by the next list.
+after any error, so a missed event is repaired by the next list. Started by `control_plane.main`.
 """
 
 from __future__ import annotations
@@ -16,8 +17,9 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from control_plane import models, schemas
-from control_plane.services import kube
+from control_plane import models
+from control_plane.integrations import kube
+from control_plane.services import tiers
 from tenantry_core import enums
 
 log = logging.getLogger(__name__)
@@ -89,58 +91,11 @@ def sync_tenant_list(session: Session, items: list[dict[str, Any]]) -> None:
         mark_offboarding(tenant, gone=True)
 
 
-class TierCache:
-    """The Tiers in the cluster, as the API shows them; `loaded` once the first list arrived."""
-
-    def __init__(self, signup_tiers: list[str]) -> None:
-        self.signup_tiers = set(signup_tiers)
-        self._tiers: dict[str, schemas.TierPublic] = {}
-        self.loaded = threading.Event()
-
-    def _public(self, obj: dict[str, Any]) -> schemas.TierPublic:
-        spec, name = obj.get("spec") or {}, obj["metadata"]["name"]
-        return schemas.TierPublic(
-            name=name,
-            display_name=str(spec.get("displayName") or name),
-            isolation=spec["isolation"],
-            quota=dict(spec.get("quota") or {}),
-            rate_limit_per_minute=int(spec.get("rateLimitPerMinute", 600)),
-            features=list(spec.get("features") or []),
-            self_service=name in self.signup_tiers,
-        )
-
-    def replace(self, items: list[dict[str, Any]]) -> None:
-        self._tiers = {obj["metadata"]["name"]: self._public(obj) for obj in items}
-        self.loaded.set()
-
-    def update(self, event: str, obj: dict[str, Any]) -> None:
-        tiers = dict(self._tiers)
-        if event == "DELETED":
-            tiers.pop(obj["metadata"]["name"], None)
-        else:
-            tiers[obj["metadata"]["name"]] = self._public(obj)
-        self._tiers = tiers
-
-    def all(self) -> list[schemas.TierPublic]:
-        return sorted(self._tiers.values(), key=lambda t: t.name)
-
-    def self_service(self) -> set[str]:
-        return {name for name in self._tiers if name in self.signup_tiers}
-
-    def names(self) -> set[str]:
-        return set(self._tiers)
-
-    def rate_limit(self, tier: str | None) -> int | None:
-        """The tier's requests a minute, None for an unknown tier."""
-        found = self._tiers.get(tier or "")
-        return found.rate_limit_per_minute if found else None
-
-
 class Mirror:
     """List-then-watch loops for Tenants (into the registry) and Tiers (into the cache)."""
 
-    def __init__(self, sessions: sessionmaker[Session], tiers: TierCache) -> None:
-        self.sessions, self.tiers = sessions, tiers
+    def __init__(self, sessions: sessionmaker[Session], catalog: tiers.TierCache) -> None:
+        self.sessions, self.tiers = sessions, catalog
         self.stopping = threading.Event()
         self.threads = [
             threading.Thread(

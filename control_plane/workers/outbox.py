@@ -1,9 +1,10 @@
-"""The outbox dispatcher: applies the Kubernetes intents that transactions recorded.
+"""The outbox dispatcher: carries out the Kubernetes and Stripe intents that transactions
+recorded (integrations.kube, integrations.stripe_sync).
 
 Entries are claimed with `FOR UPDATE SKIP LOCKED`, so several control-plane replicas share the
 work without applying an entry twice; a failed apply (API server down) is retried with backoff.
 An entry of an offboarding tenant is closed without applying: a tenant deleted in Kubernetes is
-never resurrected.
+never resurrected. Started by `control_plane.main`, which wakes it after a commit.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from control_plane import models
 from control_plane.core import config
-from control_plane.services import kube, stripe_sync, tenants
+from control_plane.integrations import kube, stripe_sync
 
 log = logging.getLogger(__name__)
 MAX_BACKOFF = 30.0
@@ -64,7 +65,7 @@ def dispatch_once(
                     entry.processed_at, entry.last_error = now, None
                     continue
                 applied = kube.apply_tenant(
-                    tenants.tenant_resource(tenant), field_manager=field_manager
+                    kube.tenant_resource(tenant), field_manager=field_manager
                 )
             except (kube.KubeUnavailable, stripe_sync.BillingUnavailable) as exc:
                 entry.attempts += 1

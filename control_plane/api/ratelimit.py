@@ -3,7 +3,7 @@
 Each key has a theoretical arrival time (TAT). A request of a tenant allowed `limit` requests a
 minute advances it by 60/limit seconds and is admitted while the TAT stays within a minute of
 now, so a tenant may burst up to its limit and then goes at its rate. One upsert per request,
-in its own transaction, whatever the request then does. Used by api.deps.
+in its own transaction, whatever the request then does. Used by api.deps and api.middleware.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Control-plane building blocks: passwords, tokens, settings."""
+"""Passwords, access tokens of both kinds, opaque secrets and the published JWKS."""
 
 import base64
 import datetime as dt
@@ -9,14 +9,12 @@ import uuid
 
 import jwt
 import pytest
-from pydantic import ValidationError
 
-from control_plane.core import config, security
+from control_plane.core import security
 from tenantry_core import identity, tokens
 
 KEY = tokens.generate_signing_key()
 PUBLIC = tokens.public_key_pem(KEY)
-SECRET = "s" * 40
 
 
 def test_password_hash_is_argon2id_and_verifies() -> None:
@@ -98,22 +96,6 @@ def test_bad_tokens_are_rejected(token: str) -> None:
         decode(token)
 
 
-def test_settings_refuse_missing_or_default_secrets_outside_local() -> None:
-    with pytest.raises(ValidationError, match="JWT_PRIVATE_KEY"):
-        config.Settings(ENVIRONMENT="production")
-    with pytest.raises(ValidationError, match="not an Ed25519 private key"):
-        config.Settings(ENVIRONMENT="staging", JWT_PRIVATE_KEY="changethis")
-    with pytest.raises(ValidationError, match="STRIPE_WEBHOOK_SECRET"):
-        config.Settings(ENVIRONMENT="production", JWT_PRIVATE_KEY=KEY)
-    production = config.Settings(
-        ENVIRONMENT="production", JWT_PRIVATE_KEY=KEY, STRIPE_WEBHOOK_SECRET="whsec_" + SECRET
-    )
-    assert config.public_key(production) == PUBLIC
-    local = config.Settings(ENVIRONMENT="local")
-    assert local.JWT_PRIVATE_KEY is None
-    assert config.signing_key(local) == config.signing_key(local)  # one key per process
-
-
 def test_the_published_jwks_verifies_our_tokens() -> None:
     jwk = tokens.jwk(PUBLIC)
     assert (jwk["kty"], jwk["crv"], jwk["alg"]) == ("OKP", "Ed25519", "EdDSA")
@@ -122,3 +104,21 @@ def test_the_published_jwks_verifies_our_tokens() -> None:
     verifier = jwt.PyJWK(jwk)
     claims = jwt.decode(token, verifier.key, algorithms=["EdDSA"], audience="tenantry")
     assert claims["tkey"] == "acme"
+
+
+def test_admin_tokens_are_not_tenant_tokens() -> None:
+    token = security.create_admin_token(
+        uuid.uuid4(), signing_key=KEY, issuer="i", audience="a", expires=dt.timedelta(minutes=1)
+    )
+    assert tokens.decode_claims(token, public_key=PUBLIC, issuer="i", audience="a")["adm"]
+    with pytest.raises(tokens.InvalidToken, match="not a tenant user's token"):
+        tokens.decode_access_token(token, public_key=PUBLIC, issuer="i", audience="a")
+
+
+def test_opaque_secrets_are_stored_as_their_hash() -> None:
+    token, hashed = security.new_secret("tnt")
+    assert token.startswith("tnt_")
+    assert len(token) > 40
+    assert hashed == security.hash_secret(token) != token
+    assert security.new_secret("tnt")[0] != token
+    assert not security.verify_password("anything", None)  # unknown user: same cost, False

@@ -1,0 +1,34 @@
+"""The control plane's tables, one module per concern: `tenants`, `users` (identities and their
+credentials), `outbox`, `billing`, `records` (audit log, idempotency, rate limits).
+
+Every class is importable from here (`models.Tenant`), which is how services and Alembic
+(`models.Base.metadata`) use them.
+"""
+
+from control_plane.models.base import Base
+from control_plane.models.billing import Plan, StripeEvent, UsageReport
+from control_plane.models.outbox import OutboxAction, OutboxEntry
+from control_plane.models.records import AuditEntry, IdempotencyRecord, RateLimit
+from control_plane.models.tenants import Lifecycle, Source, Tenant
+from control_plane.models.users import ApiKey, Invitation, RefreshToken, Role, RolePermission, User
+
+__all__ = [
+    "ApiKey",
+    "AuditEntry",
+    "Base",
+    "IdempotencyRecord",
+    "Invitation",
+    "Lifecycle",
+    "OutboxAction",
+    "OutboxEntry",
+    "Plan",
+    "RateLimit",
+    "RefreshToken",
+    "Role",
+    "RolePermission",
+    "Source",
+    "StripeEvent",
+    "Tenant",
+    "UsageReport",
+    "User",
+]

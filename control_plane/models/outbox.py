@@ -1,0 +1,48 @@
+"""The outbox: intents to change Kubernetes or Stripe, written in the transaction of the change
+they follow and carried out by workers.outbox.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+import uuid
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import DateTime, ForeignKey, Index, String, Text, text
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from control_plane.models import base
+
+if TYPE_CHECKING:
+    from control_plane.models.tenants import Tenant
+
+
+class OutboxAction(enum.StrEnum):
+    APPLY_TENANT = "apply_tenant"
+    DELETE_TENANT = "delete_tenant"
+    SYNC_BILLING = "sync_billing"  # create the Stripe customer and subscription, or change plan
+
+
+class OutboxEntry(base.Base):
+    """An intent to change Kubernetes, written in the same transaction as the change it follows."""
+
+    __tablename__ = "outbox"
+    __table_args__ = (
+        Index("outbox_pending", "next_attempt_at", postgresql_where=text("processed_at IS NULL")),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
+    tenant_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("tenants.id", ondelete="CASCADE"), nullable=False
+    )
+    action: Mapped[str] = mapped_column(String(30), nullable=False)
+    attempts: Mapped[int] = mapped_column(nullable=False, default=0, server_default="0")
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[dt.datetime] = base.created_now()
+    next_attempt_at: Mapped[dt.datetime] = base.created_now()
+    processed_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    payload: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+
+    tenant: Mapped[Tenant] = relationship()

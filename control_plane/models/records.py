@@ -1,0 +1,59 @@
+"""The audit log and the API's per-request state: stored Idempotency-Key responses and
+rate-limit state. Used by services.audit, api.idempotency, api.ratelimit and workers.housekeeping.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from typing import Any
+
+from sqlalchemy import DateTime, Index, String
+from sqlalchemy.dialects.postgresql import JSONB, UUID
+from sqlalchemy.orm import Mapped, mapped_column
+
+from control_plane.models import base
+
+
+class AuditEntry(base.Base):
+    """Who changed what, when, from where: every write of the API and every billing transition.
+    Append-only: a trigger refuses UPDATE, DELETE and TRUNCATE."""
+
+    __tablename__ = "audit_log"
+
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
+    tenant_id: Mapped[uuid.UUID | None] = mapped_column(UUID, index=True)
+    actor: Mapped[str] = mapped_column(String(200), nullable=False)
+    action: Mapped[str] = mapped_column(String(100), nullable=False)
+    resource: Mapped[str | None] = mapped_column(String(200))
+    before: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+    after: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+    request_id: Mapped[str | None] = mapped_column(String(64))
+    client_ip: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[dt.datetime] = base.created_now()
+
+
+class IdempotencyRecord(base.Base):
+    """The stored response of a POST or PATCH sent with an Idempotency-Key, per actor."""
+
+    __tablename__ = "idempotency_keys"
+    __table_args__ = (Index("idempotency_keys_created", "created_at"),)
+
+    actor: Mapped[str] = mapped_column(String(200), primary_key=True)
+    key: Mapped[str] = mapped_column(String(255), primary_key=True)
+    method: Mapped[str] = mapped_column(String(10), nullable=False)
+    path: Mapped[str] = mapped_column(String(500), nullable=False)
+    body_hash: Mapped[str] = mapped_column(String(64), nullable=False)
+    status: Mapped[int | None] = mapped_column()  # None while the first request runs
+    response_body: Mapped[bytes | None] = mapped_column()
+    response_headers: Mapped[dict[str, str] | None] = mapped_column(JSONB)
+    created_at: Mapped[dt.datetime] = base.created_now()
+
+
+class RateLimit(base.Base):
+    """GCRA state of one rate-limited key: its theoretical arrival time."""
+
+    __tablename__ = "rate_limits"
+
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    tat: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), nullable=False)

@@ -1,0 +1,84 @@
+"""The registry's tenant row: who the tenant is, where its Tenant resource stands (mirrored
+by workers.mirror) and its billing state (services.billing).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+import uuid
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import DateTime, Index, String, func, text
+from sqlalchemy.dialects.postgresql import JSONB, UUID
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from control_plane.models import base
+from tenantry_core import enums
+
+if TYPE_CHECKING:
+    from control_plane.models.users import User
+
+
+class Lifecycle(enum.StrEnum):
+    ACTIVE = "active"
+    CLOSING = "closing"  # offboarding requested: suspended, restorable until offboard_after
+    OFFBOARDING = "offboarding"  # the Tenant resource is deleted by its deletionPolicy
+
+
+class Source(enum.StrEnum):
+    SIGNUP = "signup"
+    KUBERNETES = "kubernetes"
+
+
+class Tenant(base.Base):
+    __tablename__ = "tenants"
+    __table_args__ = (Index("tenants_company_lower", func.lower(text("company")), unique=True),)
+
+    id: Mapped[uuid.UUID] = mapped_column(UUID, primary_key=True, default=uuid.uuid4)
+    # The tenant key: its Tenant's metadata.name (tenantry_core.identity); the API's `slug`.
+    tenant_key: Mapped[str] = mapped_column(String(40), unique=True, nullable=False)
+    company: Mapped[str] = mapped_column(String(200), nullable=False)
+    tier: Mapped[str] = mapped_column(String(63), nullable=False)
+    owner_email: Mapped[str | None] = mapped_column(String(320))
+    source: Mapped[str] = mapped_column(
+        String(20), nullable=False, default=Source.SIGNUP, server_default=Source.SIGNUP.value
+    )
+    lifecycle: Mapped[str] = mapped_column(
+        String(20), nullable=False, default=Lifecycle.ACTIVE, server_default=Lifecycle.ACTIVE.value
+    )
+    # Mirrored from the Tenant custom resource by workers.mirror.
+    phase: Mapped[str] = mapped_column(
+        String(20),
+        nullable=False,
+        default=enums.Phase.PENDING,
+        server_default=enums.Phase.PENDING.value,
+    )
+    placement: Mapped[str | None] = mapped_column(String(10))
+    conditions: Mapped[list[dict[str, Any]]] = mapped_column(
+        JSONB, nullable=False, default=list, server_default=text("'[]'::jsonb")
+    )
+    cr_uid: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[dt.datetime] = base.created_now()
+    updated_at: Mapped[dt.datetime] = base.created_now()
+    offboarded_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    # Set while CLOSING: when the grace period ends and the tenant is really offboarded.
+    offboard_after: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    # After offboarding: where the data was retained, or the snapshot it was saved to.
+    data_retention: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+    # Billing, driven by Stripe events (services.billing).
+    suspended: Mapped[bool] = mapped_column(
+        nullable=False, default=False, server_default=text("false")
+    )
+    stripe_customer_id: Mapped[str | None] = mapped_column(String(255), unique=True)
+    stripe_subscription_id: Mapped[str | None] = mapped_column(String(255))
+    billing_state: Mapped[str] = mapped_column(
+        String(20), nullable=False, default="none", server_default="none"
+    )
+    # The Stripe `created` of the newest event applied: older ones are stale.
+    billing_version: Mapped[int] = mapped_column(nullable=False, default=0, server_default="0")
+    # The Stripe `created` of the newest subscription snapshot whose plan set the tier.
+    billing_tier_version: Mapped[int] = mapped_column(nullable=False, default=0, server_default="0")
+    grace_until: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+
+    users: Mapped[list[User]] = relationship(back_populates="tenant")

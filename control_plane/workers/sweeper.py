@@ -1,0 +1,66 @@
+"""The sweeper: every few seconds, suspends past-due tenants whose billing grace ran out
+(services.billing) and offboards closed tenants whose offboarding grace ended
+(services.tenants); once a minute, purges expired records (workers.housekeeping). Started by
+`control_plane.main`; wakes the outbox dispatcher when it recorded intents.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import threading
+import time
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from control_plane.services import billing, tenants
+from control_plane.workers import housekeeping
+
+log = logging.getLogger(__name__)
+
+
+class Sweeper:
+    """A thread that, every `every` seconds, suspends overdue tenants and offboards closed ones
+    whose grace ended; and once a minute purges expired records."""
+
+    HOUSEKEEPING_SECONDS = 60.0
+
+    def __init__(
+        self,
+        sessions: sessionmaker[Session],
+        *,
+        every: float = 5.0,
+        wake: threading.Event | None = None,
+        idempotency_ttl: dt.timedelta = dt.timedelta(hours=24),
+    ) -> None:
+        self.sessions, self.every, self.wake = sessions, every, wake
+        self.idempotency_ttl = idempotency_ttl
+        self.stopping = threading.Event()
+        self.thread = threading.Thread(target=self._run, name="billing-sweeper", daemon=True)
+
+    def _run(self) -> None:
+        last_housekeeping = 0.0
+        while not self.stopping.wait(self.every):
+            try:
+                now = dt.datetime.now(dt.UTC)
+                with self.sessions() as session, session.begin():
+                    changed = billing.suspend_overdue(session=session, now=now)
+                    changed += tenants.offboard_expired(session=session, now=now)
+                if changed and self.wake:
+                    self.wake.set()
+                if time.monotonic() - last_housekeeping >= self.HOUSEKEEPING_SECONDS:
+                    last_housekeeping = time.monotonic()
+                    with self.sessions() as session, session.begin():
+                        purged = housekeeping.purge(
+                            session, now, idempotency_ttl=self.idempotency_ttl
+                        )
+                    if any(purged.values()):
+                        log.info("housekeeping purged %s", purged)
+            except Exception:
+                log.exception("billing sweep failed")
+
+    def start(self) -> None:
+        self.thread.start()
+
+    def stop(self) -> None:
+        self.stopping.set()
