@@ -19,7 +19,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, ConfigDict, Field
 
 from app_plane import data, settings, usage
-from tenantry_core import problems, tokens
+from tenantry_core import bearer, problems
 
 
 @asynccontextmanager
@@ -45,7 +45,7 @@ def tenant_key(
 ) -> str:
     """The tenant of the caller's verified token: the only way a request names its tenant."""
     cfg = settings.get_settings()
-    principal = tokens.authenticate(
+    principal = bearer.authenticate(
         credentials.credentials if credentials else None,
         public_key=cfg.JWT_PUBLIC_KEY,
         issuer=cfg.JWT_ISSUER,

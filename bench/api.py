@@ -24,6 +24,7 @@ import httpx
 from kubernetes import client, config
 
 from localplatform import stack
+from tenantry_core import resources
 
 RESULTS = Path(__file__).resolve().parent / "results"
 READ_P95_RATIO_TARGET = 4.0
@@ -64,12 +65,12 @@ def run(rounds: int = 500) -> dict[str, Any]:
             kube = config.new_client_from_config(config_file=str(platform.kubeconfig))
             tier = f"bench-{uuid.uuid4().hex[:6]}"
             client.CustomObjectsApi(kube).create_cluster_custom_object(
-                "tenantry.dev",
-                "v1alpha1",
-                "tiers",
+                resources.GROUP,
+                resources.VERSION,
+                resources.TIER_PLURAL,
                 {
-                    "apiVersion": "tenantry.dev/v1alpha1",
-                    "kind": "Tier",
+                    "apiVersion": resources.API_VERSION,
+                    "kind": resources.TIER_KIND,
                     "metadata": {"name": tier},
                     "spec": {"isolation": "pool", "rateLimitPerMinute": 10_000_000},
                 },

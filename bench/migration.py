@@ -29,9 +29,9 @@ from tenantry_operator import settings as operator_settings
 
 from control_plane.core import security
 from localplatform import stack
-from tenantry_core import identity, tokens
+from tenantry_core import identity, resources, tokens
 
-GROUP, VERSION = "tenantry.dev", "v1alpha1"
+GROUP, VERSION = resources.GROUP, resources.VERSION
 RESULTS = Path(__file__).resolve().parent / "results"
 ROWS, NEIGHBOURS, WRITES_PER_SECOND = 100_000, 4, 50
 

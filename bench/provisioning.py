@@ -23,8 +23,9 @@ from kubernetes import client, config, dynamic
 from tenantry_operator import model, planning
 
 from localplatform import stack
+from tenantry_core import resources
 
-GROUP, VERSION = "tenantry.dev", "v1alpha1"
+GROUP, VERSION = resources.GROUP, resources.VERSION
 RESULTS = Path(__file__).resolve().parent / "results"
 PLACEMENTS = {"pool": "free", "bridge": "pro", "silo": "enterprise"}
 SILO_P95_TARGET = 5.0

@@ -19,6 +19,8 @@ from pathlib import Path
 from localplatform import procs
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
 @dataclass
 class PodProcess:
     key: str  # namespace/name/uid

@@ -22,7 +22,7 @@ import jwt
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519
 
-from tenantry_core import identity, problems
+from tenantry_core import identity
 
 ALGORITHM = "EdDSA"
 CLAIM_TENANT_ID = "tid"
@@ -114,16 +114,3 @@ def decode_access_token(token: str, *, public_key: str, issuer: str, audience: s
         )
     except (ValueError, KeyError, TypeError) as exc:
         raise InvalidToken(f"not a tenant user's token: {exc}") from exc
-
-
-def authenticate(token: str | None, *, public_key: str, issuer: str, audience: str) -> Principal:
-    """The principal of a bearer token, or a 401 problem (the same answer for every service)."""
-    challenge = {"WWW-Authenticate": "Bearer"}
-    if token is None:
-        raise problems.Problem(401, "Unauthorized", "a bearer token is required", headers=challenge)
-    try:
-        return decode_access_token(token, public_key=public_key, issuer=issuer, audience=audience)
-    except InvalidToken as exc:
-        raise problems.Problem(
-            401, "Unauthorized", "the bearer token is invalid or expired", headers=challenge
-        ) from exc

@@ -8,10 +8,10 @@ from typing import Any
 import httpx
 from kubernetes import client
 
-from tenantry_core import identity, tokens
+from tenantry_core import identity, resources, tokens
 from tests.conftest import eventually
 
-GROUP, VERSION = "tenantry.dev", "v1alpha1"
+GROUP, VERSION = resources.GROUP, resources.VERSION
 
 
 def unique(prefix: str) -> str:

@@ -13,7 +13,7 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 
-from tenantry_core import identity, problems, tokens
+from tenantry_core import bearer, identity, problems, tokens
 
 KEY = tokens.generate_signing_key()
 PUBLIC = tokens.public_key_pem(KEY)
@@ -92,13 +92,13 @@ def test_a_platform_admins_token_is_not_a_tenant_users() -> None:
 @pytest.mark.parametrize("token", [None, "not.a.token", signed(claims(tid=None, tkey=None))])
 def test_authenticate_answers_401_with_a_bearer_challenge(token: str | None) -> None:
     with pytest.raises(problems.Problem) as refused:
-        tokens.authenticate(token, public_key=PUBLIC, issuer=ISSUER, audience=AUDIENCE)
+        bearer.authenticate(token, public_key=PUBLIC, issuer=ISSUER, audience=AUDIENCE)
     assert refused.value.status == 401
     assert refused.value.headers == {"WWW-Authenticate": "Bearer"}
 
 
 def test_authenticate_returns_the_principal() -> None:
-    principal = tokens.authenticate(
+    principal = bearer.authenticate(
         signed(claims()), public_key=PUBLIC, issuer=ISSUER, audience=AUDIENCE
     )
     assert (principal.user_id, principal.tenant_key) == (USER, "acme")
