@@ -55,3 +55,32 @@ def test_a_tiers_isolation_is_the_isolation_enum() -> None:
 def test_the_api_version_is_group_and_version() -> None:
     assert resources.API_VERSION == "tenantry.dev/v1alpha1"
     assert resources.LABEL_TENANT.startswith(resources.GROUP + "/")
+
+
+# The keywords a structural CRD schema may use (apiextensions.k8s.io/v1 JSONSchemaProps).
+SCHEMA_KEYWORDS = {
+    "type", "description", "properties", "items", "required", "enum", "default", "format",
+    "pattern", "minimum", "maximum", "minLength", "maxLength", "minItems", "maxItems",
+    "additionalProperties", "nullable", "x-kubernetes-preserve-unknown-fields",
+    "x-kubernetes-int-or-string", "x-kubernetes-list-type", "x-kubernetes-list-map-keys",
+    "x-kubernetes-map-type", "x-kubernetes-validations", "anyOf", "oneOf", "allOf",
+}  # fmt: skip
+
+
+def schema_keywords(node: dict[str, Any], where: str) -> list[str]:
+    """Every unknown keyword below `node`, with where it is: e.g. a description with a comma in
+    a YAML flow mapping becomes a stray key."""
+    stray = [f"{where}: {key!r}" for key in node if key not in SCHEMA_KEYWORDS]
+    for name, child in (node.get("properties") or {}).items():
+        stray += schema_keywords(child, f"{where}.{name}")
+    if isinstance(node.get("items"), dict):
+        stray += schema_keywords(node["items"], f"{where}[]")
+    if isinstance(node.get("additionalProperties"), dict):
+        stray += schema_keywords(node["additionalProperties"], f"{where}{{}}")
+    return stray
+
+
+@pytest.mark.parametrize("plural", [resources.TENANT_PLURAL, resources.TIER_PLURAL])
+def test_the_crd_schemas_use_only_schema_keywords(plural: str) -> None:
+    [version] = [v for v in crd(plural)["spec"]["versions"] if v["storage"]]
+    assert schema_keywords(version["schema"]["openAPIV3Schema"], plural) == []
