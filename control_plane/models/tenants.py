@@ -33,11 +33,26 @@ class Source(enum.StrEnum):
 
 class Tenant(base.Base):
     __tablename__ = "tenants"
-    __table_args__ = (Index("tenants_company_lower", func.lower(text("company")), unique=True),)
+    __table_args__ = (
+        # Company names are unique among signups; a Tenant made with kubectl keeps its own.
+        Index(
+            "tenants_company_lower",
+            func.lower(text("company")),
+            unique=True,
+            postgresql_where=text("source = 'signup'"),
+        ),
+        # A name has one live registry row; offboarded rows keep theirs as history.
+        Index(
+            "tenants_tenant_key_live",
+            "tenant_key",
+            unique=True,
+            postgresql_where=text("offboarded_at IS NULL"),
+        ),
+    )
 
     id: Mapped[uuid.UUID] = mapped_column(UUID, primary_key=True, default=uuid.uuid4)
     # The tenant key: its Tenant's metadata.name (tenantry_core.identity); the API's `slug`.
-    tenant_key: Mapped[str] = mapped_column(String(40), unique=True, nullable=False)
+    tenant_key: Mapped[str] = mapped_column(String(40), nullable=False)
     company: Mapped[str] = mapped_column(String(200), nullable=False)
     tier: Mapped[str] = mapped_column(String(63), nullable=False)
     owner_email: Mapped[str | None] = mapped_column(String(320))

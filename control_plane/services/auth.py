@@ -181,6 +181,13 @@ def issue_tokens(
     )
 
 
+def _refuse_offboarded(user: models.User) -> None:
+    """No new sign-in for a tenant that is being or has been offboarded: its name may soon be
+    someone else's. (A tenant closing within its grace period can still sign in to restore.)"""
+    if user.tenant is not None and user.tenant.lifecycle == models.Lifecycle.OFFBOARDING:
+        raise errors.Unauthorized("the tenant of this account is offboarded")
+
+
 def login(
     *, session: Session, settings: config.Settings, ctx: audit.Context, email: str, password: str
 ) -> schemas.Token:
@@ -189,6 +196,7 @@ def login(
     if not security.verify_password(password, user.password_hash if user else None):
         raise errors.Unauthorized("wrong email or password")
     assert user is not None
+    _refuse_offboarded(user)
     issued = issue_tokens(session=session, user=user, settings=settings)
     audit.record(
         session=session,
@@ -230,6 +238,7 @@ def rotate(
     row.used_at = now
     user = session.get(models.User, row.user_id)
     assert user is not None
+    _refuse_offboarded(user)
     issued = issue_tokens(session=session, user=user, settings=settings, family=row.family_id)
     audit.record(
         session=session, ctx=as_user, action="auth.refresh", tenant_id=tenant_id, resource=resource

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
 import datetime as dt
 import uuid
 from typing import Any
@@ -23,6 +24,7 @@ from sqlalchemy.orm import Session
 
 from control_plane import models, schemas
 from control_plane.core import config, permissions, security
+from control_plane.integrations import kube
 from control_plane.services import audit, auth, errors, tiers
 from tenantry_core import enums, identity
 
@@ -36,6 +38,27 @@ def get(*, session: Session, tenant_id: uuid.UUID) -> models.Tenant:
 
 def _name_taken(company: str) -> errors.Conflict:
     return errors.Conflict("Tenant exists", f"a tenant named {company!r} exists")
+
+
+def _claim(*, session: Session, tenant: models.Tenant, company: str, field_manager: str) -> None:
+    """Claim the tenant's name where names are claimed, the API server: create its Tenant now.
+    Nothing is kept when the name is taken or the cluster cannot be reached."""
+    try:
+        session.flush()  # the registry's own uniqueness first: no Tenant for a lost race
+    except IntegrityError as exc:
+        session.rollback()
+        raise _name_taken(company) from exc
+    try:
+        created = kube.create_tenant(kube.tenant_resource(tenant), field_manager=field_manager)
+    except kube.NameTaken as exc:
+        session.rollback()
+        raise _name_taken(company) from exc
+    except kube.KubeUnavailable as exc:
+        session.rollback()
+        raise errors.Unavailable(
+            "Signup unavailable", "the platform cannot take signups right now", retry_after=5
+        ) from exc
+    tenant.cr_uid = str(created["metadata"]["uid"])
 
 
 # -- signup -------------------------------------------------------------------------------------
@@ -62,6 +85,7 @@ def signup(
         raise _name_taken(data.company)
     if session.scalar(select(models.User.id).where(models.User.email == data.email.lower())):
         raise errors.Conflict("Email registered", "this email already has an account")
+    owner_role = auth.builtin_role(session=session, name=permissions.OWNER)
     tenant = models.Tenant(
         id=uuid.uuid4(),
         tenant_key=tenant_key,
@@ -77,7 +101,7 @@ def signup(
         id=uuid.uuid4(),
         tenant=tenant,
         email=data.email.lower(),
-        role=auth.builtin_role(session=session, name=permissions.OWNER),
+        role=owner_role,
         password_hash=security.hash_password(data.password),
     )
     session.add(owner)
@@ -89,13 +113,20 @@ def signup(
         resource=f"tenant:{tenant.id}",
         after={"company": data.company, "tier": data.tier, "owner": owner.email},
     )
-    session.add(models.OutboxEntry(tenant=tenant, action=models.OutboxAction.APPLY_TENANT))
     session.add(models.OutboxEntry(tenant=tenant, action=models.OutboxAction.SYNC_BILLING))
+    _claim(
+        session=session,
+        tenant=tenant,
+        company=data.company,
+        field_manager=settings.CR_FIELD_MANAGER,
+    )
     try:
         session.commit()
-    except IntegrityError as exc:  # a concurrent signup won the race for the same name
+    except Exception:  # the registry refused after the claim: give the name back
         session.rollback()
-        raise _name_taken(data.company) from exc
+        with contextlib.suppress(kube.KubeUnavailable):
+            kube.delete_tenant(tenant.tenant_key, uid=tenant.cr_uid)
+        raise
     token = auth.issue_tokens(session=session, user=owner, settings=settings)
     session.commit()
     return schemas.SignupPublic(tenant=schemas.TenantPublic.model_validate(tenant), token=token)

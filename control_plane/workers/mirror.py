@@ -2,7 +2,10 @@
 catalog (services.tiers).
 
 A Tenant created with kubectl gets a registry row; a Tenant deleted with kubectl marks its row
-offboarding. Each mirror lists, then watches from the list's resourceVersion, and lists again
+offboarding; a change made with kubectl to tier, suspended or displayName is taken into the
+registry and audited (the Tenant resource is the source of truth for those fields). Rows match
+resources by uid, never by a reusable name, and each resource is mirrored on its own.
+Each mirror lists, then watches from the list's resourceVersion, and lists again
 after any error, so a missed event is repaired by the next list. Started by `control_plane.main`.
 """
 
@@ -11,49 +14,103 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import threading
+import uuid
 from collections.abc import Callable
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import select
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from control_plane import models
 from control_plane.integrations import kube
-from control_plane.services import tiers
-from tenantry_core import enums
+from control_plane.services import audit, tiers
+from tenantry_core import enums, resources
 
 log = logging.getLogger(__name__)
 
 
-def _company_for(session: Session, obj: dict[str, Any]) -> str:
-    name = obj["metadata"]["name"]
-    wanted = str((obj.get("spec") or {}).get("displayName") or name)
-    taken = session.scalar(
-        select(models.Tenant.id).where(func.lower(models.Tenant.company) == wanted.lower())
-    )
-    return f"{wanted} ({name})" if taken else wanted
+# What kubectl may change on any Tenant, and the registry column that follows it.
+FOLLOWED = (("tier", "tier"), ("suspended", "suspended"), ("displayName", "company"))
+
+
+def _row_for(session: Session, obj: dict[str, Any]) -> models.Tenant | None:
+    """The registry row that owns this Tenant resource, if any.
+
+    A row owns the Tenant it created or mirrored (its uid). A Tenant the control plane created
+    names its row (label tenant-id) before the row records the uid. A row is never matched by
+    name alone unless it is a kubectl tenant's row that has no Tenant yet: so a name re-created
+    with kubectl never inherits an old tenant's row, users and data."""
+    meta = obj["metadata"]
+    found = session.scalar(select(models.Tenant).where(models.Tenant.cr_uid == meta["uid"]))
+    if found is not None:
+        return found
+    labelled = (meta.get("labels") or {}).get(resources.LABEL_TENANT_ID)
+    if labelled:
+        try:
+            row = session.get(models.Tenant, uuid.UUID(labelled))
+        except ValueError:
+            return None
+        mine = row is not None and row.tenant_key == meta["name"] and row.cr_uid is None
+        return row if mine else None
+    return None
+
+
+def _owners(meta: dict[str, Any], field: str) -> set[str]:
+    """The field managers that set `spec.<field>` (managedFields)."""
+    return {
+        str(entry.get("manager"))
+        for entry in meta.get("managedFields") or []
+        if f"f:{field}" in ((entry.get("fieldsV1") or {}).get("f:spec") or {})
+    }
+
+
+def _follow_spec(session: Session, tenant: models.Tenant, obj: dict[str, Any]) -> None:
+    """Take into the registry what was changed on the Tenant by anyone but the control plane
+    (kubectl, GitOps), and audit it as that field manager. The control plane's own applies are
+    not read back: the registry may already hold a newer intent."""
+    meta, spec = obj["metadata"], obj.get("spec") or {}
+    before: dict[str, Any] = {}
+    after: dict[str, Any] = {}
+    managers: set[str] = set()
+    for field, column in FOLLOWED:
+        if field not in spec or spec[field] == getattr(tenant, column):
+            continue
+        others = _owners(meta, field) - {resources.CONTROL_PLANE_FIELD_MANAGER}
+        if tenant.source == models.Source.SIGNUP and not others:
+            continue
+        before[column], after[column] = getattr(tenant, column), spec[field]
+        setattr(tenant, column, spec[field])
+        managers |= others
+    if after and tenant.source == models.Source.SIGNUP:
+        audit.record(
+            session=session,
+            ctx=audit.Context(f"kubernetes:{','.join(sorted(managers))}"),
+            action="tenant.changed_in_kubernetes",
+            tenant_id=tenant.id,
+            resource=f"tenant:{tenant.id}",
+            before=before,
+            after=after,
+        )
 
 
 def sync_tenant(session: Session, obj: dict[str, Any], *, deleted: bool = False) -> None:
     """Reflect one Tenant resource (or its deletion) into the registry."""
     meta, spec, status = obj["metadata"], obj.get("spec") or {}, obj.get("status") or {}
-    tenant = session.scalar(select(models.Tenant).where(models.Tenant.tenant_key == meta["name"]))
+    tenant = _row_for(session, obj)
     if tenant is None:
-        if deleted:
-            return
+        if deleted or (meta.get("labels") or {}).get(resources.LABEL_TENANT_ID):
+            return  # gone, or a signup's Tenant whose row is not committed yet (or never was)
         tenant = models.Tenant(
             tenant_key=meta["name"],
-            company=_company_for(session, obj),
+            company=str(spec.get("displayName") or meta["name"]),
             tier=str(spec.get("tier", "")),
             owner_email=(spec.get("owner") or {}).get("email"),
             source=models.Source.KUBERNETES,
         )
         session.add(tenant)
-    elif deleted and tenant.cr_uid and tenant.cr_uid != meta.get("uid"):
-        return  # an older incarnation's deletion; the current resource is someone else
-    tenant.cr_uid = meta.get("uid")
-    if tenant.source == models.Source.KUBERNETES:  # signup tenants' tier is the registry's
-        tenant.tier = str(spec.get("tier", tenant.tier))
+    tenant.cr_uid = meta["uid"]
+    _follow_spec(session, tenant, obj)
     tenant.phase = str(status.get("phase") or tenant.phase or enums.Phase.PENDING)
     tenant.placement = status.get("placement", tenant.placement)
     tenant.conditions = list(status.get("conditions") or tenant.conditions or [])
@@ -66,6 +123,18 @@ def sync_tenant(session: Session, obj: dict[str, Any], *, deleted: bool = False)
     tenant.updated_at = dt.datetime.now(dt.UTC)
 
 
+def sync_one(session: Session, obj: dict[str, Any], *, deleted: bool = False) -> bool:
+    """`sync_tenant` in a savepoint: a Tenant the registry refuses is logged and skipped, and
+    never holds up the others. False if it was skipped."""
+    try:
+        with session.begin_nested():
+            sync_tenant(session, obj, deleted=deleted)
+    except SQLAlchemyError:
+        log.exception("tenant %s not mirrored", obj["metadata"].get("name"))
+        return False
+    return True
+
+
 def mark_offboarding(tenant: models.Tenant, *, gone: bool) -> None:
     tenant.lifecycle = models.Lifecycle.OFFBOARDING
     if gone:
@@ -76,15 +145,13 @@ def mark_offboarding(tenant: models.Tenant, *, gone: bool) -> None:
 def sync_tenant_list(session: Session, items: list[dict[str, Any]]) -> None:
     """After a (re)list: reflect every resource, and the deletion of any we saw before."""
     for obj in items:
-        sync_tenant(session, obj)
-    present = {obj["metadata"]["name"] for obj in items}
+        sync_one(session, obj)
+    present = [str(obj["metadata"]["uid"]) for obj in items]
     vanished = session.scalars(
         select(models.Tenant).where(
             models.Tenant.cr_uid.is_not(None),
             models.Tenant.offboarded_at.is_(None),
-            models.Tenant.tenant_key.not_in(present)
-            if present
-            else models.Tenant.tenant_key.is_not(None),
+            models.Tenant.cr_uid.not_in(present) if present else models.Tenant.cr_uid.is_not(None),
         )
     )
     for tenant in vanished:
@@ -118,7 +185,7 @@ class Mirror:
 
     def _tenant_event(self, event: str, obj: dict[str, Any]) -> None:
         with self.sessions() as session, session.begin():
-            sync_tenant(session, obj, deleted=event == "DELETED")
+            sync_one(session, obj, deleted=event == "DELETED")
 
     def _loop(
         self,

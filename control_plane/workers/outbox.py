@@ -4,7 +4,9 @@ recorded (integrations.kube, integrations.stripe_sync).
 Entries are claimed with `FOR UPDATE SKIP LOCKED`, so several control-plane replicas share the
 work without applying an entry twice; a failed apply (API server down) is retried with backoff.
 An entry of an offboarding tenant is closed without applying: a tenant deleted in Kubernetes is
-never resurrected. Started by `control_plane.main`, which wakes it after a commit.
+never resurrected. Changes go only to the Tenant the row created (its uid, a precondition the API
+server checks): one of the same name made by someone else is never applied over nor deleted, and
+the entry is closed with the reason. Started by `control_plane.main`, which wakes it after a commit.
 """
 
 from __future__ import annotations
@@ -61,12 +63,18 @@ def dispatch_once(
                     entry.payload = {**(entry.payload or {}), "result": done}
                     continue
                 if deleting:
-                    kube.delete_tenant(tenant.tenant_key)
+                    # Only the Tenant this row created: never another one of the same name.
+                    if tenant.cr_uid:
+                        kube.delete_tenant(tenant.tenant_key, uid=tenant.cr_uid)
                     entry.processed_at, entry.last_error = now, None
                     continue
                 applied = kube.apply_tenant(
-                    kube.tenant_resource(tenant), field_manager=field_manager
+                    kube.tenant_resource(tenant), field_manager=field_manager, uid=tenant.cr_uid
                 )
+            except kube.NameTaken as exc:  # never applied over a Tenant we did not create
+                entry.processed_at, entry.last_error = now, f"not applied: {exc}"[:2000]
+                log.warning("outbox entry %s for %s not applied: %s", entry.id, tenant.id, exc)
+                continue
             except (kube.KubeUnavailable, stripe_sync.BillingUnavailable) as exc:
                 entry.attempts += 1
                 entry.last_error = str(exc)[:2000]

@@ -90,3 +90,53 @@ def test_intent_survives_an_unreachable_api_server(
     assert outbox.dispatch_once(sessions, field_manager="test") == 0  # nothing applied twice
     engine.dispose()
     control_db.close()
+
+
+def test_a_tenant_of_the_same_name_made_by_someone_else_is_never_applied_over_nor_deleted(
+    own_registry: str, custom: client.CustomObjectsApi
+) -> None:
+    engine = create_engine(own_registry)
+    sessions = sessionmaker(engine, expire_on_commit=False)
+    control_db = psycopg.connect(own_registry.replace("+psycopg", ""), autocommit=True)
+    name, tenant_id = support.unique("taken"), uuid.uuid4()
+    theirs = support.create_tenant(custom, name, tier="standard", displayName="Theirs")
+    with sessions() as session, session.begin():
+        session.add(
+            models.Tenant(
+                id=tenant_id,
+                tenant_key=name,
+                company="Mine",
+                tier="free",
+                source="signup",
+                lifecycle="active",
+                phase="Pending",
+                conditions=[],
+                cr_uid=None,  # its Tenant was never created
+            )
+        )
+        session.add(models.OutboxEntry(tenant_id=tenant_id, action="apply_tenant"))
+    assert outbox.dispatch_once(sessions, field_manager="test") == 1
+    done, error = control_db.execute(
+        "SELECT processed_at IS NOT NULL, last_error FROM outbox WHERE tenant_id = %s",
+        (tenant_id,),
+    ).fetchone()  # type: ignore[misc]
+    assert done
+    assert error.startswith("not applied: a Tenant named")
+    held = support.get_tenant(custom, name)
+    assert held is not None
+    assert held["metadata"]["uid"] == theirs["metadata"]["uid"]
+    assert held["spec"] == theirs["spec"]
+    assert "tenantry.dev/tenant-id" not in (held["metadata"].get("labels") or {})
+
+    # Deleting ours deletes only ours: a row that knows another uid leaves this Tenant alone.
+    control_db.execute(
+        "UPDATE tenants SET cr_uid = %s WHERE id = %s", (str(uuid.uuid4()), tenant_id)
+    )
+    with sessions() as session, session.begin():
+        session.add(models.OutboxEntry(tenant_id=tenant_id, action="delete_tenant"))
+    assert outbox.dispatch_once(sessions, field_manager="test") == 1
+    assert (support.get_tenant(custom, name) or {}).get("metadata", {}).get("uid") == theirs[
+        "metadata"
+    ]["uid"]
+    support.delete_tenant(custom, name)
+    engine.dispose()
