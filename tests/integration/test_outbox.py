@@ -38,6 +38,21 @@ def own_registry(
     config.get_settings.cache_clear()
 
 
+def uncreated(tenant_id: uuid.UUID, key: str, *, company: str) -> models.Tenant:
+    """A signup's registry row whose Tenant was never created (no uid recorded)."""
+    return models.Tenant(
+        id=tenant_id,
+        tenant_key=key,
+        company=company,
+        tier="free",
+        source="signup",
+        lifecycle="active",
+        phase="Pending",
+        conditions=[],
+        cr_uid=None,
+    )
+
+
 def test_intent_survives_an_unreachable_api_server(
     own_registry: str, custom: client.CustomObjectsApi, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -48,19 +63,7 @@ def test_intent_survives_an_unreachable_api_server(
     tenant_id = uuid.uuid4()
     # A tenant written by a control plane whose workers are not running (no dispatcher races us).
     with sessions() as session, session.begin():
-        session.add(
-            models.Tenant(
-                id=tenant_id,
-                tenant_key=slug,
-                company=slug,
-                tier="free",
-                source="signup",
-                lifecycle="active",
-                phase="Pending",
-                conditions=[],
-                cr_uid=None,
-            )
-        )
+        session.add(uncreated(tenant_id, slug, company=slug))
     with sessions() as session, session.begin():
         session.add(models.OutboxEntry(tenant_id=tenant_id, action="apply_tenant"))
 
@@ -101,19 +104,7 @@ def test_a_tenant_of_the_same_name_made_by_someone_else_is_never_applied_over_no
     name, tenant_id = support.unique("taken"), uuid.uuid4()
     theirs = support.create_tenant(custom, name, tier="standard", displayName="Theirs")
     with sessions() as session, session.begin():
-        session.add(
-            models.Tenant(
-                id=tenant_id,
-                tenant_key=name,
-                company="Mine",
-                tier="free",
-                source="signup",
-                lifecycle="active",
-                phase="Pending",
-                conditions=[],
-                cr_uid=None,  # its Tenant was never created
-            )
-        )
+        session.add(uncreated(tenant_id, name, company="Mine"))
         session.add(models.OutboxEntry(tenant_id=tenant_id, action="apply_tenant"))
     assert outbox.dispatch_once(sessions, field_manager="test") == 1
     done, error = control_db.execute(
