@@ -1,4 +1,4 @@
-"""The tenants' data in Postgres, in every placement: provisioned, reached, retained, deleted.
+"""The tenants' data in Postgres, in every placement: provisioned, reached, deleted.
 
 `ensure_platform` prepares the shared pool database once per operator start. `ensure_tenant`
 carries out a DatabasePlan: the tenant's login role (`grants`), its data (pool rows, a bridge
@@ -158,19 +158,6 @@ def discard(
         return
     with postgres.connect(cfg.admin_url(cfg.pool_database)) as conn, conn.transaction():
         _delete_rows(conn, plan)
-
-
-def retain_tenant(
-    cfg: settings.OperatorSettings,
-    databases: provisioner.DatabaseProvisioner,
-    plan: planning.DatabasePlan,
-) -> None:
-    """Keep the data, stop every login of the tenant's role and mark the routing row retained."""
-    found = databases.locate(plan.database) if plan.database else None
-    server_url = found.server.url("postgres") if found else cfg.admin_url(cfg.pool_database)
-    with postgres.connect(server_url) as conn:
-        grants.stop_logins(conn, plan.role)
-    routes.mark_retained(cfg, plan.tenant_key)
 
 
 def delete_tenant(

@@ -3,8 +3,8 @@ every name derived from a tenant key.
 
 Pure data: used by the planner, the decision and status computations, the reconciler and the
 Postgres modules. Parsing applies the CRD defaults too, so the planner never sees a missing
-field. The derived names (namespace, role, bridge schema, silo database, and the migration's
-and snapshot's working names) are defined here and nowhere else.
+field. The derived names (namespace, role, bridge schema, silo database, the migration's and
+snapshot's working names, and retained data's uid-bound name) are defined here and nowhere else.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ Isolation = enums.Isolation
 DeletionPolicy = enums.DeletionPolicy
 
 SILO_DATABASE_PREFIX = "tenant_"  # every silo database's name starts with it
+RETAINED_PREFIX = "retained_"  # retained data's names; never a tenant key (keys have no '_')
 
 
 def _snake(key: identity.TenantKey) -> str:
@@ -56,6 +57,13 @@ def replication_name(key: identity.TenantKey) -> str:
 def snapshot_staging_schema(key: identity.TenantKey) -> str:
     """The schema a snapshot of the tenant's rows is staged in, then dumped from."""
     return f"tenantry_snap_{_snake(key)}"
+
+
+def retained_name(uid: str) -> str:
+    """The uid-bound name retained data is moved under when its Tenant is deleted: the rows'
+    tenant_key in the pool, the bridge schema, or the silo database. No tenant key is ever
+    spelled like it, so a new Tenant of the same name never finds it."""
+    return f"{RETAINED_PREFIX}{uid.replace('-', '').lower()}"
 
 
 @dataclass(frozen=True)
@@ -129,6 +137,7 @@ class Tenant:
     suspended: bool = False
     deletion_policy: DeletionPolicy = DeletionPolicy.RETAIN
     restore_from: str = ""
+    adopt_retained_from: str = ""  # the uid of a deleted Tenant whose retained data to take over
     placement: Isolation | None = None  # where the operator last placed the data (status)
     restored_from: str = ""  # the snapshot whose rows were loaded already (status)
 
@@ -146,6 +155,7 @@ class Tenant:
             suspended=bool(spec.get("suspended", False)),
             deletion_policy=DeletionPolicy(spec.get("deletionPolicy", "Retain")),
             restore_from=str(spec.get("restoreFrom") or ""),
+            adopt_retained_from=str(spec.get("adoptRetainedFrom") or ""),
             placement=Isolation(placed) if (placed := status.get("placement")) else None,
             restored_from=str(status.get("restoredFrom") or ""),
         )

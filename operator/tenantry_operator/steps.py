@@ -27,6 +27,7 @@ from tenantry_operator import (
     planning,
     postgres,
     provisioner,
+    retention,
     settings,
     snapshots,
     status,
@@ -77,7 +78,7 @@ def migrate(
 ) -> Migrated:
     """Drive a live migration to its end, reporting each phase in status and an Event. A
     database it cannot reach leaves it where it was, to be resumed."""
-    stored = apply.read_secret(tenant.namespace, planning.SECRET_NAME) or {}
+    stored = apply.read_secret(tenant.namespace, planning.SECRET_NAME, owner_uid=tenant.uid) or {}
     ctx = migration.Context(
         cfg, dbs, tenant, stored.get("password", ""), pause=cfg.migration_step_pause
     )
@@ -106,7 +107,9 @@ def ensure_database(
     """Credentials first (the Secret is the source of truth for the password), then the data;
     returns where the data answers once it does."""
     try:
-        stored = apply.read_secret(tenant.namespace, planning.SECRET_NAME) or {}
+        stored = (
+            apply.read_secret(tenant.namespace, planning.SECRET_NAME, owner_uid=tenant.uid) or {}
+        )
         password = stored.get("password") or secrets.token_urlsafe(24)
         endpoint = databases.ensure_tenant(cfg, dbs, plan, password)
         apply.apply_owned(body, [planning.plan_secret(tenant, tier, plan, endpoint, password)])
@@ -124,6 +127,32 @@ def ensure_database(
         model.Isolation.SILO: f"database {plan.database} on {endpoint.host}:{endpoint.port}",
     }[plan.placement]
     return StepResult(True, Reason.PROVISIONED, f"role {plan.role}, {where}"), endpoint
+
+
+def ensure_adopted(
+    tenant: model.Tenant,
+    *,
+    plan: planning.DatabasePlan,
+    cfg: settings.OperatorSettings,
+    dbs: provisioner.DatabaseProvisioner,
+) -> StepResult | None:
+    """Take over the data retained from the Tenant spec.adoptRetainedFrom names, before the
+    tenant's own data is provisioned; None when there is nothing (more) to adopt."""
+    uid = tenant.adopt_retained_from
+    if not uid:
+        return None
+    try:
+        if retention.adopt(cfg, dbs, plan, uid) or retention.has_own_data(cfg, dbs, plan):
+            return None
+    except retention.AdoptionRefused as exc:
+        return StepResult(False, Reason.ADOPTION_FAILED, str(exc))
+    except (postgres.DatabaseUnavailable, provisioner.ProvisionerUnavailable) as exc:
+        return StepResult(False, Reason.DATABASE_UNAVAILABLE, str(exc))
+    except psycopg.Error as exc:
+        return StepResult(False, Reason.DATABASE_FAILED, str(exc).strip())
+    return StepResult(
+        False, Reason.ADOPTION_FAILED, f"no data retained from Tenant {uid} is left to adopt"
+    )
 
 
 def ensure_restored(
@@ -193,12 +222,13 @@ def offboard_data(
         return status.Offboarded("no data was provisioned")
     plan = replace(planning.plan_database(tenant, tenant.placement), suspended=True)
     if tenant.deletion_policy is model.DeletionPolicy.RETAIN:
-        databases.retain_tenant(cfg, dbs, plan)
-        database = (databases.data_url(cfg, dbs, plan) or "").rsplit("/", 1)[-1]
+        database = retention.retain(cfg, dbs, plan, tenant.uid)
+        name = model.retained_name(tenant.uid)
+        schema = name if plan.placement is model.Isolation.BRIDGE else plan.schema
         return status.Offboarded(
-            f"retained the tenant's data ({plan.placement} in "
-            f"{database}/{plan.schema}); logins stopped",
-            retained=status.Retained(plan.placement, database, plan.schema, plan.tenant_key),
+            f"retained the tenant's data ({plan.placement} in {database}/{schema}, "
+            f"keyed {name}); role {plan.role} dropped",
+            retained=status.Retained(plan.placement, database, schema, name, tenant.uid),
         )
     snapshot = None
     if tenant.deletion_policy is model.DeletionPolicy.SNAPSHOT:

@@ -86,6 +86,7 @@ def test_tenant_reads_its_key_spec_and_what_status_recorded() -> None:
                 "suspended": True,
                 "deletionPolicy": "Snapshot",
                 "restoreFrom": "big-co-1.dump",
+                "adoptRetainedFrom": "0a1b2c3d-0000-4000-8000-00000000000e",
             },
             "status": {"placement": "silo", "restoredFrom": "big-co-1.dump"},
         }
@@ -100,6 +101,7 @@ def test_tenant_reads_its_key_spec_and_what_status_recorded() -> None:
         suspended=True,
         deletion_policy=model.DeletionPolicy.SNAPSHOT,
         restore_from="big-co-1.dump",
+        adopt_retained_from="0a1b2c3d-0000-4000-8000-00000000000e",
         placement=model.Isolation.SILO,
         restored_from="big-co-1.dump",
     )
@@ -119,6 +121,17 @@ def test_names_derived_from_the_tenant_key() -> None:
     assert model.silo_database(key).startswith(model.SILO_DATABASE_PREFIX)
     assert model.replication_name(key) == "tenantry_mig_big_co"
     assert model.snapshot_staging_schema(key) == "tenantry_snap_big_co"
+
+
+def test_retained_data_is_named_by_uid_never_like_a_tenant_key() -> None:
+    uid = "0A1B2C3D-0000-4000-8000-00000000000E"
+    name = model.retained_name(uid)
+    assert name == f"retained_{uid.replace('-', '').lower()}"
+    assert len(name) <= 63  # a Postgres identifier
+    assert not name.startswith(model.SILO_DATABASE_PREFIX)
+    with pytest.raises(identity.InvalidTenantKey):
+        identity.parse(name)
+    assert model.retained_name("11111111-0000-4000-8000-000000000000") != name
 
 
 def test_plans_use_the_derived_names() -> None:
