@@ -2,7 +2,8 @@
 
 A snapshot copies the tenant's rows into a staging schema `tenantry_snap_<key>` of the database
 that holds them, dumps that schema (`pg_dump -Fc`) next to a JSON manifest, and drops the
-staging schema. The same shape comes out of every placement, so a snapshot taken in the pool
+staging schema (restores of one snapshot into one database take turns, under an advisory lock
+on its name). The same shape comes out of every placement, so a snapshot taken in the pool
 restores into a bridge schema or a silo database, and the other way round: `pg_restore` brings
 the staging schema back and its rows are inserted into the tenant's tables. Used by the
 reconcile steps (deletionPolicy Snapshot, spec.restoreFrom) and the migration benchmark.
@@ -95,6 +96,14 @@ def restore(url: str, plan: planning.DatabasePlan, snapshot: Path) -> int:
         raise SnapshotError(f"no snapshot {snapshot.name!r} in the snapshot directory")
     manifest = json.loads(snapshot.with_suffix(".json").read_text())
     staging = str(manifest["staging_schema"])
+    # The staging schema's name is in the archive: restores of one snapshot into one database
+    # (several tenants of the pool) take turns, holding this session's lock until done.
+    with postgres.connect(url) as lock:
+        lock.execute("SELECT pg_advisory_lock(hashtext(%s))", (staging,))
+        return _restore_locked(url, plan, snapshot, staging)
+
+
+def _restore_locked(url: str, plan: planning.DatabasePlan, snapshot: Path, staging: str) -> int:
     with postgres.connect(url) as conn:
         tables = postgres.tenant_tables(conn, plan.schema)
         for table in tables:

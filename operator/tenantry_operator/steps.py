@@ -219,7 +219,10 @@ def offboard_data(
     """Carry out the tenant's deletionPolicy on its data: keep it with logins stopped, or
     delete it (after a snapshot, for Snapshot)."""
     if tenant.placement is None:
-        return status.Offboarded("no data was provisioned")
+        databases.disable_unplaced(cfg, dbs, tenant.tenant_key)
+        return status.Offboarded(
+            "no placement was recorded; any role and routing row of the tenant are disabled"
+        )
     plan = replace(planning.plan_database(tenant, tenant.placement), suspended=True)
     if tenant.deletion_policy is model.DeletionPolicy.RETAIN:
         database = retention.retain(cfg, dbs, plan, tenant.uid)

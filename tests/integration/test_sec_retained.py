@@ -82,14 +82,6 @@ def test_recreated_name_starts_empty_and_adoption_takes_the_data_back(
     assert projects(app, env, name) == []
     assert not retained_where(pool_admin, tier, kept)
     for tenant in (name, heir):
-        support.patch_tenant(custom, tenant, deletionPolicy="Delete")
-        eventually(
-            lambda t=tenant: (
-                (r := support.get_tenant(custom, t))
-                and r["status"].get("observedGeneration") == r["metadata"]["generation"]
-            ),
-            what="policy change observed",
-        )
         delete_and_wait(custom, tenant)
 
 
