@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from tenantry_core import enums, identity
+from tenantry_core import enums, identity, resources
 
 Isolation = enums.Isolation
 DeletionPolicy = enums.DeletionPolicy
@@ -137,6 +137,7 @@ class Tenant:
     suspended: bool = False
     deletion_policy: DeletionPolicy = DeletionPolicy.RETAIN
     restore_from: str = ""
+    restore_from_any: bool = False  # annotation: restoreFrom may name another Tenant's snapshot
     adopt_retained_from: str = ""  # the uid of a deleted Tenant whose retained data to take over
     placement: Isolation | None = None  # where the operator last placed the data (status)
     restored_from: str = ""  # the snapshot whose rows were loaded already (status)
@@ -155,6 +156,10 @@ class Tenant:
             suspended=bool(spec.get("suspended", False)),
             deletion_policy=DeletionPolicy(spec.get("deletionPolicy", "Retain")),
             restore_from=str(spec.get("restoreFrom") or ""),
+            restore_from_any=(meta.get("annotations") or {}).get(
+                resources.ANNOTATION_RESTORE_FROM_ANY
+            )
+            == "true",
             adopt_retained_from=str(spec.get("adoptRetainedFrom") or ""),
             placement=Isolation(placed) if (placed := status.get("placement")) else None,
             restored_from=str(status.get("restoredFrom") or ""),

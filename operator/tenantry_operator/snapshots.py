@@ -47,8 +47,11 @@ def _run(argv: list[str]) -> None:
         raise SnapshotError(f"{Path(argv[0]).name} failed: {done.stderr.strip()[-500:]}")
 
 
-def dump(url: str, plan: planning.DatabasePlan, directory: Path, name: str) -> dict[str, Any]:
-    """Write `<name>.dump` and `<name>.json` in `directory`; returns the manifest."""
+def dump(
+    url: str, plan: planning.DatabasePlan, directory: Path, name: str, *, uid: str = ""
+) -> dict[str, Any]:
+    """Write `<name>.dump` and `<name>.json` in `directory`; returns the manifest, which records
+    the uid of the Tenant the rows belong to (none for a benchmark's snapshot)."""
     directory.mkdir(parents=True, exist_ok=True)
     staging = model.snapshot_staging_schema(plan.tenant_key)
     rows: dict[str, int] = {}
@@ -77,6 +80,7 @@ def dump(url: str, plan: planning.DatabasePlan, directory: Path, name: str) -> d
             )
     manifest = {
         "tenant": plan.tenant_key,
+        "uid": uid,
         "placement": plan.placement.value,
         "tier": plan.tier,
         "staging_schema": staging,
@@ -88,13 +92,18 @@ def dump(url: str, plan: planning.DatabasePlan, directory: Path, name: str) -> d
     return manifest
 
 
+def manifest_of(snapshot: Path) -> dict[str, Any]:
+    """The manifest of a snapshot in the snapshot directory; SnapshotError if there is none."""
+    if not NAME.match(snapshot.name) or not snapshot.is_file():
+        raise SnapshotError(f"no snapshot {snapshot.name!r} in the snapshot directory")
+    return dict(json.loads(snapshot.with_suffix(".json").read_text()))
+
+
 def restore(url: str, plan: planning.DatabasePlan, snapshot: Path) -> int:
     """Load a snapshot's rows into the tenant's (empty) tables; returns the rows loaded.
 
     Idempotent: if the tenant already has rows, nothing is loaded again."""
-    if not NAME.match(snapshot.name) or not snapshot.is_file():
-        raise SnapshotError(f"no snapshot {snapshot.name!r} in the snapshot directory")
-    manifest = json.loads(snapshot.with_suffix(".json").read_text())
+    manifest = manifest_of(snapshot)
     staging = str(manifest["staging_schema"])
     # The staging schema's name is in the archive: restores of one snapshot into one database
     # (several tenants of the pool) take turns, holding this session's lock until done.

@@ -168,6 +168,14 @@ def ensure_restored(
         return None
     url = databases.data_url(cfg, dbs, plan)
     try:
+        taken_from = snapshots.manifest_of(cfg.snapshot_dir / wanted).get("uid")
+        if taken_from != tenant.uid and not tenant.restore_from_any:
+            return StepResult(
+                False,
+                Reason.RESTORE_REFUSED,
+                f"snapshot {wanted} is not of this Tenant; a platform admin may allow it with "
+                f'the annotation {resources.ANNOTATION_RESTORE_FROM_ANY}: "true"',
+            )
         assert url is not None
         loaded = snapshots.restore(url, plan, cfg.snapshot_dir / wanted)
     except (snapshots.SnapshotError, OSError, ValueError, psycopg.Error) as exc:
@@ -238,7 +246,7 @@ def offboard_data(
         url = databases.data_url(cfg, dbs, plan)
         if url is not None:
             name = f"{tenant.tenant_key}-{tenant.uid[:8]}"
-            manifest = snapshots.dump(url, plan, cfg.snapshot_dir, name)
+            manifest = snapshots.dump(url, plan, cfg.snapshot_dir, name, uid=tenant.uid)
             snapshot = status.Snapshot(manifest["file"], manifest["rows"])
     databases.delete_tenant(cfg, dbs, plan)
     what = f"snapshot {snapshot.file} written, then " if snapshot else ""

@@ -107,6 +107,16 @@ def test_tenant_reads_its_key_spec_and_what_status_recorded() -> None:
     )
 
 
+def test_only_the_annotation_true_allows_restoring_another_tenants_snapshot() -> None:
+    def tenant(annotations: dict[str, str]) -> model.Tenant:
+        meta = {"name": "x", "annotations": annotations}
+        return model.Tenant.from_body({"metadata": meta, "spec": {"tier": "free"}})
+
+    assert not tenant({}).restore_from_any
+    assert not tenant({"tenantry.dev/restore-from-any": "yes"}).restore_from_any
+    assert tenant({"tenantry.dev/restore-from-any": "true"}).restore_from_any
+
+
 def test_a_name_that_is_no_tenant_key_is_refused() -> None:
     with pytest.raises(identity.InvalidTenantKey):
         model.Tenant.from_body({"metadata": {"name": "Big_Co"}, "spec": {"tier": "free"}})
