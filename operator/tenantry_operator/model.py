@@ -83,11 +83,21 @@ class Limits:
 
 
 @dataclass(frozen=True)
+class DatabaseLimits:
+    """What the tenant's own database role may use: at most this many connections at once, and
+    this long per statement (a Postgres interval: '500ms', '30s', '2min')."""
+
+    connection_limit: int = 20
+    statement_timeout: str = "30s"
+
+
+@dataclass(frozen=True)
 class Tier:
     name: str
     isolation: Isolation
     quota: Quota = field(default_factory=Quota)
     limits: Limits = field(default_factory=Limits)
+    database: DatabaseLimits = field(default_factory=DatabaseLimits)
     rate_limit_per_minute: int = 600
     features: tuple[str, ...] = ()
     replicas: int = 1
@@ -98,6 +108,7 @@ class Tier:
         spec = dict(body.get("spec") or {})
         quota = dict(spec.get("quota") or {})
         limits = dict(spec.get("limits") or {})
+        database = dict(spec.get("database") or {})
         return cls(
             name=str(body["metadata"]["name"]),
             isolation=Isolation(spec["isolation"]),
@@ -112,6 +123,14 @@ class Tier:
                 memory=str(limits.get("memory", Limits.memory)),
                 request_cpu=str(limits.get("requestCpu", Limits.request_cpu)),
                 request_memory=str(limits.get("requestMemory", Limits.request_memory)),
+            ),
+            database=DatabaseLimits(
+                connection_limit=int(
+                    database.get("connectionLimit", DatabaseLimits.connection_limit)
+                ),
+                statement_timeout=str(
+                    database.get("statementTimeout", DatabaseLimits.statement_timeout)
+                ),
             ),
             rate_limit_per_minute=int(spec.get("rateLimitPerMinute", 600)),
             features=tuple(spec.get("features") or ()),

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import string
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -96,9 +96,14 @@ class DatabasePlan:
     schema: str
     database: str | None
     suspended: bool
+    limits: model.DatabaseLimits = field(default_factory=model.DatabaseLimits)  # the Tier's
 
 
-def plan_database(tenant: model.Tenant, placement: model.Isolation) -> DatabasePlan:
+def plan_database(
+    tenant: model.Tenant, placement: model.Isolation, *, tier: model.Tier | None = None
+) -> DatabasePlan:
+    """The tenant's data in `placement`; the role's limits are the Tier's when it is given
+    (offboarding and a migration's target need none)."""
     key = tenant.tenant_key
     schema = model.bridge_schema(key) if placement is model.Isolation.BRIDGE else "public"
     database = model.silo_database(key) if placement is model.Isolation.SILO else None
@@ -110,6 +115,7 @@ def plan_database(tenant: model.Tenant, placement: model.Isolation) -> DatabaseP
         schema=schema,
         database=database,
         suspended=tenant.suspended,
+        limits=tier.database if tier is not None else model.DatabaseLimits(),
     )
 
 

@@ -108,7 +108,7 @@ def _ensure_data(
     placement = obs.decision.placement
     if obs.waiting is not None:
         return replace(obs, database=SERVING_FROM_SOURCE, placement=placement.value)
-    plan = planning.plan_database(tenant, placement)
+    plan = planning.plan_database(tenant, placement, tier=tier)
     refused = steps.ensure_adopted(tenant, plan=plan, cfg=cfg, dbs=dbs)
     if refused is not None:
         return replace(obs, database=refused)

@@ -23,8 +23,7 @@ def test_delete_before_placement_is_recorded_disables_role_and_route(
     # A Tier that does not exist: the operator records no placement.
     support.create_tenant(custom, name, tier=support.unique("no-such-tier"))
     eventually(
-        lambda: support.condition(support.get_tenant(custom, name)).get("reason")
-        == "TierNotFound",
+        lambda: support.condition(support.get_tenant(custom, name)).get("reason") == "TierNotFound",
         what="TierNotFound",
     )
     # What a provisioning cut short by a crash leaves behind: a login role and a routing row.

@@ -44,6 +44,4 @@ def test_pool_tenant_gets_no_temp_tables_and_cannot_probe_other_tenants(
         # The shared app may act as any pooled tenant; asking on its behalf tells nothing.
         assert conn.execute("SELECT tenantry.tenant_for('tenantry_app')").fetchone() == (None,)
         other_role = "tnt_" + other.replace("-", "_")
-        assert conn.execute("SELECT tenantry.tenant_for(%s)", (other_role,)).fetchone() == (
-            None,
-        )
+        assert conn.execute("SELECT tenantry.tenant_for(%s)", (other_role,)).fetchone() == (None,)

@@ -55,6 +55,11 @@ def test_tier_defaults_are_the_crds() -> None:
         limits["requestCpu"]["default"],
         limits["requestMemory"]["default"],
     )
+    database = crd_properties("tiers.tenantry.dev.yaml", "spec", "database")
+    assert (bare.database.connection_limit, bare.database.statement_timeout) == (
+        database["connectionLimit"]["default"],
+        database["statementTimeout"]["default"],
+    )
     spec = crd_properties("tiers.tenantry.dev.yaml", "spec")
     assert bare.rate_limit_per_minute == spec["rateLimitPerMinute"]["default"]
     assert bare.replicas == spec["replicas"]["default"]

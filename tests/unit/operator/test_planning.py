@@ -132,6 +132,22 @@ def test_database_plan_per_placement(
     )
 
 
+def test_database_plan_takes_the_role_limits_from_the_tier() -> None:
+    tier = model.Tier.from_body(
+        {
+            "metadata": {"name": "tight"},
+            "spec": {
+                "isolation": "pool",
+                "database": {"connectionLimit": 3, "statementTimeout": "500ms"},
+            },
+        }
+    )
+    tenant = model.Tenant.from_body({"metadata": {"name": "big-co"}, "spec": {"tier": "tight"}})
+    plan = planning.plan_database(tenant, model.Isolation.POOL, tier=tier)
+    assert plan.limits == model.DatabaseLimits(connection_limit=3, statement_timeout="500ms")
+    assert planning.plan_database(tenant, model.Isolation.POOL).limits == model.DatabaseLimits()
+
+
 def test_secret_carries_the_connection_and_bridge_search_path() -> None:
     tenant = model.Tenant.from_body({"metadata": {"name": "big-co"}, "spec": {"tier": "free"}})
     endpoint = planning.Endpoint("db", 5432, "pool")
