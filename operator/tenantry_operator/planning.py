@@ -7,6 +7,7 @@ literal specs.
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import string
 from dataclasses import dataclass, field
@@ -160,6 +161,28 @@ def plan_secret(
             "url": connection_url(plan, endpoint, password),
         },
     }
+
+
+def plan_egress_policy(
+    tenant: model.Tenant, tier: model.Tier, endpoint: Endpoint
+) -> list[dict[str, Any]]:
+    """The NetworkPolicy that lets the tenant's pods reach only DNS and its database's port, on
+    its address when the endpoint names one (a host name leaves the port alone as the bound)."""
+    try:
+        address = ipaddress.ip_address(endpoint.host)
+    except ValueError:
+        peers: list[dict[str, Any]] = []
+    else:
+        peers = [{"ipBlock": {"cidr": f"{address}/{address.max_prefixlen}"}}]
+    return render(
+        "tenant/egress.yaml",
+        {
+            "namespace": tenant.namespace,
+            "labels": labels(tenant, tier),
+            "database_peers": peers,
+            "database_port": endpoint.port,
+        },
+    )
 
 
 def plan_workload(

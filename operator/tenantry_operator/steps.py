@@ -112,7 +112,13 @@ def ensure_database(
         )
         password = stored.get("password") or secrets.token_urlsafe(24)
         endpoint = databases.ensure_tenant(cfg, dbs, plan, password)
-        apply.apply_owned(body, [planning.plan_secret(tenant, tier, plan, endpoint, password)])
+        apply.apply_owned(
+            body,
+            [
+                planning.plan_secret(tenant, tier, plan, endpoint, password),
+                *planning.plan_egress_policy(tenant, tier, endpoint),
+            ],
+        )
         if not plan.suspended:
             databases.check_login(plan, endpoint, password)
     except apply.ApplyError as exc:
