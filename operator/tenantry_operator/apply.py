@@ -104,9 +104,14 @@ def namespace_active(name: str) -> bool:
     )
 
 
-def read_secret(namespace: str, name: str) -> dict[str, str] | None:
+def read_secret(namespace: str, name: str, *, owner_uid: str) -> dict[str, str] | None:
+    """The Secret's data, if it belongs to the owner `owner_uid` alone: a Secret left over from
+    a deleted owner of the same name (its namespace still terminating) is never read."""
     secret = get("v1", "Secret", name, namespace)
     if secret is None:
+        return None
+    owners = {str(o.get("uid")) for o in secret["metadata"].get("ownerReferences") or []}
+    if owners != {owner_uid}:
         return None
     return {k: base64.b64decode(v).decode() for k, v in (secret.get("data") or {}).items()}
 

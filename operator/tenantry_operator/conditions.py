@@ -39,6 +39,8 @@ class Reason(enum.StrEnum):
     DATABASE_UNAVAILABLE = "DatabaseUnavailable"
     DATABASE_FAILED = "DatabaseFailed"
     RESTORE_FAILED = "RestoreFailed"
+    RESTORE_REFUSED = "RestoreRefused"
+    ADOPTION_FAILED = "AdoptionFailed"
     NAMESPACE_NOT_READY = "NamespaceNotReady"
     DATABASE_NOT_READY = "DatabaseNotReady"
     WORKLOAD_NOT_READY = "WorkloadNotReady"

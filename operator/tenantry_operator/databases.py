@@ -1,4 +1,4 @@
-"""The tenants' data in Postgres, in every placement: provisioned, reached, retained, deleted.
+"""The tenants' data in Postgres, in every placement: provisioned, reached, deleted.
 
 `ensure_platform` prepares the shared pool database once per operator start. `ensure_tenant`
 carries out a DatabasePlan: the tenant's login role (`grants`), its data (pool rows, a bridge
@@ -12,7 +12,7 @@ from __future__ import annotations
 import psycopg
 from psycopg import sql
 
-from tenantry_core import routing
+from tenantry_core import identity, routing
 from tenantry_operator import (
     app_schema,
     grants,
@@ -35,7 +35,13 @@ def ensure_platform(cfg: settings.OperatorSettings) -> None:
         grants.ensure_server_roles(conn, cfg)
         grants.grant_role(conn, routing.TENANT_GROUP, routing.APP_ROLE)
     with postgres.connect(cfg.admin_url(cfg.pool_database)) as conn:
-        grants.grant_connect(conn, cfg.pool_database, routing.TENANT_GROUP)
+        # Only the tenant group, the app and bridge roles (granted one by one) may connect.
+        conn.execute(
+            sql.SQL("REVOKE CONNECT, TEMPORARY ON DATABASE {} FROM PUBLIC").format(
+                sql.Identifier(cfg.pool_database)
+            )
+        )
+        grants.grant_connect(conn, cfg.pool_database, routing.TENANT_GROUP, routing.APP_ROLE)
         grants.prepare_schema(conn, "tenantry", None)  # routing: the migration grants what's needed
         grants.prepare_schema(conn, "public", routing.TENANT_GROUP)
     app_schema.upgrade(cfg, cfg.admin_url(cfg.pool_database), model.Isolation.POOL)
@@ -160,17 +166,20 @@ def discard(
         _delete_rows(conn, plan)
 
 
-def retain_tenant(
+def disable_unplaced(
     cfg: settings.OperatorSettings,
     databases: provisioner.DatabaseProvisioner,
-    plan: planning.DatabasePlan,
+    tenant_key: identity.TenantKey,
 ) -> None:
-    """Keep the data, stop every login of the tenant's role and mark the routing row retained."""
-    found = databases.locate(plan.database) if plan.database else None
-    server_url = found.server.url("postgres") if found else cfg.admin_url(cfg.pool_database)
-    with postgres.connect(server_url) as conn:
-        grants.stop_logins(conn, plan.role)
-    routes.mark_retained(cfg, plan.tenant_key)
+    """For a tenant with no placement recorded (provisioning may have been cut short): stop
+    its role's logins wherever it may exist, and mark its routing row retained."""
+    servers = [cfg.admin_url(cfg.pool_database)]
+    if (found := databases.locate(model.silo_database(tenant_key))) is not None:
+        servers.append(found.server.url("postgres"))
+    for server_url in dict.fromkeys(servers):
+        with postgres.connect(server_url) as conn:
+            grants.stop_logins(conn, model.role(tenant_key))
+    routes.mark_retained(cfg, tenant_key)
 
 
 def delete_tenant(

@@ -79,9 +79,16 @@ def grant_tables(conn: postgres.Conn, schema: str, grantee: str) -> None:
 
 
 def ensure_login_role(conn: postgres.Conn, plan: planning.DatabasePlan, password: str) -> None:
-    """The tenant's role with its password; it may log in unless the tenant is suspended."""
+    """The tenant's role with its password and the Tier's limits (connections at once, and the
+    statement_timeout of its own logins); it may log in unless the tenant is suspended."""
     login = "NOLOGIN" if plan.suspended else "LOGIN"
-    _ensure_role(conn, plan.role, f"{login} {_TENANT_ROLE}")
+    limit = int(plan.limits.connection_limit)
+    _ensure_role(conn, plan.role, f"{login} {_TENANT_ROLE} CONNECTION LIMIT {limit}")
+    conn.execute(
+        sql.SQL("ALTER ROLE {} SET statement_timeout = {}").format(
+            sql.Identifier(plan.role), sql.Literal(plan.limits.statement_timeout)
+        )
+    )
     conn.execute(
         sql.SQL("ALTER ROLE {} PASSWORD {}").format(
             sql.Identifier(plan.role), sql.Literal(password)

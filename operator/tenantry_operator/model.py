@@ -3,8 +3,8 @@ every name derived from a tenant key.
 
 Pure data: used by the planner, the decision and status computations, the reconciler and the
 Postgres modules. Parsing applies the CRD defaults too, so the planner never sees a missing
-field. The derived names (namespace, role, bridge schema, silo database, and the migration's
-and snapshot's working names) are defined here and nowhere else.
+field. The derived names (namespace, role, bridge schema, silo database, the migration's and
+snapshot's working names, and retained data's uid-bound name) are defined here and nowhere else.
 """
 
 from __future__ import annotations
@@ -15,12 +15,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from tenantry_core import enums, identity
+from tenantry_core import enums, identity, resources
 
 Isolation = enums.Isolation
 DeletionPolicy = enums.DeletionPolicy
 
 SILO_DATABASE_PREFIX = "tenant_"  # every silo database's name starts with it
+RETAINED_PREFIX = "retained_"  # retained data's names; never a tenant key (keys have no '_')
 
 
 def _snake(key: identity.TenantKey) -> str:
@@ -58,6 +59,13 @@ def snapshot_staging_schema(key: identity.TenantKey) -> str:
     return f"tenantry_snap_{_snake(key)}"
 
 
+def retained_name(uid: str) -> str:
+    """The uid-bound name retained data is moved under when its Tenant is deleted: the rows'
+    tenant_key in the pool, the bridge schema, or the silo database. No tenant key is ever
+    spelled like it, so a new Tenant of the same name never finds it."""
+    return f"{RETAINED_PREFIX}{uid.replace('-', '').lower()}"
+
+
 @dataclass(frozen=True)
 class Quota:
     cpu: str = "2"
@@ -75,11 +83,21 @@ class Limits:
 
 
 @dataclass(frozen=True)
+class DatabaseLimits:
+    """What the tenant's own database role may use: at most this many connections at once, and
+    this long per statement (a Postgres interval: '500ms', '30s', '2min')."""
+
+    connection_limit: int = 20
+    statement_timeout: str = "30s"
+
+
+@dataclass(frozen=True)
 class Tier:
     name: str
     isolation: Isolation
     quota: Quota = field(default_factory=Quota)
     limits: Limits = field(default_factory=Limits)
+    database: DatabaseLimits = field(default_factory=DatabaseLimits)
     rate_limit_per_minute: int = 600
     features: tuple[str, ...] = ()
     replicas: int = 1
@@ -90,6 +108,7 @@ class Tier:
         spec = dict(body.get("spec") or {})
         quota = dict(spec.get("quota") or {})
         limits = dict(spec.get("limits") or {})
+        database = dict(spec.get("database") or {})
         return cls(
             name=str(body["metadata"]["name"]),
             isolation=Isolation(spec["isolation"]),
@@ -104,6 +123,14 @@ class Tier:
                 memory=str(limits.get("memory", Limits.memory)),
                 request_cpu=str(limits.get("requestCpu", Limits.request_cpu)),
                 request_memory=str(limits.get("requestMemory", Limits.request_memory)),
+            ),
+            database=DatabaseLimits(
+                connection_limit=int(
+                    database.get("connectionLimit", DatabaseLimits.connection_limit)
+                ),
+                statement_timeout=str(
+                    database.get("statementTimeout", DatabaseLimits.statement_timeout)
+                ),
             ),
             rate_limit_per_minute=int(spec.get("rateLimitPerMinute", 600)),
             features=tuple(spec.get("features") or ()),
@@ -129,6 +156,8 @@ class Tenant:
     suspended: bool = False
     deletion_policy: DeletionPolicy = DeletionPolicy.RETAIN
     restore_from: str = ""
+    restore_from_any: bool = False  # annotation: restoreFrom may name another Tenant's snapshot
+    adopt_retained_from: str = ""  # the uid of a deleted Tenant whose retained data to take over
     placement: Isolation | None = None  # where the operator last placed the data (status)
     restored_from: str = ""  # the snapshot whose rows were loaded already (status)
 
@@ -146,6 +175,11 @@ class Tenant:
             suspended=bool(spec.get("suspended", False)),
             deletion_policy=DeletionPolicy(spec.get("deletionPolicy", "Retain")),
             restore_from=str(spec.get("restoreFrom") or ""),
+            restore_from_any=(meta.get("annotations") or {}).get(
+                resources.ANNOTATION_RESTORE_FROM_ANY
+            )
+            == "true",
+            adopt_retained_from=str(spec.get("adoptRetainedFrom") or ""),
             placement=Isolation(placed) if (placed := status.get("placement")) else None,
             restored_from=str(status.get("restoredFrom") or ""),
         )

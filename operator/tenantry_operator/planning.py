@@ -7,9 +7,10 @@ literal specs.
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import string
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -96,9 +97,14 @@ class DatabasePlan:
     schema: str
     database: str | None
     suspended: bool
+    limits: model.DatabaseLimits = field(default_factory=model.DatabaseLimits)  # the Tier's
 
 
-def plan_database(tenant: model.Tenant, placement: model.Isolation) -> DatabasePlan:
+def plan_database(
+    tenant: model.Tenant, placement: model.Isolation, *, tier: model.Tier | None = None
+) -> DatabasePlan:
+    """The tenant's data in `placement`; the role's limits are the Tier's when it is given
+    (offboarding and a migration's target need none)."""
     key = tenant.tenant_key
     schema = model.bridge_schema(key) if placement is model.Isolation.BRIDGE else "public"
     database = model.silo_database(key) if placement is model.Isolation.SILO else None
@@ -110,6 +116,7 @@ def plan_database(tenant: model.Tenant, placement: model.Isolation) -> DatabaseP
         schema=schema,
         database=database,
         suspended=tenant.suspended,
+        limits=tier.database if tier is not None else model.DatabaseLimits(),
     )
 
 
@@ -154,6 +161,28 @@ def plan_secret(
             "url": connection_url(plan, endpoint, password),
         },
     }
+
+
+def plan_egress_policy(
+    tenant: model.Tenant, tier: model.Tier, endpoint: Endpoint
+) -> list[dict[str, Any]]:
+    """The NetworkPolicy that lets the tenant's pods reach only DNS and its database's port, on
+    its address when the endpoint names one (a host name leaves the port alone as the bound)."""
+    try:
+        address = ipaddress.ip_address(endpoint.host)
+    except ValueError:
+        peers: list[dict[str, Any]] = []
+    else:
+        peers = [{"ipBlock": {"cidr": f"{address}/{address.max_prefixlen}"}}]
+    return render(
+        "tenant/egress.yaml",
+        {
+            "namespace": tenant.namespace,
+            "labels": labels(tenant, tier),
+            "database_peers": peers,
+            "database_port": endpoint.port,
+        },
+    )
 
 
 def plan_workload(

@@ -2,7 +2,8 @@
 
 The reconciler asks a provisioner for a database by name and gets back where it lives; it never
 creates databases itself. The default, `ServerListProvisioner`, creates them on one of a
-configured list of Postgres servers chosen by a placement policy (fewest tenants first).
+configured list of Postgres servers chosen by a placement policy (fewest tenants first); it
+manages the databases named with the silo prefix, and retained ones (`model.retained_name`).
 Terraform and Pulumi back-ends implement the same three methods.
 """
 
@@ -88,8 +89,9 @@ class ServerListProvisioner:
     def _databases(self, server: Server) -> set[str]:
         with self._connect(server) as conn:
             rows = conn.execute(
-                "SELECT datname FROM pg_database WHERE datname LIKE %s",
-                (model.SILO_DATABASE_PREFIX + "%",),
+                "SELECT datname FROM pg_database WHERE starts_with(datname, %s) "
+                "OR starts_with(datname, %s)",
+                (model.SILO_DATABASE_PREFIX, model.RETAINED_PREFIX),
             ).fetchall()
         return {str(r[0]) for r in rows}
 

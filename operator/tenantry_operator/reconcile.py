@@ -102,12 +102,16 @@ def _ensure_data(
     cfg: settings.OperatorSettings,
     dbs: provisioner.DatabaseProvisioner,
 ) -> status.Observation:
-    """The database step, then the restore; while a migration waits, its source serves."""
+    """Adopting retained data, the database step, then the restore; while a migration waits,
+    its source serves."""
     assert obs.decision is not None
     placement = obs.decision.placement
     if obs.waiting is not None:
         return replace(obs, database=SERVING_FROM_SOURCE, placement=placement.value)
-    plan = planning.plan_database(tenant, placement)
+    plan = planning.plan_database(tenant, placement, tier=tier)
+    refused = steps.ensure_adopted(tenant, plan=plan, cfg=cfg, dbs=dbs)
+    if refused is not None:
+        return replace(obs, database=refused)
     result, endpoint = steps.ensure_database(
         body, tenant=tenant, tier=tier, plan=plan, cfg=cfg, dbs=dbs
     )

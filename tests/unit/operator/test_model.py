@@ -55,6 +55,11 @@ def test_tier_defaults_are_the_crds() -> None:
         limits["requestCpu"]["default"],
         limits["requestMemory"]["default"],
     )
+    database = crd_properties("tiers.tenantry.dev.yaml", "spec", "database")
+    assert (bare.database.connection_limit, bare.database.statement_timeout) == (
+        database["connectionLimit"]["default"],
+        database["statementTimeout"]["default"],
+    )
     spec = crd_properties("tiers.tenantry.dev.yaml", "spec")
     assert bare.rate_limit_per_minute == spec["rateLimitPerMinute"]["default"]
     assert bare.replicas == spec["replicas"]["default"]
@@ -86,6 +91,7 @@ def test_tenant_reads_its_key_spec_and_what_status_recorded() -> None:
                 "suspended": True,
                 "deletionPolicy": "Snapshot",
                 "restoreFrom": "big-co-1.dump",
+                "adoptRetainedFrom": "0a1b2c3d-0000-4000-8000-00000000000e",
             },
             "status": {"placement": "silo", "restoredFrom": "big-co-1.dump"},
         }
@@ -100,9 +106,20 @@ def test_tenant_reads_its_key_spec_and_what_status_recorded() -> None:
         suspended=True,
         deletion_policy=model.DeletionPolicy.SNAPSHOT,
         restore_from="big-co-1.dump",
+        adopt_retained_from="0a1b2c3d-0000-4000-8000-00000000000e",
         placement=model.Isolation.SILO,
         restored_from="big-co-1.dump",
     )
+
+
+def test_only_the_annotation_true_allows_restoring_another_tenants_snapshot() -> None:
+    def tenant(annotations: dict[str, str]) -> model.Tenant:
+        meta = {"name": "x", "annotations": annotations}
+        return model.Tenant.from_body({"metadata": meta, "spec": {"tier": "free"}})
+
+    assert not tenant({}).restore_from_any
+    assert not tenant({"tenantry.dev/restore-from-any": "yes"}).restore_from_any
+    assert tenant({"tenantry.dev/restore-from-any": "true"}).restore_from_any
 
 
 def test_a_name_that_is_no_tenant_key_is_refused() -> None:
@@ -119,6 +136,17 @@ def test_names_derived_from_the_tenant_key() -> None:
     assert model.silo_database(key).startswith(model.SILO_DATABASE_PREFIX)
     assert model.replication_name(key) == "tenantry_mig_big_co"
     assert model.snapshot_staging_schema(key) == "tenantry_snap_big_co"
+
+
+def test_retained_data_is_named_by_uid_never_like_a_tenant_key() -> None:
+    uid = "0A1B2C3D-0000-4000-8000-00000000000E"
+    name = model.retained_name(uid)
+    assert name == f"retained_{uid.replace('-', '').lower()}"
+    assert len(name) <= 63  # a Postgres identifier
+    assert not name.startswith(model.SILO_DATABASE_PREFIX)
+    with pytest.raises(identity.InvalidTenantKey):
+        identity.parse(name)
+    assert model.retained_name("11111111-0000-4000-8000-000000000000") != name
 
 
 def test_plans_use_the_derived_names() -> None:

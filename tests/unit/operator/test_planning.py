@@ -83,6 +83,23 @@ def test_network_policy_denies_ingress_except_own_namespace_and_platform() -> No
     ]
 
 
+def test_egress_allows_dns_and_the_tenants_database_only() -> None:
+    endpoint = planning.Endpoint("10.0.0.7", 6432, "tenantry_pool")
+    (policy,) = planning.plan_egress_policy(TENANT, TIER, endpoint)
+    assert policy["metadata"]["namespace"] == TENANT.namespace
+    spec = policy["spec"]
+    assert (spec["podSelector"], spec["policyTypes"]) == ({}, ["Egress"])
+    dns, database = spec["egress"]
+    assert "to" not in dns
+    assert {p["port"] for p in dns["ports"]} == {53}
+    assert database == {
+        "to": [{"ipBlock": {"cidr": "10.0.0.7/32"}}],
+        "ports": [{"protocol": "TCP", "port": 6432}],
+    }
+    (named,) = planning.plan_egress_policy(TENANT, TIER, planning.Endpoint("db.example", 5432, "x"))
+    assert named["spec"]["egress"][1] == {"to": [], "ports": [{"protocol": "TCP", "port": 5432}]}
+
+
 def test_admins_are_bound_to_the_tenant_admin_role() -> None:
     binding = by_kind(planning.plan_namespace(TENANT, TIER))["RoleBinding"]
     assert binding["roleRef"]["name"] == "tenant-admin"
@@ -130,6 +147,22 @@ def test_database_plan_per_placement(
         database=database,
         suspended=False,
     )
+
+
+def test_database_plan_takes_the_role_limits_from_the_tier() -> None:
+    tier = model.Tier.from_body(
+        {
+            "metadata": {"name": "tight"},
+            "spec": {
+                "isolation": "pool",
+                "database": {"connectionLimit": 3, "statementTimeout": "500ms"},
+            },
+        }
+    )
+    tenant = model.Tenant.from_body({"metadata": {"name": "big-co"}, "spec": {"tier": "tight"}})
+    plan = planning.plan_database(tenant, model.Isolation.POOL, tier=tier)
+    assert plan.limits == model.DatabaseLimits(connection_limit=3, statement_timeout="500ms")
+    assert planning.plan_database(tenant, model.Isolation.POOL).limits == model.DatabaseLimits()
 
 
 def test_secret_carries_the_connection_and_bridge_search_path() -> None:

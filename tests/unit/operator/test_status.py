@@ -274,15 +274,18 @@ def test_deleting_status_records_where_the_data_went() -> None:
     assert status.deleting() == {"phase": "Deleting"}
     retained = status.Offboarded(
         "retained",
-        retained=status.Retained(model.Isolation.BRIDGE, "tenantry_pool", "tenant_acme", KEY),
+        retained=status.Retained(
+            model.Isolation.BRIDGE, "tenantry_pool", "retained_0a1b", "retained_0a1b", "0a-1b"
+        ),
     )
     assert status.deleting(retained) == {
         "phase": "Deleting",
         "retainedData": {
             "placement": "bridge",
             "database": "tenantry_pool",
-            "schema": "tenant_acme",
-            "tenantKey": "acme",
+            "schema": "retained_0a1b",
+            "tenantKey": "retained_0a1b",
+            "uid": "0a-1b",
         },
     }
     snapshot = status.Offboarded("dumped", snapshot=status.Snapshot("acme-1.dump", {"notes": 3}))
