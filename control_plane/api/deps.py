@@ -223,8 +223,12 @@ async def get_audit_context(request: Request) -> audit.Context:
     return audit.Context(
         actor=actor.ref if actor else "anonymous",
         request_id=correlation_id.get(),
-        client_ip=request.client.host if request.client else None,
+        client_ip=_client_ip(request),
     )
+
+
+def _client_ip(request: Request) -> str | None:
+    return request.client.host if request.client else None
 
 
 AuditDep = Annotated[audit.Context, Depends(get_audit_context)]
@@ -253,7 +257,7 @@ async def idempotency_guard(
         functools.partial(
             idempotency.claim,
             db.engine(),
-            actor=actor.ref if actor else "anonymous",
+            actor=actor.ref if actor else idempotency.anonymous(_client_ip(request)),
             key=idempotency_key,
             method=request.method,
             path=request.url.path,

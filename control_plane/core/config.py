@@ -39,6 +39,9 @@ class Settings(BaseSettings):
     FIRST_PLATFORM_ADMIN_EMAIL: str | None = None
     FIRST_PLATFORM_ADMIN_PASSWORD: str | None = None
     INVITATION_EXPIRE_HOURS: int = Field(default=72, ge=1)
+    # API keys expire: after the default when none is asked for, never after the maximum.
+    API_KEY_DEFAULT_DAYS: int = Field(default=90, ge=1)
+    API_KEY_MAX_DAYS: int = Field(default=365, ge=1)
     # How long an offboarded tenant stays suspended and restorable before it is deleted.
     OFFBOARD_GRACE_SECONDS: int = Field(default=30 * 24 * 3600, ge=0)
     # Per-tenant request limits come from the Tier; this one applies while a tier is unknown.
@@ -83,6 +86,8 @@ class Settings(BaseSettings):
         password = self.FIRST_PLATFORM_ADMIN_PASSWORD
         if self.FIRST_PLATFORM_ADMIN_EMAIL and (not password or len(password) < 12):
             raise ValueError("FIRST_PLATFORM_ADMIN_PASSWORD must have at least 12 characters")
+        if self.API_KEY_DEFAULT_DAYS > self.API_KEY_MAX_DAYS:
+            raise ValueError("API_KEY_DEFAULT_DAYS must not exceed API_KEY_MAX_DAYS")
         oidc = (self.OIDC_ISSUER, self.OIDC_AUDIENCE, self.OIDC_JWKS_URL)
         if any(oidc) and not all(oidc):
             raise ValueError("OIDC_ISSUER, OIDC_AUDIENCE and OIDC_JWKS_URL go together")

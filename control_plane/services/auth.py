@@ -1,11 +1,13 @@
 """Who is calling: bearer credentials → an `Actor`, and the token life cycle.
 
 Three kinds of bearer credential are accepted: our own short-lived access tokens (HS256 JWT),
-API keys (`tnt_…`, looked up by hash) and, when configured, an OIDC issuer's tokens (verified
-against its JWKS, mapped to a user by email). The actor's permissions are read from the database
-on every request, so a changed role or a revoked key takes effect at once. Refresh tokens rotate:
-each is used once, and presenting a used one revokes every token of its family. Used by
-api.deps (resolving the caller), api.routes.auth and the services that hand out tokens.
+API keys (`tnt_…`, looked up by hash; a key acts as the person who created it, its scopes
+narrowed to what that person holds now, and dies with them) and, when configured, an OIDC
+issuer's tokens (verified against its JWKS, mapped to a user by email). The actor's permissions
+are read from the database on every request, so a changed role or a revoked key takes effect at
+once. Refresh tokens rotate: each is used once, and presenting a used one revokes every token of
+its family. Used by api.deps (resolving the caller), api.routes.auth and the services that hand
+out tokens.
 """
 
 from __future__ import annotations
@@ -38,11 +40,17 @@ class Actor:
     permissions: frozenset[str]
     platform_admin: bool = False
     role: str | None = None
+    creator: uuid.UUID | None = None  # an API key's: the user it acts for
 
     @property
     def ref(self) -> str:
         """How audit entries and idempotency records name the actor."""
         return f"{self.kind}:{self.id}"
+
+    @property
+    def person(self) -> str:
+        """The user behind the actor: itself, or the one an API key acts for."""
+        return f"user:{self.creator}" if self.creator else self.ref
 
     def can(self, permission: str) -> bool:
         return self.platform_admin or permission in self.permissions
@@ -119,6 +127,15 @@ def _oidc_user(session: Session, issuer: str, claims: dict[str, object]) -> mode
     return user
 
 
+def user_of_ref(ref: str) -> uuid.UUID | None:
+    """The user id in a `user:<id>` reference (None for any other actor)."""
+    kind, _, rest = ref.partition(":")
+    try:
+        return uuid.UUID(rest) if kind == "user" else None
+    except ValueError:
+        return None
+
+
 def _api_key_actor(session: Session, token: str) -> Actor:
     now = dt.datetime.now(dt.UTC)
     key = session.scalar(
@@ -128,13 +145,24 @@ def _api_key_actor(session: Session, token: str) -> Actor:
         raise errors.Unauthorized("the API key is invalid, expired or revoked")
     tenant = session.get(models.Tenant, key.tenant_id)
     assert tenant is not None
+    creator_id = user_of_ref(key.created_by)
+    creator = session.get(models.User, creator_id) if creator_id else None
+    if creator is None or not (creator.is_platform_admin or creator.tenant_id == tenant.id):
+        raise errors.Unauthorized("the API key's creator is no longer a member of its tenant")
+    held = None if creator.is_platform_admin else actor_for_user(creator).permissions
     if key.last_used_at is None or now - key.last_used_at > dt.timedelta(minutes=1):
         session.execute(
             update(models.ApiKey).where(models.ApiKey.id == key.id).values(last_used_at=now)
         )
         session.commit()
     return Actor(
-        "api_key", key.id, tenant.id, tenant.tenant_key, tenant.tier, frozenset(key.scopes)
+        "api_key",
+        key.id,
+        tenant.id,
+        tenant.tenant_key,
+        tenant.tier,
+        permissions.key_permissions(key.scopes, held),
+        creator=creator.id,
     )
 
 

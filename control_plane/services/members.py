@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from control_plane import models, schemas
 from control_plane.core import config, permissions, security
-from control_plane.services import access, audit, auth, errors
+from control_plane.services import access, api_keys, audit, auth, errors
 
 INVITATION_PREFIX = "inv"
 
@@ -149,6 +149,7 @@ def remove_user(
         resource=f"user:{user.id}",
         before={"email": user.email, "role": user.role.name},
     )
+    api_keys.revoke_created_by(session=session, ctx=ctx, user=user)
     session.delete(user)
     session.commit()
 

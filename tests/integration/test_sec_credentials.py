@@ -1,0 +1,134 @@
+"""Credentials bound to people: an API key acts as its creator within its scopes, expires by
+default, and is revoked only by someone who may manage its creator; anonymous idempotency keys
+belong to one client, not to every anonymous caller."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import httpx
+import psycopg
+
+from tests.integration import support
+
+
+@contextmanager
+def client_at(env: dict[str, str], address: str) -> Iterator[httpx.Client]:
+    """A client of the API whose connections come from `address` (a loopback address)."""
+    transport = httpx.HTTPTransport(local_address=address)
+    with httpx.Client(base_url=env["API_URL"] + "/api/v1", timeout=30, transport=transport) as http:
+        yield http
+
+
+def make_key(api: httpx.Client, tid: str, headers: dict[str, str], **body: Any) -> dict[str, Any]:
+    created = api.post(f"/tenants/{tid}/api-keys", headers=headers, json={"name": "k", **body})
+    assert created.status_code == 201, created.text
+    return dict(created.json())
+
+
+def user_id(api: httpx.Client, headers: dict[str, str]) -> str:
+    return str(api.get("/auth/me", headers=headers).json()["id"])
+
+
+def test_an_api_key_narrows_with_its_creators_role_and_dies_with_its_creator(
+    api: httpx.Client, control_db: psycopg.Connection[Any]
+) -> None:
+    body = support.signup(api, support.unique("Creator"))
+    tid, owner = body["tenant"]["id"], support.auth(body)
+    domain = f"{body['tenant']['slug']}.example.com"
+    admin = support.join(api, tid, owner, "admin", f"admin@{domain}")
+    key = make_key(api, tid, admin, scopes=["tenant:read", "users:read", "audit:read"])
+    as_key = support.bearer(key["key"])
+    assert key["created_by"] == f"user:{user_id(api, admin)}"
+    assert api.get(f"/tenants/{tid}/audit", headers=as_key).status_code == 200
+
+    # The admin is demoted to viewer: the key keeps only what a viewer may still do.
+    admin_id = user_id(api, admin)
+    demoted = api.patch(f"/tenants/{tid}/users/{admin_id}", headers=owner, json={"role": "viewer"})
+    assert demoted.status_code == 200, demoted.text
+    me = api.get("/auth/me", headers=as_key).json()
+    assert me["permissions"] == ["tenant:read", "users:read"]
+    refused = api.get(f"/tenants/{tid}/audit", headers=as_key)
+    assert refused.status_code == 403
+    assert refused.json()["permission"] == "audit:read"
+    assert api.get(f"/tenants/{tid}/users", headers=as_key).status_code == 200
+
+    # The creator is removed: the key is refused and listed as revoked.
+    assert api.delete(f"/tenants/{tid}/users/{admin_id}", headers=owner).status_code == 204
+    gone = api.get(f"/tenants/{tid}", headers=as_key)
+    assert gone.status_code == 401
+    [listed] = api.get(f"/tenants/{tid}/api-keys", headers=owner).json()
+    assert listed["revoked_at"] is not None
+    # A key made by a key acts for the same person.
+    keyed = make_key(api, tid, owner, scopes=["tenant:read", "api_keys:manage"])
+    child = make_key(api, tid, support.bearer(keyed["key"]), scopes=["tenant:read"])
+    assert child["created_by"] == keyed["created_by"]
+    assert control_db.execute(
+        "SELECT count(*) FROM audit_log WHERE action = 'api_key.revoke' AND tenant_id = %s",
+        (tid,),
+    ).fetchone() == (1,)
+
+
+def test_api_keys_expire_by_default_and_never_beyond_the_maximum(api: httpx.Client) -> None:
+    body = support.signup(api, support.unique("Expiry"))
+    tid, owner = body["tenant"]["id"], support.auth(body)
+    default = make_key(api, tid, owner, scopes=["tenant:read"])
+    assert default["expires_at"] is not None
+    expires = dt.datetime.fromisoformat(default["expires_at"])
+    days = (expires - dt.datetime.now(dt.UTC)).total_seconds() / 86400
+    assert 89 < days <= 90
+    too_long = api.post(
+        f"/tenants/{tid}/api-keys",
+        headers=owner,
+        json={"name": "forever", "scopes": ["tenant:read"], "expires_in_days": 3650},
+    )
+    assert too_long.status_code == 422, too_long.text
+    assert too_long.headers["content-type"] == "application/problem+json"
+    assert "365" in too_long.json()["detail"]
+    assert [k["name"] for k in api.get(f"/tenants/{tid}/api-keys", headers=owner).json()] == ["k"]
+
+
+def test_revoking_a_key_needs_the_right_to_manage_its_creator(api: httpx.Client) -> None:
+    body = support.signup(api, support.unique("Revoke"))
+    tid, owner = body["tenant"]["id"], support.auth(body)
+    domain = f"{body['tenant']['slug']}.example.com"
+    member = support.join(api, tid, owner, "member", f"member@{domain}")
+    other = support.join(api, tid, owner, "member", f"other@{domain}")
+    admin = support.join(api, tid, owner, "admin", f"admin@{domain}")
+    owners_key = make_key(api, tid, owner, scopes=["tenant:read"])
+    members_key = make_key(api, tid, member, scopes=["tenant:read"])
+    others_key = make_key(api, tid, other, scopes=["tenant:read"])
+
+    def revoke(headers: dict[str, str], key: dict[str, Any]) -> httpx.Response:
+        return api.delete(f"/tenants/{tid}/api-keys/{key['id']}", headers=headers)
+
+    refused = revoke(member, owners_key)
+    assert refused.status_code == 403, refused.text
+    assert refused.headers["content-type"] == "application/problem+json"
+    assert revoke(member, others_key).status_code == 403
+    assert revoke(admin, owners_key).status_code == 403  # the owner outranks an admin
+    assert api.get(f"/tenants/{tid}", headers=support.bearer(owners_key["key"])).status_code == 200
+    assert revoke(member, members_key).status_code == 204  # one's own key
+    assert revoke(admin, others_key).status_code == 204  # an admin manages members
+    assert revoke(owner, owners_key).status_code == 204
+    assert api.get(f"/tenants/{tid}", headers=support.bearer(owners_key["key"])).status_code == 401
+
+
+def test_anonymous_idempotency_keys_belong_to_one_client(env: dict[str, str]) -> None:
+    key = {"Idempotency-Key": support.unique("shared-key")}
+
+    def login(http: httpx.Client, who: str) -> httpx.Response:
+        body = {"email": f"{support.unique(who)}@example.com", "password": "wrong" * 3}
+        return http.post("/auth/login", headers=key, json=body)
+
+    with client_at(env, "127.0.0.2") as first, client_at(env, "127.0.0.3") as second:
+        assert login(first, "first").status_code == 401
+        # Another client's same key is its own: not refused as reused, not replayed.
+        answered = login(second, "second")
+        assert answered.status_code == 401, answered.text
+        assert "idempotent-replayed" not in answered.headers
+        reused = login(first, "again")
+        assert reused.status_code == 422, reused.text
