@@ -223,11 +223,12 @@ async def get_audit_context(request: Request) -> audit.Context:
     return audit.Context(
         actor=actor.ref if actor else "anonymous",
         request_id=correlation_id.get(),
-        client_ip=_client_ip(request),
+        client_ip=client_ip(request),
     )
 
 
-def _client_ip(request: Request) -> str | None:
+def client_ip(request: Request) -> str | None:
+    """The address the request came from (the peer of the connection)."""
     return request.client.host if request.client else None
 
 
@@ -257,7 +258,7 @@ async def idempotency_guard(
         functools.partial(
             idempotency.claim,
             db.engine(),
-            actor=actor.ref if actor else idempotency.anonymous(_client_ip(request)),
+            actor=actor.ref if actor else idempotency.anonymous(client_ip(request)),
             key=idempotency_key,
             method=request.method,
             path=request.url.path,

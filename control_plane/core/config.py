@@ -47,8 +47,11 @@ class Settings(BaseSettings):
     # Per-tenant request limits come from the Tier; this one applies while a tier is unknown.
     RATE_LIMIT_ENABLED: bool = True
     RATE_LIMIT_DEFAULT_PER_MINUTE: int = Field(default=600, ge=1)
-    # Sign-in attempts per account a minute, against password guessing.
+    # Sign-in attempts per account and client address a minute, against password guessing.
     LOGIN_ATTEMPTS_PER_MINUTE: int = Field(default=20, ge=1)
+    # Failed sign-ins a client address may make before each further one doubles its wait.
+    LOGIN_FREE_FAILURES: int = Field(default=25, ge=1)
+    LOGIN_MAX_DELAY_SECONDS: int = Field(default=900, ge=1)
     IDEMPOTENCY_TTL_HOURS: int = Field(default=24, ge=1)
     # Tiers a visitor may choose at self-service signup (others are sold, not self-served).
     SIGNUP_TIERS: list[str] = ["free", "standard", "pro", "enterprise"]

@@ -219,9 +219,18 @@ def _refuse_offboarded(user: models.User) -> None:
 def login(
     *, session: Session, settings: config.Settings, ctx: audit.Context, email: str, password: str
 ) -> schemas.Token:
-    """Email and password → a new token pair (a new refresh family), audited."""
+    """Email and password → a new token pair (a new refresh family); success and failure are
+    audited (a failure under the account's tenant, so its admins see guessing)."""
     user = session.scalar(select(models.User).where(models.User.email == email.lower()))
     if not security.verify_password(password, user.password_hash if user else None):
+        audit.record(
+            session=session,
+            ctx=ctx,
+            action="auth.login_failed",
+            tenant_id=user.tenant_id if user else None,
+            resource=f"user:{user.id}" if user else "user:unknown",
+        )
+        session.commit()
         raise errors.Unauthorized("wrong email or password")
     assert user is not None
     _refuse_offboarded(user)

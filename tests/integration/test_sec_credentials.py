@@ -5,14 +5,17 @@ belong to one client, not to every anonymous caller."""
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
 import httpx
 import psycopg
 
+from tests.conftest import eventually
 from tests.integration import support
+
+PASSWORD = support.PASSWORD
 
 
 @contextmanager
@@ -21,6 +24,16 @@ def client_at(env: dict[str, str], address: str) -> Iterator[httpx.Client]:
     transport = httpx.HTTPTransport(local_address=address)
     with httpx.Client(base_url=env["API_URL"] + "/api/v1", timeout=30, transport=transport) as http:
         yield http
+
+
+def until_refused(attempt: Callable[[], httpx.Response], most: int = 40) -> list[int]:
+    """The status of each attempt, up to the first 429."""
+    codes: list[int] = []
+    while 429 not in codes and len(codes) < most:
+        codes.append(attempt().status_code)
+    assert codes[-1] == 429, codes
+    assert set(codes[:-1]) == {401}, codes
+    return codes
 
 
 def make_key(api: httpx.Client, tid: str, headers: dict[str, str], **body: Any) -> dict[str, Any]:
@@ -132,3 +145,42 @@ def test_anonymous_idempotency_keys_belong_to_one_client(env: dict[str, str]) ->
         assert "idempotent-replayed" not in answered.headers
         reused = login(first, "again")
         assert reused.status_code == 422, reused.text
+
+
+def test_a_stranger_guessing_is_slowed_down_exponentially_and_never_locks_the_owner_out(
+    api: httpx.Client, env: dict[str, str], control_db: psycopg.Connection[Any]
+) -> None:
+    body = support.signup(api, support.unique("Guessed"))
+    tid, uid = body["tenant"]["id"], user_id(api, support.auth(body))
+    email = f"owner@{body['tenant']['company'].lower()}.example.com"
+    wrong = {"email": email, "password": "not the password"}
+
+    def guess(http: httpx.Client, target: str | None = None) -> httpx.Response:
+        who = target or f"{support.unique('nobody')}@example.com"
+        return http.post("/auth/login", json={"email": who, "password": "not the password"})
+
+    with client_at(env, "127.0.0.4") as stranger, client_at(env, "127.0.0.5") as owner:
+        # The stranger's budget for the owner's account runs out; the owner's does not.
+        codes = until_refused(lambda: guess(stranger, email))
+        guessed = codes.count(401)
+        assert guessed >= 20
+        assert owner.post("/auth/login", json={**wrong, "password": PASSWORD}).status_code == 200
+        # Past its free failures (25) the stranger waits, twice as long after each failure.
+        codes += until_refused(lambda: guess(stranger))
+        assert codes.count(401) == 25
+        waits = []
+        for _ in range(3):
+            refused = guess(stranger)
+            assert refused.status_code == 429
+            assert refused.headers["content-type"] == "application/problem+json"
+            waits.append(int(refused.headers["retry-after"]))
+            eventually(lambda: guess(stranger).status_code == 401, what="the delay to pass")
+        assert waits == [1, 2, 4]
+        assert owner.post("/auth/login", json={**wrong, "password": PASSWORD}).status_code == 200
+    failed = control_db.execute(
+        "SELECT actor, client_ip, resource FROM audit_log "
+        "WHERE action = 'auth.login_failed' AND tenant_id = %s",
+        (tid,),
+    ).fetchall()
+    assert len(failed) == guessed
+    assert set(failed) == {("anonymous", "127.0.0.4", f"user:{uid}")}
