@@ -47,6 +47,18 @@ def find_role(*, session: Session, tenant_id: uuid.UUID, name: str) -> models.Ro
     return role
 
 
+def _not_a_member(session: Session, tenant_id: uuid.UUID, email: str) -> None:
+    """Refuse to invite a member of the tenant; whether another tenant has the email is not
+    told (the invitee learns it when accepting, and only they hold the invitation)."""
+    found = session.scalar(
+        select(models.User.id).where(
+            models.User.email == email.lower(), models.User.tenant_id == tenant_id
+        )
+    )
+    if found is not None:
+        raise errors.Conflict("Already a member", "this email is already a member of the tenant")
+
+
 def _email_free(session: Session, email: str) -> None:
     if session.scalar(select(models.User.id).where(models.User.email == email.lower())):
         raise errors.Conflict("Email registered", "this email already has an account")
@@ -182,7 +194,7 @@ def invite(
     access.no_escalation(
         actor=actor, granted=role.permissions, what=f"inviting with role {role.name!r}"
     )
-    _email_free(session, data.email)
+    _not_a_member(session, tenant.id, data.email)
     token, token_hash = security.new_secret(INVITATION_PREFIX)
     inv = models.Invitation(
         id=uuid.uuid4(),

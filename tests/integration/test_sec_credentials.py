@@ -184,3 +184,29 @@ def test_a_stranger_guessing_is_slowed_down_exponentially_and_never_locks_the_ow
     ).fetchall()
     assert len(failed) == guessed
     assert set(failed) == {("anonymous", "127.0.0.4", f"user:{uid}")}
+
+
+def test_an_invitation_does_not_tell_whether_another_tenant_has_the_email(
+    api: httpx.Client,
+) -> None:
+    inviter, other = (support.signup(api, support.unique(n)) for n in ("Prober", "Target"))
+    tid, owner = inviter["tenant"]["id"], support.auth(inviter)
+    elsewhere = f"owner@{other['tenant']['company'].lower()}.example.com"
+    nobody = f"{support.unique('nobody')}@example.com"
+
+    def invite(email: str) -> httpx.Response:
+        return api.post(
+            f"/tenants/{tid}/invitations", headers=owner, json={"email": email, "role": "viewer"}
+        )
+
+    # The same answer for an email of another tenant as for one nobody has.
+    assert invite(nobody).status_code == 201
+    probed = invite(elsewhere)
+    assert probed.status_code == 201, probed.text
+    assert other["tenant"]["company"] not in probed.text
+    # One's own members are told apart: that is no secret to the tenant.
+    member = f"member@{inviter['tenant']['company'].lower()}.example.com"
+    support.join(api, tid, owner, "viewer", member)
+    again = invite(member.upper())
+    assert again.status_code == 409
+    assert again.json()["detail"] == "this email is already a member of the tenant"
