@@ -72,8 +72,11 @@ def _authenticate(request: Request, token: str) -> auth.Actor:
     """Resolve the credential and take one request from the tenant's rate limit (blocking)."""
     settings = config.get_settings()
     verifier: oidc.Verifier | None = request.app.state.oidc
+    ctx = audit.Context("anonymous", correlation_id.get(), client_ip(request))
     with db.session_factory()() as session:
-        actor = auth.resolve(session=session, token=token, settings=settings, verifier=verifier)
+        actor = auth.resolve(
+            session=session, ctx=ctx, token=token, settings=settings, verifier=verifier
+        )
     if settings.RATE_LIMIT_ENABLED and actor.tenant_id is not None:
         limit = get_tiers(request).rate_limit(actor.tier) or settings.RATE_LIMIT_DEFAULT_PER_MINUTE
         request.state.ratelimit = spend(

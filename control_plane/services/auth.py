@@ -3,11 +3,11 @@
 Three kinds of bearer credential are accepted: our own short-lived access tokens (HS256 JWT),
 API keys (`tnt_…`, looked up by hash; a key acts as the person who created it, its scopes
 narrowed to what that person holds now, and dies with them) and, when configured, an OIDC
-issuer's tokens (verified against its JWKS, mapped to a user by email). The actor's permissions
-are read from the database on every request, so a changed role or a revoked key takes effect at
-once. Refresh tokens rotate: each is used once, and presenting a used one revokes every token of
-its family. Used by api.deps (resolving the caller), api.routes.auth and the services that hand
-out tokens.
+issuer's tokens (verified against its JWKS, mapped to a user by services.federation). The
+actor's permissions are read from the database on every request, so a changed role or a revoked
+key takes effect at once. Refresh tokens rotate: each is used once, and presenting a used one
+revokes every token of its family. Used by api.deps (resolving the caller), api.routes.auth and
+the services that hand out tokens.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 
 from control_plane import models, schemas
 from control_plane.core import config, oidc, permissions, security
-from control_plane.services import audit, errors
+from control_plane.services import audit, errors, federation
 from tenantry_core import identity, tokens
 
 API_KEY_PREFIX = "tnt"
@@ -82,9 +82,15 @@ def actor_for_user(user: models.User) -> Actor:
 
 
 def resolve(
-    *, session: Session, token: str, settings: config.Settings, verifier: oidc.Verifier | None
+    *,
+    session: Session,
+    ctx: audit.Context,
+    token: str,
+    settings: config.Settings,
+    verifier: oidc.Verifier | None,
 ) -> Actor:
-    """The actor a bearer credential stands for, or errors.Unauthorized."""
+    """The actor a bearer credential stands for, or errors.Unauthorized (`ctx`: where the
+    request comes from, for auditing an OIDC identity's link)."""
     if token.startswith(f"{API_KEY_PREFIX}_"):
         return _api_key_actor(session, token)
     if verifier is not None and oidc.issuer_of(token) == verifier.issuer:
@@ -92,7 +98,9 @@ def resolve(
             claims = verifier.claims(token)
         except tokens.InvalidToken as exc:
             raise errors.Unauthorized("the OIDC token is invalid or expired") from exc
-        return actor_for_user(_oidc_user(session, verifier.issuer, claims))
+        return actor_for_user(
+            federation.user_for(session=session, ctx=ctx, issuer=verifier.issuer, claims=claims)
+        )
     try:
         claims = tokens.decode_claims(
             token,
@@ -106,25 +114,6 @@ def resolve(
     if user is None or (claims.get("tid") and str(user.tenant_id) != claims["tid"]):
         raise errors.Unauthorized("the bearer token's user no longer exists")
     return actor_for_user(user)
-
-
-def _oidc_user(session: Session, issuer: str, claims: dict[str, object]) -> models.User:
-    """The user an OIDC identity signs in as: the one it is pinned to, or on its first sign-in
-    the user with its verified email (then pinned, so a reassigned email cannot take over)."""
-    subject = f"{issuer}|{claims['sub']}"
-    user = session.scalar(select(models.User).where(models.User.oidc_subject == subject))
-    if user is not None:
-        return user
-    user = session.scalar(
-        select(models.User).where(models.User.email == str(claims["email"]).lower())
-    )
-    if user is None:
-        raise errors.Unauthorized("no user has this identity's email; ask for an invitation")
-    if user.oidc_subject is not None:
-        raise errors.Unauthorized("this account is linked to another identity of the issuer")
-    user.oidc_subject = subject
-    session.commit()
-    return user
 
 
 def user_of_ref(ref: str) -> uuid.UUID | None:
@@ -234,6 +223,7 @@ def login(
         raise errors.Unauthorized("wrong email or password")
     assert user is not None
     _refuse_offboarded(user)
+    user.password_signed_in_at = dt.datetime.now(dt.UTC)
     issued = issue_tokens(session=session, user=user, settings=settings)
     audit.record(
         session=session,

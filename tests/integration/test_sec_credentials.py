@@ -1,6 +1,9 @@
 """Credentials bound to people: an API key acts as its creator within its scopes, expires by
-default, and is revoked only by someone who may manage its creator; anonymous idempotency keys
-belong to one client, not to every anonymous caller."""
+default, and is revoked only by someone who may manage its creator; sign-in guessing slows down
+the guessing address, never locks the owner out, and is audited; an OIDC identity links only to
+an account that proved itself; anonymous idempotency keys belong to one client; invitations do
+not tell whether another tenant has an email. A replica with an OIDC issuer runs beside the
+platform's control plane for the OIDC test."""
 
 from __future__ import annotations
 
@@ -11,11 +14,43 @@ from typing import Any
 
 import httpx
 import psycopg
+import pytest
 
+from localplatform import stack
+from tests import oidc
 from tests.conftest import eventually
 from tests.integration import support
 
 PASSWORD = support.PASSWORD
+
+
+@pytest.fixture(scope="module")
+def idp() -> Iterator[Any]:
+    key = oidc.new_key()
+    with oidc.serve_key_set(key) as url:
+        yield url, key
+
+
+@pytest.fixture(scope="module")
+def federated(platform: stack.Platform, idp: tuple[str, Any]) -> Iterator[httpx.Client]:
+    """A control-plane replica that accepts the test issuer's OIDC tokens."""
+    name = "control-plane-oidc"
+    platform.start_control_plane(
+        name,
+        extra_env={
+            "OIDC_ISSUER": oidc.ISSUER,
+            "OIDC_AUDIENCE": "tenantry",
+            "OIDC_JWKS_URL": idp[0],
+        },
+    )
+    try:
+        with httpx.Client(
+            base_url=f"http://127.0.0.1:{platform.port(name)}/api/v1", timeout=30
+        ) as http:
+            eventually(lambda: http.get("/tiers").status_code == 200, what="replica tiers")
+            yield http
+    finally:
+        platform.stop_process(name)
 
 
 @contextmanager
@@ -210,3 +245,43 @@ def test_an_invitation_does_not_tell_whether_another_tenant_has_the_email(
     again = invite(member.upper())
     assert again.status_code == 409
     assert again.json()["detail"] == "this email is already a member of the tenant"
+
+
+def test_an_oidc_identity_links_only_to_an_account_that_proved_itself(
+    api: httpx.Client,
+    federated: httpx.Client,
+    idp: tuple[str, Any],
+    env: dict[str, str],
+    control_db: psycopg.Connection[Any],
+) -> None:
+    _, key = idp
+    body = support.signup(api, support.unique("Linked"))
+    email = f"owner@{body['tenant']['company'].lower()}.example.com"
+
+    def me(token: str) -> httpx.Response:
+        return federated.get("/auth/me", headers=support.bearer(token))
+
+    # Nobody has signed in to the account with its password yet: no link.
+    assert me(oidc.token(key, email)).status_code == 401
+    support.login(api, email)
+    # The email must be verified, not merely unrefuted.
+    unverified = oidc.token(key, email, email_verified=None)
+    assert me(unverified).status_code == 401
+    linked = me(oidc.token(key, email))
+    assert linked.status_code == 200, linked.text
+    # A platform admin's email never links, even after a password sign-in.
+    admin_email = env["FIRST_PLATFORM_ADMIN_EMAIL"]
+    support.admin(api, env)
+    assert me(oidc.token(key, admin_email)).status_code == 401
+    actions = control_db.execute(
+        "SELECT action, resource FROM audit_log WHERE action LIKE 'auth.oidc_link%%' "
+        "AND after->>'subject' IN (%s, %s) ORDER BY id",
+        (f"{oidc.ISSUER}|idp|{email}", f"{oidc.ISSUER}|idp|{admin_email}"),
+    ).fetchall()
+    uid = linked.json()["id"]
+    assert [a[0] for a in actions] == [
+        "auth.oidc_link_refused",
+        "auth.oidc_link",
+        "auth.oidc_link_refused",
+    ]
+    assert actions[1][1] == f"user:{uid}"

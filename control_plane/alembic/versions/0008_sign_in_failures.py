@@ -1,4 +1,5 @@
-"""Failed sign-ins per client address, for an exponential delay instead of an account lock.
+"""Failed sign-ins per client address, for an exponential delay instead of an account lock;
+when a user last signed in with their password, the proof an OIDC identity needs to link.
 
 Revision ID: 0008
 Revises: 0007
@@ -22,7 +23,9 @@ def upgrade() -> None:
         sa.Column("last_failed_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("blocked_until", sa.DateTime(timezone=True), nullable=False),
     )
+    op.add_column("users", sa.Column("password_signed_in_at", sa.DateTime(timezone=True)))
 
 
 def downgrade() -> None:
+    op.drop_column("users", "password_signed_in_at")
     op.drop_table("sign_in_failures")
