@@ -255,7 +255,9 @@ def accept(
     settings: config.Settings,
     data: schemas.InvitationAccept,
 ) -> schemas.Token:
-    """Create the invitee's user from a valid invitation (once); answers the user's tokens."""
+    """Create the invitee's user from a valid invitation (once); answers the user's tokens.
+    The inviter's own session cannot accept it: that would make an account for someone else's
+    email."""
     now = dt.datetime.now(dt.UTC)
     inv = session.scalar(
         select(models.Invitation)
@@ -264,6 +266,10 @@ def accept(
     )
     if inv is None or inv.accepted_at or inv.revoked_at or inv.expires_at <= now:
         raise errors.NotFound("the invitation does not exist, was used, revoked or has expired")
+    if ctx.actor == inv.invited_by:
+        raise errors.Forbidden(
+            "an invitation is accepted by its invitee, not by the session that sent it"
+        )
     _email_free(session, inv.email)
     user = models.User(
         id=uuid.uuid4(),

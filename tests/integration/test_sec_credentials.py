@@ -285,3 +285,21 @@ def test_an_oidc_identity_links_only_to_an_account_that_proved_itself(
         "auth.oidc_link_refused",
     ]
     assert actions[1][1] == f"user:{uid}"
+
+
+def test_an_inviter_cannot_accept_its_own_invitation_for_someone_else(api: httpx.Client) -> None:
+    body = support.signup(api, support.unique("SelfAccept"))
+    tid, owner = body["tenant"]["id"], support.auth(body)
+    victim = f"{support.unique('victim')}@example.com"
+    invited = api.post(
+        f"/tenants/{tid}/invitations", headers=owner, json={"email": victim, "role": "viewer"}
+    )
+    assert invited.status_code == 201, invited.text
+    accept = {"token": invited.json()["token"], "password": PASSWORD}
+    refused = api.post("/invitations/accept", headers=owner, json=accept)
+    assert refused.status_code == 403, refused.text
+    assert refused.headers["content-type"] == "application/problem+json"
+    emails = [u["email"] for u in api.get(f"/tenants/{tid}/users", headers=owner).json()]
+    assert victim not in emails
+    # The invitee, with no session of the inviter, still joins.
+    assert api.post("/invitations/accept", json=accept).status_code == 201
