@@ -72,8 +72,11 @@ def _authenticate(request: Request, token: str) -> auth.Actor:
     """Resolve the credential and take one request from the tenant's rate limit (blocking)."""
     settings = config.get_settings()
     verifier: oidc.Verifier | None = request.app.state.oidc
+    ctx = audit.Context("anonymous", correlation_id.get(), client_ip(request))
     with db.session_factory()() as session:
-        actor = auth.resolve(session=session, token=token, settings=settings, verifier=verifier)
+        actor = auth.resolve(
+            session=session, ctx=ctx, token=token, settings=settings, verifier=verifier
+        )
     if settings.RATE_LIMIT_ENABLED and actor.tenant_id is not None:
         limit = get_tiers(request).rate_limit(actor.tier) or settings.RATE_LIMIT_DEFAULT_PER_MINUTE
         request.state.ratelimit = spend(
@@ -223,8 +226,13 @@ async def get_audit_context(request: Request) -> audit.Context:
     return audit.Context(
         actor=actor.ref if actor else "anonymous",
         request_id=correlation_id.get(),
-        client_ip=request.client.host if request.client else None,
+        client_ip=client_ip(request),
     )
+
+
+def client_ip(request: Request) -> str | None:
+    """The address the request came from (the peer of the connection)."""
+    return request.client.host if request.client else None
 
 
 AuditDep = Annotated[audit.Context, Depends(get_audit_context)]
@@ -253,7 +261,7 @@ async def idempotency_guard(
         functools.partial(
             idempotency.claim,
             db.engine(),
-            actor=actor.ref if actor else "anonymous",
+            actor=actor.ref if actor else idempotency.anonymous(client_ip(request)),
             key=idempotency_key,
             method=request.method,
             path=request.url.path,

@@ -1,11 +1,12 @@
 """`Idempotency-Key` on POST and PATCH: a retried request gets the first one's response.
 
 The route dependency (api.deps.idempotency_guard, through `claim`) records the key for the
-authenticated actor before the handler runs, in its own transaction: a new key proceeds, a
-finished one is replayed (`Replay`), one still running answers 409, and the same key with
-another method, path or body answers 422. The ASGI middleware (`Middleware`, installed by
-`control_plane.main`) then stores the response; a 5xx or a crash releases the key so the client
-may retry. Records live for `IDEMPOTENCY_TTL_HOURS`.
+authenticated actor (an anonymous caller: for its client address, see `anonymous`, so one
+client can neither block nor replay another's key) before the handler runs, in its own
+transaction: a new key proceeds, a finished one is replayed (`Replay`), one still running
+answers 409, and the same key with another method, path or body answers 422. The ASGI
+middleware (`Middleware`, installed by `control_plane.main`) then stores the response; a 5xx or
+a crash releases the key so the client may retry. Records live for `IDEMPOTENCY_TTL_HOURS`.
 
 Stored responses may hold secrets shown once (tokens, API keys, invitations), so a record keeps
 only a hash of the key and the response encrypted (AES-GCM) with a key derived from the
@@ -46,6 +47,11 @@ class Claim:
     @property
     def ref(self) -> str:
         return key_ref(self.key)
+
+
+def anonymous(client_ip: str | None) -> str:
+    """The namespace of an anonymous caller's keys: its client address."""
+    return f"anonymous:{client_ip or 'unknown'}"
 
 
 def key_ref(key: str) -> str:

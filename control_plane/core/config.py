@@ -39,13 +39,19 @@ class Settings(BaseSettings):
     FIRST_PLATFORM_ADMIN_EMAIL: str | None = None
     FIRST_PLATFORM_ADMIN_PASSWORD: str | None = None
     INVITATION_EXPIRE_HOURS: int = Field(default=72, ge=1)
+    # API keys expire: after the default when none is asked for, never after the maximum.
+    API_KEY_DEFAULT_DAYS: int = Field(default=90, ge=1)
+    API_KEY_MAX_DAYS: int = Field(default=365, ge=1)
     # How long an offboarded tenant stays suspended and restorable before it is deleted.
     OFFBOARD_GRACE_SECONDS: int = Field(default=30 * 24 * 3600, ge=0)
     # Per-tenant request limits come from the Tier; this one applies while a tier is unknown.
     RATE_LIMIT_ENABLED: bool = True
     RATE_LIMIT_DEFAULT_PER_MINUTE: int = Field(default=600, ge=1)
-    # Sign-in attempts per account a minute, against password guessing.
+    # Sign-in attempts per account and client address a minute, against password guessing.
     LOGIN_ATTEMPTS_PER_MINUTE: int = Field(default=20, ge=1)
+    # Failed sign-ins a client address may make before each further one doubles its wait.
+    LOGIN_FREE_FAILURES: int = Field(default=25, ge=1)
+    LOGIN_MAX_DELAY_SECONDS: int = Field(default=900, ge=1)
     IDEMPOTENCY_TTL_HOURS: int = Field(default=24, ge=1)
     # Tiers a visitor may choose at self-service signup (others are sold, not self-served).
     SIGNUP_TIERS: list[str] = ["free", "standard", "pro", "enterprise"]
@@ -83,6 +89,8 @@ class Settings(BaseSettings):
         password = self.FIRST_PLATFORM_ADMIN_PASSWORD
         if self.FIRST_PLATFORM_ADMIN_EMAIL and (not password or len(password) < 12):
             raise ValueError("FIRST_PLATFORM_ADMIN_PASSWORD must have at least 12 characters")
+        if self.API_KEY_DEFAULT_DAYS > self.API_KEY_MAX_DAYS:
+            raise ValueError("API_KEY_DEFAULT_DAYS must not exceed API_KEY_MAX_DAYS")
         oidc = (self.OIDC_ISSUER, self.OIDC_AUDIENCE, self.OIDC_JWKS_URL)
         if any(oidc) and not all(oidc):
             raise ValueError("OIDC_ISSUER, OIDC_AUDIENCE and OIDC_JWKS_URL go together")

@@ -36,7 +36,7 @@ class Verifier:
             )
         except (jwt.PyJWTError, jwt.PyJWKClientError) as exc:
             raise tokens.InvalidToken(str(exc)) from exc
-        if not claims.get("email") or claims.get("email_verified") is False:
+        if not claims.get("email") or claims.get("email_verified") is not True:
             raise tokens.InvalidToken("the token carries no verified email")
         return claims
 

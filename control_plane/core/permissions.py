@@ -67,3 +67,9 @@ def parse(names: Iterable[str]) -> frozenset[Permission]:
 def escalates(granted: Iterable[str], held: Iterable[str]) -> list[str]:
     """The permissions in `granted` that the granter does not hold itself (sorted)."""
     return sorted(set(granted) - set(held))
+
+
+def key_permissions(scopes: Iterable[str], held: Iterable[str] | None) -> frozenset[str]:
+    """What an API key may do: its scopes that its creator still holds (`held`; None for a
+    platform admin, who holds them all)."""
+    return frozenset(scopes) if held is None else frozenset(scopes) & frozenset(held)

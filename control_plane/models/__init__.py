@@ -1,5 +1,5 @@
 """The control plane's tables, one module per concern: `tenants`, `users` (identities and their
-credentials), `outbox`, `billing`, `records` (audit log, idempotency, rate limits).
+credentials), `outbox`, `billing`, `records` (audit log, idempotency, rate limits, failed sign-ins).
 
 Every class is importable from here (`models.Tenant`), which is how services and Alembic
 (`models.Base.metadata`) use them.
@@ -8,7 +8,7 @@ Every class is importable from here (`models.Tenant`), which is how services and
 from control_plane.models.base import Base
 from control_plane.models.billing import Plan, StripeEvent, UsageReport
 from control_plane.models.outbox import OutboxAction, OutboxEntry
-from control_plane.models.records import AuditEntry, IdempotencyRecord, RateLimit
+from control_plane.models.records import AuditEntry, IdempotencyRecord, RateLimit, SignInFailure
 from control_plane.models.tenants import Lifecycle, Source, Tenant
 from control_plane.models.users import ApiKey, Invitation, RefreshToken, Role, RolePermission, User
 
@@ -26,6 +26,7 @@ __all__ = [
     "RefreshToken",
     "Role",
     "RolePermission",
+    "SignInFailure",
     "Source",
     "StripeEvent",
     "Tenant",

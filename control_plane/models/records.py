@@ -1,5 +1,6 @@
-"""The audit log and the API's per-request state: stored Idempotency-Key responses and
-rate-limit state. Used by services.audit, api.idempotency, api.ratelimit and workers.housekeeping.
+"""The audit log and the API's per-request state: stored Idempotency-Key responses, rate-limit
+state and failed sign-ins per client. Used by services.audit, api.idempotency, api.ratelimit,
+api.signin and workers.housekeeping.
 """
 
 from __future__ import annotations
@@ -8,7 +9,7 @@ import datetime as dt
 import uuid
 from typing import Any
 
-from sqlalchemy import DateTime, Index, String
+from sqlalchemy import DateTime, Index, Integer, String
 from sqlalchemy.dialects.postgresql import JSONB, UUID
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -57,3 +58,16 @@ class RateLimit(base.Base):
 
     key: Mapped[str] = mapped_column(String(200), primary_key=True)
     tat: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+
+
+class SignInFailure(base.Base):
+    """A client address's recent failed sign-ins and until when it must wait (api.signin).
+    Failures are forgotten after `FORGET_AFTER` without one."""
+
+    __tablename__ = "sign_in_failures"
+    FORGET_AFTER = dt.timedelta(hours=1)
+
+    client: Mapped[str] = mapped_column(String(64), primary_key=True)
+    failures: Mapped[int] = mapped_column(Integer, nullable=False)
+    last_failed_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    blocked_until: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), nullable=False)

@@ -43,6 +43,8 @@ class User(base.Base):
     )
     # `<issuer>|<sub>` of the OIDC identity that first signed in as this user: pinned after.
     oidc_subject: Mapped[str | None] = mapped_column(String(500), unique=True)
+    # The last sign-in with the password: proof an OIDC identity may be linked to the account.
+    password_signed_in_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
     created_at: Mapped[dt.datetime] = base.created_now()
 
     tenant: Mapped[Tenant | None] = relationship(back_populates="users")

@@ -1,11 +1,13 @@
 """Who is calling: bearer credentials → an `Actor`, and the token life cycle.
 
 Three kinds of bearer credential are accepted: our own short-lived access tokens (HS256 JWT),
-API keys (`tnt_…`, looked up by hash) and, when configured, an OIDC issuer's tokens (verified
-against its JWKS, mapped to a user by email). The actor's permissions are read from the database
-on every request, so a changed role or a revoked key takes effect at once. Refresh tokens rotate:
-each is used once, and presenting a used one revokes every token of its family. Used by
-api.deps (resolving the caller), api.routes.auth and the services that hand out tokens.
+API keys (`tnt_…`, looked up by hash; a key acts as the person who created it, its scopes
+narrowed to what that person holds now, and dies with them) and, when configured, an OIDC
+issuer's tokens (verified against its JWKS, mapped to a user by services.federation). The
+actor's permissions are read from the database on every request, so a changed role or a revoked
+key takes effect at once. Refresh tokens rotate: each is used once, and presenting a used one
+revokes every token of its family. Used by api.deps (resolving the caller), api.routes.auth and
+the services that hand out tokens.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from sqlalchemy.orm import Session
 
 from control_plane import models, schemas
 from control_plane.core import config, oidc, permissions, security
-from control_plane.services import audit, errors
+from control_plane.services import audit, errors, federation
 from tenantry_core import identity, tokens
 
 API_KEY_PREFIX = "tnt"
@@ -38,11 +40,17 @@ class Actor:
     permissions: frozenset[str]
     platform_admin: bool = False
     role: str | None = None
+    creator: uuid.UUID | None = None  # an API key's: the user it acts for
 
     @property
     def ref(self) -> str:
         """How audit entries and idempotency records name the actor."""
         return f"{self.kind}:{self.id}"
+
+    @property
+    def person(self) -> str:
+        """The user behind the actor: itself, or the one an API key acts for."""
+        return f"user:{self.creator}" if self.creator else self.ref
 
     def can(self, permission: str) -> bool:
         return self.platform_admin or permission in self.permissions
@@ -74,9 +82,15 @@ def actor_for_user(user: models.User) -> Actor:
 
 
 def resolve(
-    *, session: Session, token: str, settings: config.Settings, verifier: oidc.Verifier | None
+    *,
+    session: Session,
+    ctx: audit.Context,
+    token: str,
+    settings: config.Settings,
+    verifier: oidc.Verifier | None,
 ) -> Actor:
-    """The actor a bearer credential stands for, or errors.Unauthorized."""
+    """The actor a bearer credential stands for, or errors.Unauthorized (`ctx`: where the
+    request comes from, for auditing an OIDC identity's link)."""
     if token.startswith(f"{API_KEY_PREFIX}_"):
         return _api_key_actor(session, token)
     if verifier is not None and oidc.issuer_of(token) == verifier.issuer:
@@ -84,7 +98,9 @@ def resolve(
             claims = verifier.claims(token)
         except tokens.InvalidToken as exc:
             raise errors.Unauthorized("the OIDC token is invalid or expired") from exc
-        return actor_for_user(_oidc_user(session, verifier.issuer, claims))
+        return actor_for_user(
+            federation.user_for(session=session, ctx=ctx, issuer=verifier.issuer, claims=claims)
+        )
     try:
         claims = tokens.decode_claims(
             token,
@@ -100,23 +116,13 @@ def resolve(
     return actor_for_user(user)
 
 
-def _oidc_user(session: Session, issuer: str, claims: dict[str, object]) -> models.User:
-    """The user an OIDC identity signs in as: the one it is pinned to, or on its first sign-in
-    the user with its verified email (then pinned, so a reassigned email cannot take over)."""
-    subject = f"{issuer}|{claims['sub']}"
-    user = session.scalar(select(models.User).where(models.User.oidc_subject == subject))
-    if user is not None:
-        return user
-    user = session.scalar(
-        select(models.User).where(models.User.email == str(claims["email"]).lower())
-    )
-    if user is None:
-        raise errors.Unauthorized("no user has this identity's email; ask for an invitation")
-    if user.oidc_subject is not None:
-        raise errors.Unauthorized("this account is linked to another identity of the issuer")
-    user.oidc_subject = subject
-    session.commit()
-    return user
+def user_of_ref(ref: str) -> uuid.UUID | None:
+    """The user id in a `user:<id>` reference (None for any other actor)."""
+    kind, _, rest = ref.partition(":")
+    try:
+        return uuid.UUID(rest) if kind == "user" else None
+    except ValueError:
+        return None
 
 
 def _api_key_actor(session: Session, token: str) -> Actor:
@@ -128,13 +134,24 @@ def _api_key_actor(session: Session, token: str) -> Actor:
         raise errors.Unauthorized("the API key is invalid, expired or revoked")
     tenant = session.get(models.Tenant, key.tenant_id)
     assert tenant is not None
+    creator_id = user_of_ref(key.created_by)
+    creator = session.get(models.User, creator_id) if creator_id else None
+    if creator is None or not (creator.is_platform_admin or creator.tenant_id == tenant.id):
+        raise errors.Unauthorized("the API key's creator is no longer a member of its tenant")
+    held = None if creator.is_platform_admin else actor_for_user(creator).permissions
     if key.last_used_at is None or now - key.last_used_at > dt.timedelta(minutes=1):
         session.execute(
             update(models.ApiKey).where(models.ApiKey.id == key.id).values(last_used_at=now)
         )
         session.commit()
     return Actor(
-        "api_key", key.id, tenant.id, tenant.tenant_key, tenant.tier, frozenset(key.scopes)
+        "api_key",
+        key.id,
+        tenant.id,
+        tenant.tenant_key,
+        tenant.tier,
+        permissions.key_permissions(key.scopes, held),
+        creator=creator.id,
     )
 
 
@@ -191,12 +208,22 @@ def _refuse_offboarded(user: models.User) -> None:
 def login(
     *, session: Session, settings: config.Settings, ctx: audit.Context, email: str, password: str
 ) -> schemas.Token:
-    """Email and password → a new token pair (a new refresh family), audited."""
+    """Email and password → a new token pair (a new refresh family); success and failure are
+    audited (a failure under the account's tenant, so its admins see guessing)."""
     user = session.scalar(select(models.User).where(models.User.email == email.lower()))
     if not security.verify_password(password, user.password_hash if user else None):
+        audit.record(
+            session=session,
+            ctx=ctx,
+            action="auth.login_failed",
+            tenant_id=user.tenant_id if user else None,
+            resource=f"user:{user.id}" if user else "user:unknown",
+        )
+        session.commit()
         raise errors.Unauthorized("wrong email or password")
     assert user is not None
     _refuse_offboarded(user)
+    user.password_signed_in_at = dt.datetime.now(dt.UTC)
     issued = issue_tokens(session=session, user=user, settings=settings)
     audit.record(
         session=session,

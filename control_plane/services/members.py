@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from control_plane import models, schemas
 from control_plane.core import config, permissions, security
-from control_plane.services import access, audit, auth, errors
+from control_plane.services import access, api_keys, audit, auth, errors
 
 INVITATION_PREFIX = "inv"
 
@@ -45,6 +45,18 @@ def find_role(*, session: Session, tenant_id: uuid.UUID, name: str) -> models.Ro
             "Unknown role", f"role {name!r} does not exist", field="role", reason="unknown role"
         )
     return role
+
+
+def _not_a_member(session: Session, tenant_id: uuid.UUID, email: str) -> None:
+    """Refuse to invite a member of the tenant; whether another tenant has the email is not
+    told (the invitee learns it when accepting, and only they hold the invitation)."""
+    found = session.scalar(
+        select(models.User.id).where(
+            models.User.email == email.lower(), models.User.tenant_id == tenant_id
+        )
+    )
+    if found is not None:
+        raise errors.Conflict("Already a member", "this email is already a member of the tenant")
 
 
 def _email_free(session: Session, email: str) -> None:
@@ -149,6 +161,7 @@ def remove_user(
         resource=f"user:{user.id}",
         before={"email": user.email, "role": user.role.name},
     )
+    api_keys.revoke_created_by(session=session, ctx=ctx, user=user)
     session.delete(user)
     session.commit()
 
@@ -181,7 +194,7 @@ def invite(
     access.no_escalation(
         actor=actor, granted=role.permissions, what=f"inviting with role {role.name!r}"
     )
-    _email_free(session, data.email)
+    _not_a_member(session, tenant.id, data.email)
     token, token_hash = security.new_secret(INVITATION_PREFIX)
     inv = models.Invitation(
         id=uuid.uuid4(),
@@ -242,7 +255,9 @@ def accept(
     settings: config.Settings,
     data: schemas.InvitationAccept,
 ) -> schemas.Token:
-    """Create the invitee's user from a valid invitation (once); answers the user's tokens."""
+    """Create the invitee's user from a valid invitation (once); answers the user's tokens.
+    The inviter's own session cannot accept it: that would make an account for someone else's
+    email."""
     now = dt.datetime.now(dt.UTC)
     inv = session.scalar(
         select(models.Invitation)
@@ -251,6 +266,10 @@ def accept(
     )
     if inv is None or inv.accepted_at or inv.revoked_at or inv.expires_at <= now:
         raise errors.NotFound("the invitation does not exist, was used, revoked or has expired")
+    if ctx.actor == inv.invited_by:
+        raise errors.Forbidden(
+            "an invitation is accepted by its invitee, not by the session that sent it"
+        )
     _email_free(session, inv.email)
     user = models.User(
         id=uuid.uuid4(),

@@ -88,6 +88,7 @@ def test_oidc_tokens_from_the_configured_issuer_sign_users_in(
     _, key = idp
     body = support.signup(api, support.unique("Federated"))
     email = f"owner@{body['tenant']['company'].lower()}.example.com"
+    support.login(api, email)  # the account proves itself before an identity links to it
     me = replica.get("/auth/me", headers=support.bearer(oidc.token(key, email.upper())))
     assert me.status_code == 200, me.text
     assert me.json()["tenant_id"] == body["tenant"]["id"]

@@ -23,11 +23,20 @@ def create_key(
     data: schemas.ApiKeyCreate,
     access: deps.ApiKeysManager,
     session: deps.SessionDep,
+    settings: deps.SettingsDep,
     ctx: deps.AuditDep,
 ) -> schemas.ApiKeyCreated:
-    """A key limited to `scopes` (permissions the caller holds); `key` is shown only here."""
+    """A key limited to `scopes` (permissions the caller holds); `key` is shown only here. The
+    key acts for its creator: it may do what its scopes and its creator's current role both
+    allow, and stops working when the creator leaves the tenant. It expires after
+    `expires_in_days` (default `API_KEY_DEFAULT_DAYS`, at most `API_KEY_MAX_DAYS`)."""
     return api_keys.create(
-        session=session, ctx=ctx, actor=access.actor, tenant_id=access.tenant.id, data=data
+        session=session,
+        ctx=ctx,
+        actor=access.actor,
+        settings=settings,
+        tenant_id=access.tenant.id,
+        data=data,
     )
 
 
@@ -35,4 +44,7 @@ def create_key(
 def revoke_key(
     key_id: uuid.UUID, access: deps.ApiKeysManager, session: deps.SessionDep, ctx: deps.AuditDep
 ) -> None:
-    api_keys.revoke(session=session, ctx=ctx, tenant_id=access.tenant.id, key_id=key_id)
+    """Revoke one's own key, or, with `users:manage`, a key of a member one may manage."""
+    api_keys.revoke(
+        session=session, ctx=ctx, actor=access.actor, tenant_id=access.tenant.id, key_id=key_id
+    )

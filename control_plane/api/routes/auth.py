@@ -2,35 +2,60 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, status
+from fastapi import APIRouter, Request, status
 
 from control_plane import schemas
-from control_plane.api import deps
-from control_plane.services import auth
+from control_plane.api import deps, signin
+from control_plane.core import db
+from control_plane.services import auth, errors
 
 router = APIRouter(prefix="/auth", tags=["auth"])
 
 
 @router.post(
-    "/login", response_model=schemas.Token, responses={401: {"description": "Wrong credentials"}}
+    "/login",
+    response_model=schemas.Token,
+    responses={
+        401: {"description": "Wrong credentials"},
+        429: {"description": "Too many attempts for this account, or failures from this address"},
+    },
 )
 def login(
     data: schemas.LoginCreate,
+    request: Request,
     session: deps.SessionDep,
     settings: deps.SettingsDep,
     ctx: deps.AuditDep,
 ) -> schemas.Token:
     """Email and password → a short-lived access token and a refresh token. Attempts are
-    limited per account (`LOGIN_ATTEMPTS_PER_MINUTE`), whoever makes them."""
+    limited per account and client address (`LOGIN_ATTEMPTS_PER_MINUTE`); past
+    `LOGIN_FREE_FAILURES` failed ones, each failure from an address doubles how long it must
+    wait (429 with `Retry-After`). Nobody else's failures lock the account."""
+    client = deps.client_ip(request) or "unknown"
+    with db.engine().connect() as conn:
+        signin.refuse_if_waiting(conn, client)
     deps.spend(
-        f"login:{data.email.lower()}",
+        f"login:{data.email.lower()}:{client}",
         settings.LOGIN_ATTEMPTS_PER_MINUTE,
         "too many sign-in attempts for this account; wait and retry",
         policy="login",
     )
-    return auth.login(
-        session=session, settings=settings, ctx=ctx, email=data.email, password=data.password
-    )
+    try:
+        issued = auth.login(
+            session=session, settings=settings, ctx=ctx, email=data.email, password=data.password
+        )
+    except errors.Unauthorized:
+        with db.engine().connect() as conn:
+            signin.failed(
+                conn,
+                client,
+                free=settings.LOGIN_FREE_FAILURES,
+                cap=settings.LOGIN_MAX_DELAY_SECONDS,
+            )
+        raise
+    with db.engine().connect() as conn:
+        signin.succeeded(conn, client)
+    return issued
 
 
 @router.post(

@@ -96,7 +96,10 @@ def revoke_invitation(
     "/invitations/accept",
     response_model=schemas.Token,
     status_code=status.HTTP_201_CREATED,
-    responses={404: {"description": "No such invitation, or used, revoked or expired"}},
+    responses={
+        403: {"description": "The request carries the credential of the invitation's sender"},
+        404: {"description": "No such invitation, or used, revoked or expired"},
+    },
 )
 def accept_invitation(
     data: schemas.InvitationAccept,

@@ -102,7 +102,7 @@ DELETE ~/tenants/{tenant_id}/users/{user_id}             users:manage    204 401
 POST   ~/tenants/{tenant_id}/invitations                 users:manage    201 401 403 404 409
 GET    ~/tenants/{tenant_id}/invitations                 users:read      200 401 403 404
 DELETE ~/tenants/{tenant_id}/invitations/{invitation_id} users:manage    204 401 403 404 409
-POST   ~/invitations/accept                              -               201 404 409
+POST   ~/invitations/accept                              -               201 403 404 409
 [roles]
 GET    ~/tenants/{tenant_id}/roles                       users:read      200 401 403 404
 POST   ~/tenants/{tenant_id}/roles                       roles:manage    201 401 403 404 409

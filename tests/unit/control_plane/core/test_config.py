@@ -25,3 +25,10 @@ def test_settings_refuse_missing_or_default_secrets_outside_local() -> None:
     local = config.Settings(ENVIRONMENT="local")
     assert local.JWT_PRIVATE_KEY is None
     assert config.signing_key(local) == config.signing_key(local)  # one key per process
+
+
+def test_api_keys_expire_by_default_within_the_maximum() -> None:
+    local = config.Settings(ENVIRONMENT="local")
+    assert (local.API_KEY_DEFAULT_DAYS, local.API_KEY_MAX_DAYS) == (90, 365)
+    with pytest.raises(ValidationError, match="API_KEY_DEFAULT_DAYS must not exceed"):
+        config.Settings(API_KEY_DEFAULT_DAYS=400, API_KEY_MAX_DAYS=365)

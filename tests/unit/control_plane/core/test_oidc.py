@@ -49,3 +49,11 @@ def test_oidc_tokens_verify_against_the_jwks(issuer: tuple[str, Any]) -> None:
         except tokens.InvalidToken:
             pass
     assert accepted == []
+
+
+def test_an_email_without_email_verified_true_is_refused(issuer: tuple[str, Any]) -> None:
+    url, key = issuer
+    verifier = oidc.Verifier(issuer=oidc_issuer.ISSUER, audience="tenantry", jwks_url=url)
+    for verified in (None, "true", 1):
+        with pytest.raises(tokens.InvalidToken, match="no verified email"):
+            verifier.claims(oidc_issuer.token(key, "a@example.com", email_verified=verified))

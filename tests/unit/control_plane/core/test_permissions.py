@@ -24,3 +24,12 @@ def test_parse_names_unknown_permissions_and_escalation() -> None:
     held = permissions.BUILTIN_ROLES["admin"]
     assert permissions.escalates(["tenant:read", "billing:manage"], held) == ["billing:manage"]
     assert permissions.escalates(permissions.BUILTIN_ROLES["member"], held) == []
+
+
+def test_a_key_may_do_only_what_its_scopes_and_its_creator_both_allow() -> None:
+    scopes = ["tenant:read", "audit:read"]
+    viewer = permissions.BUILTIN_ROLES["viewer"]
+    assert permissions.key_permissions(scopes, viewer) == {"tenant:read"}
+    assert permissions.key_permissions(scopes, permissions.BUILTIN_ROLES["owner"]) == set(scopes)
+    assert permissions.key_permissions(scopes, None) == set(scopes)  # a platform admin's key
+    assert permissions.key_permissions(scopes, []) == set()

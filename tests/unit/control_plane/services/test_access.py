@@ -41,3 +41,14 @@ def test_checked_permissions_are_parsed_sorted_and_held() -> None:
     names = ["users:read", "tenant:read"]
     granted = access.checked_permissions(actor=ADMIN, names=names, field="scopes", what="a key")
     assert granted == ["tenant:read", "users:read"]
+
+
+def test_an_api_key_acts_for_its_creator_and_only_user_references_name_one() -> None:
+    creator = uuid.uuid4()
+    key = auth.Actor("api_key", uuid.uuid4(), None, None, None, frozenset(), creator=creator)
+    assert key.person == f"user:{creator}"
+    assert ADMIN.person == ADMIN.ref
+    assert auth.user_of_ref(f"user:{creator}") == creator
+    assert auth.user_of_ref(f"api_key:{creator}") is None
+    assert auth.user_of_ref("user:not-a-uuid") is None
+    assert auth.user_of_ref("anonymous") is None
