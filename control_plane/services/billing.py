@@ -4,7 +4,7 @@ and suspension.
 The webhook route hands each verified event to `handle_event`. In one transaction it records
 the event id (a redelivery is a no-op), finds and locks the tenant by the Stripe customer we
 created for it (never by metadata or a client_reference_id, which whoever pays may set), acts on
-a subscription event only when it is about the tenant's current subscription, asks
+an event only when it is about the tenant's current subscription (billing_rules), asks
 `billing_rules.decide` what the event means, applies it, writes the audit log, and records the
 Kubernetes intent in the outbox: a new tier (the operator migrates the tenant if the isolation
 model changes) or suspension. A cancellation closes the tenant like the API's offboarding:

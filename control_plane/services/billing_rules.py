@@ -76,9 +76,12 @@ def plan_of(subscription: Mapping[str, Any]) -> str | None:
 
 
 def foreign_subscription(event_type: str, obj: Mapping[str, Any], current: str | None) -> bool:
-    """Whether a subscription event is about another subscription than the tenant's `current`
-    one (and must change nothing). A tenant without one accepts the `created` event of its
-    first."""
+    """Whether an event is about another subscription than the tenant's `current` one (and must
+    change nothing): a subscription event by its id, an invoice by the subscription it bills. A
+    tenant without one accepts the `created` event of its first."""
+    if event_type.startswith("invoice."):
+        billed = obj.get("subscription")
+        return isinstance(billed, str) and billed != current
     if not event_type.startswith("customer.subscription."):
         return False
     subscription = str(obj.get("id") or "")

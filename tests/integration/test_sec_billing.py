@@ -81,8 +81,14 @@ def test_subscription_events_act_only_on_the_current_subscription(
 ) -> None:
     tenant, _ = linked(api, control_db, "Resubscriber")
     old = {**subscription(tenant, "active", "enterprise"), "id": "sub_old"}
-    for kind in ("created", "updated", "deleted"):
-        event = stripe_api.event(f"customer.subscription.{kind}", old)
+    old_invoice = {"id": "in_old", "customer": old["customer"], "subscription": "sub_old"}
+    for kind, obj in (
+        ("customer.subscription.created", old),
+        ("customer.subscription.updated", old),
+        ("customer.subscription.deleted", old),
+        ("invoice.payment_failed", old_invoice),
+    ):
+        event = stripe_api.event(kind, obj)
         sent = stripe_api.send(event)
         assert sent.json()["outcome"] == "ignored: not the tenant's current subscription"
         assert outcome_of(control_db, event) == (sent.json()["outcome"], uuid.UUID(tenant["id"]))

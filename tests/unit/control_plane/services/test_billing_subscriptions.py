@@ -21,6 +21,14 @@ def test_a_tenant_without_a_subscription_takes_only_a_created_one() -> None:
     assert rules.foreign_subscription("customer.subscription.created", {}, None)
 
 
+def test_an_invoice_counts_only_for_the_current_subscription() -> None:
+    for kind in ("invoice.paid", "invoice.payment_succeeded", "invoice.payment_failed"):
+        assert not rules.foreign_subscription(kind, {"subscription": "sub_current"}, "sub_current")
+        assert rules.foreign_subscription(kind, {"subscription": "sub_old"}, "sub_current")
+        assert rules.foreign_subscription(kind, {"subscription": "sub_old"}, None)
+        assert not rules.foreign_subscription(kind, {"subscription": None}, "sub_current")
+
+
 def test_other_events_are_not_about_a_subscription() -> None:
-    assert not rules.foreign_subscription("invoice.paid", {"subscription": "sub_x"}, "sub_y")
     assert not rules.foreign_subscription("checkout.session.completed", {}, None)
+    assert not rules.foreign_subscription("customer.updated", {"id": "cus_1"}, "sub_current")
