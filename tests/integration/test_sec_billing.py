@@ -17,7 +17,7 @@ from kubernetes import client
 
 from tests.conftest import eventually
 from tests.integration import support
-from tests.integration.test_billing import Stripe, drained, registry, subscription
+from tests.integration.test_billing import Stripe, drained, invoice, registry, subscription
 
 pytestmark = pytest.mark.integration
 
@@ -149,3 +149,13 @@ def test_cancellation_is_restorable_until_the_grace_period_ends(
         lambda: support.get_tenant(custom, gone["slug"]) is None, timeout=60, what="offboarded"
     )
     assert registry(control_db, gone["id"])[3] == "offboarding"
+
+
+def test_a_payment_does_not_reopen_a_closing_tenant(
+    api: httpx.Client, stripe_api: Stripe, control_db: psycopg.Connection[Any]
+) -> None:
+    tenant, owner = linked(api, control_db, "Leaving")
+    assert api.post(f"/tenants/{tenant['id']}/offboard", headers=owner).status_code == 200
+    paid = stripe_api.event("invoice.paid", invoice(tenant))
+    assert stripe_api.send(paid).json()["outcome"] == "applied"
+    assert registry(control_db, tenant["id"]) == ("active", "free", True, "closing")
