@@ -55,6 +55,9 @@ class Settings(BaseSettings):
     IDEMPOTENCY_TTL_HOURS: int = Field(default=24, ge=1)
     # Tiers a visitor may choose at self-service signup (others are sold, not self-served).
     SIGNUP_TIERS: list[str] = ["free", "standard", "pro", "enterprise"]
+    # Signup attempts a minute from one client address (an IPv6 /64), and from all together.
+    SIGNUP_PER_CLIENT_PER_MINUTE: int = Field(default=30, ge=1)
+    SIGNUP_GLOBAL_PER_MINUTE: int = Field(default=120, ge=1)
     OUTBOX_POLL_SECONDS: float = 1.0
     CR_FIELD_MANAGER: str = "tenantry-control-plane"
     # Stripe: the webhook signing secret, how long a past-due tenant keeps working.

@@ -2,17 +2,20 @@
 and suspension.
 
 The webhook route hands each verified event to `handle_event`. In one transaction it records
-the event id (a redelivery is a no-op), locks the tenant, asks `billing_rules.decide` what the
-event means, applies it, writes the audit log, and records the Kubernetes intent in the outbox:
-a new tier (the operator migrates the tenant if the isolation model changes), suspension, or
-offboarding on cancellation. workers.sweeper runs `suspend_overdue` for tenants whose grace
-period ran out. Used by api.routes.billing and workers.sweeper.
+the event id (a redelivery is a no-op), finds and locks the tenant by the Stripe customer we
+created for it (never by metadata or a client_reference_id, which whoever pays may set), acts on
+an event only when it is about the tenant's current subscription (billing_rules), asks
+`billing_rules.decide` what the event means, applies it, writes the audit log, and records the
+Kubernetes intent in the outbox: a new tier (the operator migrates the tenant if the isolation
+model changes) or suspension. A cancellation closes the tenant like the API's offboarding:
+suspended now, restorable until `offboard_after`, then offboarded by workers.sweeper
+(services.tenants.offboard_expired). workers.sweeper runs `suspend_overdue` for tenants whose
+billing grace period ran out. Used by api.routes.billing and workers.sweeper.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import uuid
 from typing import Any
 
 from sqlalchemy import select
@@ -40,21 +43,14 @@ def _plan_tiers(session: Session) -> dict[str, str]:
     return dict(session.execute(select(models.Plan.id, models.Plan.tier)).tuples().all())
 
 
-def _tenant_for(session: Session, event_type: str, obj: dict[str, Any]) -> models.Tenant | None:
-    """The tenant an event is about: by Stripe customer, or by the ids we put in metadata."""
-    query = select(models.Tenant).with_for_update()
-    customer = obj.get("customer") if event_type != "customer.created" else obj.get("id")
-    if customer:
-        found = session.scalar(query.where(models.Tenant.stripe_customer_id == str(customer)))
-        if found:
-            return found
-    for ref in ((obj.get("metadata") or {}).get("tenant_id"), obj.get("client_reference_id")):
-        try:
-            tenant_id = uuid.UUID(str(ref))
-        except ValueError:
-            continue
-        return session.scalar(query.where(models.Tenant.id == tenant_id))
-    return None
+def _tenant_for(session: Session, obj: dict[str, Any]) -> models.Tenant | None:
+    """The tenant an event is about: only the one whose Stripe customer it names."""
+    customer = obj.get("customer")
+    if not isinstance(customer, str) or not customer:
+        return None
+    return session.scalar(
+        select(models.Tenant).where(models.Tenant.stripe_customer_id == customer).with_for_update()
+    )
 
 
 def _snapshot(tenant: models.Tenant) -> dict[str, Any]:
@@ -63,6 +59,7 @@ def _snapshot(tenant: models.Tenant) -> dict[str, Any]:
         "tier": tenant.tier,
         "suspended": tenant.suspended,
         "lifecycle": tenant.lifecycle,
+        "offboard_after": tenant.offboard_after.isoformat() if tenant.offboard_after else None,
     }
 
 
@@ -77,8 +74,10 @@ def _transition(
     request_id: str | None = None,
     client_ip: str | None = None,
     grace: dt.timedelta | None = None,
+    offboard_grace: dt.timedelta | None = None,
 ) -> None:
-    """Move a tenant to a billing state; audit it and record the Kubernetes intent."""
+    """Move a tenant to a billing state; audit it and record the Kubernetes intent. Canceled
+    closes an open tenant: suspended, and offboarded once `offboard_grace` has passed."""
     before = _snapshot(tenant)
     tenant.billing_state = state.value
     if tier is not None:
@@ -87,9 +86,10 @@ def _transition(
         tenant.grace_until = dt.datetime.now(dt.UTC) + grace
     elif state is not State.PAST_DUE:
         tenant.grace_until = None
-    tenant.suspended = state is State.SUSPENDED
-    if state is State.CANCELED:
-        tenant.lifecycle = models.Lifecycle.OFFBOARDING
+    if state is State.CANCELED and tenant.lifecycle == models.Lifecycle.ACTIVE:
+        tenant.lifecycle = models.Lifecycle.CLOSING
+        tenant.offboard_after = dt.datetime.now(dt.UTC) + (offboard_grace or dt.timedelta())
+    tenant.suspended = state is State.SUSPENDED or tenant.lifecycle != models.Lifecycle.ACTIVE
     after = _snapshot(tenant)
     if after == before:
         return
@@ -103,9 +103,8 @@ def _transition(
         after=after,
     )
     if tenant.lifecycle == models.Lifecycle.OFFBOARDING:
-        if before["lifecycle"] != models.Lifecycle.OFFBOARDING:
-            session.add(models.OutboxEntry(tenant=tenant, action=models.OutboxAction.DELETE_TENANT))
-    elif before["tier"] != after["tier"] or before["suspended"] != after["suspended"]:
+        return  # its Tenant is deleted: nothing to apply
+    if before["tier"] != after["tier"] or before["suspended"] != after["suspended"]:
         session.add(models.OutboxEntry(tenant=tenant, action=models.OutboxAction.APPLY_TENANT))
 
 
@@ -114,22 +113,25 @@ def handle_event(
     session: Session,
     event: dict[str, Any],
     grace: dt.timedelta,
+    offboard_grace: dt.timedelta,
     request_id: str | None = None,
     client_ip: str | None = None,
 ) -> str:
     """Apply one verified event exactly once, in a transaction of its own; returns what
-    happened to it."""
+    happened to it. `grace`: how long a past-due tenant keeps working; `offboard_grace`: how
+    long a canceled one stays restorable."""
     with session.begin():
-        return _apply_event(session, event, grace, request_id, client_ip)
+        return _apply_event(session, event, (grace, offboard_grace), request_id, client_ip)
 
 
 def _apply_event(
     session: Session,
     event: dict[str, Any],
-    grace: dt.timedelta,
+    graces: tuple[dt.timedelta, dt.timedelta],
     request_id: str | None,
     client_ip: str | None,
 ) -> str:
+    grace, offboard_grace = graces
     created = int(event["created"])
     obj = dict((event.get("data") or {}).get("object") or {})
     claimed = session.execute(
@@ -142,18 +144,15 @@ def _apply_event(
         return "duplicate"
     record = session.get(models.StripeEvent, str(event["id"]))
     assert record is not None
-    tenant = _tenant_for(session, str(event["type"]), obj)
+    tenant = _tenant_for(session, obj)
     if tenant is None:
-        record.outcome = "ignored: no tenant for this event"
+        record.outcome = "ignored: no tenant has this customer"
         return record.outcome
     record.tenant_id = tenant.id
-    if (
-        event["type"] in ("checkout.session.completed", "customer.subscription.created")
-        and obj.get("customer")
-        and not tenant.stripe_customer_id
-    ):
-        tenant.stripe_customer_id = str(obj["customer"])
-    if str(event["type"]).startswith("customer.subscription.") and obj.get("id"):
+    if billing_rules.foreign_subscription(str(event["type"]), obj, tenant.stripe_subscription_id):
+        record.outcome = "ignored: not the tenant's current subscription"
+        return record.outcome
+    if str(event["type"]).startswith("customer.subscription."):
         tenant.stripe_subscription_id = str(obj["id"])
     current = billing_rules.Current(
         State(tenant.billing_state),
@@ -176,6 +175,7 @@ def _apply_event(
             request_id=request_id,
             client_ip=client_ip,
             grace=grace if decision.start_grace else None,
+            offboard_grace=offboard_grace,
         )
     return record.outcome
 

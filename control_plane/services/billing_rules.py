@@ -2,7 +2,8 @@
 
 Events arrive late, twice and out of order, so a decision depends only on the event's own
 snapshot and timestamp (`created`) and on the tenant's state, never on arrival order: an event
-older than the newest one applied is stale and changes nothing. Used by `services.billing`.
+older than the newest one applied is stale and changes nothing. A subscription event counts
+only for the tenant's current subscription. Used by `services.billing`.
 """
 
 from __future__ import annotations
@@ -72,6 +73,21 @@ def plan_of(subscription: Mapping[str, Any]) -> str | None:
             return str(ref["id"])
     plan = subscription.get("plan") or {}
     return str(plan["id"]) if plan.get("id") else None
+
+
+def foreign_subscription(event_type: str, obj: Mapping[str, Any], current: str | None) -> bool:
+    """Whether an event is about another subscription than the tenant's `current` one (and must
+    change nothing): a subscription event by its id, an invoice by the subscription it bills. A
+    tenant without one accepts the `created` event of its first."""
+    if event_type.startswith("invoice."):
+        billed = obj.get("subscription")
+        return isinstance(billed, str) and billed != current
+    if not event_type.startswith("customer.subscription."):
+        return False
+    subscription = str(obj.get("id") or "")
+    if current is None:
+        return not subscription or event_type != "customer.subscription.created"
+    return subscription != current
 
 
 def decide(

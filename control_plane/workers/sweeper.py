@@ -1,7 +1,8 @@
 """The sweeper: every few seconds, suspends past-due tenants whose billing grace ran out
-(services.billing) and offboards closed tenants whose offboarding grace ended
-(services.tenants); once a minute, purges expired records (workers.housekeeping). Started by
-`control_plane.main`; wakes the outbox dispatcher when it recorded intents.
+(services.billing) and offboards closed tenants (offboarded by the API or canceled by billing)
+whose offboarding grace ended (services.tenants); once a minute, purges expired records
+(workers.housekeeping). Started by `control_plane.main`; wakes the outbox dispatcher when it
+recorded intents.
 """
 
 from __future__ import annotations

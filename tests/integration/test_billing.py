@@ -80,6 +80,27 @@ def stripe_api(api: httpx.Client, env: dict[str, str]) -> Stripe:
     return Stripe(api, env["STRIPE_WEBHOOK_SECRET"])
 
 
+def drained(db: psycopg.Connection[Any], tenant_id: str) -> bool:
+    """The tenant's outbox intents (its signup's Stripe job among them) are all done."""
+    pending = db.execute(
+        "SELECT count(*) FROM outbox WHERE tenant_id = %s AND processed_at IS NULL", (tenant_id,)
+    ).fetchone()
+    return pending == (0,)
+
+
+def signup(api: httpx.Client, db: psycopg.Connection[Any], company: str) -> dict[str, Any]:
+    """A new tenant whose Stripe customer and subscription are `cus_<slug>` and `sub_<slug>`
+    (events find a tenant only by its own customer, and act on its current subscription)."""
+    body = support.signup(api, support.unique(company))
+    tenant = body["tenant"]
+    eventually(functools.partial(drained, db, tenant["id"]), what="signup's Stripe job done")
+    db.execute(
+        "UPDATE tenants SET stripe_customer_id = %s, stripe_subscription_id = %s WHERE id = %s",
+        (f"cus_{tenant['slug']}", f"sub_{tenant['slug']}", tenant["id"]),
+    )
+    return dict(body)
+
+
 def registry(db: psycopg.Connection[Any], tenant_id: str) -> tuple[Any, ...]:
     row = db.execute(
         "SELECT billing_state, tier, suspended, lifecycle FROM tenants WHERE id = %s", (tenant_id,)
@@ -93,7 +114,7 @@ def test_forged_malformed_and_stale_events_are_refused(
     stripe_api: Stripe,
     control_db: psycopg.Connection[Any],
 ) -> None:
-    tenant = support.signup(api, support.unique("Billing"))["tenant"]
+    tenant = signup(api, control_db, "Billing")["tenant"]
     before = control_db.execute("SELECT count(*) FROM stripe_events").fetchone()
     upgrade = stripe_api.event(
         "customer.subscription.updated", subscription(tenant, "active", "standard")
@@ -153,7 +174,9 @@ def expected_after(events: list[dict[str, Any]]) -> tuple[str, str, bool, str]:
             state = "active"
         elif kind == "invoice.payment_failed":
             state = "past_due"
-    return state, tier, False, "offboarding" if state == "canceled" else "active"
+    if state == "canceled":  # closed like the API's offboarding: suspended, restorable
+        return state, tier, True, "closing"
+    return state, tier, False, "active"
 
 
 def gone(custom: client.CustomObjectsApi, name: str) -> bool:
@@ -172,7 +195,7 @@ def test_replay_of_500_events_converges_to_what_stripe_implies(
     control_db: psycopg.Connection[Any],
 ) -> None:
     rng = random.Random(5)
-    tenants = [support.signup(api, support.unique("Replay"))["tenant"] for _ in range(16)]
+    tenants = [signup(api, control_db, "Replay")["tenant"] for _ in range(16)]
     genuine: dict[str, list[dict[str, Any]]] = {}
     for number, tenant in enumerate(tenants):
         events = []
@@ -221,7 +244,10 @@ def test_replay_of_500_events_converges_to_what_stripe_implies(
     for tenant in tenants:
         expected = expected_after(genuine[tenant["id"]])
         assert registry(control_db, tenant["id"]) == expected, tenant["slug"]
-        if expected[3] == "offboarding":
+        if expected[3] == "closing":  # the grace period ends: the sweeper offboards it
+            control_db.execute(
+                "UPDATE tenants SET offboard_after = now() WHERE id = %s", (tenant["id"],)
+            )
             eventually(
                 functools.partial(gone, custom, tenant["slug"]), what=f"{tenant['slug']} offboarded"
             )
@@ -243,7 +269,7 @@ def test_grace_period_suspends_and_payment_resumes(
     custom: client.CustomObjectsApi,
     control_db: psycopg.Connection[Any],
 ) -> None:
-    tenant = support.signup(api, support.unique("Dunning"))["tenant"]
+    tenant = signup(api, control_db, "Dunning")["tenant"]
     support.wait_ready(custom, tenant["slug"])
     stripe_api.send(
         stripe_api.event("customer.subscription.created", subscription(tenant, "active", "free"))
@@ -272,8 +298,9 @@ def test_upgrade_by_webhook_migrates_the_tenant_to_a_silo(
     app: httpx.Client,
     stripe_api: Stripe,
     custom: client.CustomObjectsApi,
+    control_db: psycopg.Connection[Any],
 ) -> None:
-    body = support.signup(api, support.unique("Upgrader"))
+    body = signup(api, control_db, "Upgrader")
     tenant = body["tenant"]
     support.wait_ready(custom, tenant["slug"])
     assert (
@@ -316,33 +343,21 @@ def test_plan_catalog_maps_stripe_plans_to_tiers(api: httpx.Client) -> None:
     assert plans["free-monthly"]["amount"] == 0
 
 
-def drained(db: psycopg.Connection[Any], tenant_id: str) -> bool:
-    """The tenant's outbox intents (its signup's Stripe job among them) are all done."""
-    pending = db.execute(
-        "SELECT count(*) FROM outbox WHERE tenant_id = %s AND processed_at IS NULL", (tenant_id,)
-    ).fetchone()
-    return pending == (0,)
-
-
-def test_checkout_completion_links_the_customer(
+def test_checkout_completion_activates_the_customer(
     api: httpx.Client,
     stripe_api: Stripe,
     control_db: psycopg.Connection[Any],
 ) -> None:
-    tenant = support.signup(api, support.unique("Checkout"))["tenant"]
-    eventually(functools.partial(drained, control_db, tenant["id"]), what="outbox drained")
-    control_db.execute(
-        "UPDATE tenants SET stripe_customer_id = NULL WHERE id = %s", (tenant["id"],)
-    )
+    tenant = signup(api, control_db, "Checkout")["tenant"]
     session = {
         "id": "cs_test",
         "object": "checkout.session",
         "payment_status": "paid",
         "client_reference_id": tenant["id"],
-        "customer": f"cus_co_{tenant['slug']}",
+        "customer": f"cus_{tenant['slug']}",
     }
     sent = stripe_api.send(stripe_api.event("checkout.session.completed", session))
     assert sent.json()["outcome"] == "applied"
     assert control_db.execute(
         "SELECT stripe_customer_id, billing_state FROM tenants WHERE id = %s", (tenant["id"],)
-    ).fetchone() == (f"cus_co_{tenant['slug']}", "active")
+    ).fetchone() == (f"cus_{tenant['slug']}", "active")

@@ -45,6 +45,7 @@ async def stripe_webhook(
         session=session,
         event=event,
         grace=dt.timedelta(seconds=settings.BILLING_GRACE_SECONDS),
+        offboard_grace=dt.timedelta(seconds=settings.OFFBOARD_GRACE_SECONDS),
         request_id=correlation_id.get(),
         client_ip=request.client.host if request.client else None,
     )

@@ -1,0 +1,77 @@
+"""Signups are rate limited per client address and overall: a flood gets 429 with Retry-After
+and the RateLimit headers, creates nothing, and the budget comes back."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+import psycopg
+import pytest
+
+from control_plane.core import config
+from tests.conftest import eventually
+from tests.integration import support
+
+pytestmark = pytest.mark.integration
+PER_CLIENT = int(config.Settings.model_fields["SIGNUP_PER_CLIENT_PER_MINUTE"].default)
+GLOBAL = int(config.Settings.model_fields["SIGNUP_GLOBAL_PER_MINUTE"].default)
+
+
+def attempt(api: httpx.Client, company: str, address: str) -> httpx.Response:
+    """A signup from `address` (the local proxy's X-Forwarded-For, which uvicorn trusts)."""
+    return api.post(
+        "/signup",
+        json={
+            "company": company,
+            "email": f"owner@{support.unique('x').lower()}.example.com",
+            "password": support.PASSWORD,
+            "tier": "free",
+        },
+        headers={"X-Forwarded-For": address},
+    )
+
+
+def tenants(db: psycopg.Connection[Any]) -> Any:
+    return db.execute("SELECT count(*) FROM tenants").fetchone()
+
+
+def test_one_client_is_limited_and_others_are_not(
+    api: httpx.Client, control_db: psycopg.Connection[Any]
+) -> None:
+    taken = support.signup(api, support.unique("Taken"))["tenant"]["company"]
+    before = tenants(control_db)
+    for _ in range(PER_CLIENT):
+        assert attempt(api, taken, "203.0.113.7").status_code == 409
+    refused = attempt(api, support.unique("Flood"), "203.0.113.7")
+    assert refused.status_code == 429, refused.text
+    assert refused.headers["content-type"] == "application/problem+json"
+    assert refused.json()["title"] == "Too Many Requests"
+    assert int(refused.headers["Retry-After"]) >= 1
+    assert refused.headers["RateLimit-Policy"].startswith('"signup"')
+    assert tenants(control_db) == before
+    assert attempt(api, taken, "203.0.113.8").status_code == 409  # another client goes on
+
+
+def test_all_clients_together_are_limited_then_signups_resume(
+    api: httpx.Client, control_db: psycopg.Connection[Any]
+) -> None:
+    taken = support.signup(api, support.unique("Crowded"))["tenant"]["company"]
+    statuses = []
+    for number in range(GLOBAL + 1):
+        response = attempt(api, taken, f"198.51.{number // 250}.{number % 250 + 1}")
+        statuses.append(response.status_code)
+        if response.status_code == 429:
+            break
+    assert set(statuses[:-1]) == {409}
+    assert statuses[-1] == 429
+    assert response.headers["RateLimit-Policy"].startswith('"signup-global"')
+    assert int(response.headers["Retry-After"]) >= 1
+    before = tenants(control_db)
+
+    def resumed() -> bool:
+        return attempt(api, support.unique("Later"), "192.0.2.1").status_code == 201
+
+    eventually(resumed, timeout=30, what="signups admitted again")
+    assert tenants(control_db) == (before[0] + 1,)
+    control_db.execute("DELETE FROM rate_limits WHERE key = 'signup:*'")  # the next tests' budget
