@@ -16,6 +16,7 @@ import pytest
 from kubernetes import client, config
 
 from localplatform import stack
+from tests import oidc
 from tests.conftest import eventually
 
 
@@ -78,3 +79,11 @@ def pool_admin(env: dict[str, str]) -> Iterator[psycopg.Connection[Any]]:
     url = env["TENANTRY_POSTGRES_ADMIN_URL"].rsplit("/", 1)[0] + "/" + env["TENANTRY_POOL_DATABASE"]
     with psycopg.connect(url, autocommit=True) as conn:
         yield conn
+
+
+@pytest.fixture(scope="module")
+def idp() -> Iterator[tuple[str, Any]]:
+    """A test OpenID Connect issuer: the URL of its key set, and its signing key."""
+    key = oidc.new_key()
+    with oidc.serve_key_set(key) as url:
+        yield url, key

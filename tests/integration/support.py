@@ -52,6 +52,22 @@ def create_tenant(custom: client.CustomObjectsApi, name: str, **spec: Any) -> di
     return dict(custom.create_cluster_custom_object(GROUP, VERSION, "tenants", body))
 
 
+def restore_tenant(
+    custom: client.CustomObjectsApi, name: str, snapshot: str, *, tier: str = "free"
+) -> dict[str, Any]:
+    """A Tenant restored from another Tenant's snapshot, as a platform admin allows it."""
+    body = {
+        "apiVersion": f"{GROUP}/{VERSION}",
+        "kind": "Tenant",
+        "metadata": {
+            "name": name,
+            "annotations": {resources.ANNOTATION_RESTORE_FROM_ANY: "true"},
+        },
+        "spec": {"tier": tier, "restoreFrom": snapshot},
+    }
+    return dict(custom.create_cluster_custom_object(GROUP, VERSION, "tenants", body))
+
+
 def events_for(core: client.CoreV1Api, name: str) -> list[client.CoreV1Event]:
     found = core.list_event_for_all_namespaces(
         field_selector=f"involvedObject.kind=Tenant,involvedObject.name={name}"

@@ -19,13 +19,6 @@ from tests.integration import support
 
 
 @pytest.fixture(scope="module")
-def idp() -> Iterator[tuple[str, Any]]:
-    key = oidc.new_key()
-    with oidc.serve_key_set(key) as url:
-        yield url, key
-
-
-@pytest.fixture(scope="module")
 def replica(platform: stack.Platform, idp: tuple[str, Any]) -> Iterator[httpx.Client]:
     """A second control-plane replica on the same database, with OIDC configured."""
     name = "control-plane-replica"

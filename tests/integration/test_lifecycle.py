@@ -15,7 +15,6 @@ from kubernetes import client
 
 from app_plane import migrate
 from localplatform import stack
-from tenantry_core import resources
 from tests.conftest import eventually
 from tests.integration import support
 
@@ -75,20 +74,7 @@ def test_snapshot_then_restore_into_another_placement(
 
     target = support.unique("restored")
     # Another Tenant's snapshot: a platform admin allows it with the annotation.
-    custom.create_cluster_custom_object(
-        support.GROUP,
-        support.VERSION,
-        "tenants",
-        {
-            "apiVersion": f"{support.GROUP}/{support.VERSION}",
-            "kind": "Tenant",
-            "metadata": {
-                "name": target,
-                "annotations": {resources.ANNOTATION_RESTORE_FROM_ANY: "true"},
-            },
-            "spec": {"tier": target_tier, "restoreFrom": dump.name},
-        },
-    )
+    support.restore_tenant(custom, target, dump.name, tier=target_tier)
     resource = support.wait_ready(custom, target)
     assert resource["status"]["restoredFrom"] == dump.name
     restored = support.token_for(env, target)

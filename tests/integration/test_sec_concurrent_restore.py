@@ -9,7 +9,6 @@ import httpx
 import pytest
 from kubernetes import client
 
-from tenantry_core import resources
 from tests.integration import support
 
 pytestmark = pytest.mark.integration
@@ -35,20 +34,7 @@ def test_concurrent_restores_of_one_snapshot(
 
     copies = [support.unique("copy") for _ in range(4)]
     for name in copies:
-        custom.create_cluster_custom_object(
-            support.GROUP,
-            support.VERSION,
-            "tenants",
-            {
-                "apiVersion": f"{support.GROUP}/{support.VERSION}",
-                "kind": "Tenant",
-                "metadata": {
-                    "name": name,
-                    "annotations": {resources.ANNOTATION_RESTORE_FROM_ANY: "true"},
-                },
-                "spec": {"tier": "free", "restoreFrom": dump.name},
-            },
-        )
+        support.restore_tenant(custom, name, dump.name)
     for name in copies:
         support.wait_ready(custom, name, timeout=60)
         listed = app.get("/projects", headers=support.token_for(env, name)).json()

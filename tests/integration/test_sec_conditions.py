@@ -11,7 +11,6 @@ from typing import Any
 import pytest
 from kubernetes import client
 
-from tenantry_core import resources
 from tests.conftest import eventually
 from tests.integration import support
 
@@ -44,20 +43,7 @@ def test_a_failed_restore_says_so_without_the_tools_words(
     (snapshots / f"{broken}.json").write_text(json.dumps(manifest))
 
     name = support.unique("broken")
-    custom.create_cluster_custom_object(
-        support.GROUP,
-        support.VERSION,
-        "tenants",
-        {
-            "apiVersion": f"{support.GROUP}/{support.VERSION}",
-            "kind": "Tenant",
-            "metadata": {
-                "name": name,
-                "annotations": {resources.ANNOTATION_RESTORE_FROM_ANY: "true"},
-            },
-            "spec": {"tier": "free", "restoreFrom": f"{broken}.dump"},
-        },
-    )
+    support.restore_tenant(custom, name, f"{broken}.dump")
     failed = eventually(
         lambda: (
             (c := support.condition(support.get_tenant(custom, name), "DatabaseReady"))

@@ -25,13 +25,6 @@ PASSWORD = support.PASSWORD
 
 
 @pytest.fixture(scope="module")
-def idp() -> Iterator[Any]:
-    key = oidc.new_key()
-    with oidc.serve_key_set(key) as url:
-        yield url, key
-
-
-@pytest.fixture(scope="module")
 def federated(platform: stack.Platform, idp: tuple[str, Any]) -> Iterator[httpx.Client]:
     """A control-plane replica that accepts the test issuer's OIDC tokens."""
     name = "control-plane-oidc"
