@@ -24,6 +24,8 @@ from localplatform import devenv, kube, localstripe, manifests, postgres, procs,
 class Platform:
     state_dir: Path
     preferred_ports: dict[str, int] = field(default_factory=dict)
+    # Settings every control-plane replica of this platform gets (the tests raise some limits).
+    control_plane_env: dict[str, str] = field(default_factory=dict)
     supervisor: procs.Supervisor = field(init=False)
     ports: dict[str, int] = field(default_factory=dict)
     kubeconfig: Path | None = None
@@ -155,7 +157,11 @@ class Platform:
     ) -> procs.Process:
         """Migrate, then start a control-plane replica (`name` tells replicas apart)."""
         process = services.start_control_plane(
-            self.supervisor, name, env=self.env(), extra_env=extra_env or {}, port=self.port(name)
+            self.supervisor,
+            name,
+            env=self.env(),
+            extra_env={**self.control_plane_env, **(extra_env or {})},
+            port=self.port(name),
         )
         self.processes[name] = process
         return process

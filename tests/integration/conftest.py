@@ -18,12 +18,13 @@ from kubernetes import client, config
 from localplatform import stack
 from tests import oidc
 from tests.conftest import eventually
+from tests.integration import support
 
 
 @pytest.fixture(scope="session")
 def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[stack.Platform]:
     state = Path(tmp_path_factory.mktemp("platform"))
-    plat = stack.Platform(state)
+    plat = stack.Platform(state, control_plane_env=support.SIGNUP_LIMITS)
     try:
         plat.start_infrastructure()
         plat.start_operator()
