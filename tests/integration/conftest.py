@@ -88,3 +88,25 @@ def idp() -> Iterator[tuple[str, Any]]:
     key = oidc.new_key()
     with oidc.serve_key_set(key) as url:
         yield url, key
+
+
+@pytest.fixture(scope="module")
+def oidc_replica(platform: stack.Platform, idp: tuple[str, Any]) -> Iterator[httpx.Client]:
+    """A second control-plane replica on the same database that accepts the test issuer's
+    OIDC tokens."""
+    name = "control-plane-oidc"
+    platform.start_control_plane(
+        name,
+        extra_env={
+            "OIDC_ISSUER": oidc.ISSUER,
+            "OIDC_AUDIENCE": "tenantry",
+            "OIDC_JWKS_URL": idp[0],
+        },
+    )
+    base = f"http://127.0.0.1:{platform.port(name)}/api/v1"
+    try:
+        with httpx.Client(base_url=base, timeout=30) as http:
+            eventually(lambda: http.get("/tiers").status_code == 200, what="replica tiers")
+            yield http
+    finally:
+        platform.stop_process(name)

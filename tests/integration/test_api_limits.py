@@ -4,44 +4,20 @@ replica runs beside the first with an OIDC issuer whose key set this test genera
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
 import jwt
-import pytest
 from kubernetes import client
 
-from localplatform import stack
 from tests import oidc
 from tests.conftest import eventually
 from tests.integration import support
 
 
-@pytest.fixture(scope="module")
-def replica(platform: stack.Platform, idp: tuple[str, Any]) -> Iterator[httpx.Client]:
-    """A second control-plane replica on the same database, with OIDC configured."""
-    name = "control-plane-replica"
-    platform.start_control_plane(
-        name,
-        extra_env={
-            "OIDC_ISSUER": oidc.ISSUER,
-            "OIDC_AUDIENCE": "tenantry",
-            "OIDC_JWKS_URL": idp[0],
-        },
-    )
-    base = f"http://127.0.0.1:{platform.port(name)}/api/v1"
-    try:
-        with httpx.Client(base_url=base, timeout=30) as http_client:
-            eventually(lambda: http_client.get("/tiers").status_code == 200, what="replica tiers")
-            yield http_client
-    finally:
-        platform.stop_process(name)
-
-
 def test_rate_limits_come_from_the_tier_and_are_shared_by_replicas(
     api: httpx.Client,
-    replica: httpx.Client,
+    oidc_replica: httpx.Client,
     env: dict[str, str],
     custom: client.CustomObjectsApi,
 ) -> None:
@@ -49,20 +25,21 @@ def test_rate_limits_come_from_the_tier_and_are_shared_by_replicas(
     support.make_tier(custom, tier, rateLimitPerMinute=6, features=["projects"])
     limited, other = (support.signup(api, support.unique(n)) for n in ("Limited", "Neighbour"))
     eventually(
-        lambda: any(t["name"] == tier for t in replica.get("/tiers").json()), what="replica tier"
+        lambda: any(t["name"] == tier for t in oidc_replica.get("/tiers").json()),
+        what="replica tier",
     )
     support.set_tier(api, env, limited["tenant"]["id"], tier)
     url = f"/tenants/{limited['tenant']['id']}"
     headers = support.auth(limited)
 
     # Six a minute, alternating replicas: the budget is one, not one per replica.
-    answers = [(api if i % 2 else replica).get(url, headers=headers) for i in range(6)]
+    answers = [(api if i % 2 else oidc_replica).get(url, headers=headers) for i in range(6)]
     assert [a.status_code for a in answers] == [200] * 6
     remaining = [int(a.headers["ratelimit-remaining"]) for a in answers]
     assert remaining == sorted(remaining, reverse=True)
     assert remaining[-1] == 0
     assert answers[0].headers["ratelimit-policy"] == '"tenant";q=6;w=60'
-    for client_ in (api, replica):
+    for client_ in (api, oidc_replica):
         refused = client_.get(url, headers=headers)
         assert refused.status_code == 429
         assert refused.headers["content-type"] == "application/problem+json"
@@ -76,17 +53,17 @@ def test_rate_limits_come_from_the_tier_and_are_shared_by_replicas(
 
 
 def test_oidc_tokens_from_the_configured_issuer_sign_users_in(
-    api: httpx.Client, replica: httpx.Client, idp: tuple[str, Any]
+    api: httpx.Client, oidc_replica: httpx.Client, idp: tuple[str, Any]
 ) -> None:
     _, key = idp
     body = support.signup(api, support.unique("Federated"))
     email = f"owner@{body['tenant']['company'].lower()}.example.com"
     support.login(api, email)  # the account proves itself before an identity links to it
-    me = replica.get("/auth/me", headers=support.bearer(oidc.token(key, email.upper())))
+    me = oidc_replica.get("/auth/me", headers=support.bearer(oidc.token(key, email.upper())))
     assert me.status_code == 200, me.text
     assert me.json()["tenant_id"] == body["tenant"]["id"]
     assert me.json()["role"] == "owner"
-    tenant = replica.get(
+    tenant = oidc_replica.get(
         f"/tenants/{body['tenant']['id']}", headers=support.bearer(oidc.token(key, email))
     )
     assert tenant.status_code == 200
@@ -109,7 +86,7 @@ def test_oidc_tokens_from_the_configured_issuer_sign_users_in(
         ),
     }
     for why, token in refused.items():
-        response = replica.get("/auth/me", headers=support.bearer(token))
+        response = oidc_replica.get("/auth/me", headers=support.bearer(token))
         assert response.status_code == 401, (why, response.text)
     # The first replica has no OIDC issuer configured: the same good token means nothing there.
     assert api.get("/auth/me", headers=support.bearer(oidc.token(key, email))).status_code == 401

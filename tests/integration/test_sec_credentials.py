@@ -14,36 +14,12 @@ from typing import Any
 
 import httpx
 import psycopg
-import pytest
 
-from localplatform import stack
 from tests import oidc
 from tests.conftest import eventually
 from tests.integration import support
 
 PASSWORD = support.PASSWORD
-
-
-@pytest.fixture(scope="module")
-def federated(platform: stack.Platform, idp: tuple[str, Any]) -> Iterator[httpx.Client]:
-    """A control-plane replica that accepts the test issuer's OIDC tokens."""
-    name = "control-plane-oidc"
-    platform.start_control_plane(
-        name,
-        extra_env={
-            "OIDC_ISSUER": oidc.ISSUER,
-            "OIDC_AUDIENCE": "tenantry",
-            "OIDC_JWKS_URL": idp[0],
-        },
-    )
-    try:
-        with httpx.Client(
-            base_url=f"http://127.0.0.1:{platform.port(name)}/api/v1", timeout=30
-        ) as http:
-            eventually(lambda: http.get("/tiers").status_code == 200, what="replica tiers")
-            yield http
-    finally:
-        platform.stop_process(name)
 
 
 @contextmanager
@@ -242,7 +218,7 @@ def test_an_invitation_does_not_tell_whether_another_tenant_has_the_email(
 
 def test_an_oidc_identity_links_only_to_an_account_that_proved_itself(
     api: httpx.Client,
-    federated: httpx.Client,
+    oidc_replica: httpx.Client,
     idp: tuple[str, Any],
     env: dict[str, str],
     control_db: psycopg.Connection[Any],
@@ -252,7 +228,7 @@ def test_an_oidc_identity_links_only_to_an_account_that_proved_itself(
     email = f"owner@{body['tenant']['company'].lower()}.example.com"
 
     def me(token: str) -> httpx.Response:
-        return federated.get("/auth/me", headers=support.bearer(token))
+        return oidc_replica.get("/auth/me", headers=support.bearer(token))
 
     # Nobody has signed in to the account with its password yet: no link.
     assert me(oidc.token(key, email)).status_code == 401
