@@ -19,18 +19,6 @@ from tests.integration import support
 pytestmark = pytest.mark.integration
 
 
-def create(
-    custom: client.CustomObjectsApi, name: str, annotations: dict[str, str], **spec: Any
-) -> None:
-    body = {
-        "apiVersion": f"{support.GROUP}/{support.VERSION}",
-        "kind": "Tenant",
-        "metadata": {"name": name, "annotations": annotations},
-        "spec": spec,
-    }
-    custom.create_cluster_custom_object(support.GROUP, support.VERSION, "tenants", body)
-
-
 def test_restore_of_another_tenants_snapshot_is_refused_unless_allowed(
     custom: client.CustomObjectsApi,
     core: client.CoreV1Api,
@@ -70,13 +58,7 @@ def test_restore_of_another_tenants_snapshot_is_refused_unless_allowed(
 
     # A platform admin allows it explicitly.
     allowed = support.unique("allowed")
-    create(
-        custom,
-        allowed,
-        {resources.ANNOTATION_RESTORE_FROM_ANY: "true"},
-        tier="free",
-        restoreFrom=dump.name,
-    )
+    support.restore_tenant(custom, allowed, dump.name)
     assert support.wait_ready(custom, allowed)["status"]["restoredFrom"] == dump.name
     listed = app.get("/projects", headers=support.token_for(env, allowed)).json()
     assert [p["name"] for p in listed] == ["theirs"]
