@@ -1,25 +1,26 @@
 """The app plane's HTTP API (`uvicorn app_plane.main:app`): projects and their notes.
 
-The tenant is the one named in the caller's verified access token; nothing in the path, query
-or body can choose another.
+The tenant is the one the caller's credential names (app_plane.access); nothing in the path,
+query or body can choose another. Each route needs a `data:*` permission (published in OpenAPI
+as `x-permission`): viewers read, members also write, deleting and exporting need their own.
+Lists are pages (app_plane.pages); the export streams.
 """
 
 from __future__ import annotations
 
-import datetime as dt
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
-from contextlib import asynccontextmanager
+from contextlib import ExitStack, asynccontextmanager, contextmanager
 from typing import Annotated, Any
 
 import sqlalchemy as sa
 from asgi_correlation_id import CorrelationIdMiddleware
-from fastapi import Depends, FastAPI, Response, status
+from fastapi import Depends, FastAPI, Query, Request, Response
+from fastapi.responses import StreamingResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from pydantic import BaseModel, ConfigDict, Field
 
-from app_plane import data, settings, usage
-from tenantry_core import bearer, problems
+from app_plane import access, data, pages, schemas, settings, usage
+from tenantry_core import problems, scopes
 
 
 @asynccontextmanager
@@ -37,28 +38,48 @@ app = FastAPI(
 )
 problems.install(app)
 app.add_middleware(CorrelationIdMiddleware)
-_bearer = HTTPBearer(auto_error=False)
+_bearer = HTTPBearer(auto_error=False, description="An access token or an API key")
 
 
-def tenant_key(
+def current_caller(
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
-) -> str:
-    """The tenant of the caller's verified token: the only way a request names its tenant."""
-    cfg = settings.get_settings()
-    principal = bearer.authenticate(
-        credentials.credentials if credentials else None,
-        public_key=cfg.JWT_PUBLIC_KEY,
-        issuer=cfg.JWT_ISSUER,
-        audience=cfg.JWT_AUDIENCE,
-    )
-    if not cfg.TENANTRY_TENANT_DATABASE_URL:  # a dedicated app does not meter
-        usage.meter.count(principal.tenant_key)
-    return principal.tenant_key
+    response: Response,
+) -> access.Caller:
+    """The authenticated caller (once per request), its budget's state in the headers."""
+    caller = access.authenticate(credentials.credentials if credentials else None)
+    if caller.ratelimit is not None:
+        response.headers.update(caller.ratelimit.headers())
+    if not settings.get_settings().dedicated:  # a dedicated app does not meter
+        usage.meter.count(caller.tenant_key)
+    return caller
 
 
-def transaction(key: Annotated[str, Depends(tenant_key)]) -> Iterator[sa.Connection]:
+CallerDep = Annotated[access.Caller, Depends(current_caller)]
+
+
+class Allow:
+    """Admit a caller that holds `permission`."""
+
+    def __init__(self, permission: str) -> None:
+        self.permission = permission
+
+    def __call__(self, caller: CallerDep) -> access.Caller:
+        access.require(caller, self.permission)
+        return caller
+
+
+def needs(permission: str) -> dict[str, Any]:
+    """A route's keyword arguments for needing `permission` (checked, and shown in OpenAPI)."""
+    return {
+        "dependencies": [Depends(Allow(permission))],
+        "openapi_extra": {"x-permission": permission},
+    }
+
+
+@contextmanager
+def _tenant_transaction(tenant_key: str) -> Iterator[sa.Connection]:
     try:
-        with data.tenant_transaction(key) as conn:
+        with data.tenant_transaction(tenant_key) as conn:
             yield conn
     except data.TenantUnavailable as exc:
         raise problems.Problem(
@@ -68,38 +89,16 @@ def transaction(key: Annotated[str, Depends(tenant_key)]) -> Iterator[sa.Connect
         raise problems.Problem(404, "Not Found", str(exc)) from exc
 
 
+def transaction(caller: CallerDep) -> Iterator[sa.Connection]:
+    with _tenant_transaction(caller.tenant_key) as conn:
+        yield conn
+
+
 # scope="function": the transaction commits before the response leaves, so a write the client
 # saw acknowledged is durable (and a failed commit is an error response, not a silent loss).
 Tx = Annotated[sa.Connection, Depends(transaction, scope="function")]
-
-
-class ProjectCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    name: str = Field(min_length=1, max_length=200)
-
-
-class ProjectPublic(ProjectCreate):
-    id: uuid.UUID
-    created_at: dt.datetime
-
-
-class NoteCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    title: str = Field(min_length=1, max_length=200)
-    body: str = Field(default="", max_length=100_000)
-
-
-class NoteUpdate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    title: str | None = Field(default=None, min_length=1, max_length=200)
-    body: str | None = Field(default=None, max_length=100_000)
-
-
-class NotePublic(NoteCreate):
-    id: uuid.UUID
-    project_id: uuid.UUID
-    created_at: dt.datetime
-    updated_at: dt.datetime
+Limit = Annotated[int, Query(ge=1, le=pages.MAX_LIMIT, description="Items a page")]
+Cursor = Annotated[str | None, Query(description="Where the page starts: from the Link header")]
 
 
 def _not_found(what: str) -> problems.Problem:
@@ -112,61 +111,141 @@ def _one(row: Any, what: str) -> dict[str, Any]:
     return dict(row._mapping)
 
 
+def _page(
+    tx: sa.Connection,
+    select: str,
+    params: dict[str, Any],
+    *,
+    request: Request,
+    response: Response,
+    limit: int,
+    cursor: str | None,
+) -> list[dict[str, Any]]:
+    """One page of `select` (which ends in a WHERE clause), ordered by (created_at, id)."""
+    condition, after = pages.after(pages.decode(cursor))
+    rows = [
+        dict(r._mapping)
+        for r in tx.execute(
+            sa.text(f"{select} AND {condition} ORDER BY created_at, id LIMIT :limit"),
+            {**params, **after, "limit": limit + 1},
+        )
+    ]
+    link = pages.link(str(request.url), rows, limit)
+    if link:
+        response.headers["Link"] = link
+    return rows[:limit]
+
+
 @app.get("/healthz", tags=["health"])
 def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@app.get("/api/projects", response_model=list[ProjectPublic], tags=["projects"])
-def list_projects(tx: Tx) -> list[dict[str, Any]]:
-    rows = tx.execute(sa.text("SELECT id, name, created_at FROM projects ORDER BY created_at, id"))
-    return [dict(r._mapping) for r in rows]
+_PROJECT = "id, name, created_at"
+_NOTE = "id, project_id, title, body, created_at, updated_at"
 
 
-@app.post("/api/projects", response_model=ProjectPublic, status_code=201, tags=["projects"])
-def create_project(body: ProjectCreate, tx: Tx) -> dict[str, Any]:
+@app.get(
+    "/api/projects",
+    response_model=list[schemas.ProjectPublic],
+    tags=["projects"],
+    **needs(scopes.DATA_READ),
+)
+def list_projects(
+    tx: Tx,
+    request: Request,
+    response: Response,
+    limit: Limit = pages.DEFAULT_LIMIT,
+    cursor: Cursor = None,
+) -> list[dict[str, Any]]:
+    return _page(
+        tx,
+        f"SELECT {_PROJECT} FROM projects WHERE TRUE",
+        {},
+        request=request,
+        response=response,
+        limit=limit,
+        cursor=cursor,
+    )
+
+
+@app.post(
+    "/api/projects",
+    response_model=schemas.ProjectPublic,
+    status_code=201,
+    tags=["projects"],
+    **needs(scopes.DATA_WRITE),
+)
+def create_project(body: schemas.ProjectCreate, tx: Tx) -> dict[str, Any]:
     row = tx.execute(
-        sa.text("INSERT INTO projects (name) VALUES (:name) RETURNING id, name, created_at"),
+        sa.text(f"INSERT INTO projects (name) VALUES (:name) RETURNING {_PROJECT}"),
         {"name": body.name},
     ).one()
     return dict(row._mapping)
 
 
-@app.get("/api/projects/{project_id}", response_model=ProjectPublic, tags=["projects"])
-def read_project(project_id: uuid.UUID, tx: Tx) -> dict[str, Any]:
+def _project(tx: sa.Connection, project_id: uuid.UUID) -> dict[str, Any]:
     return _one(
         tx.execute(
-            sa.text("SELECT id, name, created_at FROM projects WHERE id = :id"), {"id": project_id}
+            sa.text(f"SELECT {_PROJECT} FROM projects WHERE id = :id"), {"id": project_id}
         ).one_or_none(),
         "project",
     )
 
 
-@app.delete("/api/projects/{project_id}", status_code=204, tags=["projects"])
-def delete_project(project_id: uuid.UUID, tx: Tx) -> Response:
+@app.get(
+    "/api/projects/{project_id}",
+    response_model=schemas.ProjectPublic,
+    tags=["projects"],
+    **needs(scopes.DATA_READ),
+)
+def read_project(project_id: uuid.UUID, tx: Tx) -> dict[str, Any]:
+    return _project(tx, project_id)
+
+
+@app.delete(
+    "/api/projects/{project_id}", status_code=204, tags=["projects"], **needs(scopes.DATA_DELETE)
+)
+def delete_project(project_id: uuid.UUID, tx: Tx) -> None:
     if not tx.execute(sa.text("DELETE FROM projects WHERE id = :id"), {"id": project_id}).rowcount:
         raise _not_found("project")
-    return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
-_NOTE = "id, project_id, title, body, created_at, updated_at"
-
-
-@app.get("/api/projects/{project_id}/notes", response_model=list[NotePublic], tags=["notes"])
-def list_notes(project_id: uuid.UUID, tx: Tx) -> list[dict[str, Any]]:
-    read_project(project_id, tx)
-    rows = tx.execute(
-        sa.text(f"SELECT {_NOTE} FROM notes WHERE project_id = :p ORDER BY created_at, id"),
+@app.get(
+    "/api/projects/{project_id}/notes",
+    response_model=list[schemas.NotePublic],
+    tags=["notes"],
+    **needs(scopes.DATA_READ),
+)
+def list_notes(
+    project_id: uuid.UUID,
+    tx: Tx,
+    request: Request,
+    response: Response,
+    limit: Limit = pages.DEFAULT_LIMIT,
+    cursor: Cursor = None,
+) -> list[dict[str, Any]]:
+    _project(tx, project_id)
+    return _page(
+        tx,
+        f"SELECT {_NOTE} FROM notes WHERE project_id = :p",
         {"p": project_id},
+        request=request,
+        response=response,
+        limit=limit,
+        cursor=cursor,
     )
-    return [dict(r._mapping) for r in rows]
 
 
 @app.post(
-    "/api/projects/{project_id}/notes", response_model=NotePublic, status_code=201, tags=["notes"]
+    "/api/projects/{project_id}/notes",
+    response_model=schemas.NotePublic,
+    status_code=201,
+    tags=["notes"],
+    **needs(scopes.DATA_WRITE),
 )
-def create_note(project_id: uuid.UUID, body: NoteCreate, tx: Tx) -> dict[str, Any]:
-    read_project(project_id, tx)
+def create_note(project_id: uuid.UUID, body: schemas.NoteCreate, tx: Tx) -> dict[str, Any]:
+    _project(tx, project_id)
     row = tx.execute(
         sa.text(
             f"INSERT INTO notes (project_id, title, body) VALUES (:p, :t, :b) RETURNING {_NOTE}"
@@ -176,7 +255,12 @@ def create_note(project_id: uuid.UUID, body: NoteCreate, tx: Tx) -> dict[str, An
     return dict(row._mapping)
 
 
-@app.get("/api/notes/{note_id}", response_model=NotePublic, tags=["notes"])
+@app.get(
+    "/api/notes/{note_id}",
+    response_model=schemas.NotePublic,
+    tags=["notes"],
+    **needs(scopes.DATA_READ),
+)
 def read_note(note_id: uuid.UUID, tx: Tx) -> dict[str, Any]:
     return _one(
         tx.execute(
@@ -186,8 +270,13 @@ def read_note(note_id: uuid.UUID, tx: Tx) -> dict[str, Any]:
     )
 
 
-@app.patch("/api/notes/{note_id}", response_model=NotePublic, tags=["notes"])
-def update_note(note_id: uuid.UUID, body: NoteUpdate, tx: Tx) -> dict[str, Any]:
+@app.patch(
+    "/api/notes/{note_id}",
+    response_model=schemas.NotePublic,
+    tags=["notes"],
+    **needs(scopes.DATA_WRITE),
+)
+def update_note(note_id: uuid.UUID, body: schemas.NoteUpdate, tx: Tx) -> dict[str, Any]:
     row = tx.execute(
         sa.text(
             f"UPDATE notes SET title = coalesce(:t, title), body = coalesce(:b, body), "
@@ -198,18 +287,17 @@ def update_note(note_id: uuid.UUID, body: NoteUpdate, tx: Tx) -> dict[str, Any]:
     return _one(row, "note")
 
 
-@app.delete("/api/notes/{note_id}", status_code=204, tags=["notes"])
-def delete_note(note_id: uuid.UUID, tx: Tx) -> Response:
+@app.delete("/api/notes/{note_id}", status_code=204, tags=["notes"], **needs(scopes.DATA_DELETE))
+def delete_note(note_id: uuid.UUID, tx: Tx) -> None:
     if not tx.execute(sa.text("DELETE FROM notes WHERE id = :id"), {"id": note_id}).rowcount:
         raise _not_found("note")
-    return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
-def require(feature: str) -> Callable[[str], str]:
+def require(feature: str) -> Callable[[access.Caller], access.Caller]:
     """A dependency that lets a request through only if the tenant's plan has `feature`."""
 
-    def check(key: Annotated[str, Depends(tenant_key)]) -> str:
-        tier, plans = data.entitlement(key, feature)
+    def check(caller: CallerDep) -> access.Caller:
+        tier, plans = data.entitlement(caller.tenant_key, feature)
         if tier not in plans:
             raise problems.Problem(
                 403,
@@ -221,29 +309,37 @@ def require(feature: str) -> Callable[[str], str]:
                 plan=tier,
                 plans_with_feature=plans,
             )
-        return key
+        return caller
 
     return check
 
 
-class Export(BaseModel):
-    projects: list[ProjectPublic]
-    notes: list[NotePublic]
-
-
 @app.get(
-    "/api/export", response_model=Export, tags=["export"], dependencies=[Depends(require("export"))]
+    "/api/export",
+    response_model=schemas.Export,
+    tags=["export"],
+    dependencies=[Depends(Allow(scopes.DATA_EXPORT)), Depends(require("export"))],
+    openapi_extra={"x-permission": scopes.DATA_EXPORT},
 )
-def export(tx: Tx) -> dict[str, Any]:
-    """Everything the tenant has (the `export` feature: standard plans and up)."""
-    projects = [
-        dict(r._mapping)
-        for r in tx.execute(
-            sa.text("SELECT id, name, created_at FROM projects ORDER BY created_at, id")
-        )
-    ]
-    notes = [
-        dict(r._mapping)
-        for r in tx.execute(sa.text(f"SELECT {_NOTE} FROM notes ORDER BY created_at, id"))
-    ]
-    return {"projects": projects, "notes": notes}
+def export(caller: CallerDep) -> StreamingResponse:
+    """Everything the tenant has (the `export` feature: standard plans and up), streamed as
+    it is read, in one transaction, so its size costs no memory."""
+    stack = ExitStack()
+    tx = stack.enter_context(_tenant_transaction(caller.tenant_key))
+    return StreamingResponse(_export_body(stack, tx), media_type="application/json")
+
+
+def _export_body(stack: ExitStack, tx: sa.Connection) -> Iterator[bytes]:
+    with stack:
+        for name, select, model in (
+            ("projects", f"SELECT {_PROJECT} FROM projects", schemas.ProjectPublic),
+            ("notes", f"SELECT {_NOTE} FROM notes", schemas.NotePublic),
+        ):
+            yield (b'{"' if name == "projects" else b'],"') + name.encode() + b'":['
+            rows = tx.execution_options(yield_per=500).execute(
+                sa.text(f"{select} ORDER BY created_at, id")
+            )
+            for i, row in enumerate(rows):
+                item = model.model_validate(dict(row._mapping)).model_dump_json().encode()
+                yield item if i == 0 else b"," + item
+        yield b"]}"

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import functools
 
-from pydantic import model_validator
+from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -24,6 +24,10 @@ class AppSettings(BaseSettings):
     JWT_PUBLIC_KEY: str  # the control plane's token-signing public key (PEM)
     JWT_ISSUER: str = "tenantry"
     JWT_AUDIENCE: str = "tenantry"
+    # The shared app's per-tenant budget comes from the Tier; this one applies to a tenant whose
+    # tier publishes none.
+    TENANTRY_RATE_LIMIT_ENABLED: bool = True
+    TENANTRY_RATE_LIMIT_DEFAULT_PER_MINUTE: int = Field(default=6000, ge=1)
 
     @model_validator(mode="after")
     def _one_mode(self) -> AppSettings:
@@ -36,6 +40,11 @@ class AppSettings(BaseSettings):
                 "TENANTRY_TENANT_DATABASE_URL (a silo tenant's dedicated app)"
             )
         return self
+
+    @property
+    def dedicated(self) -> bool:
+        """A silo tenant's dedicated app (no pool database), not the shared one."""
+        return bool(self.TENANTRY_TENANT_DATABASE_URL)
 
     def pool_url(self) -> str:
         assert self.TENANTRY_APP_DATABASE_URL is not None

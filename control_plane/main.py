@@ -22,7 +22,7 @@ from control_plane.api import main as api_main
 from control_plane.core import config, db, oidc
 from control_plane.core import logging as logs
 from control_plane.integrations import stripe_sync
-from control_plane.services import tiers
+from control_plane.services import principals, tiers
 from control_plane.workers import mirror, outbox, sweeper, usage_reporter
 from tenantry_core import problems, tokens
 
@@ -30,6 +30,7 @@ from tenantry_core import problems, tokens
 def create_app(settings: config.Settings | None = None) -> FastAPI:
     settings = settings or config.get_settings()
     logs.configure()
+    principals.install()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -54,7 +55,7 @@ def create_app(settings: config.Settings | None = None) -> FastAPI:
                     idempotency_ttl=dt.timedelta(hours=settings.IDEMPOTENCY_TTL_HOURS),
                 ),
             ]
-            if settings.STRIPE_API_KEY and settings.USAGE_DATABASE_URL:
+            if settings.STRIPE_API_KEY and settings.APP_DATABASE_URL:
                 workers.append(
                     usage_reporter.Reporter(
                         db.session_factory(),

@@ -89,7 +89,7 @@ def environment(
         "TENANTRY_POOL_DATABASE": POOL_DB,
         "TENANTRY_APP_DB_PASSWORD": secrets.app_db_password,
         "TENANTRY_APP_DATABASE_URL": pool_as_app,
-        "USAGE_DATABASE_URL": pool_as_app,
+        "APP_DATABASE_URL": pool_as_app,
         "JWT_PRIVATE_KEY": secrets.jwt_signing_key,
         "JWT_PUBLIC_KEY": tokens.public_key_pem(secrets.jwt_signing_key),
         "ENVIRONMENT": "local",

@@ -1,6 +1,11 @@
-"""The pool database's contract between the operator (who writes it) and the app (who reads it).
+"""The pool database's contract between the operator and the control plane (who write it) and
+the app (who reads it).
 
 - The routing table says where each tenant's data lives; the app routes every request by it.
+- The Tier tables say what each tier grants (features) and allows (app requests a minute); the
+  operator writes them from the Tier resources.
+- The principals table lists who may use each tenant's data now (users and API keys, with their
+  `data:*` permissions); the control plane writes it as users, roles and keys change.
 - Every tenant table has the column `tenant_key`; a transaction names its tenant with the
   per-transaction setting `tenantry.tenant_key` (`set_config(..., true)`), which row-level
   security checks.
@@ -13,7 +18,10 @@ from __future__ import annotations
 
 ROUTING_TABLE = "tenantry.tenants"
 TIER_FEATURES_TABLE = "tenantry.tier_features"
+TIER_LIMITS_TABLE = "tenantry.tier_limits"
 USAGE_TABLE = "tenantry.usage"
+PRINCIPALS_TABLE = "tenantry.principals"
+RATE_LIMITS_TABLE = "tenantry.rate_limits"  # the app plane's GCRA state (`tenantry_core.gcra`)
 
 TENANT_COLUMN = "tenant_key"
 TENANT_SETTING = "tenantry.tenant_key"

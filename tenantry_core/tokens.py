@@ -3,9 +3,10 @@
 The control plane signs access tokens (EdDSA) with its private key; the app plane and every
 silo namespace hold only the public key, which cannot mint one. A tenant user's token names
 the user (`sub`), the tenant's `tenant_id` (claim `tid`, the registry's UUID), its `tenant_key`
-(claim `tkey`) and role; a platform admin's has `adm: true` and no tenant, so the app plane
-refuses it. Used by the control plane (keys, verification), the app plane (verification) and
-the local platform (a development key).
+(claim `tkey`), role and the `data:*` permissions it held when the token was issued (claim
+`perms`); a platform admin's has `adm: true` and no tenant, so the app plane refuses it. Used
+by the control plane (keys, verification), the app plane (verification) and the local platform
+(a development key).
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from tenantry_core import identity
 ALGORITHM = "EdDSA"
 CLAIM_TENANT_ID = "tid"
 CLAIM_TENANT_KEY = "tkey"
+CLAIM_PERMISSIONS = "perms"
 
 
 def generate_signing_key() -> str:
@@ -79,6 +81,7 @@ class Principal:
     tenant_id: uuid.UUID
     tenant_key: identity.TenantKey
     role: str
+    permissions: frozenset[str] = frozenset()  # the `data:*` ones (`tenantry_core.scopes`)
 
 
 class InvalidToken(Exception):
@@ -111,6 +114,7 @@ def decode_access_token(token: str, *, public_key: str, issuer: str, audience: s
             uuid.UUID(claims[CLAIM_TENANT_ID]),
             identity.TenantKey(str(claims[CLAIM_TENANT_KEY])),
             str(claims.get("role", "member")),
+            frozenset(str(p) for p in claims.get(CLAIM_PERMISSIONS) or ()),
         )
     except (ValueError, KeyError, TypeError) as exc:
         raise InvalidToken(f"not a tenant user's token: {exc}") from exc

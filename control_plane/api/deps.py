@@ -1,10 +1,10 @@
 """FastAPI dependencies as Annotated aliases: session, settings, the caller and what it may do.
 
 `CurrentActor` authenticates the bearer credential (services.auth) and counts the request
-against the tenant's rate limit (api.ratelimit); `Authorize(permission)` admits the caller to the
-tenant named in the path, answering 404 for another tenant's (indistinguishable from none) and
-403 for a missing permission; `PlatformAdmin` admits platform admins only. The authorization test
-matrix reads the permission each route declares through these.
+against the tenant's rate limit (`tenantry_core.gcra`); `Authorize(permission)` admits the
+caller to the tenant named in the path, answering 404 for another tenant's (indistinguishable
+from none) and 403 for a missing permission; `PlatformAdmin` admits platform admins only. The
+authorization test matrix reads the permission each route declares through these.
 """
 
 from __future__ import annotations
@@ -25,11 +25,11 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session
 
 from control_plane import models
-from control_plane.api import idempotency, ratelimit
+from control_plane.api import idempotency
 from control_plane.core import config, db, oidc, permissions
 from control_plane.services import audit, auth, errors, tenants, tiers
 from control_plane.workers import outbox
-from tenantry_core import problems
+from tenantry_core import gcra, problems
 
 _UNRESOLVED = object()
 
@@ -87,10 +87,10 @@ def _authenticate(request: Request, token: str) -> auth.Actor:
     return actor
 
 
-def spend(key: str, limit: int, refusal: str, policy: str = "tenant") -> ratelimit.Decision:
+def spend(key: str, limit: int, refusal: str, policy: str = "tenant") -> gcra.Decision:
     """Take one request from `key`'s budget of `limit` a minute, or a 429 problem (blocking)."""
     with db.engine().connect() as conn:
-        decision = ratelimit.take(conn, key, limit, policy)
+        decision = gcra.take(conn, key, limit, policy)
     if not decision.allowed:
         raise problems.Problem(429, "Too Many Requests", refusal, headers=decision.headers())
     return decision

@@ -11,7 +11,7 @@ import time
 import structlog
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from control_plane.api import ratelimit
+from tenantry_core import gcra
 
 log = structlog.get_logger("control_plane.access")
 
@@ -30,7 +30,7 @@ class RateLimitHeaders:
         async def with_headers(message: Message) -> None:
             decision = (scope.get("state") or {}).get("ratelimit")
             if message["type"] == "http.response.start" and isinstance(
-                decision, ratelimit.Decision
+                decision, gcra.Decision
             ):
                 present = {k.lower() for k, _ in message.get("headers", [])}
                 extra = [

@@ -10,7 +10,7 @@ from __future__ import annotations
 import functools
 from typing import Literal
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import AliasChoices, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from tenantry_core import tokens
@@ -69,8 +69,12 @@ class Settings(BaseSettings):
     STRIPE_API_BASE: str | None = None  # e.g. a localstripe server in development and tests
     # Paid plans start with a trial (no card needed); 0: no trial, Stripe waits for payment.
     STRIPE_TRIAL_DAYS: int = Field(default=14, ge=0)
-    # The pool database, read-only, for the usage the app plane meters.
-    USAGE_DATABASE_URL: str | None = None
+    # The pool database as the app's role: the usage the app plane meters is read from it, and
+    # each tenant's principals (who may use its data) are published to it. Without it, the
+    # shared app plane admits nobody. (Formerly USAGE_DATABASE_URL, still accepted.)
+    APP_DATABASE_URL: str | None = Field(
+        default=None, validation_alias=AliasChoices("APP_DATABASE_URL", "USAGE_DATABASE_URL")
+    )
     USAGE_REPORT_SECONDS: float = 3600.0  # how often finished days are reported to Stripe
     # Start the outbox dispatcher and the Kubernetes mirror inside the API process.
     RUN_BACKGROUND_WORKERS: bool = True

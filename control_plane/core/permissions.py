@@ -1,14 +1,18 @@
 """What a principal may do: the permissions, the built-in roles, and the rules against escalation.
 
 Routes declare the permission they need (`api.deps.Authorize`); roles are rows of `roles` and
-`role_permissions`, seeded with the built-in roles below, and tenants may add their own. Pure:
-used by the services, the routes and the authorization test matrix.
+`role_permissions`, seeded with the built-in roles below, and tenants may add their own. The
+`data:*` permissions are the app plane's (`tenantry_core.scopes`): viewers read, members also
+write, admins and owners also delete and export. Pure: used by the services, the routes and the
+authorization test matrix.
 """
 
 from __future__ import annotations
 
 import enum
 from collections.abc import Iterable
+
+from tenantry_core import scopes
 
 
 class Permission(enum.StrEnum):
@@ -24,6 +28,10 @@ class Permission(enum.StrEnum):
     API_KEYS_READ = "api_keys:read"
     API_KEYS_MANAGE = "api_keys:manage"
     AUDIT_READ = "audit:read"
+    DATA_READ = scopes.DATA_READ
+    DATA_WRITE = scopes.DATA_WRITE
+    DATA_DELETE = scopes.DATA_DELETE
+    DATA_EXPORT = scopes.DATA_EXPORT
 
 
 # Platform-wide actions no tenant role can hold: every tenant, tiers, plans, suspension.
@@ -35,10 +43,13 @@ _VIEWER = frozenset(
         Permission.BILLING_READ,
         Permission.USAGE_READ,
         Permission.USERS_READ,
+        Permission.DATA_READ,
     }
 )
-_MEMBER = _VIEWER | {Permission.API_KEYS_READ, Permission.API_KEYS_MANAGE}
+_MEMBER = _VIEWER | {Permission.API_KEYS_READ, Permission.API_KEYS_MANAGE, Permission.DATA_WRITE}
 _ADMIN = _MEMBER | {
+    Permission.DATA_DELETE,
+    Permission.DATA_EXPORT,
     Permission.TENANT_UPDATE,
     Permission.USERS_MANAGE,
     Permission.ROLES_MANAGE,
@@ -73,3 +84,8 @@ def key_permissions(scopes: Iterable[str], held: Iterable[str] | None) -> frozen
     """What an API key may do: its scopes that its creator still holds (`held`; None for a
     platform admin, who holds them all)."""
     return frozenset(scopes) if held is None else frozenset(scopes) & frozenset(held)
+
+
+def data_permissions(held: Iterable[str]) -> frozenset[str]:
+    """The app plane's permissions among `held`."""
+    return frozenset(held) & frozenset(scopes.ALL)

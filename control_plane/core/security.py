@@ -85,6 +85,7 @@ def create_access_token(
         tokens.CLAIM_TENANT_ID: str(principal.tenant_id),
         tokens.CLAIM_TENANT_KEY: principal.tenant_key,
         "role": principal.role,
+        tokens.CLAIM_PERMISSIONS: sorted(principal.permissions),
     }
     return _token(
         principal.user_id,

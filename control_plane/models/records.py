@@ -1,5 +1,5 @@
 """The audit log and the API's per-request state: stored Idempotency-Key responses, rate-limit
-state and failed sign-ins per client. Used by services.audit, api.idempotency, api.ratelimit,
+state and failed sign-ins per client. Used by services.audit, api.idempotency, tenantry_core.gcra,
 api.signin and workers.housekeeping.
 """
 

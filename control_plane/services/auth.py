@@ -177,7 +177,11 @@ def issue_tokens(
         assert user.tenant is not None
         assert user.role is not None
         principal = tokens.Principal(
-            user.id, user.tenant.id, identity.TenantKey(user.tenant.tenant_key), user.role.name
+            user.id,
+            user.tenant.id,
+            identity.TenantKey(user.tenant.tenant_key),
+            user.role.name,
+            permissions.data_permissions(user.role.permissions),
         )
         access = security.create_access_token(principal, **jwt_args)  # type: ignore[arg-type]
     refresh, refresh_hash = security.new_secret(REFRESH_PREFIX)

@@ -1,8 +1,9 @@
 """The sweeper: every few seconds, suspends past-due tenants whose billing grace ran out
 (services.billing) and offboards closed tenants (offboarded by the API or canceled by billing)
 whose offboarding grace ended (services.tenants); once a minute, purges expired records
-(workers.housekeeping). Started by `control_plane.main`; wakes the outbox dispatcher when it
-recorded intents.
+(workers.housekeeping); at start-up and hourly, republishes every tenant's principals for the
+app plane (services.principals). Started by `control_plane.main`; wakes the outbox dispatcher
+when it recorded intents.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import time
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from control_plane.services import billing, tenants
+from control_plane.services import billing, principals, tenants
 from control_plane.workers import housekeeping
 
 log = logging.getLogger(__name__)
@@ -25,6 +26,7 @@ class Sweeper:
     whose grace ended; and once a minute purges expired records."""
 
     HOUSEKEEPING_SECONDS = 60.0
+    REPUBLISH_SECONDS = 3600.0
 
     def __init__(
         self,
@@ -40,7 +42,7 @@ class Sweeper:
         self.thread = threading.Thread(target=self._run, name="billing-sweeper", daemon=True)
 
     def _run(self) -> None:
-        last_housekeeping = 0.0
+        last_housekeeping = last_republish = -self.REPUBLISH_SECONDS
         while not self.stopping.wait(self.every):
             try:
                 now = dt.datetime.now(dt.UTC)
@@ -57,6 +59,11 @@ class Sweeper:
                         )
                     if any(purged.values()):
                         log.info("housekeeping purged %s", purged)
+                if time.monotonic() - last_republish >= self.REPUBLISH_SECONDS:
+                    with self.sessions() as session:
+                        count = principals.publish_all(session=session)
+                    last_republish = time.monotonic()
+                    log.info("republished the principals of %d tenants", count)
             except Exception:
                 log.exception("billing sweep failed")
 

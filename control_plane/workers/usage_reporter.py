@@ -1,7 +1,7 @@
 """The usage reporter: sends each tenant's metered usage of every finished day to Stripe, once.
 
 Started by `control_plane.main` when both Stripe and the usage database are configured; reads
-integrations.usage_db and sends with integrations.stripe_sync.
+integrations.app_db and sends with integrations.stripe_sync.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from control_plane import models
-from control_plane.integrations import stripe_sync, usage_db
+from control_plane.integrations import app_db, stripe_sync
 
 log = logging.getLogger(__name__)
 
@@ -41,7 +41,7 @@ def report_closed_days(
                 )
             )
         )
-        for day, calls, rows in usage_db.daily_usage(tenant.tenant_key, since):
+        for day, calls, rows in app_db.daily_usage(tenant.tenant_key, since):
             if day >= today or day in done:
                 continue
             identifier = f"{tenant.id}-{day.isoformat()}"

@@ -98,7 +98,8 @@ class Tier:
     quota: Quota = field(default_factory=Quota)
     limits: Limits = field(default_factory=Limits)
     database: DatabaseLimits = field(default_factory=DatabaseLimits)
-    rate_limit_per_minute: int = 600
+    rate_limit_per_minute: int = 600  # the control-plane API's
+    app_rate_limit_per_minute: int = 6000  # the app plane's
     features: tuple[str, ...] = ()
     replicas: int = 1
     revision: str = ""
@@ -133,6 +134,7 @@ class Tier:
                 ),
             ),
             rate_limit_per_minute=int(spec.get("rateLimitPerMinute", 600)),
+            app_rate_limit_per_minute=int(spec.get("appRateLimitPerMinute", 6000)),
             features=tuple(spec.get("features") or ()),
             replicas=int(spec.get("replicas", 1)),
             revision=revision_of(spec),

@@ -170,9 +170,9 @@ def prepare_platform(cfg: settings.OperatorSettings) -> None:
 def tier_changed(
     *, cfg: settings.OperatorSettings, tier: str, spec: Mapping[str, Any], tenants: Iterable[str]
 ) -> list[str]:
-    """Publish the Tier's features for the app, and stamp its revision on each of its Tenants
-    (each then re-reconciles itself); returns the Tenants stamped."""
-    routes.publish_tier_features(cfg, tier, list(spec.get("features") or []))
+    """Publish the Tier's features and app request limit for the app, and stamp its revision on
+    each of its Tenants (each then re-reconciles itself); returns the Tenants stamped."""
+    routes.publish_tier(cfg, model.Tier.from_body({"metadata": {"name": tier}, "spec": spec}))
     revision = model.revision_of(dict(spec))
     stamped = []
     for tenant in tenants:
@@ -191,5 +191,5 @@ def tier_changed(
 
 
 def tier_deleted(*, cfg: settings.OperatorSettings, tier: str) -> None:
-    """A deleted Tier grants no features any more."""
+    """A deleted Tier grants no features and no requests any more."""
     routes.forget_tier(cfg, tier)

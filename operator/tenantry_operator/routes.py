@@ -89,17 +89,25 @@ def delete(conn: postgres.Conn, tenant_key: identity.TenantKey) -> None:
     conn.execute(f"DELETE FROM {ROUTING_TABLE} WHERE {KEY} = %s", (tenant_key,))
 
 
-def publish_tier_features(cfg: settings.OperatorSettings, tier: str, features: list[str]) -> None:
-    """Record the features a Tier grants where the app enforces them."""
+def publish_tier(cfg: settings.OperatorSettings, tier: model.Tier) -> None:
+    """Record the features a Tier grants and the app requests a minute it allows, where the
+    app enforces them."""
     with postgres.connect(cfg.admin_url(cfg.pool_database)) as conn, conn.transaction():
-        conn.execute(f"DELETE FROM {routing.TIER_FEATURES_TABLE} WHERE tier = %s", (tier,))
-        for feature in features:
+        conn.execute(f"DELETE FROM {routing.TIER_FEATURES_TABLE} WHERE tier = %s", (tier.name,))
+        for feature in tier.features:
             conn.execute(
                 f"INSERT INTO {routing.TIER_FEATURES_TABLE} (tier, feature) VALUES (%s, %s)",
-                (tier, feature),
+                (tier.name, feature),
             )
+        conn.execute(
+            f"INSERT INTO {routing.TIER_LIMITS_TABLE} (tier, requests_per_minute) "
+            "VALUES (%s, %s) ON CONFLICT (tier) "
+            "DO UPDATE SET requests_per_minute = EXCLUDED.requests_per_minute",
+            (tier.name, tier.app_rate_limit_per_minute),
+        )
 
 
 def forget_tier(cfg: settings.OperatorSettings, tier: str) -> None:
-    with postgres.connect(cfg.admin_url(cfg.pool_database)) as conn:
+    with postgres.connect(cfg.admin_url(cfg.pool_database)) as conn, conn.transaction():
         conn.execute(f"DELETE FROM {routing.TIER_FEATURES_TABLE} WHERE tier = %s", (tier,))
+        conn.execute(f"DELETE FROM {routing.TIER_LIMITS_TABLE} WHERE tier = %s", (tier,))

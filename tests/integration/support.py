@@ -8,7 +8,7 @@ from typing import Any
 import httpx
 from kubernetes import client
 
-from tenantry_core import identity, resources, tokens
+from tenantry_core import identity, resources, scopes, tokens
 from tests.conftest import eventually
 
 GROUP, VERSION = resources.GROUP, resources.VERSION
@@ -99,14 +99,38 @@ def auth(body: dict[str, Any]) -> dict[str, str]:
 
 
 def token_for(env: dict[str, str], tenant_key: str) -> dict[str, str]:
-    """Auth headers for a tenant made with kubectl (no signup, so no user): a token as the
-    control plane would issue it."""
+    """Auth headers of an owner of a tenant made with kubectl (which has no users): once the
+    mirror has recorded the tenant, the platform admin invites one, who accepts."""
+    with httpx.Client(base_url=env["API_URL"] + "/api/v1", timeout=30) as api:
+        headers = admin(api, env)
+
+        def registered() -> str | None:
+            page = api.get("/tenants", params={"q": tenant_key}, headers=headers).json()
+            found = [
+                t["id"]
+                for t in page["items"]
+                if t["slug"] == tenant_key and t["lifecycle"] == "active"
+            ]
+            return found[-1] if found else None
+
+        tenant_id = eventually(registered, what=f"registry row of {tenant_key}")
+        email = f"owner-{uuid.uuid4().hex[:8]}@{tenant_key}.example.com"
+        return join(api, tenant_id, headers, "owner", email)
+
+
+def minted_token(env: dict[str, str], tenant_key: str) -> dict[str, str]:
+    """Auth headers with a token signed as the control plane would, for a user the registry
+    does not know: only a silo tenant's dedicated app, which checks tokens alone, accepts it."""
     import datetime as dt
 
     from control_plane.core import security
 
     principal = tokens.Principal(
-        uuid.uuid4(), uuid.uuid4(), identity.TenantKey(tenant_key), "owner"
+        uuid.uuid4(),
+        uuid.uuid4(),
+        identity.TenantKey(tenant_key),
+        "owner",
+        frozenset(scopes.ALL),
     )
     token = security.create_access_token(
         principal,

@@ -59,7 +59,8 @@ def test_silo_gets_a_database_and_a_running_app(
     for url in urls:
         served = httpx.get(f"{url}/api/projects", headers=headers)
         assert [p["name"] for p in served.json()] == ["silo plans"]
-        other = httpx.get(f"{url}/api/projects", headers=support.token_for(env, "someone-else"))
+        stranger = support.minted_token(env, "someone-else")
+        other = httpx.get(f"{url}/api/projects", headers=stranger)
         assert other.status_code == 404
 
     # The silo namespace holds the public key its app verifies tokens with, never a signing key.

@@ -34,7 +34,7 @@ class RecordingStripe:
 
 @pytest.fixture
 def session(env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> Iterator[Session]:
-    monkeypatch.setenv("USAGE_DATABASE_URL", env["USAGE_DATABASE_URL"])
+    monkeypatch.setenv("APP_DATABASE_URL", env["APP_DATABASE_URL"])
     monkeypatch.setenv("DATABASE_URL", env["DATABASE_URL"])
     config.get_settings.cache_clear()
     engine = create_engine(env["DATABASE_URL"])

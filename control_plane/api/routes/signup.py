@@ -1,5 +1,5 @@
 """`POST /signup`: self-service creation of a tenant and its owner, limited per client address
-and for all clients together (api.ratelimit, answered 429 with Retry-After)."""
+and for all clients together (`tenantry_core.gcra`, answered 429 with Retry-After)."""
 
 from __future__ import annotations
 

@@ -34,7 +34,7 @@ def test_the_environment_names_every_database_and_service() -> None:
     assert env["TENANTRY_POSTGRES_ADMIN_URL"] == "postgresql://postgres@127.0.0.1:5432/postgres"
     assert env["TENANTRY_POOL_DATABASE"] == "tenantry_pool"
     pool_as_app = "postgresql://tenantry_app:app-pw@127.0.0.1:5432/tenantry_pool"
-    assert env["TENANTRY_APP_DATABASE_URL"] == env["USAGE_DATABASE_URL"] == pool_as_app
+    assert env["TENANTRY_APP_DATABASE_URL"] == env["APP_DATABASE_URL"] == pool_as_app
     assert env["TENANTRY_APP_DB_PASSWORD"] == "app-pw"
     assert env["JWT_PRIVATE_KEY"] == SIGNING_KEY
     assert env["JWT_PUBLIC_KEY"] == tokens.public_key_pem(SIGNING_KEY)

@@ -89,6 +89,9 @@ def test_a_dedicated_placements_policies_read_the_same_setting(
         ("0001_pool_tables.py", routing.ROUTING_TABLE),
         ("0002_tier_features.py", routing.TIER_FEATURES_TABLE),
         ("0003_usage.py", routing.USAGE_TABLE),
+        ("0006_principals_and_limits.py", routing.PRINCIPALS_TABLE),
+        ("0006_principals_and_limits.py", routing.TIER_LIMITS_TABLE),
+        ("0006_principals_and_limits.py", routing.RATE_LIMITS_TABLE),
     ],
 )
 def test_the_pools_tables_are_those_the_migrations_create(

@@ -1,9 +1,10 @@
-"""Per-tenant request limits (GCRA) whose state lives in Postgres, shared by every replica.
+"""Request limits (GCRA) whose state lives in Postgres, shared by every replica of a service.
 
 Each key has a theoretical arrival time (TAT). A request of a tenant allowed `limit` requests a
 minute advances it by 60/limit seconds and is admitted while the TAT stays within a minute of
 now, so a tenant may burst up to its limit and then goes at its rate. One upsert per request,
-in its own transaction, whatever the request then does. Used by api.deps and api.middleware.
+in its own transaction, whatever the request then does. Used by the control plane (its table
+`rate_limits`) and the app plane (`tenantry.rate_limits` in the pool database).
 """
 
 from __future__ import annotations
@@ -15,9 +16,8 @@ from sqlalchemy import Connection, text
 
 WINDOW_SECONDS = 60.0
 
-_TAKE = text(
-    """
-    INSERT INTO rate_limits AS r (key, tat)
+_TAKE = """
+    INSERT INTO {table} AS r (key, tat)
     VALUES (:key, now() + make_interval(secs => :step))
     ON CONFLICT (key) DO UPDATE
         SET tat = greatest(r.tat, now()) + make_interval(secs => :step)
@@ -25,8 +25,7 @@ _TAKE = text(
               <= now() + make_interval(secs => :window)
     RETURNING extract(epoch FROM tat - now())::float8
     """
-)
-_AHEAD = text("SELECT extract(epoch FROM tat - now())::float8 FROM rate_limits WHERE key = :key")
+_AHEAD = "SELECT extract(epoch FROM tat - now())::float8 FROM {table} WHERE key = :key"
 
 
 @dataclass(frozen=True)
@@ -61,13 +60,16 @@ def decide(ahead: float, limit: int, *, allowed: bool, policy: str = "tenant") -
     return Decision(allowed, limit, remaining, math.ceil(ahead), retry, policy)
 
 
-def take(conn: Connection, key: str, limit: int, policy: str = "tenant") -> Decision:
-    """Count one request against `key`, allowed `limit` a minute; commits on `conn`."""
+def take(
+    conn: Connection, key: str, limit: int, policy: str = "tenant", *, table: str = "rate_limits"
+) -> Decision:
+    """Count one request against `key`, allowed `limit` a minute; commits on `conn`. `table`
+    (key text primary key, tat timestamptz) holds the state: a trusted constant, never input."""
     step = WINDOW_SECONDS / limit
     params = {"key": key, "step": step, "window": WINDOW_SECONDS}
-    ahead = conn.execute(_TAKE, params).scalar()
+    ahead = conn.execute(text(_TAKE.format(table=table)), params).scalar()
     allowed = ahead is not None
     if ahead is None:
-        ahead = conn.execute(_AHEAD, {"key": key}).scalar() or 0.0
+        ahead = conn.execute(text(_AHEAD.format(table=table)), {"key": key}).scalar() or 0.0
     conn.commit()
     return decide(float(ahead), limit, allowed=allowed, policy=policy)

@@ -4,18 +4,18 @@ from __future__ import annotations
 
 import pytest
 
-from control_plane.api import ratelimit
+from tenantry_core import gcra
 
 
 @pytest.mark.parametrize("limit", [1, 5, 60, 1000])
 def test_gcra_decisions(limit: int) -> None:
     step = 60 / limit
-    first = ratelimit.decide(step, limit, allowed=True)
+    first = gcra.decide(step, limit, allowed=True)
     assert (first.remaining, first.retry_after) == (limit - 1, 0)
-    full = ratelimit.decide(60.0, limit, allowed=True)
+    full = gcra.decide(60.0, limit, allowed=True)
     assert full.remaining == 0
     assert full.reset == 60
-    refused = ratelimit.decide(60.0, limit, allowed=False)
+    refused = gcra.decide(60.0, limit, allowed=False)
     assert refused.retry_after == max(1, int(-(-step // 1)))
     headers = refused.headers()
     assert headers["Retry-After"] == str(refused.retry_after)

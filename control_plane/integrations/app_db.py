@@ -1,0 +1,110 @@
+"""The pool database as the app's non-privileged role (APP_DATABASE_URL): the control plane
+reads the usage the app plane meters (`tenantry.usage`) and publishes each tenant's principals
+(`tenantry.principals`: its users and API keys with the `data:*` permissions they hold now),
+which the app plane checks on every request. Used by services.usage, services.principals and
+workers.usage_reporter.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+
+from control_plane.core import config
+from tenantry_core import routing, urls
+
+
+class UsageUnavailable(Exception):
+    """No usage database is configured or it cannot be reached."""
+
+
+class PrincipalsUnavailable(Exception):
+    """The pool database did not take a tenant's principals (the change is not committed)."""
+
+
+@dataclass(frozen=True)
+class Principal:
+    """A user or an API key of a tenant, as the app plane checks it."""
+
+    id: uuid.UUID
+    kind: str  # "user" | "api_key"
+    permissions: frozenset[str]
+    key_hash: str | None = None
+    expires_at: dt.datetime | None = None
+
+
+@functools.cache
+def _engine(url: str) -> sa.Engine:
+    return sa.create_engine(urls.sqlalchemy_url(url), pool_size=2, pool_pre_ping=True)
+
+
+def configured() -> bool:
+    return bool(config.get_settings().APP_DATABASE_URL)
+
+
+def _url() -> str | None:
+    return config.get_settings().APP_DATABASE_URL
+
+
+def daily_usage(tenant_key: str, since: dt.date) -> list[tuple[dt.date, int, int]]:
+    """(day, API calls, stored rows) the app plane metered for the tenant since `since`."""
+    url = _url()
+    if not url:
+        raise UsageUnavailable("APP_DATABASE_URL is not configured")
+    try:
+        with _engine(url).connect() as conn:
+            rows = conn.execute(
+                sa.text(
+                    f"SELECT day, api_calls, stored_rows FROM {routing.USAGE_TABLE} "
+                    f"WHERE {routing.TENANT_COLUMN} = :t AND day >= :s ORDER BY day"
+                ),
+                {"t": tenant_key, "s": since},
+            ).all()
+    except sa.exc.OperationalError as exc:
+        raise UsageUnavailable(str(exc).splitlines()[0]) from exc
+    return [(row.day, int(row.api_calls), int(row.stored_rows)) for row in rows]
+
+
+def publish(
+    *, tenant_id: uuid.UUID, tenant_key: str | None, principals: Sequence[Principal]
+) -> None:
+    """Replace the tenant's principals with `principals`, in one transaction. A `tenant_key`
+    (None: the tenant has no live name any more) also clears rows a former holder of that name
+    left behind, so a reused name never inherits anyone. No-op without APP_DATABASE_URL."""
+    url = _url()
+    if not url:
+        return
+    table = routing.PRINCIPALS_TABLE
+    try:
+        with _engine(url).begin() as conn:
+            conn.execute(
+                sa.text(f"DELETE FROM {table} WHERE tenant_id = :id OR tenant_key = :key"),
+                {"id": tenant_id, "key": tenant_key},
+            )
+            if tenant_key and principals:
+                conn.execute(
+                    sa.text(
+                        f"INSERT INTO {table} (id, tenant_id, tenant_key, kind, key_hash, "
+                        "permissions, expires_at) VALUES (:id, :tenant_id, :tenant_key, :kind, "
+                        ":key_hash, :permissions, :expires_at)"
+                    ),
+                    [
+                        {
+                            "id": p.id,
+                            "tenant_id": tenant_id,
+                            "tenant_key": tenant_key,
+                            "kind": p.kind,
+                            "key_hash": p.key_hash,
+                            "permissions": sorted(p.permissions),
+                            "expires_at": p.expires_at,
+                        }
+                        for p in principals
+                    ],
+                )
+    except sa.exc.OperationalError as exc:
+        raise PrincipalsUnavailable(str(exc).splitlines()[0]) from exc
