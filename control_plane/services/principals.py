@@ -64,9 +64,9 @@ def _forget(session: Session) -> None:
 
 
 def _publish_noted(session: Session) -> None:
+    session.flush()  # the commit flushes after this hook: note what that flush would write
     if not session.info.get(_TENANTS) and not session.info.get(_ROLES):
         return
-    session.flush()
     tenants: set[uuid.UUID] = session.info.pop(_TENANTS, set())
     roles: set[uuid.UUID] = session.info.pop(_ROLES, set())
     if roles:

@@ -174,7 +174,7 @@ def test_each_tenant_is_limited_by_its_tier_across_replicas(
     assert response.headers["ratelimit-policy"] == '"app";q=4;w=60'
     assert response.headers["content-type"] == "application/problem+json"
     neighbour = support.unique("neighbour")  # another tenant's budget is its own
-    support.create_tenant(custom, neighbour)
+    support.create_tenant(custom, neighbour, tier="free")
     support.wait_ready(custom, neighbour)
     other = support.token_for(env, neighbour)
     assert httpx.get(f"{replicas[0]}/api/projects", headers=other).status_code == 200
