@@ -29,7 +29,7 @@ from tenantry_operator import settings as operator_settings
 
 from control_plane.core import security
 from localplatform import stack
-from tenantry_core import identity, resources, tokens
+from tenantry_core import identity, resources, routing, scopes, tokens
 
 GROUP, VERSION = resources.GROUP, resources.VERSION
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -53,6 +53,22 @@ def _seed(pool_url: str, tenant: str, rows: int) -> None:
             "SELECT %s, %s, 'note ' || n, repeat('x', 100) "
             "FROM generate_series(1, %s) n",
             (tenant, project, rows),
+        )
+
+
+def _admit(pool_url: str, principal: tokens.Principal) -> None:
+    """Publish the writer as one of its tenant's principals, as the control plane (which this
+    benchmark does not run) would for a user of that tenant."""
+    with psycopg.connect(pool_url, autocommit=True) as conn:
+        conn.execute(
+            f"INSERT INTO {routing.PRINCIPALS_TABLE} "
+            "(id, tenant_id, tenant_key, kind, permissions) VALUES (%s, %s, %s, 'user', %s)",
+            (
+                principal.user_id,
+                principal.tenant_id,
+                principal.tenant_key,
+                sorted(principal.permissions),
+            ),
         )
 
 
@@ -98,8 +114,13 @@ def run() -> dict[str, Any]:
             offline_s = _offline_move(env, pool_url)
 
             principal = tokens.Principal(
-                uuid.uuid4(), uuid.uuid4(), identity.TenantKey("mover"), "owner"
+                uuid.uuid4(),
+                uuid.uuid4(),
+                identity.TenantKey("mover"),
+                "owner",
+                frozenset(scopes.ALL),
             )
+            _admit(pool_url, principal)
             token = security.create_access_token(
                 principal,
                 signing_key=env["JWT_PRIVATE_KEY"],

@@ -118,6 +118,18 @@ def token_for(env: dict[str, str], tenant_key: str) -> dict[str, str]:
         return join(api, tenant_id, headers, "owner", email)
 
 
+def every_page(app: httpx.Client, path: str, headers: dict[str, str]) -> list[dict[str, Any]]:
+    """Every item of an app-plane list, following its `Link: rel="next"` pages."""
+    items: list[dict[str, Any]] = []
+    url: str | None = path
+    while url:
+        page = app.get(url, params={"limit": 1000} if url == path else None, headers=headers)
+        assert page.status_code == 200, page.text
+        items += page.json()
+        url = page.links.get("next", {}).get("url")
+    return items
+
+
 def minted_token(env: dict[str, str], tenant_key: str) -> dict[str, str]:
     """Auth headers with a token signed as the control plane would, for a user the registry
     does not know: only a silo tenant's dedicated app, which checks tokens alone, accepts it."""

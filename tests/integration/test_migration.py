@@ -141,7 +141,7 @@ def replication_leftovers(pool_admin: psycopg.Connection[Any], name: str) -> lis
 
 
 def assert_nothing_lost(app: httpx.Client, running: Writer) -> None:
-    notes = app.get(f"/projects/{running.project}/notes", headers=running.headers).json()
+    notes = support.every_page(app, f"/projects/{running.project}/notes", running.headers)
     ids = {note["id"] for note in notes}
     assert running.errors == []
     assert set(running.acked) <= ids, f"lost {len(set(running.acked) - ids)} acknowledged writes"

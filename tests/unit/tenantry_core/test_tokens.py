@@ -62,6 +62,8 @@ def test_our_signature_names_the_tenant_user() -> None:
     acme = identity.TenantKey("acme")
     assert decode(signed(claims())) == tokens.Principal(USER, TENANT, acme, "owner")
     assert decode(signed(claims(role=None))).role == "member"
+    carried = decode(signed(claims(perms=["data:read", "data:write"])))
+    assert carried.permissions == {"data:read", "data:write"}
 
 
 @pytest.mark.parametrize(

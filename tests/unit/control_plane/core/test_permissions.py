@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import importlib.util
+from pathlib import Path
+from typing import Any
+
 import pytest
 
 from control_plane.core import permissions
+from tenantry_core import scopes
 
 P = permissions.Permission
 
@@ -33,3 +38,30 @@ def test_a_key_may_do_only_what_its_scopes_and_its_creator_both_allow() -> None:
     assert permissions.key_permissions(scopes, permissions.BUILTIN_ROLES["owner"]) == set(scopes)
     assert permissions.key_permissions(scopes, None) == set(scopes)  # a platform admin's key
     assert permissions.key_permissions(scopes, []) == set()
+
+
+def test_the_app_planes_permissions_go_from_viewer_to_owner() -> None:
+    roles = permissions.BUILTIN_ROLES
+    data = {name: permissions.data_permissions(held) for name, held in roles.items()}
+    assert data["viewer"] == {"data:read"}
+    assert data["member"] == {"data:read", "data:write"}
+    assert data["admin"] == data["owner"] == set(scopes.ALL)
+
+
+def test_the_migrations_seed_exactly_the_built_in_roles() -> None:
+    """Migration 0005's roles plus 0010's data permissions are today's built-in roles."""
+    versions = Path(__file__).parents[4] / "control_plane" / "alembic" / "versions"
+    seeded = _module(versions / "0005_identity.py").BUILTIN
+    added = _module(versions / "0010_data_permissions.py").ADDED
+    assert {role: set(seeded[role]) | set(added[role]) for role in seeded} == {
+        role: set(held) for role, held in permissions.BUILTIN_ROLES.items()
+    }
+
+
+def _module(path: Path) -> Any:
+    spec = importlib.util.spec_from_file_location(path.stem, path)
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
