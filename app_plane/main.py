@@ -111,29 +111,39 @@ def _one(row: Any, what: str) -> dict[str, Any]:
     return dict(row._mapping)
 
 
-def _page(
-    tx: sa.Connection,
-    select: str,
-    params: dict[str, Any],
-    *,
-    request: Request,
-    response: Response,
-    limit: int,
-    cursor: str | None,
-) -> list[dict[str, Any]]:
-    """One page of `select` (which ends in a WHERE clause), ordered by (created_at, id)."""
-    condition, after = pages.after(pages.decode(cursor))
-    rows = [
-        dict(r._mapping)
-        for r in tx.execute(
-            sa.text(f"{select} AND {condition} ORDER BY created_at, id LIMIT :limit"),
-            {**params, **after, "limit": limit + 1},
-        )
-    ]
-    link = pages.link(str(request.url), rows, limit)
-    if link:
-        response.headers["Link"] = link
-    return rows[:limit]
+class Page:
+    """The page of a list a request asks for (`?limit=`, `?cursor=`); the next page's address
+    goes in the response's `Link` header."""
+
+    def __init__(
+        self,
+        request: Request,
+        response: Response,
+        limit: Limit = pages.DEFAULT_LIMIT,
+        cursor: Cursor = None,
+    ) -> None:
+        self.url, self.response = str(request.url), response
+        self.limit, self.cursor = limit, pages.decode(cursor)
+
+    def of(
+        self, tx: sa.Connection, select: str, params: dict[str, Any] | None = None
+    ) -> list[dict[str, Any]]:
+        """This page of `select` (which ends in a WHERE clause), in (created_at, id) order."""
+        condition, after = pages.after(self.cursor)
+        rows = [
+            dict(r._mapping)
+            for r in tx.execute(
+                sa.text(f"{select} AND {condition} ORDER BY created_at, id LIMIT :limit"),
+                {**(params or {}), **after, "limit": self.limit + 1},
+            )
+        ]
+        link = pages.link(self.url, rows, self.limit)
+        if link:
+            self.response.headers["Link"] = link
+        return rows[: self.limit]
+
+
+PageDep = Annotated[Page, Depends()]
 
 
 @app.get("/healthz", tags=["health"])
@@ -151,22 +161,8 @@ _NOTE = "id, project_id, title, body, created_at, updated_at"
     tags=["projects"],
     **needs(scopes.DATA_READ),
 )
-def list_projects(
-    tx: Tx,
-    request: Request,
-    response: Response,
-    limit: Limit = pages.DEFAULT_LIMIT,
-    cursor: Cursor = None,
-) -> list[dict[str, Any]]:
-    return _page(
-        tx,
-        f"SELECT {_PROJECT} FROM projects WHERE TRUE",
-        {},
-        request=request,
-        response=response,
-        limit=limit,
-        cursor=cursor,
-    )
+def list_projects(tx: Tx, page: PageDep) -> list[dict[str, Any]]:
+    return page.of(tx, f"SELECT {_PROJECT} FROM projects WHERE TRUE")
 
 
 @app.post(
@@ -217,24 +213,9 @@ def delete_project(project_id: uuid.UUID, tx: Tx) -> None:
     tags=["notes"],
     **needs(scopes.DATA_READ),
 )
-def list_notes(
-    project_id: uuid.UUID,
-    tx: Tx,
-    request: Request,
-    response: Response,
-    limit: Limit = pages.DEFAULT_LIMIT,
-    cursor: Cursor = None,
-) -> list[dict[str, Any]]:
+def list_notes(project_id: uuid.UUID, tx: Tx, page: PageDep) -> list[dict[str, Any]]:
     _project(tx, project_id)
-    return _page(
-        tx,
-        f"SELECT {_NOTE} FROM notes WHERE project_id = :p",
-        {"p": project_id},
-        request=request,
-        response=response,
-        limit=limit,
-        cursor=cursor,
-    )
+    return page.of(tx, f"SELECT {_NOTE} FROM notes WHERE project_id = :p", {"p": project_id})
 
 
 @app.post(

@@ -43,10 +43,6 @@ def _engine(url: str) -> sa.Engine:
     return sa.create_engine(urls.sqlalchemy_url(url), pool_size=2, pool_pre_ping=True)
 
 
-def configured() -> bool:
-    return bool(config.get_settings().APP_DATABASE_URL)
-
-
 def _url() -> str | None:
     return config.get_settings().APP_DATABASE_URL
 
