@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import httpx
@@ -210,6 +212,15 @@ def make_tier(custom: client.CustomObjectsApi, name: str, **spec: Any) -> None:
 
 # -- the control-plane API as its different callers ----------------------------------------------
 PASSWORD = "correct horse battery staple"
+
+
+@contextmanager
+def client_at(env: dict[str, str], address: str) -> Iterator[httpx.Client]:
+    """A client of the API whose connections come from `address` (a loopback address): a test
+    of per-address limits gets an address of its own."""
+    transport = httpx.HTTPTransport(local_address=address)
+    with httpx.Client(base_url=env["API_URL"] + "/api/v1", timeout=30, transport=transport) as http:
+        yield http
 
 
 def bearer(token: str) -> dict[str, str]:

@@ -8,8 +8,7 @@ platform's control plane for the OIDC test."""
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from typing import Any
 
 import httpx
@@ -19,15 +18,9 @@ from tests import oidc
 from tests.conftest import eventually
 from tests.integration import support
 
+client_at = support.client_at
+
 PASSWORD = support.PASSWORD
-
-
-@contextmanager
-def client_at(env: dict[str, str], address: str) -> Iterator[httpx.Client]:
-    """A client of the API whose connections come from `address` (a loopback address)."""
-    transport = httpx.HTTPTransport(local_address=address)
-    with httpx.Client(base_url=env["API_URL"] + "/api/v1", timeout=30, transport=transport) as http:
-        yield http
 
 
 def until_refused(attempt: Callable[[], httpx.Response], most: int = 40) -> list[int]:
