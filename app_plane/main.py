@@ -19,7 +19,7 @@ from fastapi import Depends, FastAPI, Query, Request, Response
 from fastapi.responses import StreamingResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from app_plane import access, data, pages, schemas, settings, usage
+from app_plane import access, data, metrics, pages, schemas, settings, usage
 from tenantry_core import problems, scopes
 
 
@@ -37,16 +37,19 @@ app = FastAPI(
     docs_url="/api/docs",
 )
 problems.install(app)
+metrics.install(app)
 app.add_middleware(CorrelationIdMiddleware)
 _bearer = HTTPBearer(auto_error=False, description="An access token or an API key")
 
 
 def current_caller(
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+    request: Request,
     response: Response,
 ) -> access.Caller:
     """The authenticated caller (once per request), its budget's state in the headers."""
     caller = access.authenticate(credentials.credentials if credentials else None)
+    setattr(request.state, metrics.STATE_KEY, caller.tenant_key)
     if caller.ratelimit is not None:
         response.headers.update(caller.ratelimit.headers())
     if not settings.get_settings().dedicated:  # a dedicated app does not meter
