@@ -40,8 +40,10 @@ def test_each_tenants_requests_are_counted_with_bounded_labels(
         if labels["tenant"] == tenant
     ]
     assert latency == [4.0]
-    per_tenant = ("tenantry_app_tenant_requests_total", "tenantry_app_tenant_request_seconds_bucket")
-    for name in per_tenant:
+    for name in (
+        "tenantry_app_tenant_requests_total",
+        "tenantry_app_tenant_request_seconds_bucket",
+    ):
         label_names = {frozenset(labels) for labels, _ in found[name]}
         assert label_names <= {frozenset({"tenant", "code"}), frozenset({"tenant", "le"})}
     codes = {labels["code"] for labels, _ in found["tenantry_app_tenant_requests_total"]}
