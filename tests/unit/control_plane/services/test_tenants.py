@@ -11,7 +11,7 @@ import pytest
 
 from control_plane import models, schemas
 from control_plane.core import config, permissions
-from control_plane.services import audit, auth, errors, tenants, tiers
+from control_plane.services import audit, auth, errors, plans, tenants, tiers
 
 CTX = audit.Context("user:test")
 
@@ -121,11 +121,11 @@ def test_entitlements_are_the_features_of_the_tenants_tier() -> None:
             }
         ]
     )
-    found = tenants.entitlements(tenant=tenant(), catalog=catalog)
+    found = plans.entitlements(tenant=tenant(), catalog=catalog)
     assert (found.tier, found.features, found.rate_limit_per_minute) == (
         "free",
         ["api", "projects"],
         600,
     )
-    unknown = tenants.entitlements(tenant=tenant(tier="retired"), catalog=catalog)
+    unknown = plans.entitlements(tenant=tenant(tier="retired"), catalog=catalog)
     assert (unknown.features, unknown.rate_limit_per_minute) == ([], None)
