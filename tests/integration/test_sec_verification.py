@@ -98,7 +98,8 @@ def test_a_paid_signup_runs_on_free_until_the_owner_opens_the_mailed_link(
         "user.email_verified",
         "tenant.tier_released",
     ]
-    logged = "".join(p.read_text(errors="replace") for p in platform.supervisor.log_dir.iterdir())
+    logs = platform.supervisor.log_dir.rglob("*.log")
+    logged = "".join(path.read_text(errors="replace") for path in logs)
     assert first not in logged
     assert second not in logged
 
