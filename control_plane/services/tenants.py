@@ -273,6 +273,8 @@ def update(
         if data.tier not in known_tiers:
             raise errors.UnknownTier(data.tier)
         tenant.tier = data.tier
+    if data.tier is not None:
+        tenant.requested_tier = None  # a tier the admin assigns replaces one held since signup
     if data.company is not None and data.company != tenant.company:
         taken = session.scalar(
             select(models.Tenant.id).where(

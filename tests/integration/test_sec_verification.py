@@ -175,7 +175,7 @@ def test_a_silo_tier_needs_a_verified_owner_and_a_payment_method(
     card = stripe_client.v1.payment_methods.create(
         params={
             "type": "card",
-            "card": {"number": "4242424242424242", "exp_month": 12, "exp_year": 2040, "cvc": "1"},
+            "card": {"number": "4242424242424242", "exp_month": 12, "exp_year": 2040, "cvc": "123"},
         }
     )
     stripe_client.v1.payment_methods.attach(
