@@ -144,7 +144,8 @@ def signup(
     token = auth.issue_tokens(session=session, user=owner, settings=settings)
     session.commit()
     try:
-        verification.send(session=session, ctx=ctx, settings=settings, user=owner)
+        as_owner = audit.Context(f"user:{owner.id}", ctx.request_id, ctx.client_ip)
+        verification.send(session=session, ctx=as_owner, settings=settings, user=owner)
     except errors.Unavailable:  # logged there; the owner asks for another link
         log.warning("signup without a verification mail", tenant_id=str(tenant.id))
     return schemas.SignupPublic(tenant=schemas.TenantPublic.model_validate(tenant), token=token)
