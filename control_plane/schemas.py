@@ -7,7 +7,7 @@ import unicodedata
 import uuid
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, EmailStr, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, EmailStr, Field, model_validator
 
 
 def _plain(value: str) -> str:
@@ -61,6 +61,8 @@ class TenantPublic(TenantBase):
     conditions: list[Condition]
     data_retention: dict[str, Any] | None = None
     billing_state: str = "none"
+    # The tier asked for at signup, provisioned once the owner's email is verified.
+    requested_tier: str | None = None
     suspended: bool = False
     offboard_after: dt.datetime | None = None
     created_at: dt.datetime
@@ -140,9 +142,19 @@ class InvitationCreated(InvitationPublic):
 
 
 class InvitationAccept(BaseModel):
+    """Accept with a password for the new account, or with an `id_token` of the OIDC issuer
+    whose verified email is the invited one (the account then signs in through it)."""
+
     model_config = ConfigDict(extra="forbid")
     token: Secret
-    password: PlainStr = Field(min_length=12, max_length=256)
+    password: PlainStr | None = Field(default=None, min_length=12, max_length=256)
+    id_token: str | None = Field(default=None, min_length=1, max_length=8192)
+
+    @model_validator(mode="after")
+    def _one_proof(self) -> InvitationAccept:
+        if (self.password is None) == (self.id_token is None):
+            raise ValueError("give either a password or an id_token")
+        return self
 
 
 class RoleCreate(BaseModel):
@@ -218,6 +230,18 @@ class SignupPublic(BaseModel):
     token: Token
 
 
+class EmailVerificationConfirm(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    token: Secret
+
+
+class EmailVerified(BaseModel):
+    email: str
+    verified_at: dt.datetime | None
+    tenant_id: uuid.UUID | None
+    tier: str | None = Field(description="the tenant's tier now (a held one is released)")
+
+
 class TierPublic(BaseModel):
     name: str
     display_name: str
@@ -226,6 +250,9 @@ class TierPublic(BaseModel):
     rate_limit_per_minute: int
     features: list[str]
     self_service: bool
+    # What a tenant admin must have before choosing the tier (Tier spec.selfService).
+    requires_verified_email: bool = False
+    requires_payment_method: bool = False
 
 
 class PlanPublic(BaseModel):

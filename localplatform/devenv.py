@@ -68,9 +68,11 @@ def environment(
     control_plane_port: int,
     app_plane_port: int,
     localstripe_port: int | None,
+    smtp_port: int | None = None,
 ) -> dict[str, str]:
     """Everything Tenantry's processes need: `postgres_url` is the superuser's URL of the
-    server's `postgres` database; Stripe calls go to localstripe when it runs."""
+    server's `postgres` database; Stripe calls go to localstripe and mail to the local SMTP sink
+    (`localplatform.mailsink`) when they run."""
     pool_as_app = _as_user(
         urls.with_database(postgres_url, POOL_DB), routing.APP_ROLE, secrets.app_db_password
     )
@@ -82,6 +84,17 @@ def environment(
         if localstripe_port is not None
         else {}
     )
+    mail = (
+        {
+            "SMTP_HOST": "127.0.0.1",
+            "SMTP_PORT": str(smtp_port),
+            "SMTP_STARTTLS": "false",
+            "TENANTRY_MAILDIR": str(state_dir / "mail"),
+        }
+        if smtp_port is not None
+        else {}
+    )
+    api_url = f"http://127.0.0.1:{control_plane_port}"
     return {
         "KUBECONFIG": str(kubeconfig),
         "DATABASE_URL": urls.sqlalchemy_url(urls.with_database(postgres_url, CONTROL_DB)),
@@ -98,7 +111,9 @@ def environment(
         **stripe,
         "STRIPE_WEBHOOK_SECRET": "whsec_" + secrets.stripe_webhook,
         "TENANTRY_SNAPSHOT_DIR": str(state_dir / "snapshots"),
-        "API_URL": f"http://127.0.0.1:{control_plane_port}",
+        **mail,
+        "EMAIL_VERIFY_URL": f"{api_url}/verify-email",
+        "API_URL": api_url,
         "APP_URL": f"http://127.0.0.1:{app_plane_port}",
     }
 

@@ -17,7 +17,7 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from localplatform import devenv, kube, localstripe, manifests, postgres, procs, services
+from localplatform import devenv, kube, localstripe, mailsink, manifests, postgres, procs, services
 
 
 @dataclass
@@ -50,6 +50,7 @@ class Platform:
         self.pg.create_database(devenv.CONTROL_DB)
         self.pg.create_database(devenv.POOL_DB)
         self.start_localstripe()
+        self.start_mailsink()
         self.kubeconfig = self.existing_kubeconfig()
         if self.kubeconfig is None:
             self._start_kubernetes()
@@ -92,6 +93,17 @@ class Platform:
             process = localstripe.start(self.supervisor, command, port=self.port("localstripe"))
             self.processes["localstripe"] = process
 
+    @property
+    def maildir(self) -> Path:
+        """Where the SMTP sink keeps what the platform mails (a Maildir)."""
+        return self.state_dir / "mail"
+
+    def start_mailsink(self) -> None:
+        """An SMTP server keeping every message in `maildir`, when installed (the `dev` extra)."""
+        if mailsink.installed():
+            process = mailsink.start(self.supervisor, port=self.port("smtp"), maildir=self.maildir)
+            self.processes["mailsink"] = process
+
     def existing_kubeconfig(self) -> Path | None:
         """The cluster to use instead of starting one (`localplatform.kube.existing_kubeconfig`)."""
         return kube.existing_kubeconfig()
@@ -130,6 +142,7 @@ class Platform:
             control_plane_port=self.port(services.CONTROL_PLANE),
             app_plane_port=self.port(services.APP_PLANE),
             localstripe_port=self.ports.get("localstripe"),
+            smtp_port=self.ports.get("smtp") if "mailsink" in self.processes else None,
         )
 
     def start_operator(self, extra_env: dict[str, str] | None = None) -> procs.Process:

@@ -64,6 +64,15 @@ def get_loaded_tiers(
 SessionDep = Annotated[Session, Depends(get_session)]
 SettingsDep = Annotated[config.Settings, Depends(config.get_settings)]
 TiersDep = Annotated[tiers.TierCache, Depends(get_loaded_tiers)]
+
+
+def get_oidc(request: Request) -> oidc.Verifier | None:
+    """The OIDC issuer's verifier, None when none is configured."""
+    verifier: oidc.Verifier | None = request.app.state.oidc
+    return verifier
+
+
+OidcDep = Annotated[oidc.Verifier | None, Depends(get_oidc)]
 WakeDep = Annotated[Callable[[], None], Depends(get_wake)]
 
 

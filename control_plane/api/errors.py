@@ -16,6 +16,7 @@ from tenantry_core import problems
 STATUS: dict[type[errors.DomainError], int] = {
     errors.InvalidInput: 422,
     errors.Unauthorized: 401,
+    errors.PaymentRequired: 402,
     errors.Forbidden: 403,
     errors.NotFound: 404,
     errors.Conflict: 409,
@@ -40,6 +41,10 @@ def problem(exc: errors.DomainError) -> problems.Problem:
                 extra["permission"] = exc.permission
             if exc.missing is not None:
                 extra["missing"] = exc.missing
+            if exc.reason is not None:
+                extra["reason"] = exc.reason
+        case errors.PaymentRequired():
+            extra["reason"] = exc.reason
         case errors.Unauthorized():
             headers["WWW-Authenticate"] = "Bearer"
         case errors.Unavailable() if exc.retry_after is not None:

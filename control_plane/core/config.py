@@ -58,6 +58,20 @@ class Settings(BaseSettings):
     # Signup attempts a minute from one client address (an IPv6 /64), and from all together.
     SIGNUP_PER_CLIENT_PER_MINUTE: int = Field(default=30, ge=1)
     SIGNUP_GLOBAL_PER_MINUTE: int = Field(default=120, ge=1)
+    # A signup on another tier runs on this one until its owner verifies their email.
+    UNVERIFIED_TIER: str = "free"
+    # The one-time email verification tokens: how long each is valid, how many resends a user
+    # may ask for a minute, and the page the mailed link opens (the token follows as `?token=`).
+    EMAIL_VERIFY_EXPIRE_HOURS: int = Field(default=24, ge=1)
+    EMAIL_VERIFY_RESENDS_PER_MINUTE: int = Field(default=1, ge=1)
+    EMAIL_VERIFY_URL: str = "http://localhost:8000/verify-email"
+    # Outgoing mail (integrations.mailer); no SMTP_HOST: nothing is sent (a warning is logged).
+    SMTP_HOST: str | None = None
+    SMTP_PORT: int = Field(default=587, ge=1, le=65535)
+    SMTP_USERNAME: str | None = None
+    SMTP_PASSWORD: SecretStr | None = None
+    SMTP_STARTTLS: bool = True
+    MAIL_FROM: str = "Tenantry <no-reply@tenantry.localhost>"
     OUTBOX_POLL_SECONDS: float = 1.0
     CR_FIELD_MANAGER: str = "tenantry-control-plane"
     # Stripe: the webhook signing secret, how long a past-due tenant keeps working.

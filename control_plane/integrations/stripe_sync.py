@@ -5,7 +5,8 @@ subscription, plan changes, usage meter events).
 never lost. Each call is idempotent twice over: the Stripe ids are kept on the tenant (a retried
 job skips what exists), and every request carries an idempotency key derived from stable ids (the
 tenant, the plan, the outbox entry), so Stripe itself discards a repeated request. The webhook
-route verifies events with `verify_event`; the usage reporter sends `report_usage`.
+route verifies events with `verify_event`; the usage reporter sends `report_usage`;
+services.plans asks `has_payment_method` before a tier that needs one.
 """
 
 from __future__ import annotations
@@ -121,9 +122,12 @@ def sync(session: Session, entry: models.OutboxEntry, settings: config.Settings)
                 params["trial_period_days"] = settings.STRIPE_TRIAL_DAYS
             elif paid:
                 params["payment_behavior"] = "default_incomplete"  # the client pays next
+            # A subscription that replaces a canceled one (a restored tenant) has a key of its own.
+            replaces = (entry.payload or {}).get("replaces")
+            key = f"tenant-{tenant.id}-subscription" + (f"-after-{replaces}" if replaces else "")
             subscription = stripe_client.v1.subscriptions.create(
                 params=params,  # type: ignore[arg-type]
-                options={"idempotency_key": f"tenant-{tenant.id}-subscription"},
+                options={"idempotency_key": key},
             )
             tenant.stripe_subscription_id = subscription.id
             done.append(f"subscription {subscription.id} on {wanted}")
@@ -140,6 +144,20 @@ def sync(session: Session, entry: models.OutboxEntry, settings: config.Settings)
     except stripe.StripeError as exc:
         raise BillingUnavailable(str(exc)) from exc
     return ", ".join(done) or "nothing to do"
+
+
+def has_payment_method(settings: config.Settings, customer_id: str | None) -> bool:
+    """Whether the Stripe customer has a card on file (False without billing or a customer)."""
+    if not settings.STRIPE_API_KEY or not customer_id:
+        return False
+    stripe_client = client(settings.STRIPE_API_KEY, settings.STRIPE_API_BASE)
+    try:
+        found = stripe_client.v1.payment_methods.list(
+            params={"customer": customer_id, "type": "card", "limit": 1}
+        )
+    except stripe.StripeError as exc:
+        raise BillingUnavailable(str(exc)) from exc
+    return bool(found.data)
 
 
 def report_usage(

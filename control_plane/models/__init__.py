@@ -10,12 +10,21 @@ from control_plane.models.billing import Plan, StripeEvent, UsageReport
 from control_plane.models.outbox import OutboxAction, OutboxEntry
 from control_plane.models.records import AuditEntry, IdempotencyRecord, RateLimit, SignInFailure
 from control_plane.models.tenants import Lifecycle, Source, Tenant
-from control_plane.models.users import ApiKey, Invitation, RefreshToken, Role, RolePermission, User
+from control_plane.models.users import (
+    ApiKey,
+    EmailVerification,
+    Invitation,
+    RefreshToken,
+    Role,
+    RolePermission,
+    User,
+)
 
 __all__ = [
     "ApiKey",
     "AuditEntry",
     "Base",
+    "EmailVerification",
     "IdempotencyRecord",
     "Invitation",
     "Lifecycle",

@@ -55,6 +55,9 @@ class Tenant(base.Base):
     tenant_key: Mapped[str] = mapped_column(String(40), nullable=False)
     company: Mapped[str] = mapped_column(String(200), nullable=False)
     tier: Mapped[str] = mapped_column(String(63), nullable=False)
+    # The tier a signup asked for, held until its owner verifies their email (it runs on
+    # Settings.UNVERIFIED_TIER until then; services.verification releases it).
+    requested_tier: Mapped[str | None] = mapped_column(String(63))
     owner_email: Mapped[str | None] = mapped_column(String(320))
     source: Mapped[str] = mapped_column(
         String(20), nullable=False, default=Source.SIGNUP, server_default=Source.SIGNUP.value

@@ -1,6 +1,6 @@
 """Identities: users, roles and their permissions, and the credentials issued to them (refresh
-tokens, API keys, invitations), each secret stored as a hash. Used by services.auth, members,
-roles and api_keys.
+tokens, API keys, invitations, email verifications), each secret stored as a hash. Used by
+services.auth, members, roles, api_keys and verification.
 """
 
 from __future__ import annotations
@@ -45,6 +45,8 @@ class User(base.Base):
     oidc_subject: Mapped[str | None] = mapped_column(String(500), unique=True)
     # The last sign-in with the password: proof an OIDC identity may be linked to the account.
     password_signed_in_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    # When the user proved they receive mail at `email` (services.verification).
+    email_verified_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
     created_at: Mapped[dt.datetime] = base.created_now()
 
     tenant: Mapped[Tenant | None] = relationship(back_populates="users")
@@ -150,3 +152,20 @@ class Invitation(base.Base):
     revoked_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
 
     role: Mapped[Role] = relationship(lazy="joined")
+
+
+class EmailVerification(base.Base):
+    """A one-time token mailed to prove a user's email: stored hashed, expiring, used once."""
+
+    __tablename__ = "email_verifications"
+
+    id: Mapped[uuid.UUID] = mapped_column(UUID, primary_key=True, default=uuid.uuid4)
+    user_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), nullable=False, index=True
+    )
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True, nullable=False)
+    created_at: Mapped[dt.datetime] = base.created_now()
+    expires_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    used_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+
+    user: Mapped[User] = relationship(lazy="joined")

@@ -29,6 +29,18 @@ class Conflict(DomainError):
     """The request contradicts the current state: a name taken, a tenant already offboarded."""
 
 
+def name_unavailable() -> Conflict:
+    """A tenant name or company that is taken; which tenant holds it is not told."""
+    return Conflict("Tenant exists", "this name is not available; choose another")
+
+
+def email_unavailable() -> Conflict:
+    """An email that cannot be used for a new account; whose account holds it is not told."""
+    return Conflict(
+        "Email unavailable", "this email cannot be used for a new account; sign in instead"
+    )
+
+
 class InvalidInput(DomainError):
     """A well-formed input the domain refuses: an unknown name, a cursor it never issued.
 
@@ -72,13 +84,27 @@ class Unauthorized(DomainError):
 
 
 class Forbidden(DomainError):
-    """The caller lacks a `permission`, or would grant permissions it does not hold (`missing`)."""
+    """The caller lacks a `permission`, would grant permissions it does not hold (`missing`), or
+    may not do it for a `reason` (a short code, such as `email_unverified`)."""
 
     def __init__(
-        self, detail: str, *, permission: str | None = None, missing: list[str] | None = None
+        self,
+        detail: str,
+        *,
+        permission: str | None = None,
+        missing: list[str] | None = None,
+        reason: str | None = None,
     ) -> None:
         super().__init__("Forbidden", detail)
-        self.permission, self.missing = permission, missing
+        self.permission, self.missing, self.reason = permission, missing, reason
+
+
+class PaymentRequired(DomainError):
+    """What was asked needs a payment method on file first (`reason`, a short code)."""
+
+    def __init__(self, detail: str, *, reason: str) -> None:
+        super().__init__("Payment Required", detail)
+        self.reason = reason
 
 
 class Unavailable(DomainError):

@@ -17,8 +17,9 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from control_plane import models, schemas
-from control_plane.core import config, permissions, security
-from control_plane.services import access, api_keys, audit, auth, errors
+from control_plane.core import config, oidc, permissions, security
+from control_plane.services import access, api_keys, audit, auth, errors, federation
+from tenantry_core import tokens
 
 INVITATION_PREFIX = "inv"
 
@@ -61,7 +62,7 @@ def _not_a_member(session: Session, tenant_id: uuid.UUID, email: str) -> None:
 
 def _email_free(session: Session, email: str) -> None:
     if session.scalar(select(models.User.id).where(models.User.email == email.lower())):
-        raise errors.Conflict("Email registered", "this email already has an account")
+        raise errors.email_unavailable()
 
 
 # -- users --------------------------------------------------------------------------------------
@@ -166,6 +167,25 @@ def remove_user(
     session.commit()
 
 
+def _identity(
+    data: schemas.InvitationAccept, verifier: oidc.Verifier | None
+) -> dict[str, object] | None:
+    """The verified claims of the OIDC token an invitation is accepted with, if any."""
+    if data.id_token is None:
+        return None
+    if verifier is None:
+        raise errors.InvalidInput(
+            "No OIDC issuer",
+            "this platform accepts no OIDC identity; accept with a password",
+            field="id_token",
+            reason="no OIDC issuer configured",
+        )
+    try:
+        return dict(verifier.claims(data.id_token))
+    except tokens.InvalidToken as exc:
+        raise errors.Unauthorized("the OIDC token is invalid, expired or unverified") from exc
+
+
 # -- invitations --------------------------------------------------------------------------------
 def invitation_public(inv: models.Invitation) -> dict[str, Any]:
     return {
@@ -254,10 +274,14 @@ def accept(
     ctx: audit.Context,
     settings: config.Settings,
     data: schemas.InvitationAccept,
+    verifier: oidc.Verifier | None,
 ) -> schemas.Token:
     """Create the invitee's user from a valid invitation (once); answers the user's tokens.
     The inviter's own session cannot accept it: that would make an account for someone else's
-    email."""
+    email. With a password the account signs in by password (and links an OIDC identity only
+    once its email is verified); with an `id_token` of the OIDC issuer whose verified email is
+    the invited one, the account signs in through that identity (linked now, audited)."""
+    claims = _identity(data, verifier)
     now = dt.datetime.now(dt.UTC)
     inv = session.scalar(
         select(models.Invitation)
@@ -270,15 +294,22 @@ def accept(
         raise errors.Forbidden(
             "an invitation is accepted by its invitee, not by the session that sent it"
         )
+    if claims is not None and str(claims["email"]).lower() != inv.email:
+        raise errors.Forbidden("the identity's verified email is not the one invited")
     _email_free(session, inv.email)
     user = models.User(
         id=uuid.uuid4(),
         tenant_id=inv.tenant_id,
         email=inv.email,
         role_id=inv.role_id,
-        password_hash=security.hash_password(data.password),
+        password_hash=security.hash_password(data.password) if data.password else None,
     )
     session.add(user)
+    if claims is not None:
+        assert verifier is not None
+        federation.link_invited(
+            session=session, ctx=ctx, user=user, issuer=verifier.issuer, claims=claims
+        )
     inv.accepted_at = now
     audit.record(
         session=session,
@@ -288,9 +319,11 @@ def accept(
         resource=f"user:{user.id}",
         after={"email": inv.email, "role": inv.role.name},
     )
-    commit_or_conflict(
-        session=session, title="Email registered", detail="this email already has an account"
-    )
+    try:
+        session.commit()
+    except IntegrityError as exc:  # the email or identity was taken concurrently
+        session.rollback()
+        raise errors.email_unavailable() from exc
     session.refresh(user)
     issued = auth.issue_tokens(session=session, user=user, settings=settings)
     session.commit()

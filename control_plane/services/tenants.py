@@ -1,12 +1,15 @@
 """Tenant use cases: signup, reading and listing, renaming and re-tiering, suspend and resume,
-offboarding with a grace period and restoring within it, and plan changes.
+offboarding with a grace period and restoring within it (plan changes: services.plans).
 
 Each change is audited and records its intent in the outbox (the Tenant resource to apply or
 delete, the Stripe subscription to sync) in the transaction of the change, so the intent is never
 lost nor applied twice; workers.outbox carries it out. Offboarding first closes the tenant: it is
 suspended at once and restorable until `offboard_after`; then workers.sweeper runs
 `offboard_expired`, which deletes its Tenant resource, and the operator offboards it by its
-deletionPolicy. Used by api.routes.tenants, api.routes.signup and api.deps.
+deletionPolicy. A signup beyond `UNVERIFIED_TIER` runs on that tier until its owner verifies
+their email (services.verification); a restored canceled tenant gets a new subscription.
+Conflicts answer neutrally (services.errors): no other tenant's name, company or email is told.
+Used by api.routes.tenants, api.routes.signup and api.deps.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ import datetime as dt
 import uuid
 from typing import Any
 
+import structlog
 from sqlalchemy import Select, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -25,8 +29,10 @@ from sqlalchemy.orm import Session
 from control_plane import models, schemas
 from control_plane.core import config, permissions, security
 from control_plane.integrations import kube
-from control_plane.services import audit, auth, errors, tiers
+from control_plane.services import audit, auth, errors, tiers, verification
 from tenantry_core import enums, identity
+
+log = structlog.get_logger(__name__)
 
 
 def get(*, session: Session, tenant_id: uuid.UUID) -> models.Tenant:
@@ -36,10 +42,6 @@ def get(*, session: Session, tenant_id: uuid.UUID) -> models.Tenant:
     return tenant
 
 
-def _name_taken(company: str) -> errors.Conflict:
-    return errors.Conflict("Tenant exists", f"a tenant named {company!r} exists")
-
-
 def _claim(*, session: Session, tenant: models.Tenant, company: str, field_manager: str) -> None:
     """Claim the tenant's name where names are claimed, the API server: create its Tenant now.
     Nothing is kept when the name is taken or the cluster cannot be reached."""
@@ -47,12 +49,12 @@ def _claim(*, session: Session, tenant: models.Tenant, company: str, field_manag
         session.flush()  # the registry's own uniqueness first: no Tenant for a lost race
     except IntegrityError as exc:
         session.rollback()
-        raise _name_taken(company) from exc
+        raise errors.name_unavailable() from exc
     try:
         created = kube.create_tenant(kube.tenant_resource(tenant), field_manager=field_manager)
     except kube.NameTaken as exc:
         session.rollback()
-        raise _name_taken(company) from exc
+        raise errors.name_unavailable() from exc
     except kube.KubeUnavailable as exc:
         session.rollback()
         raise errors.Unavailable(
@@ -69,11 +71,17 @@ def signup(
     settings: config.Settings,
     data: schemas.SignupCreate,
     offered: set[str],
+    catalog: tiers.TierCache,
 ) -> schemas.SignupPublic:
     """Create the tenant, its owner and the intents to provision it, or nothing at all; then
-    sign the owner in."""
+    sign the owner in and mail them the link that verifies their email. A tier beyond
+    `UNVERIFIED_TIER` is held (`requested_tier`) until that link is opened."""
     if data.tier not in offered:
         raise errors.UnknownTier(data.tier, offered=offered)
+    chosen = catalog.get(data.tier)
+    if chosen is not None:  # held until verified, so only a payment method cannot wait
+        tiers.admit(chosen, email_verified=True, has_payment_method=lambda: False)
+    held = data.tier != settings.UNVERIFIED_TIER
     tenant_key = identity.from_company(data.company)
     conflict = session.scalar(
         select(models.Tenant.tenant_key).where(
@@ -82,15 +90,16 @@ def signup(
         )
     )
     if conflict:
-        raise _name_taken(data.company)
+        raise errors.name_unavailable()
     if session.scalar(select(models.User.id).where(models.User.email == data.email.lower())):
-        raise errors.Conflict("Email registered", "this email already has an account")
+        raise errors.email_unavailable()
     owner_role = auth.builtin_role(session=session, name=permissions.OWNER)
     tenant = models.Tenant(
         id=uuid.uuid4(),
         tenant_key=tenant_key,
         company=data.company,
-        tier=data.tier,
+        tier=settings.UNVERIFIED_TIER if held else data.tier,
+        requested_tier=data.tier if held else None,
         owner_email=data.email.lower(),
         source=models.Source.SIGNUP,
         phase=enums.Phase.PENDING,
@@ -111,7 +120,12 @@ def signup(
         action="tenant.signup",
         tenant_id=tenant.id,
         resource=f"tenant:{tenant.id}",
-        after={"company": data.company, "tier": data.tier, "owner": owner.email},
+        after={
+            "company": data.company,
+            "tier": tenant.tier,
+            "requested_tier": tenant.requested_tier,
+            "owner": owner.email,
+        },
     )
     session.add(models.OutboxEntry(tenant=tenant, action=models.OutboxAction.SYNC_BILLING))
     _claim(
@@ -129,6 +143,11 @@ def signup(
         raise
     token = auth.issue_tokens(session=session, user=owner, settings=settings)
     session.commit()
+    try:
+        as_owner = audit.Context(f"user:{owner.id}", ctx.request_id, ctx.client_ip)
+        verification.send(session=session, ctx=as_owner, settings=settings, user=owner)
+    except errors.Unavailable:  # logged there; the owner asks for another link
+        log.warning("signup without a verification mail", tenant_id=str(tenant.id))
     return schemas.SignupPublic(tenant=schemas.TenantPublic.model_validate(tenant), token=token)
 
 
@@ -255,6 +274,8 @@ def update(
         if data.tier not in known_tiers:
             raise errors.UnknownTier(data.tier)
         tenant.tier = data.tier
+    if data.tier is not None:
+        tenant.requested_tier = None  # a tier the admin assigns replaces one held since signup
     if data.company is not None and data.company != tenant.company:
         taken = session.scalar(
             select(models.Tenant.id).where(
@@ -263,9 +284,13 @@ def update(
             )
         )
         if taken:
-            raise _name_taken(data.company)
+            raise errors.name_unavailable()
         tenant.company = data.company
-    return _commit(session, ctx, tenant, "tenant.update", before)
+    try:
+        return _commit(session, ctx, tenant, "tenant.update", before)
+    except IntegrityError as exc:  # a concurrent rename took the company first
+        session.rollback()
+        raise errors.name_unavailable() from exc
 
 
 def set_suspended(
@@ -308,7 +333,25 @@ def restore(*, session: Session, ctx: audit.Context, tenant: models.Tenant) -> m
     tenant.lifecycle = models.Lifecycle.ACTIVE
     tenant.offboard_after = None
     tenant.suspended = tenant.billing_state == "suspended"
+    if tenant.billing_state == "canceled":
+        _resubscribe(session, tenant)
     return _commit(session, ctx, tenant, "tenant.restore", before)
+
+
+def _resubscribe(session: Session, tenant: models.Tenant) -> None:
+    """A canceled subscription never bills again: forget it and have a new one created. Events
+    of the old one are then another subscription's (ignored)."""
+    replaced = tenant.stripe_subscription_id
+    tenant.billing_state = "none"
+    tenant.stripe_subscription_id = None
+    tenant.grace_until = None
+    session.add(
+        models.OutboxEntry(
+            tenant=tenant,
+            action=models.OutboxAction.SYNC_BILLING,
+            payload={"replaces": replaced} if replaced else None,
+        )
+    )
 
 
 def offboard_expired(*, session: Session, now: dt.datetime) -> int:
@@ -336,43 +379,3 @@ def offboard_expired(*, session: Session, now: dt.datetime) -> int:
         )
         session.add(models.OutboxEntry(tenant=tenant, action=models.OutboxAction.DELETE_TENANT))
     return len(expired)
-
-
-# -- the plan -----------------------------------------------------------------------------------
-def entitlements(*, tenant: models.Tenant, catalog: tiers.TierCache) -> schemas.EntitlementsPublic:
-    """What the tenant's plan includes: the features of its Tier."""
-    current = catalog.get(tenant.tier)
-    return schemas.EntitlementsPublic(
-        tenant_id=tenant.id,
-        tier=tenant.tier,
-        features=sorted(current.features) if current else [],
-        rate_limit_per_minute=current.rate_limit_per_minute if current else None,
-    )
-
-
-def change_subscription(
-    *, session: Session, ctx: audit.Context, tenant: models.Tenant, plan_id: str
-) -> schemas.SubscriptionChange:
-    """Ask Stripe (through the outbox) to move the tenant to another plan; the tier changes once
-    Stripe confirms it (services.billing)."""
-    plan = session.get(models.Plan, plan_id)
-    if plan is None or not plan.active:
-        raise errors.InvalidInput(
-            "Unknown plan", f"plan {plan_id!r} is not offered", field="plan", reason="unknown plan"
-        )
-    session.add(
-        models.OutboxEntry(
-            tenant=tenant, action=models.OutboxAction.SYNC_BILLING, payload={"plan": plan.id}
-        )
-    )
-    audit.record(
-        session=session,
-        ctx=ctx,
-        action="billing.plan_change_requested",
-        tenant_id=tenant.id,
-        resource=f"tenant:{tenant.id}",
-        before={"tier": tenant.tier},
-        after={"plan": plan.id},
-    )
-    session.commit()
-    return schemas.SubscriptionChange(plan=plan.id, tier=plan.tier, status="requested")

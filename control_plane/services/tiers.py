@@ -1,15 +1,19 @@
-"""The tier catalog: the Tiers in the cluster as the API shows them, held in memory.
+"""The tier catalog: the Tiers in the cluster as the API shows them, held in memory, and who
+may choose a tier by self-service (`admit`, from each Tier's `spec.selfService`).
 
 workers.mirror fills it from Kubernetes (a list, then watch events); the api reads it for
-`GET /tiers`, signup, tier changes, entitlements and each tier's rate limit.
+`GET /tiers`, signup, tier changes, entitlements and each tier's rate limit; services.tenants
+asks `admit` before a signup or a tenant admin's plan change.
 """
 
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from typing import Any
 
 from control_plane import schemas
+from control_plane.services import errors
 
 
 class TierCache:
@@ -22,6 +26,7 @@ class TierCache:
 
     def _public(self, obj: dict[str, Any]) -> schemas.TierPublic:
         spec, name = obj.get("spec") or {}, obj["metadata"]["name"]
+        rules = spec.get("selfService") or {}
         return schemas.TierPublic(
             name=name,
             display_name=str(spec.get("displayName") or name),
@@ -29,7 +34,9 @@ class TierCache:
             quota=dict(spec.get("quota") or {}),
             rate_limit_per_minute=int(spec.get("rateLimitPerMinute", 600)),
             features=list(spec.get("features") or []),
-            self_service=name in self.signup_tiers,
+            self_service=name in self.signup_tiers and bool(rules.get("allowed", True)),
+            requires_verified_email=bool(rules.get("requiresVerifiedEmail", False)),
+            requires_payment_method=bool(rules.get("requiresPaymentMethod", False)),
         )
 
     def replace(self, items: list[dict[str, Any]]) -> None:
@@ -51,6 +58,7 @@ class TierCache:
         return self._tiers.get(name or "")
 
     def self_service(self) -> set[str]:
+        """The tiers offered at signup (SIGNUP_TIERS that exist); `admit` says on what terms."""
         return {name for name in self._tiers if name in self.signup_tiers}
 
     def names(self) -> set[str]:
@@ -60,3 +68,29 @@ class TierCache:
         """The tier's requests a minute, None for an unknown tier."""
         found = self.get(tier)
         return found.rate_limit_per_minute if found else None
+
+
+def admit(
+    tier: schemas.TierPublic,
+    *,
+    email_verified: bool,
+    has_payment_method: Callable[[], bool],
+) -> None:
+    """Let a tenant admin choose `tier`, or refuse saying why: errors.Forbidden when the tier is
+    not self-service or the owner's email is unverified, errors.PaymentRequired without a
+    payment method (asked only when the tier needs one). Platform admins are not asked."""
+    if not tier.self_service:
+        raise errors.Forbidden(
+            f"tier {tier.name!r} is not self-service; ask the platform's administrators",
+            reason="tier_not_self_service",
+        )
+    if tier.requires_verified_email and not email_verified:
+        raise errors.Forbidden(
+            f"tier {tier.name!r} needs the owner's verified email; verify it first",
+            reason="email_unverified",
+        )
+    if tier.requires_payment_method and not has_payment_method():
+        raise errors.PaymentRequired(
+            f"tier {tier.name!r} needs a payment method; add one to the subscription first",
+            reason="payment_method_required",
+        )

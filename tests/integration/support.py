@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import re
 import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import httpx
 from kubernetes import client
 
+from localplatform import mailsink
 from tenantry_core import identity, resources, scopes, tokens
 from tests.conftest import eventually
 
@@ -270,3 +273,44 @@ def set_tier(api: httpx.Client, env: dict[str, str], tenant_id: str, tier: str) 
     )
     moved = api.patch(f"/tenants/{tenant_id}", headers=admin(api, env), json={"tier": tier})
     assert moved.status_code == 200, moved.text
+
+
+# -- mail, through the platform's SMTP sink -------------------------------------------------------
+def owner_email(body: dict[str, Any]) -> str:
+    """The owner's email of a `signup` answer."""
+    return f"owner@{body['tenant']['company'].lower()}.example.com"
+
+
+def mailed_token(env: dict[str, str], email: str, *, after: int = 0) -> str:
+    """The token of the verification link in the newest mail to `email`, once more than `after`
+    mails reached it."""
+
+    def arrived() -> list[Any] | None:
+        found = mailsink.messages(Path(env["TENANTRY_MAILDIR"]), to=email)
+        return found if len(found) > after else None
+
+    newest = eventually(arrived, what=f"mail number {after + 1} to {email}")[-1]
+    text = newest.get_payload(decode=True).decode()
+    found = re.search(r"[?&]token=([A-Za-z0-9_\-]+)", text)
+    assert found, text
+    return found.group(1)
+
+
+def verify_email(api: httpx.Client, env: dict[str, str], email: str) -> dict[str, Any]:
+    """Open the verification link mailed to `email` (its newest)."""
+    verified = api.post("/auth/verify-email", json={"token": mailed_token(env, email)})
+    assert verified.status_code == 200, verified.text
+    return dict(verified.json())
+
+
+def wait_tier(custom: client.CustomObjectsApi, name: str, tier: str) -> dict[str, Any]:
+    """The Tenant once its spec names `tier` and the operator has reconciled it, Ready."""
+
+    def reached() -> dict[str, Any] | None:
+        tenant = get_tenant(custom, name) or {}
+        status = tenant.get("status") or {}
+        current = status.get("observedGeneration") == tenant.get("metadata", {}).get("generation")
+        ready = condition(tenant).get("status") == "True"
+        return tenant if tenant.get("spec", {}).get("tier") == tier and current and ready else None
+
+    return eventually(reached, timeout=60, what=f"{name} Ready on {tier}")

@@ -53,12 +53,13 @@ def test_rate_limits_come_from_the_tier_and_are_shared_by_replicas(
 
 
 def test_oidc_tokens_from_the_configured_issuer_sign_users_in(
-    api: httpx.Client, oidc_replica: httpx.Client, idp: tuple[str, Any]
+    api: httpx.Client, oidc_replica: httpx.Client, idp: tuple[str, Any], env: dict[str, str]
 ) -> None:
     _, key = idp
     body = support.signup(api, support.unique("Federated"))
     email = f"owner@{body['tenant']['company'].lower()}.example.com"
     support.login(api, email)  # the account proves itself before an identity links to it
+    support.verify_email(api, env, email)  # and so does its email
     me = oidc_replica.get("/auth/me", headers=support.bearer(oidc.token(key, email.upper())))
     assert me.status_code == 200, me.text
     assert me.json()["tenant_id"] == body["tenant"]["id"]

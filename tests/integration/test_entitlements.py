@@ -16,11 +16,13 @@ def test_a_feature_outside_the_plan_is_refused_naming_the_plans_that_have_it(
     api: httpx.Client,
     app: httpx.Client,
     custom: client.CustomObjectsApi,
+    env: dict[str, str],
 ) -> None:
     free = support.signup(api, support.unique("Frugal"), tier="free")
     paying = support.signup(api, support.unique("Paying"), tier="standard")
-    for body in (free, paying):
-        support.wait_ready(custom, body["tenant"]["slug"])
+    support.verify_email(api, env, support.owner_email(paying))  # standard is held until then
+    support.wait_ready(custom, free["tenant"]["slug"])
+    support.wait_tier(custom, paying["tenant"]["slug"], "standard")
 
     seen = api.get(
         f"/tenants/{free['tenant']['id']}/entitlements", headers=support.auth(free)

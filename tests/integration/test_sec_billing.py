@@ -1,7 +1,7 @@
 """Billing events cannot be forged into another tenant's account: a tenant is found only by the
 Stripe customer we created for it, a subscription event acts only on the tenant's current
 subscription, and a cancellation closes the tenant with the same restorable grace period as the
-API's offboarding."""
+API's offboarding; a restored tenant gets a new subscription and is billed again."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from typing import Any
 import httpx
 import psycopg
 import pytest
+import stripe
 from kubernetes import client
 
 from tests.conftest import eventually
@@ -132,7 +133,10 @@ def test_cancellation_is_restorable_until_the_grace_period_ends(
     late = stripe_api.event(
         "customer.subscription.deleted", subscription(tenant, "canceled", "free")
     )
-    assert stripe_api.send(late).json()["outcome"] == "ignored: the subscription is canceled"
+    # The restore forgot the canceled subscription: its late events are another one's.
+    assert (
+        stripe_api.send(late).json()["outcome"] == "ignored: not the tenant's current subscription"
+    )
     assert registry(control_db, tenant["id"])[2:] == (False, "active")
 
     gone, _ = linked(api, control_db, "Canceled")
@@ -159,3 +163,61 @@ def test_a_payment_does_not_reopen_a_closing_tenant(
     paid = stripe_api.event("invoice.paid", invoice(tenant))
     assert stripe_api.send(paid).json()["outcome"] == "applied"
     assert registry(control_db, tenant["id"]) == ("active", "free", True, "closing")
+
+
+def test_a_restored_canceled_tenant_gets_a_new_subscription(
+    api: httpx.Client,
+    stripe_api: Stripe,
+    env: dict[str, str],
+    control_db: psycopg.Connection[Any],
+) -> None:
+    body = support.signup(api, support.unique("Returning"))
+    tenant, owner = body["tenant"], support.auth(body)
+    eventually(functools.partial(drained, control_db, tenant["id"]), what="signup's Stripe job")
+
+    def stripe_ids() -> tuple[Any, ...]:
+        row = control_db.execute(
+            "SELECT stripe_customer_id, stripe_subscription_id, billing_state FROM tenants "
+            "WHERE id = %s",
+            (tenant["id"],),
+        ).fetchone()
+        assert row is not None
+        return tuple(row)
+
+    customer, old, _ = stripe_ids()
+    assert customer
+    assert old
+
+    def snapshot(sub: str, status: str) -> dict[str, Any]:
+        return {
+            "id": sub,
+            "object": "subscription",
+            "status": status,
+            "customer": customer,
+            "items": {"data": [{"plan": {"id": "free-monthly"}}]},
+        }
+
+    gone = stripe_api.event("customer.subscription.deleted", snapshot(old, "canceled"))
+    assert stripe_api.send(gone).json()["outcome"] == "applied"
+    assert registry(control_db, tenant["id"]) == ("canceled", "free", True, "closing")
+    restored = api.post(f"/tenants/{tenant['id']}/restore", headers=owner)
+    assert restored.status_code == 200, restored.text
+    assert (restored.json()["billing_state"], restored.json()["suspended"]) == ("none", False)
+
+    def resubscribed() -> str | None:
+        _, current, _ = stripe_ids()
+        return current if current and current != old else None
+
+    new = eventually(resubscribed, what="a new subscription for the restored tenant")
+    created = stripe.StripeClient(
+        env["STRIPE_API_KEY"], base_addresses={"api": env["STRIPE_API_BASE"]}
+    ).v1.subscriptions.retrieve(new)
+    assert (created.customer, created.status) == (customer, "active")
+    # The old subscription's events change nothing; the new one's bill the tenant again.
+    late = stripe_api.event("customer.subscription.deleted", snapshot(old, "canceled"))
+    assert (
+        stripe_api.send(late).json()["outcome"] == "ignored: not the tenant's current subscription"
+    )
+    billed = stripe_api.event("customer.subscription.updated", snapshot(new, "past_due"))
+    assert stripe_api.send(billed).json()["outcome"] == "applied"
+    assert registry(control_db, tenant["id"]) == ("past_due", "free", False, "active")

@@ -229,6 +229,7 @@ def test_an_oidc_identity_links_only_to_an_account_that_proved_itself(
     # The email must be verified, not merely unrefuted.
     unverified = oidc.token(key, email, email_verified=None)
     assert me(unverified).status_code == 401
+    support.verify_email(api, env, email)  # and the account's email is verified
     linked = me(oidc.token(key, email))
     assert linked.status_code == 200, linked.text
     # A platform admin's email never links, even after a password sign-in.

@@ -44,14 +44,20 @@ def test_signup_creates_customer_and_subscription_once(
 ) -> None:
     body = support.signup(api, support.unique("Customer"), tier="standard")
     tenant = body["tenant"]
+    support.verify_email(api, env, support.owner_email(body))  # standard is held until then
     customer_id, subscription_id = eventually(
         lambda: stripe_ids(control_db, tenant["id"]), what="Stripe ids recorded"
     )
     customer = stripe_client.v1.customers.retrieve(customer_id)
     assert customer.to_dict()["metadata"]["tenant_id"] == tenant["id"]
     assert customer.email == f"owner@{tenant['company'].lower()}.example.com"
+
+    def plan() -> str:
+        subscription = stripe_client.v1.subscriptions.retrieve(subscription_id)
+        return str(subscription["items"]["data"][0]["plan"]["id"])
+
+    eventually(lambda: plan() == "standard-monthly", what="the subscription on standard")
     subscription = stripe_client.v1.subscriptions.retrieve(subscription_id)
-    assert subscription["items"]["data"][0]["plan"]["id"] == "standard-monthly"
     assert subscription.to_dict()["metadata"]["tenant_id"] == tenant["id"]
 
     # A retried job (the same intent again) creates nothing new.

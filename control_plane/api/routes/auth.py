@@ -1,13 +1,13 @@
-"""`/auth`: sign in, rotate refresh tokens, sign out, and who am I."""
+"""`/auth`: sign in, rotate refresh tokens, sign out, who am I, and verifying one's email."""
 
 from __future__ import annotations
 
 from fastapi import APIRouter, Request, status
 
-from control_plane import schemas
+from control_plane import models, schemas
 from control_plane.api import deps, signin
 from control_plane.core import db
-from control_plane.services import auth, errors
+from control_plane.services import auth, errors, verification
 
 router = APIRouter(prefix="/auth", tags=["auth"])
 
@@ -89,3 +89,46 @@ def me(actor: deps.CurrentActor) -> schemas.Me:
         platform_admin=actor.platform_admin,
         permissions=sorted(actor.permissions),
     )
+
+
+@router.post(
+    "/verify-email",
+    response_model=schemas.EmailVerified,
+    responses={404: {"description": "No such link, or used or expired"}},
+)
+def verify_email(
+    data: schemas.EmailVerificationConfirm, session: deps.SessionDep, ctx: deps.AuditDep
+) -> schemas.EmailVerified:
+    """Use up the one-time token of a mailed verification link: the email is verified, and a
+    tier held since signup is provisioned."""
+    return verification.confirm(session=session, ctx=ctx, token=data.token)
+
+
+@router.post(
+    "/verify-email/resend",
+    status_code=status.HTTP_202_ACCEPTED,
+    responses={
+        409: {"description": "The email is already verified"},
+        429: {"description": "Asked again too soon (see Retry-After)"},
+        503: {"description": "The mail could not be sent"},
+    },
+)
+def resend_verification(
+    actor: deps.CurrentActor,
+    session: deps.SessionDep,
+    settings: deps.SettingsDep,
+    ctx: deps.AuditDep,
+) -> dict[str, str]:
+    """Mail the signed-in user a new verification link (the earlier ones stop working), at
+    most `EMAIL_VERIFY_RESENDS_PER_MINUTE` a minute."""
+    user = session.get(models.User, actor.id) if actor.kind == "user" else None
+    if user is None:
+        raise errors.Forbidden("only a signed-in user can verify their email")
+    deps.spend(
+        f"verify-mail:{user.id}",
+        settings.EMAIL_VERIFY_RESENDS_PER_MINUTE,
+        "a verification mail was just sent; wait and retry",
+        policy="verify-mail",
+    )
+    verification.send(session=session, ctx=ctx, settings=settings, user=user)
+    return {"status": "sent"}

@@ -33,7 +33,9 @@ def client_key(address: str | None) -> str:
     status_code=status.HTTP_201_CREATED,
     response_model=schemas.SignupPublic,
     responses={
-        409: {"description": "Company, slug or email already taken"},
+        402: {"description": "The tier needs a payment method: sign up on another, then change"},
+        403: {"description": "The tier is not self-service"},
+        409: {"description": "Company, slug or email not available (no other account is named)"},
         422: {"description": "Invalid body or unknown tier"},
         429: {"description": "Too many signups from this client, or from all (see Retry-After)"},
     },
@@ -46,8 +48,10 @@ def signup(
     wake: deps.WakeDep,
     ctx: deps.AuditDep,
 ) -> schemas.SignupPublic:
-    """Create a tenant and its owner. Attempts are limited per client address
-    (`SIGNUP_PER_CLIENT_PER_MINUTE`) and for all clients (`SIGNUP_GLOBAL_PER_MINUTE`)."""
+    """Create a tenant and its owner, and mail the owner a link that verifies their email; a
+    tier beyond `UNVERIFIED_TIER` is provisioned once it is opened (`requested_tier` until
+    then). Attempts are limited per client address (`SIGNUP_PER_CLIENT_PER_MINUTE`) and for all
+    clients (`SIGNUP_GLOBAL_PER_MINUTE`)."""
     deps.spend(
         client_key(ctx.client_ip),
         settings.SIGNUP_PER_CLIENT_PER_MINUTE,
@@ -61,7 +65,12 @@ def signup(
         policy="signup-global",
     )
     created = tenants.signup(
-        session=session, ctx=ctx, settings=settings, data=data, offered=tiers.self_service()
+        session=session,
+        ctx=ctx,
+        settings=settings,
+        data=data,
+        offered=tiers.self_service(),
+        catalog=tiers,
     )
     wake()
     return created

@@ -1,7 +1,8 @@
 """`/tenants`: platform admins list every tenant and suspend or resume one; a tenant's own
 principals (and platform admins) read its record and status, rename, offboard and restore it,
 and read its entitlements, change its subscription and read its usage, each route holding its
-permission. The work is services.tenants' (and services.usage's); each change wakes the outbox.
+permission. The work is services.tenants' (and services.plans' and services.usage's); each
+change wakes the outbox.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from fastapi import APIRouter, Query
 
 from control_plane import models, schemas
 from control_plane.api import deps
-from control_plane.services import tenants, usage
+from control_plane.services import plans, tenants, usage
 
 every_tenant = APIRouter(prefix="/tenants", tags=["tenant admin"])
 one_tenant = APIRouter(prefix="/tenants", tags=["tenants"])
@@ -138,7 +139,7 @@ def read_entitlements(
     access: deps.BillingReader, tiers: deps.TiersDep
 ) -> schemas.EntitlementsPublic:
     """What the tenant's plan includes: the features of its Tier."""
-    return tenants.entitlements(tenant=access.tenant, catalog=tiers)
+    return plans.entitlements(tenant=access.tenant, catalog=tiers)
 
 
 @one_tenant.post(
@@ -146,6 +147,8 @@ def read_entitlements(
     response_model=schemas.SubscriptionChange,
     status_code=202,
     responses={
+        402: {"description": "The plan's tier needs a payment method on file (`reason`)"},
+        403: {"description": "The plan's tier is not self-service, or needs a verified email"},
         404: {"description": "No such tenant visible to the caller"},
         422: {"description": "Unknown plan"},
     },
@@ -154,13 +157,22 @@ def change_subscription(
     data: schemas.SubscriptionChangeCreate,
     access: deps.BillingManager,
     session: deps.SessionDep,
+    settings: deps.SettingsDep,
+    tiers: deps.TiersDep,
     ctx: deps.AuditDep,
     wake: deps.WakeDep,
 ) -> schemas.SubscriptionChange:
     """Ask Stripe to move the tenant to another plan; the tier changes once Stripe confirms
-    it (customer.subscription.updated), which may mean a live migration."""
-    change = tenants.change_subscription(
-        session=session, ctx=ctx, tenant=access.tenant, plan_id=data.plan
+    it (customer.subscription.updated), which may mean a live migration. The plan's Tier says
+    what a tenant admin needs first (`spec.selfService`); platform admins are not bound."""
+    change = plans.change_subscription(
+        session=session,
+        ctx=ctx,
+        settings=settings,
+        actor=access.actor,
+        tenant=access.tenant,
+        plan_id=data.plan,
+        catalog=tiers,
     )
     wake()
     return change

@@ -97,7 +97,12 @@ def revoke_invitation(
     response_model=schemas.Token,
     status_code=status.HTTP_201_CREATED,
     responses={
-        403: {"description": "The request carries the credential of the invitation's sender"},
+        401: {"description": "The id_token is invalid, expired or carries no verified email"},
+        403: {
+            "description": "The request carries the credential of the invitation's sender, or "
+            "the id_token's email is not the invited one"
+        },
+        409: {"description": "The email cannot be used for a new account (no account named)"},
         404: {"description": "No such invitation, or used, revoked or expired"},
     },
 )
@@ -105,7 +110,10 @@ def accept_invitation(
     data: schemas.InvitationAccept,
     session: deps.SessionDep,
     settings: deps.SettingsDep,
+    verifier: deps.OidcDep,
     ctx: deps.AuditDep,
 ) -> schemas.Token:
-    """Join the tenant with the invitation's role; answers the new user's tokens."""
-    return members.accept(session=session, ctx=ctx, settings=settings, data=data)
+    """Join the tenant with the invitation's role; answers the new user's tokens. With an
+    `id_token` (the OIDC issuer's, its verified email the invited one) instead of a password,
+    the new account is linked to that identity."""
+    return members.accept(session=session, ctx=ctx, settings=settings, data=data, verifier=verifier)

@@ -16,7 +16,9 @@ SECRETS = devenv.Secrets(
 )
 
 
-def environment(localstripe_port: int | None = None) -> dict[str, str]:
+def environment(
+    localstripe_port: int | None = None, smtp_port: int | None = None
+) -> dict[str, str]:
     return devenv.environment(
         kubeconfig=Path("/state/kube/kubeconfig"),
         postgres_url="postgresql://postgres@127.0.0.1:5432/postgres",
@@ -25,6 +27,7 @@ def environment(localstripe_port: int | None = None) -> dict[str, str]:
         control_plane_port=8000,
         app_plane_port=8001,
         localstripe_port=localstripe_port,
+        smtp_port=smtp_port,
     )
 
 
@@ -51,6 +54,15 @@ def test_stripe_calls_go_to_localstripe_only_when_it_runs() -> None:
     with_stripe = environment(localstripe_port=8420)
     assert with_stripe["STRIPE_API_KEY"] == devenv.LOCALSTRIPE_KEY
     assert with_stripe["STRIPE_API_BASE"] == "http://127.0.0.1:8420"
+
+
+def test_mail_goes_to_the_local_sink_only_when_it_runs() -> None:
+    assert "SMTP_HOST" not in environment()
+    with_mail = environment(smtp_port=8025)
+    assert (with_mail["SMTP_HOST"], with_mail["SMTP_PORT"]) == ("127.0.0.1", "8025")
+    assert with_mail["SMTP_STARTTLS"] == "false"
+    assert with_mail["TENANTRY_MAILDIR"] == "/state/mail"
+    assert with_mail["EMAIL_VERIFY_URL"] == "http://127.0.0.1:8000/verify-email"
 
 
 def test_secrets_are_made_once_then_reused(tmp_path: Path) -> None:

@@ -45,12 +45,13 @@ def test_idempotency_key_is_offered_on_post_and_patch_only(spec: dict[str, Any])
 
 def test_every_tenant_route_declares_its_permission(spec: dict[str, Any]) -> None:
     """A route added without an authorization dependency fails here, before it ships."""
-    authenticated_only = {("get", "/api/v1/auth/me")}
+    authenticated_only = {("get", "/api/v1/auth/me"), ("post", "/api/v1/auth/verify-email/resend")}
     public = {
         ("post", "/api/v1/signup"),
         ("post", "/api/v1/auth/login"),
         ("post", "/api/v1/auth/refresh"),
         ("post", "/api/v1/auth/logout"),
+        ("post", "/api/v1/auth/verify-email"),
         ("post", "/api/v1/invitations/accept"),
         ("get", "/api/v1/tiers"),
         ("get", "/api/v1/plans"),
@@ -77,12 +78,14 @@ def test_every_tenant_route_declares_its_permission(spec: dict[str, Any]) -> Non
 # documents (400, 422, 429, 503). A route moved between modules must leave this unchanged.
 CONTRACT = """
 [signup]
-POST   ~/signup                                          -               201 409
+POST   ~/signup                                          -               201 402 403 409
 [auth]
 POST   ~/auth/login                                      -               200 401 409
 POST   ~/auth/refresh                                    -               200 401 409
 POST   ~/auth/logout                                     -               204 409
 GET    ~/auth/me                                         -               200 401 403 404
+POST   ~/auth/verify-email                               -               200 404 409
+POST   ~/auth/verify-email/resend                        -               202 401 403 404 409
 [tenant admin]
 GET    ~/tenants                                         platform:admin  200 401 403 404
 POST   ~/tenants/{tenant_id}/suspend                     platform:admin  200 401 403 404 409
@@ -93,7 +96,7 @@ PATCH  ~/tenants/{tenant_id}                             tenant:update   200 401
 POST   ~/tenants/{tenant_id}/offboard                    tenant:offboard 200 401 403 404 409
 POST   ~/tenants/{tenant_id}/restore                     tenant:offboard 200 401 403 404 409
 GET    ~/tenants/{tenant_id}/entitlements                billing:read    200 401 403 404
-POST   ~/tenants/{tenant_id}/subscription                billing:manage  202 401 403 404 409
+POST   ~/tenants/{tenant_id}/subscription                billing:manage  202 401 402 403 404 409
 GET    ~/tenants/{tenant_id}/usage                       usage:read      200 401 403 404
 [users]
 GET    ~/tenants/{tenant_id}/users                       users:read      200 401 403 404
@@ -102,7 +105,7 @@ DELETE ~/tenants/{tenant_id}/users/{user_id}             users:manage    204 401
 POST   ~/tenants/{tenant_id}/invitations                 users:manage    201 401 403 404 409
 GET    ~/tenants/{tenant_id}/invitations                 users:read      200 401 403 404
 DELETE ~/tenants/{tenant_id}/invitations/{invitation_id} users:manage    204 401 403 404 409
-POST   ~/invitations/accept                              -               201 403 404 409
+POST   ~/invitations/accept                              -               201 401 403 404 409
 [roles]
 GET    ~/tenants/{tenant_id}/roles                       users:read      200 401 403 404
 POST   ~/tenants/{tenant_id}/roles                       roles:manage    201 401 403 404 409

@@ -11,7 +11,7 @@ import pytest
 
 from control_plane import models, schemas
 from control_plane.core import config, permissions
-from control_plane.services import audit, auth, errors, tenants, tiers
+from control_plane.services import audit, auth, errors, plans, tenants, tiers
 
 CTX = audit.Context("user:test")
 
@@ -55,6 +55,7 @@ def test_signup_refuses_a_tier_not_offered_and_names_the_offered_ones() -> None:
             settings=config.Settings(),
             data=data,
             offered={"standard", "free"},
+            catalog=tiers.TierCache(["free", "standard"]),
         )
     assert refused.value.detail == "tier 'gold' is not offered"
     assert refused.value.allowed == ["free", "standard"]
@@ -121,11 +122,44 @@ def test_entitlements_are_the_features_of_the_tenants_tier() -> None:
             }
         ]
     )
-    found = tenants.entitlements(tenant=tenant(), catalog=catalog)
+    found = plans.entitlements(tenant=tenant(), catalog=catalog)
     assert (found.tier, found.features, found.rate_limit_per_minute) == (
         "free",
         ["api", "projects"],
         600,
     )
-    unknown = tenants.entitlements(tenant=tenant(tier="retired"), catalog=catalog)
+    unknown = plans.entitlements(tenant=tenant(tier="retired"), catalog=catalog)
     assert (unknown.features, unknown.rate_limit_per_minute) == ([], None)
+
+
+def catalog_of(**self_service: object) -> tiers.TierCache:
+    catalog = tiers.TierCache(["free", "enterprise"])
+    spec = {"isolation": "silo", "selfService": self_service}
+    catalog.replace([{"metadata": {"name": "enterprise"}, "spec": spec}])
+    return catalog
+
+
+def signup_on(catalog: tiers.TierCache) -> None:
+    data = schemas.SignupCreate(
+        company="Acme",
+        email="ceo@acme.example.com",
+        password="correct horse battery",
+        tier="enterprise",
+    )
+    tenants.signup(
+        session=SESSION,
+        ctx=CTX,
+        settings=config.Settings(),
+        data=data,
+        offered={"enterprise"},
+        catalog=catalog,
+    )
+
+
+def test_signup_refuses_a_tier_that_is_not_self_service_or_needs_a_payment_method() -> None:
+    with pytest.raises(errors.Forbidden) as closed:
+        signup_on(catalog_of(allowed=False))
+    assert closed.value.reason == "tier_not_self_service"
+    with pytest.raises(errors.PaymentRequired) as unpaid:
+        signup_on(catalog_of(requiresPaymentMethod=True))
+    assert unpaid.value.reason == "payment_method_required"
