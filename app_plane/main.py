@@ -20,11 +20,12 @@ from fastapi.responses import StreamingResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from app_plane import access, data, metrics, pages, schemas, settings, usage
-from tenantry_core import problems, scopes
+from tenantry_core import logs, problems, scopes
 
 
 @asynccontextmanager
 async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+    logs.configure()
     usage.meter.start()
     yield
     usage.meter.stop()
@@ -38,6 +39,11 @@ app = FastAPI(
 )
 problems.install(app)
 metrics.install(app)
+app.add_middleware(
+    logs.AccessLog,
+    logger="app_plane.access",
+    fields=lambda state: {"tenant_key": state.get(metrics.STATE_KEY)},
+)
 app.add_middleware(CorrelationIdMiddleware)
 _bearer = HTTPBearer(auto_error=False, description="An access token or an API key")
 

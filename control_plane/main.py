@@ -20,11 +20,10 @@ from prometheus_fastapi_instrumentator import Instrumentator
 from control_plane.api import deps, errors, idempotency, middleware, openapi
 from control_plane.api import main as api_main
 from control_plane.core import config, db, oidc
-from control_plane.core import logging as logs
 from control_plane.integrations import stripe_sync
 from control_plane.services import principals, tiers
 from control_plane.workers import mirror, outbox, sweeper, usage_reporter
-from tenantry_core import problems, tokens
+from tenantry_core import logs, problems, tokens
 
 
 def create_app(settings: config.Settings | None = None) -> FastAPI:
@@ -95,7 +94,9 @@ def create_app(settings: config.Settings | None = None) -> FastAPI:
 
     app.add_middleware(idempotency.Middleware, engine=db.engine)
     app.add_middleware(middleware.RateLimitHeaders)
-    app.add_middleware(middleware.AccessLog)
+    app.add_middleware(
+        logs.AccessLog, logger="control_plane.access", fields=middleware.access_fields
+    )
     app.add_middleware(CorrelationIdMiddleware)
     app.include_router(api_main.api_router, prefix=settings.API_V1_STR)
     app.openapi = lambda: openapi.document(app, deps.declared_permission)  # type: ignore[method-assign]
