@@ -10,7 +10,8 @@ overlay=${1:?usage: deploy/install.sh dev|production [kubectl flags, e.g. --dry-
 shift
 here=$(cd "$(dirname "$0")" && pwd)
 kubectl=${KUBECTL:-kubectl}
-apply="apply --server-side --field-manager=tenantry-install"
+# The install owns what it applies: an upgrade takes back fields someone else changed.
+apply="apply --server-side --force-conflicts --field-manager=tenantry-install"
 
 $kubectl $apply "$@" -k "$here/crds"
 case " $* " in
