@@ -1,6 +1,5 @@
 """Kubeconfigs that act as a ServiceAccount: the admin kubeconfig's cluster (server and CA), a
-token of the ServiceAccount, and its namespace as the context's default namespace (where an
-in-cluster client would be, so kopf posts the Events of cluster-scoped objects there).
+token of the ServiceAccount, and its namespace as the context's namespace, as in a pod.
 
 Pure: documents in, documents out. `localplatform.stack.Platform.service_account_kubeconfig`
 gets the token (TokenRequest) and writes the file; the least-privilege tests run Tenantry's
