@@ -3,7 +3,9 @@ Kubernetes refuses a Role or RoleBinding that grants more than its author holds.
 
 from __future__ import annotations
 
+import os
 import re
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -59,3 +61,31 @@ def test_the_operator_may_apply_every_kind_it_plans() -> None:
         for resource in rule["resources"]
     }
     assert {plural[kind] for kind in planned} <= applying
+
+
+def test_each_operator_replica_runs_kopf_in_the_peering_with_a_priority_of_its_own(
+    tmp_path: Path,
+) -> None:
+    """The container's shell command, run with a `python` that prints its arguments."""
+    deployment = one(
+        documents(ROOT / "deploy/base/operator.yaml"), "Deployment", "tenantry-operator"
+    )
+    container = deployment["spec"]["template"]["spec"]["containers"][0]
+    fake = tmp_path / "python"
+    fake.write_text('#!/bin/sh\nfor arg in "$@"; do echo "$arg"; done\n')
+    fake.chmod(0o755)
+    path = f"{tmp_path}:{os.environ['PATH']}"
+    ran = subprocess.run(
+        [*container["command"], *container["args"]],
+        env={"PATH": path},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    args = ran.stdout.splitlines()
+    assert args[:3] == ["-m", "kopf", "run"]
+    assert {"--all-namespaces", "--peering=tenantry"} <= set(args)
+    assert "--liveness=http://0.0.0.0:8081/healthz" in args
+    assert args[-2:] == ["-m", "tenantry_operator.handlers"]
+    priority = next(a for a in args if a.startswith("--priority="))
+    assert 0 <= int(priority.removeprefix("--priority=")) < 2**16
