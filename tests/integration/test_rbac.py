@@ -54,6 +54,7 @@ class Identities:
 
     roles: dict[str, dict[str, Any]]
     logs: dict[str, tuple[Path, int]]  # process name -> (log, offset when it started)
+    as_operator: Path  # the operator ServiceAccount's kubeconfig
 
     def refusals(self) -> list[str]:
         found = []
@@ -92,7 +93,7 @@ def least_privilege(platform: stack.Platform) -> Iterator[Identities]:
     try:
         platform.start_operator(kubeconfig=as_operator, peering="tenantry")
         platform.start_control_plane(kubeconfig=as_control_plane)
-        yield Identities(roles, watched)
+        yield Identities(roles, watched, as_operator)
     finally:
         platform.stop_operator()
         platform.stop_process(services.CONTROL_PLANE)
@@ -194,3 +195,45 @@ def test_a_missing_rule_is_reported_on_the_tenant_not_a_crash(
     # With the rule back, the same Tenant becomes Ready: nothing was lost.
     support.wait_ready(custom, name, timeout=60)
     support.delete_tenant(custom, name)
+
+
+def logged(log: Path, text: str) -> bool:
+    return text in log.read_text(errors="replace")
+
+
+def peers(custom: client.CustomObjectsApi) -> dict[str, Any]:
+    """The live operators of the ClusterKopfPeering `tenantry`, by identity."""
+    peering = custom.get_cluster_custom_object("kopf.dev", "v1", "clusterkopfpeerings", "tenantry")
+    return {k: v for k, v in (peering.get("status") or {}).items() if v}
+
+
+def test_a_standby_operator_waits_in_the_peering_and_takes_over(
+    platform: stack.Platform, least_privilege: Identities, custom: client.CustomObjectsApi
+) -> None:
+    """Two operators as the same ServiceAccount in the peering `tenantry`, as deploy/ runs two
+    replicas: the one of lower priority stays paused, and handles Tenants once the other is
+    gone."""
+    name, port = "operator-standby", platform.port("operator-standby-health")
+    args = [*services.operator_args(health_port=port, peering="tenantry"), "--priority=-1"]
+    env = {**platform.env_for(least_privilege.as_operator), "TENANTRY_METRICS_PORT": "0"}
+    standby = services.start(platform.supervisor, name, args, env=env, health_port=port)
+    first, second = support.unique("active"), support.unique("takeover")
+    try:
+        eventually(lambda: len(peers(custom)) == 2, what="both operators in the peering")
+        support.create_tenant(custom, first, tier="free", deletionPolicy="Delete")
+        support.wait_ready(custom, first)
+        # A peer starts paused and says when it resumes: the standby never did.
+        assert not logged(standby.log, "Resuming operations")
+        assert not logged(standby.log, first)
+
+        platform.stop_operator()
+        eventually(lambda: logged(standby.log, "Resuming operations"), what="the standby resumes")
+        support.create_tenant(custom, second, tier="free", deletionPolicy="Delete")
+        support.wait_ready(custom, second)
+        assert logged(standby.log, second)
+        assert not [line for line in standby.log.open() if REFUSED.search(line)]
+    finally:
+        platform.supervisor.stop(standby)
+        platform.start_operator(kubeconfig=least_privilege.as_operator, peering="tenantry")
+    for tenant in (first, second):
+        support.delete_tenant(custom, tenant)
