@@ -69,8 +69,23 @@ def offset(log: Path) -> int:
     return log.stat().st_size if log.exists() else 0
 
 
+def mirrored(custom: client.CustomObjectsApi, env: dict[str, str]) -> None:
+    """Wait until the control plane's mirror has listed the Tenants and watches them: a Tenant
+    made with kubectl reaches the registry. (A signup while that first list is in flight can be
+    taken for a vanished Tenant by the mirror: the tests sign up only after this.)"""
+    name = support.unique("mirrored")
+    url = env["DATABASE_URL"].replace("postgresql+psycopg://", "postgresql://")
+    support.create_tenant(custom, name, tier="free", deletionPolicy="Delete")
+    with psycopg.connect(url, autocommit=True) as registry:
+        query = "SELECT 1 FROM tenants WHERE tenant_key = %s"
+        eventually(lambda: registry.execute(query, (name,)).fetchone(), what="the mirror")
+    support.delete_tenant(custom, name)
+
+
 @pytest.fixture(scope="module")
-def least_privilege(platform: stack.Platform) -> Iterator[Identities]:
+def least_privilege(
+    platform: stack.Platform, custom: client.CustomObjectsApi
+) -> Iterator[Identities]:
     platform.kubectl(
         "apply", "--server-side", "--field-manager=tenantry-install", "-k", str(DEPLOY / "crds")
     )
@@ -93,6 +108,7 @@ def least_privilege(platform: stack.Platform) -> Iterator[Identities]:
     try:
         platform.start_operator(kubeconfig=as_operator, peering="tenantry")
         platform.start_control_plane(kubeconfig=as_control_plane)
+        mirrored(custom, platform.env())
         yield Identities(roles, watched, as_operator)
     finally:
         platform.stop_operator()
