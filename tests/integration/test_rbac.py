@@ -115,6 +115,7 @@ def least_privilege(
         platform.stop_process(services.CONTROL_PLANE)
         platform.start_operator()
         platform.start_control_plane()
+        mirrored(custom, platform.env())  # the next module signs up at once
 
 
 def tenant_record(api: httpx.Client, headers: dict[str, str], tenant_id: str) -> dict[str, Any]:
