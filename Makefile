@@ -37,3 +37,19 @@ bench: $(STAMP)
 
 clean:
 	rm -rf .tenantry
+
+# make kind (needs Docker and kind): a kind cluster with Tenantry installed from
+# deploy/overlays/dev, the images from `make images` loaded into it, then checked end to end
+# against the installed components (deploy/kind-e2e.sh). It cannot run on machines without Docker.
+KIND_CLUSTER ?= tenantry
+KIND_IMAGES := operator control-plane app-plane
+KIND_KUBECTL = kubectl --context kind-$(KIND_CLUSTER)
+.PHONY: kind
+kind: images
+	kind get clusters | grep -qx $(KIND_CLUSTER) || kind create cluster --name $(KIND_CLUSTER) --wait 120s
+	for image in $(KIND_IMAGES); do \
+		kind load image-archive build/images/$$image.tar --name $(KIND_CLUSTER) || exit 1; \
+	done
+	deploy/overlays/dev/secrets.sh
+	KUBECTL="$(KIND_KUBECTL)" deploy/install.sh dev
+	KUBECTL="$(KIND_KUBECTL)" deploy/kind-e2e.sh

@@ -34,13 +34,14 @@ def process_env(name: str, env: Mapping[str, str]) -> dict[str, str]:
     return {k: v for k, v in env.items() if k != SIGNING_KEY}
 
 
-def operator_args(*, health_port: int) -> list[str]:
-    """kopf running the operator's handlers for every namespace, alone (no peering)."""
+def operator_args(*, health_port: int, peering: str | None = None) -> list[str]:
+    """kopf running the operator's handlers for every namespace: alone, or in the cluster-wide
+    `peering` (a ClusterKopfPeering of that name), as deploy/ runs it."""
     return [
         "-m",
         "kopf",
         "run",
-        "--standalone",
+        "--standalone" if peering is None else f"--peering={peering}",
         "--all-namespaces",
         f"--liveness={healthz(health_port)}",
         "-m",
@@ -76,12 +77,13 @@ def start_operator(
     extra_env: Mapping[str, str],
     health_port: int,
     metrics_port: int,
+    peering: str | None = None,
 ) -> procs.Process:
     """The operator, its metrics on `metrics_port` unless `extra_env` says otherwise."""
     return start(
         supervisor,
         OPERATOR,
-        operator_args(health_port=health_port),
+        operator_args(health_port=health_port, peering=peering),
         env={**env, **operator_env(metrics_port=metrics_port), **extra_env},
         health_port=health_port,
     )

@@ -17,7 +17,19 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from localplatform import devenv, kube, localstripe, mailsink, manifests, postgres, procs, services
+import yaml
+
+from localplatform import (
+    devenv,
+    kube,
+    kubeconfigs,
+    localstripe,
+    mailsink,
+    manifests,
+    postgres,
+    procs,
+    services,
+)
 
 
 @dataclass
@@ -145,13 +157,43 @@ class Platform:
             smtp_port=self.ports.get("smtp") if "mailsink" in self.processes else None,
         )
 
-    def start_operator(self, extra_env: dict[str, str] | None = None) -> procs.Process:
+    def env_for(self, kubeconfig: Path | None) -> dict[str, str]:
+        """`env()`, with `kubeconfig` in place of the admin's when given."""
+        return {**self.env(), **({"KUBECONFIG": str(kubeconfig)} if kubeconfig else {})}
+
+    def service_account_kubeconfig(self, namespace: str, name: str) -> Path:
+        """A kubeconfig acting as the ServiceAccount `namespace/name` (a TokenRequest token, an
+        hour long), written into the state directory (`localplatform.kubeconfigs`)."""
+        assert self.kubeconfig is not None
+        token = self.kubectl("create", "token", name, "-n", namespace, "--duration=1h").stdout
+        config = kubeconfigs.for_token(
+            yaml.safe_load(self.kubeconfig.read_text()),
+            user=f"{namespace}-{name}",
+            token=token.strip(),
+            namespace=namespace,
+        )
+        path = self.state_dir / "kube" / f"{namespace}-{name}.kubeconfig"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(yaml.safe_dump(config))
+        path.chmod(0o600)
+        return path
+
+    def start_operator(
+        self,
+        extra_env: dict[str, str] | None = None,
+        *,
+        kubeconfig: Path | None = None,
+        peering: str | None = None,
+    ) -> procs.Process:
+        """The operator, as the platform's admin or as whoever `kubeconfig` names; alone, or in
+        the ClusterKopfPeering `peering`."""
         process = services.start_operator(
             self.supervisor,
-            env=self.env(),
+            env=self.env_for(kubeconfig),
             extra_env=extra_env or {},
             health_port=self.port("operator-health"),
             metrics_port=self.port("operator-metrics"),
+            peering=peering,
         )
         self.processes[services.OPERATOR] = process
         return process
@@ -166,13 +208,18 @@ class Platform:
         self.stop_process(services.OPERATOR)
 
     def start_control_plane(
-        self, name: str = services.CONTROL_PLANE, extra_env: dict[str, str] | None = None
+        self,
+        name: str = services.CONTROL_PLANE,
+        extra_env: dict[str, str] | None = None,
+        *,
+        kubeconfig: Path | None = None,
     ) -> procs.Process:
-        """Migrate, then start a control-plane replica (`name` tells replicas apart)."""
+        """Migrate, then start a control-plane replica (`name` tells replicas apart), as the
+        platform's admin or as whoever `kubeconfig` names."""
         process = services.start_control_plane(
             self.supervisor,
             name,
-            env=self.env(),
+            env=self.env_for(kubeconfig),
             extra_env={**self.control_plane_env, **(extra_env or {})},
             port=self.port(name),
         )

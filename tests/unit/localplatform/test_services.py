@@ -28,3 +28,10 @@ def test_the_operator_runs_every_namespaces_handlers_with_a_liveness_endpoint() 
         "TENANTRY_METRICS_PORT": "9002",
         "TENANTRY_METRICS_ADDRESS": "127.0.0.1",
     }
+
+
+def test_the_operator_joins_a_cluster_wide_peering_when_named() -> None:
+    args = services.operator_args(health_port=9001, peering="tenantry")
+    assert "--peering=tenantry" in args
+    assert "--standalone" not in args
+    assert "--all-namespaces" in args
