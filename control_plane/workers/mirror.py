@@ -155,7 +155,11 @@ def sync_tenant_list(session: Session, items: list[dict[str, Any]]) -> None:
         )
     )
     for tenant in vanished:
-        mark_offboarding(tenant, gone=True)
+        # A Tenant created after the list was read (a signup in flight) is not in it: only one
+        # that is gone from the API server now is gone.
+        current = kube.get_tenant(tenant.tenant_key)
+        if current is None or current["metadata"].get("uid") != tenant.cr_uid:
+            mark_offboarding(tenant, gone=True)
 
 
 class Mirror:

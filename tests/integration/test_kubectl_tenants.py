@@ -4,10 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
+import httpx
 import psycopg
 import pytest
+import sqlalchemy as sa
 from kubernetes import client
+from sqlalchemy import orm
 
+from control_plane.core import config
+from control_plane.workers import mirror
 from tests.conftest import eventually
 from tests.integration import support
 
@@ -78,3 +83,23 @@ def test_invalid_tenant_is_refused_by_the_api_server(custom: client.CustomObject
     assert "deletionPolicy" in refused.value.body
     with pytest.raises(client.ApiException):
         support.create_tenant(custom, "Not_A_DNS_Name", tier="free")
+
+
+def test_a_list_read_before_a_signup_does_not_offboard_it(
+    api: httpx.Client, env: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The mirror's relist can be read just before a signup creates its Tenant: the new tenant
+    is missing from that list, yet it is not gone."""
+    body = support.signup(api, support.unique("Inflight"))
+    tenant_id, owner = body["tenant"]["id"], support.auth(body)
+    monkeypatch.setenv("KUBECONFIG", env["KUBECONFIG"])
+    monkeypatch.setenv("DATABASE_URL", env["DATABASE_URL"])
+    config.get_settings.cache_clear()
+    engine = sa.create_engine(env["DATABASE_URL"])
+    try:
+        with orm.sessionmaker(engine)() as session, session.begin():
+            mirror.sync_tenant_list(session, [])  # listed before the signup's Tenant existed
+    finally:
+        engine.dispose()
+        config.get_settings.cache_clear()
+    assert api.get(f"/tenants/{tenant_id}", headers=owner).json()["lifecycle"] == "active"
