@@ -149,6 +149,7 @@ def tenants(
     """Migrate every bridge schema and silo database to `revision`; exit 1 if any failed."""
     todo = placements(pool_url)
     failed: list[tuple[str, str]] = []
+    moved = 0
     for number, placement in enumerate(todo, 1):
         label = (
             f"[{number}/{len(todo)}] {placement.tenant_key} "
@@ -167,12 +168,14 @@ def tenants(
             failed.append((placement.tenant_key, str(exc).splitlines()[0]))
             typer.echo(f"{label}: FAILED: {failed[-1][1]}")
             continue
+        moved += before != after
         typer.echo(
             f"{label}: {before or 'empty'} -> {after}"
             if before != after
             else f"{label}: already at {after}"
         )
-    typer.echo(f"{len(todo) - len(failed)} migrated, {len(failed)} failed")
+    current_ = len(todo) - len(failed) - moved
+    typer.echo(f"{moved} migrated, {current_} already current, {len(failed)} failed")
     for tenant, error in failed:
         typer.echo(f"  failed: {tenant}: {error}")
     if failed:

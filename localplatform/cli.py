@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import signal
+import sys
 import time
 from pathlib import Path
 
@@ -47,7 +48,13 @@ def up(state_dir: Path = STATE_DIR) -> None:
         platform.start_control_plane()
         platform.start_app_plane()
         dev_env = state_dir / "dev.env"
-        dev_env.write_text(devenv.dev_env(platform.env(), kubectl_dir=platform.kubectl_dir))
+        dev_env.write_text(
+            devenv.dev_env(
+                platform.env(),
+                kubectl_dir=platform.kubectl_dir,
+                venv_bin=Path(sys.executable).parent,
+            )
+        )
         typer.echo(f"\nTenantry is up in {time.monotonic() - started:.1f}s. {dev_env}:\n")
         typer.echo(dev_env.read_text())
         typer.echo(f"logs: {state_dir / 'logs'}    stop: Ctrl-C\n")

@@ -21,8 +21,18 @@ CONTROL_DB = "tenantry"
 POOL_DB = "tenantry_pool"
 PLATFORM_ADMIN_EMAIL = "admin@tenantry.example.com"
 LOCALSTRIPE_KEY = "sk_test_local"
-# What dev.env shows: enough to reach the APIs, the databases and the cluster.
-SHOWN = ("KUBECONFIG", "DATABASE_URL", "API_URL", "APP_URL", "FIRST_PLATFORM_ADMIN_EMAIL")
+# What dev.env shows: enough to reach the APIs, the metrics, the mail, the databases and the
+# cluster (those of processes that run).
+SHOWN = (
+    "KUBECONFIG",
+    "DATABASE_URL",
+    "TENANTRY_POSTGRES_ADMIN_URL",
+    "API_URL",
+    "APP_URL",
+    "OPERATOR_METRICS_URL",
+    "TENANTRY_MAILDIR",
+    "FIRST_PLATFORM_ADMIN_EMAIL",
+)
 
 
 def _kept(path: Path, make: Callable[[], str] = lambda: secrets.token_urlsafe(32)) -> str:
@@ -69,6 +79,7 @@ def environment(
     app_plane_port: int,
     localstripe_port: int | None,
     smtp_port: int | None = None,
+    operator_metrics_port: int | None = None,
 ) -> dict[str, str]:
     """Everything Tenantry's processes need: `postgres_url` is the superuser's URL of the
     server's `postgres` database; Stripe calls go to localstripe and mail to the local SMTP sink
@@ -115,12 +126,21 @@ def environment(
         "EMAIL_VERIFY_URL": f"{api_url}/verify-email",
         "API_URL": api_url,
         "APP_URL": f"http://127.0.0.1:{app_plane_port}",
+        **(
+            {"OPERATOR_METRICS_URL": f"http://127.0.0.1:{operator_metrics_port}/metrics"}
+            if operator_metrics_port
+            else {}
+        ),
     }
 
 
-def dev_env(env: Mapping[str, str], *, kubectl_dir: Path | None) -> str:
-    """The text of `.tenantry/dev.env`: the SHOWN variables, and our kubectl first on PATH."""
-    lines = [f"export {k}={env[k]}\n" for k in SHOWN]
-    if kubectl_dir:
-        lines.append(f'export PATH="{kubectl_dir}:$PATH"\n')
+def dev_env(
+    env: Mapping[str, str], *, kubectl_dir: Path | None, venv_bin: Path | None = None
+) -> str:
+    """The text of `.tenantry/dev.env`: the SHOWN variables (of what runs), and our kubectl and
+    the project's commands (`tenantry-migrate`, ...) first on PATH."""
+    lines = [f"export {k}={env[k]}\n" for k in SHOWN if k in env]
+    path = [str(p) for p in (kubectl_dir, venv_bin) if p]
+    if path:
+        lines.append(f'export PATH="{":".join(path)}:$PATH"\n')
     return "".join(lines)

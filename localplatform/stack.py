@@ -12,6 +12,7 @@ The Platform picks the ports and keeps every process it started by name.
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from dataclasses import dataclass, field
@@ -31,6 +32,8 @@ from localplatform import (
     services,
 )
 
+PORTS_FILE = "ports.json"
+
 
 @dataclass
 class Platform:
@@ -49,10 +52,23 @@ class Platform:
         self.supervisor = procs.Supervisor(self.state_dir / "logs")
 
     def port(self, name: str) -> int:
-        """The port of `name`: its preferred one if free, else any free port; kept once chosen."""
+        """The port of `name`: its preferred one if free, else the one it had the last time this
+        state directory ran, else any free port; kept once chosen (in `ports.json`, so a
+        restart keeps the URLs a shell sourced from dev.env)."""
         if name not in self.ports:
-            self.ports[name] = procs.free_port(self.preferred_ports.get(name))
+            remembered = self._remembered_ports()
+            preferred = self.preferred_ports.get(name) or remembered.get(name)
+            self.ports[name] = procs.free_port(preferred)
+            self.state_dir.mkdir(parents=True, exist_ok=True)
+            (self.state_dir / PORTS_FILE).write_text(json.dumps({**remembered, **self.ports}))
         return self.ports[name]
+
+    def _remembered_ports(self) -> dict[str, int]:
+        try:
+            found = json.loads((self.state_dir / PORTS_FILE).read_text())
+        except (OSError, ValueError):
+            return {}
+        return {str(k): int(v) for k, v in found.items()} if isinstance(found, dict) else {}
 
     # -- infrastructure ----------------------------------------------------------------------------
     def start_infrastructure(self) -> None:
@@ -155,6 +171,7 @@ class Platform:
             app_plane_port=self.port(services.APP_PLANE),
             localstripe_port=self.ports.get("localstripe"),
             smtp_port=self.ports.get("smtp") if "mailsink" in self.processes else None,
+            operator_metrics_port=self.ports.get("operator-metrics"),
         )
 
     def env_for(self, kubeconfig: Path | None) -> dict[str, str]:

@@ -134,7 +134,7 @@ def test_migrate_command_reports_progress_and_failures(
     assert any(healthy in line and f"already at {migrate.head()}" in line for line in lines)
     assert any(broken in line and "FAILED" in line for line in lines)
     assert f"  failed: {broken}: " in done.stdout
-    assert any(line.endswith(" migrated, 1 failed") for line in lines)
+    assert any(line.endswith(" already current, 1 failed") for line in lines)
 
     # Give it back its first revision: the re-run then carries it on to the head.
     pool_admin.execute(
@@ -142,4 +142,4 @@ def test_migrate_command_reports_progress_and_failures(
     )
     again = run()
     assert again.returncode == 0, again.stdout
-    assert again.stdout.splitlines()[-1].endswith(" migrated, 0 failed")
+    assert again.stdout.splitlines()[-1].endswith(" already current, 0 failed")

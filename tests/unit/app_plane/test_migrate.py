@@ -81,7 +81,7 @@ def test_every_tenant_is_tried_and_the_failed_ones_reported(
     assert three_tenants == [(POOL, "tenant_acme", "head"), (POOL, "tenant_zeta", "head")]
     assert "[1/3] acme (bridge, tenant_acme): 0003 -> 0004" in result.output
     assert "[2/3] broken (silo, public): FAILED: relation notes does not exist" in result.output
-    assert "2 migrated, 1 failed" in result.output
+    assert "2 migrated, 0 already current, 1 failed" in result.output
     assert "  failed: broken: relation notes does not exist" in result.output
 
 
@@ -108,3 +108,11 @@ def test_the_upgrade_command_takes_the_contracts_arguments(
     monkeypatch.setattr(migrate, "head", lambda: "0004")
     head = CliRunner().invoke(command, schema_contract.head_argv([]))
     assert (head.exit_code, head.output) == (0, "0004\n")
+
+
+def test_placements_already_at_the_revision_are_not_counted_as_migrated(
+    three_tenants: list[tuple[str, str, str]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(migrate, "current", lambda url, *, schema: "0004")
+    result = CliRunner().invoke(migrate.cli, ["--pool-url", POOL])
+    assert "0 migrated, 2 already current, 1 failed" in result.output

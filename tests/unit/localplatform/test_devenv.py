@@ -81,10 +81,30 @@ def test_dev_env_shows_how_to_reach_the_platform(kubectl_dir: Path | None) -> No
     assert lines[:5] == [
         "export KUBECONFIG=/state/kube/kubeconfig",
         "export DATABASE_URL=postgresql+psycopg://postgres@127.0.0.1:5432/tenantry",
+        "export TENANTRY_POSTGRES_ADMIN_URL=postgresql://postgres@127.0.0.1:5432/postgres",
         "export API_URL=http://127.0.0.1:8000",
         "export APP_URL=http://127.0.0.1:8001",
-        "export FIRST_PLATFORM_ADMIN_EMAIL=admin@tenantry.example.com",
     ]
-    assert lines[5:] == ([] if kubectl_dir is None else ['export PATH="/assets:$PATH"'])
+    assert lines[5:] == ["export FIRST_PLATFORM_ADMIN_EMAIL=admin@tenantry.example.com"] + (
+        [] if kubectl_dir is None else ['export PATH="/assets:$PATH"']
+    )
     assert "PRIVATE" not in text
     assert text.endswith("\n")
+
+
+def test_dev_env_names_the_metrics_and_mail_of_what_runs_and_puts_the_commands_on_path() -> None:
+    env = devenv.environment(
+        kubeconfig=Path("/state/kube/kubeconfig"),
+        postgres_url="postgresql://postgres@127.0.0.1:5432/postgres",
+        secrets=SECRETS,
+        state_dir=Path("/state"),
+        control_plane_port=8000,
+        app_plane_port=8001,
+        localstripe_port=None,
+        smtp_port=2525,
+        operator_metrics_port=9090,
+    )
+    text = devenv.dev_env(env, kubectl_dir=Path("/assets"), venv_bin=Path("/repo/.venv/bin"))
+    assert "export OPERATOR_METRICS_URL=http://127.0.0.1:9090/metrics\n" in text
+    assert "export TENANTRY_MAILDIR=/state/mail\n" in text
+    assert text.endswith('export PATH="/assets:/repo/.venv/bin:$PATH"\n')
