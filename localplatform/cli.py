@@ -25,6 +25,7 @@ DEV_PORTS = {
     "etcd": 2379,
     "control-plane": 8000,
     "app-plane": 8001,
+    "operator-metrics": 8080,
 }
 
 
