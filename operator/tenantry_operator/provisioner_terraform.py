@@ -83,6 +83,17 @@ def module_source(module_dir: Path, work: Path) -> str:
     return relative if relative.startswith("..") else f"./{relative}"
 
 
+def error_details(value: Any) -> str:
+    """Everything Terraform said about its errors, for the operator's log."""
+    if not isinstance(value, list):
+        return str(value)
+    return "\n".join(
+        str(item.get("@message", "")) + ": " + str(item["diagnostic"].get("detail", ""))
+        for item in value
+        if isinstance(item, dict) and isinstance(item.get("diagnostic"), dict)
+    )
+
+
 def error_summary(value: Any, stderr: str) -> str:
     """Terraform's own summary of why a command failed: the error diagnostics' summaries from
     -json output, else the 'Error:' lines of its text. Never the details (they may quote a
@@ -123,6 +134,8 @@ class TerraformProvisioner:
         self.admin = admin
         self.announce = announce
         os.environ["PG_CONN_STR"] = state_url
+        os.environ.setdefault("TF_CLI_CONFIG_FILE", os.devnull)  # no ~/.terraformrc: no warning
+        os.environ.setdefault("TF_IN_AUTOMATION", "1")
         if (password := urlsplit(admin).password) is not None:
             os.environ["PGPASSWORD"] = password
 
@@ -137,7 +150,9 @@ class TerraformProvisioner:
         return key
 
     def _failed(self, step: str, result: Any) -> provisioner.ProvisioningFailed:
-        log.warning("terraform %s of module %s failed: %s", step, self.module, result.error)
+        log.warning(
+            "terraform %s of module %s failed: %s", step, self.module, error_details(result.value)
+        )
         summary = error_summary(result.value, result.error or "")
         return provisioner.ProvisioningFailed(
             f"terraform {step} of module {self.module} failed: {summary}"

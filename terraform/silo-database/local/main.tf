@@ -26,6 +26,7 @@ resource "terraform_data" "database" {
   # Idempotent: an apply cut short after this command finds the database and goes on.
   provisioner "local-exec" {
     command = <<-EOT
+      set -e
       "$PSQL" -X -q -v ON_ERROR_STOP=1 -v db="$DATABASE" -d postgres <<'SQL'
       SELECT format('CREATE DATABASE %I', :'db')
       WHERE NOT EXISTS (SELECT FROM pg_database WHERE datname = :'db')\gexec
@@ -38,7 +39,7 @@ resource "terraform_data" "database" {
       PGHOST     = local.host
       PGPORT     = tostring(local.port)
       PGUSER     = var.admin_username
-      PGPASSWORD = coalesce(var.admin_password, "")
+      PGPASSWORD = try(coalesce(var.admin_password, ""), "")
     }
   }
 
@@ -47,6 +48,7 @@ resource "terraform_data" "database" {
   provisioner "local-exec" {
     when    = destroy
     command = <<-EOT
+      set -e
       "$PSQL" -X -q -v ON_ERROR_STOP=1 -v db="$DATABASE" -d postgres <<'SQL'
       DROP DATABASE IF EXISTS :"db" WITH (FORCE);
       SQL
