@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 import pulumi
 import pulumi_postgresql as postgresql
@@ -39,29 +40,35 @@ class SiloSpec:
         return int(self.parameters.get("port", "5432"))
 
 
+def declare(spec: SiloSpec) -> dict[str, pulumi.Output[Any]]:
+    """Declare the owner role and the database on the server; the interface's outputs."""
+    server = postgresql.Provider(
+        "server",
+        host=spec.host,
+        port=spec.port,
+        username=spec.admin_username,
+        password=pulumi.Output.secret(spec.admin_password or ""),
+        sslmode=spec.parameters.get("sslmode", "require"),
+        superuser=spec.parameters.get("superuser", "true") == "true",
+    )
+    on_server = pulumi.ResourceOptions(provider=server)
+    owner = postgresql.Role("owner", name=f"{spec.database_name}_owner", login=False, opts=on_server)
+    database = postgresql.Database(
+        "database", name=spec.database_name, owner=owner.name, opts=on_server
+    )
+    return {
+        "host": pulumi.Output.from_input(spec.host),
+        "port": pulumi.Output.from_input(spec.port),
+        "database": database.name,
+        "admin_username": pulumi.Output.from_input(spec.admin_username),
+    }
+
+
 def program(spec: SiloSpec) -> Callable[[], None]:
-    """The inline program for `spec`: the owner role, the database, the outputs."""
+    """The inline program for `spec`: `declare`, then export the outputs."""
 
-    def declare() -> None:
-        server = postgresql.Provider(
-            "server",
-            host=spec.host,
-            port=spec.port,
-            username=spec.admin_username,
-            password=pulumi.Output.secret(spec.admin_password or ""),
-            sslmode=spec.parameters.get("sslmode", "require"),
-            superuser=spec.parameters.get("superuser", "true") == "true",
-        )
-        on_server = pulumi.ResourceOptions(provider=server)
-        owner = postgresql.Role(
-            "owner", name=f"{spec.database_name}_owner", login=False, opts=on_server
-        )
-        database = postgresql.Database(
-            "database", name=spec.database_name, owner=owner.name, opts=on_server
-        )
-        pulumi.export("host", spec.host)
-        pulumi.export("port", spec.port)
-        pulumi.export("database", database.name)
-        pulumi.export("admin_username", spec.admin_username)
+    def run() -> None:
+        for name, value in declare(spec).items():
+            pulumi.export(name, value)
 
-    return declare
+    return run
