@@ -52,7 +52,9 @@ def declare(spec: SiloSpec) -> dict[str, pulumi.Output[Any]]:
         superuser=spec.parameters.get("superuser", "true") == "true",
     )
     on_server = pulumi.ResourceOptions(provider=server)
-    owner = postgresql.Role("owner", name=f"{spec.database_name}_owner", login=False, opts=on_server)
+    owner = postgresql.Role(
+        "owner", name=f"{spec.database_name}_owner", login=False, opts=on_server
+    )
     database = postgresql.Database(
         "database", name=spec.database_name, owner=owner.name, opts=on_server
     )

