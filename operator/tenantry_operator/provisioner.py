@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote, unquote, urlsplit
 
 import psycopg
 from psycopg import sql
@@ -51,6 +51,12 @@ class Server:
         host, port = parts.hostname or "127.0.0.1", parts.port or 5432
         return cls(name or f"{host}:{port}", admin_url, host, port)
 
+    @staticmethod
+    def password(admin_url: str) -> str | None:
+        """The (decoded) password of a Postgres URL, if it has one."""
+        password = urlsplit(admin_url).password
+        return None if password is None else unquote(password)
+
     @classmethod
     def from_outputs(cls, kind: str, outputs: Mapping[str, Any], admin: str) -> Server:
         """The server a Terraform module or Pulumi program reported (the silo-database
@@ -59,7 +65,7 @@ class Server:
         host, port = str(outputs["host"]), int(outputs["port"])
         auth = quote(str(outputs["admin_username"]), safe="")
         if (password := urlsplit(admin).password) is not None:
-            auth += ":" + quote(password, safe="")
+            auth += ":" + quote(unquote(password), safe="")
         return cls(
             f"{kind}:{host}:{port}", f"postgresql://{auth}@{host}:{port}/postgres", host, port
         )

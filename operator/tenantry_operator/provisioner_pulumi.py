@@ -16,7 +16,7 @@ import logging
 import threading
 from collections.abc import Mapping
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 from tenantry_core import identity
 from tenantry_operator import model, provisioner, pulumi_silo
@@ -65,8 +65,8 @@ class PulumiProvisioner:
         spec = pulumi_silo.SiloSpec(
             tenant_key=self._key(name),
             database_name=name,
-            admin_username=parts.username or "postgres",
-            admin_password=parts.password,
+            admin_username=unquote(parts.username or "postgres"),
+            admin_password=provisioner.Server.password(self.admin),
             parameters=self.parameters,
         )
         try:

@@ -26,7 +26,7 @@ import threading
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 from tenantry_core import identity
 from tenantry_operator import model, provisioner
@@ -136,7 +136,7 @@ class TerraformProvisioner:
         os.environ["PG_CONN_STR"] = state_url
         os.environ.setdefault("TF_CLI_CONFIG_FILE", os.devnull)  # no ~/.terraformrc: no warning
         os.environ.setdefault("TF_IN_AUTOMATION", "1")
-        if (password := urlsplit(admin).password) is not None:
+        if (password := provisioner.Server.password(admin)) is not None:
             os.environ["PGPASSWORD"] = password
 
     @property
@@ -192,11 +192,11 @@ class TerraformProvisioner:
         raise self._failed("workspace select", result)
 
     def _vars(self, key: identity.TenantKey, name: str) -> dict[str, str]:
-        password = urlsplit(self.admin).password
+        password = provisioner.Server.password(self.admin)
         return {
             "tenant_key": key,
             "database_name": name,
-            "admin_username": urlsplit(self.admin).username or "postgres",
+            "admin_username": unquote(urlsplit(self.admin).username or "postgres"),
             "parameters": json.dumps(self.parameters),
             **({"admin_password": password} if password else {}),
         }

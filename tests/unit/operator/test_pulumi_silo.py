@@ -3,9 +3,12 @@ inputs, and the outputs the operator reads (no CLI, no server)."""
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Iterator
 from typing import Any
 
 import pulumi
+import pytest
 from tenantry_operator import pulumi_silo
 
 
@@ -24,7 +27,18 @@ class Recorder(pulumi.runtime.Mocks):
 
 
 RECORDER = Recorder()
-pulumi.runtime.set_mocks(RECORDER, project="tenantry-silo", stack="acme")
+
+
+@pytest.fixture(autouse=True)
+def mocked() -> Iterator[None]:
+    """Pulumi's mocked engine, on an event loop of its own (other tests may close theirs)."""
+    loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
+    RECORDER.resources.clear()
+    pulumi.runtime.set_mocks(RECORDER, project="tenantry-silo", stack="acme")
+    yield
+    asyncio.set_event_loop(None)
+    loop.close()
 
 SPEC = pulumi_silo.SiloSpec(
     tenant_key="acme",
