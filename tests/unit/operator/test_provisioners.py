@@ -186,3 +186,15 @@ def test_pulumi_without_its_cli_is_tool_missing(monkeypatch: pytest.MonkeyPatch)
         pulumi.create("tenant_acme")
     with pytest.raises(provisioner.ProvisioningFailed, match="has no flavour rds"):
         provisioner_pulumi.PulumiProvisioner("rds", {}, admin="").create("tenant_acme")
+
+
+def test_the_tier_crd_offers_what_the_operator_has() -> None:
+    import yaml
+
+    crd = yaml.safe_load((TERRAFORM.parent / "crds/tiers.tenantry.dev.yaml").read_text())
+    spec = crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"]["spec"]
+    database = spec["properties"]["database"]["properties"]
+    assert database["provisioner"]["enum"] == [p.value for p in model.Provisioner]
+    flavours = {p.name for p in (TERRAFORM / "silo-database").iterdir() if p.is_dir()}
+    assert set(database["module"]["enum"]) == flavours - {"examples"}
+    assert database["parameters"]["additionalProperties"] == {"type": "string"}
