@@ -150,9 +150,8 @@ class TerraformProvisioner:
         return key
 
     def _failed(self, step: str, result: Any) -> provisioner.ProvisioningFailed:
-        log.warning(
-            "terraform %s of module %s failed: %s", step, self.module, error_details(result.value)
-        )
+        said = f"{error_details(result.value)}\n{result.error or ''}".strip()
+        log.warning("terraform %s of module %s failed: %s", step, self.module, said)
         summary = error_summary(result.value, result.error or "")
         return provisioner.ProvisioningFailed(
             f"terraform {step} of module {self.module} failed: {summary}"
