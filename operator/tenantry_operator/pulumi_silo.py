@@ -17,7 +17,6 @@ from typing import Any
 import pulumi
 import pulumi_postgresql as postgresql
 
-FLAVOURS = ("server",)
 OUTPUTS = ("host", "port", "database", "admin_username")
 
 

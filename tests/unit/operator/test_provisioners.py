@@ -198,3 +198,9 @@ def test_the_tier_crd_offers_what_the_operator_has() -> None:
     flavours = {p.name for p in (TERRAFORM / "silo-database").iterdir() if p.is_dir()}
     assert set(database["module"]["enum"]) == flavours - {"examples"}
     assert database["parameters"]["additionalProperties"] == {"type": "string"}
+
+
+def test_the_pulumi_provisioner_reads_the_programs_outputs() -> None:
+    from tenantry_operator import pulumi_silo
+
+    assert provisioner_pulumi.OUTPUTS == pulumi_silo.OUTPUTS == provisioner_terraform.OUTPUTS
