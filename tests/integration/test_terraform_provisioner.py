@@ -114,7 +114,7 @@ def test_apply_cut_short_by_the_operator_dying_is_resumed(
     assert not database_exists(server, database)
 
 
-def test_failed_apply_is_a_condition_and_retain_keeps_the_state(
+def test_failed_apply_is_a_condition_and_retain_keeps_the_data_and_state(
     custom: client.CustomObjectsApi,
     env: dict[str, str],
     server: psycopg.Connection[Any],
@@ -143,8 +143,17 @@ def test_failed_apply_is_a_condition_and_retain_keeps_the_state(
     uid = tenant["metadata"]["uid"]
 
     support.delete_tenant(custom, name)  # deletionPolicy Retain: no destroy
-    assert database_exists(server, "retained_" + uid.replace("-", ""))
+    retained = "retained_" + uid.replace("-", "")
+    assert database_exists(server, retained)
     assert state_of(pool_admin, name) is not None
+
+    # A new Tenant of the same name: the state still has the database, the server does not
+    # (it was retained under another name), so it is made anew; the retained one stays.
+    support.create_tenant(custom, name, tier=tier, deletionPolicy="Delete")
+    support.wait_ready(custom, name, timeout=90)
+    assert database_exists(server, "tenant_" + name.replace("-", "_"))
+    assert database_exists(server, retained)
+    support.delete_tenant(custom, name)
 
 
 def test_pulumi_without_its_cli_is_a_condition(custom: client.CustomObjectsApi) -> None:
