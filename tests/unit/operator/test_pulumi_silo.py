@@ -40,6 +40,7 @@ def mocked() -> Iterator[None]:
     asyncio.set_event_loop(None)
     loop.close()
 
+
 SPEC = pulumi_silo.SiloSpec(
     tenant_key="acme",
     database_name="tenant_acme",
