@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 from tenantry_operator import (
+    apply,
     model,
     provisioner,
     provisioner_pulumi,
@@ -204,3 +205,43 @@ def test_the_pulumi_provisioner_reads_the_programs_outputs() -> None:
     from tenantry_operator import pulumi_silo
 
     assert provisioner_pulumi.OUTPUTS == pulumi_silo.OUTPUTS == provisioner_terraform.OUTPUTS
+
+
+class Servers:
+    """The server list, recording what it is asked (our own boundary)."""
+
+    def __init__(self) -> None:
+        self.asked: list[str] = []
+
+    def locate(self, name: str) -> provisioner.Database | None:
+        self.asked.append(name)
+        return None
+
+    def create(self, name: str) -> provisioner.Database:
+        raise AssertionError("not expected")
+
+    def drop(self, name: str) -> bool:
+        raise AssertionError("not expected")
+
+
+def test_by_tier_asks_the_provisioner_of_the_tenants_tier(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    objects = {
+        ("Tenant", "acme"): {"metadata": {"name": "acme"}, "spec": {"tier": "cloud"}},
+        ("Tier", "cloud"): {
+            "metadata": {"name": "cloud"},
+            "spec": {"isolation": "silo", "database": {"provisioner": "pulumi"}},
+        },
+        ("Tenant", "plain"): {"metadata": {"name": "plain"}, "spec": {"tier": "enterprise"}},
+        ("Tier", "enterprise"): {"metadata": {"name": "enterprise"}, "spec": {"isolation": "silo"}},
+    }
+    monkeypatch.setattr(apply, "get", lambda api_version, kind, name: objects.get((kind, name)))
+    monkeypatch.setenv("PATH", "/nonexistent")  # no pulumi CLI
+    servers = Servers()
+    by_tier = provisioners.ByTier(servers, cfg())
+    with pytest.raises(provisioner.ToolMissing):
+        by_tier.locate("tenant_acme")
+    for name in ("tenant_plain", "tenant_gone", model.retained_name("0a1b")):
+        assert by_tier.locate(name) is None
+    assert servers.asked == ["tenant_plain", "tenant_gone", "retained_0a1b"]
