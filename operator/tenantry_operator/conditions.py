@@ -38,6 +38,8 @@ class Reason(enum.StrEnum):
     APPLY_FAILED = "ApplyFailed"
     DATABASE_UNAVAILABLE = "DatabaseUnavailable"
     DATABASE_FAILED = "DatabaseFailed"
+    PROVISIONING_FAILED = "ProvisioningFailed"  # Terraform or Pulumi ran and failed
+    PROVISIONER_MISSING = "ProvisionerMissing"  # the Tier's provisioner has no tool here
     RESTORE_FAILED = "RestoreFailed"
     RESTORE_REFUSED = "RestoreRefused"
     ADOPTION_FAILED = "AdoptionFailed"

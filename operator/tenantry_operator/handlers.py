@@ -17,7 +17,7 @@ from typing import Any
 import kopf
 
 from tenantry_core import resources
-from tenantry_operator import metrics, provisioner, reconcile, settings, status
+from tenantry_operator import metrics, provisioner, provisioners, reconcile, settings, status
 
 KOPF_PREFIX = "kopf.tenantry.dev"
 RETRY = 5.0  # seconds before an unexpected handler error is retried
@@ -31,7 +31,8 @@ def config() -> settings.OperatorSettings:
 @functools.cache
 def silo_databases() -> provisioner.DatabaseProvisioner:
     urls = config().silo_servers or [config().admin_url()]
-    return provisioner.ServerListProvisioner([provisioner.Server.from_url(url) for url in urls])
+    servers = provisioner.ServerListProvisioner([provisioner.Server.from_url(u) for u in urls])
+    return provisioners.ByTier(servers, config())
 
 
 @kopf.on.startup()

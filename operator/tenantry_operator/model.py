@@ -9,6 +9,7 @@ snapshot's working names, and retained data's uid-bound name) are defined here a
 
 from __future__ import annotations
 
+import enum
 import hashlib
 import json
 from collections.abc import Mapping
@@ -47,6 +48,17 @@ def bridge_schema(key: identity.TenantKey) -> str:
 def silo_database(key: identity.TenantKey) -> str:
     """The tenant's dedicated database, in the silo placement."""
     return f"{SILO_DATABASE_PREFIX}{_snake(key)}"
+
+
+def silo_tenant_key(database: str) -> identity.TenantKey | None:
+    """The tenant whose silo database is named `database` (the inverse of `silo_database`:
+    tenant keys have no '_'); None for any other name, such as retained data's."""
+    if not database.startswith(SILO_DATABASE_PREFIX):
+        return None
+    try:
+        return identity.parse(database.removeprefix(SILO_DATABASE_PREFIX).replace("_", "-"))
+    except identity.InvalidTenantKey:
+        return None
 
 
 def replication_name(key: identity.TenantKey) -> str:
@@ -91,6 +103,24 @@ class DatabaseLimits:
     statement_timeout: str = "30s"
 
 
+class Provisioner(enum.StrEnum):
+    """What creates a silo tenant's dedicated database (Tier spec.database.provisioner)."""
+
+    SERVERS = "servers"  # a database on one of the operator's listed servers
+    TERRAFORM = "terraform"  # a silo-database Terraform module, one state per tenant
+    PULUMI = "pulumi"  # the silo-database Pulumi program, one stack per tenant
+
+
+@dataclass(frozen=True)
+class Provisioning:
+    """How a Tier's silo databases are provisioned: by whom (None: the operator's setting),
+    with which module or flavour, and the Tier's parameters for it."""
+
+    provisioner: Provisioner | None = None
+    module: str = ""
+    parameters: Mapping[str, str] = field(default_factory=dict)
+
+
 @dataclass(frozen=True)
 class Tier:
     name: str
@@ -98,6 +128,7 @@ class Tier:
     quota: Quota = field(default_factory=Quota)
     limits: Limits = field(default_factory=Limits)
     database: DatabaseLimits = field(default_factory=DatabaseLimits)
+    provisioning: Provisioning = field(default_factory=Provisioning)
     rate_limit_per_minute: int = 600  # the control-plane API's
     app_rate_limit_per_minute: int = 6000  # the app plane's
     features: tuple[str, ...] = ()
@@ -132,6 +163,13 @@ class Tier:
                 statement_timeout=str(
                     database.get("statementTimeout", DatabaseLimits.statement_timeout)
                 ),
+            ),
+            provisioning=Provisioning(
+                provisioner=Provisioner(named) if (named := database.get("provisioner")) else None,
+                module=str(database.get("module") or ""),
+                parameters={
+                    str(k): str(v) for k, v in dict(database.get("parameters") or {}).items()
+                },
             ),
             rate_limit_per_minute=int(spec.get("rateLimitPerMinute", 600)),
             app_rate_limit_per_minute=int(spec.get("appRateLimitPerMinute", 6000)),

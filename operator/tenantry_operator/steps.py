@@ -135,6 +135,10 @@ def ensure_database(
             databases.check_login(plan, endpoint, password)
     except apply.ApplyError as exc:
         return StepResult(False, Reason.APPLY_FAILED, str(exc)), None
+    except provisioner.ToolMissing as exc:  # its message names the tool, never a secret
+        return StepResult(False, Reason.PROVISIONER_MISSING, str(exc)), None
+    except provisioner.ProvisioningFailed as exc:
+        return StepResult(False, Reason.PROVISIONING_FAILED, str(exc)), None
     except (postgres.DatabaseUnavailable, provisioner.ProvisionerUnavailable) as exc:
         return _logged(tenant, Reason.DATABASE_UNAVAILABLE, UNAVAILABLE, exc), None
     except psycopg.Error as exc:
