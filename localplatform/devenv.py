@@ -122,6 +122,7 @@ def environment(
         **stripe,
         "STRIPE_WEBHOOK_SECRET": "whsec_" + secrets.stripe_webhook,
         "TENANTRY_SNAPSHOT_DIR": str(state_dir / "snapshots"),
+        "TENANTRY_TERRAFORM_WORK_DIR": str(state_dir / "terraform"),
         **mail,
         "EMAIL_VERIFY_URL": f"{api_url}/verify-email",
         "API_URL": api_url,
