@@ -15,7 +15,7 @@ from pathlib import Path
 
 import typer
 
-from localplatform import devenv, kube, procs, stack
+from localplatform import devenv, kube, mailsink, procs, stack
 
 app = typer.Typer(help=__doc__, no_args_is_help=True)
 STATE_DIR = kube.REPO_ROOT / ".tenantry"
@@ -85,6 +85,21 @@ def env(state_dir: Path = STATE_DIR) -> None:
         typer.echo("not running: start it with `make dev`", err=True)
         raise typer.Exit(1)
     typer.echo(dev_env.read_text(), nl=False)
+
+
+@app.command()
+def mail(
+    to: str,
+    maildir: Path = typer.Option(STATE_DIR / "mail", envvar="TENANTRY_MAILDIR"),
+    every: bool = typer.Option(False, "--all", help="every message to `to`, oldest first"),
+) -> None:
+    """Print the newest message the local mail sink kept for `to` (decoded), or all of them."""
+    found = mailsink.messages(maildir, to=to) if maildir.exists() else []
+    if not found:
+        typer.echo(f"no mail for {to} in {maildir}", err=True)
+        raise typer.Exit(1)
+    for message in found if every else found[-1:]:
+        typer.echo(f"Subject: {message['Subject']}\n\n{mailsink.text(message)}")
 
 
 def main() -> None:

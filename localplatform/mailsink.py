@@ -1,6 +1,6 @@
 """A local SMTP sink (aiosmtpd) that keeps every message it receives in a Maildir, for `make dev`
 and the tests: the control plane mails through it, and whoever reads the Maildir reads the real
-message (`messages`).
+message (`messages`, `text`; `tenantry-dev mail ADDRESS` prints the newest).
 
 Development only: the `dev` extra installs aiosmtpd. Without it the platform names no SMTP
 server and nothing is mailed (`localplatform.devenv`). `localplatform.stack` starts it under the
@@ -45,3 +45,13 @@ def messages(maildir: Path, *, to: str) -> list[mailbox.MaildirMessage]:
         mailbox.MaildirMessage(msg) for msg in box if str(msg.get("To", "")).lower() == to.lower()
     ]
     return sorted(found, key=lambda msg: msg.get_date())
+
+
+def text(message: mailbox.MaildirMessage) -> str:
+    """A message's plain-text body, decoded (quoted-printable, base64, its charset)."""
+    for part in message.walk():
+        if part.get_content_type() == "text/plain":
+            payload = part.get_payload(decode=True)
+            if isinstance(payload, bytes):
+                return payload.decode(part.get_content_charset() or "utf-8", errors="replace")
+    return ""
