@@ -160,7 +160,7 @@ def _clean_up(state: State, ctx: Context) -> State:
 def _roll_back(state: State, ctx: Context) -> State:
     replication.stop(ctx.side(state.source), ctx.side(state.target), ctx.tenant.tenant_key)
     databases.discard(ctx.cfg, ctx.dbs, ctx.plan(state.target))
-    return dataclasses.replace(state, phase=Phase.FAILED, detail="")
+    return dataclasses.replace(state, phase=Phase.FAILED)
 
 
 _STEPS: dict[Phase, Callable[[State, Context], State]] = {
@@ -174,8 +174,11 @@ _STEPS: dict[Phase, Callable[[State, Context], State]] = {
 
 
 def step(state: State, ctx: Context) -> State:
-    """Carry out the current phase once; returns the state to persist (maybe the same phase)."""
-    return _STEPS[state.phase](state, ctx) if state.running else state
+    """Carry out the current phase once; returns the state to persist (maybe the same phase),
+    with the raw detail of this step alone."""
+    if not state.running:
+        return state
+    return _STEPS[state.phase](dataclasses.replace(state, detail=""), ctx)
 
 
 def run(
