@@ -116,11 +116,10 @@ class TemporaryAsWarning(logging.Filter):
 
 
 def tenant_of(child: Mapping[str, Any]) -> str | None:
-    """The name of the Tenant that owns `child`, if one does."""
+    """The name of the Tenant (of any version of our group) that owns `child`, if one does."""
     for ref in (child.get("metadata") or {}).get("ownerReferences") or []:
-        if ref.get("kind") == resources.TENANT_KIND and ref.get("apiVersion") == (
-            resources.API_VERSION
-        ):
+        group = str(ref.get("apiVersion", "")).partition("/")[0]
+        if ref.get("kind") == resources.TENANT_KIND and group == resources.GROUP:
             return str(ref.get("name"))
     return None
 
