@@ -104,11 +104,15 @@ class Schedule:
 SCHEDULE = Schedule()
 
 
-class TemporaryAsWarning(logging.Filter):
-    """kopf logs a handler's TemporaryError at ERROR; a retry it was asked for is a WARNING."""
+class KopfLogs(logging.Filter):
+    """kopf logs a handler's TemporaryError at ERROR: a retry it was asked for is a WARNING.
+    It also logs every child event the operator watches: those succeed silently."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        if record.levelno == logging.ERROR and "failed temporarily" in record.getMessage():
+        message = record.getMessage()
+        if record.levelno == logging.INFO and message.startswith("Handler 'child-"):
+            return False
+        if record.levelno == logging.ERROR and "failed temporarily" in message:
             record.levelno, record.levelname = logging.WARNING, logging.getLevelName(
                 logging.WARNING
             )
@@ -129,7 +133,7 @@ def startup(
     settings: kopf.OperatorSettings, logger: logging.Logger | logging.LoggerAdapter[Any], **_: Any
 ) -> None:
     for name in ("kopf.objects", "kopf.activities.startup"):
-        logging.getLogger(name).addFilter(TemporaryAsWarning())
+        logging.getLogger(name).addFilter(KopfLogs())
     settings.persistence.finalizer = resources.FINALIZER
     # kopf ignores every annotation under its own prefix when it diffs an object, so its
     # bookkeeping must not share a prefix with annotations that mean a change (tier-revision).
@@ -184,7 +188,10 @@ def converge(name: str, *, wait: bool) -> None:
 
 
 def _report(body: Mapping[str, Any], outcome: reconcile.Outcome) -> None:
+    """The Events first, then the status that announces them, then the metrics."""
     name = body["metadata"]["name"]
+    for event in outcome.events:
+        _post(body, event)
     try:
         apply.patch_status(name, outcome.new_status)
     except ApiException as exc:
@@ -195,8 +202,6 @@ def _report(body: Mapping[str, Any], outcome: reconcile.Outcome) -> None:
     metrics.observe_tenant(
         name, str(outcome.new_status.get("phase", "Unknown")), outcome.new_status.get("placement")
     )
-    for event in outcome.events:
-        _post(body, event)
 
 
 def _post(body: Mapping[str, Any], event: conditions.Event) -> None:
@@ -232,8 +237,9 @@ async def resync_tenant(
             logger.exception("resync of tenant %s failed", name)
 
 
-def child_changed(event: Mapping[str, Any], body: kopf.Body, **_: Any) -> None:
-    """A child changed, was deleted or was created: its Tenant is due soon."""
+async def child_changed(event: Mapping[str, Any], body: kopf.Body, **_: Any) -> None:
+    """A child changed, was deleted or was created: its Tenant is due soon. (Async: it runs
+    on the event loop, never waiting for a worker thread a reconcile holds.)"""
     if event.get("type") is None:
         return  # the initial listing at start: every Tenant is reconciled then anyway
     tenant = tenant_of(body)

@@ -83,8 +83,15 @@ def record(level: int, message: str) -> logging.LogRecord:
 
 def test_kopf_temporary_retries_are_warnings_not_errors() -> None:
     retry = record(logging.ERROR, "Handler 'delete_tenant' failed temporarily: waits")
-    assert handlers.TemporaryAsWarning().filter(retry)
+    assert handlers.KopfLogs().filter(retry)
     assert (retry.levelno, retry.levelname) == (logging.WARNING, "WARNING")
     crash = record(logging.ERROR, "Handler 'delete_tenant' failed with an exception")
-    assert handlers.TemporaryAsWarning().filter(crash)
+    assert handlers.KopfLogs().filter(crash)
     assert crash.levelno == logging.ERROR, "a real failure stays an ERROR"
+
+
+def test_the_child_watch_succeeds_silently() -> None:
+    quiet = record(logging.INFO, "Handler 'child-secrets' succeeded.")
+    assert not handlers.KopfLogs().filter(quiet)
+    loud = record(logging.INFO, "Handler 'reconcile_tenant' succeeded.")
+    assert handlers.KopfLogs().filter(loud)
