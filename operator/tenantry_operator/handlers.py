@@ -235,6 +235,7 @@ async def resync_tenant(
             await asyncio.to_thread(converge, name, wait=False)
         except Exception:  # the loop goes on: the next try is due in RETRY seconds
             logger.exception("resync of tenant %s failed", name)
+            SCHEDULE.after(name, RETRY)
 
 
 async def child_changed(event: Mapping[str, Any], body: kopf.Body, **_: Any) -> None:
