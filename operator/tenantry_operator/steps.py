@@ -100,8 +100,9 @@ def migrate(
         progress = status.migration_progress(new, previous, dt.datetime.now(dt.UTC))
         apply.patch_status(tenant.tenant_key, progress.patch)
         apply.post_event(body, progress.event)
-        if new.detail:
-            log.info("tenant %s: migration %s: %s", tenant.tenant_key, new.phase, new.detail)
+        if new.detail:  # the raw words of a failure are a warning; a target's address is not
+            level = logging.WARNING if new.reason else logging.INFO
+            log.log(level, "tenant %s: migration %s: %s", tenant.tenant_key, new.phase, new.detail)
 
     try:
         persist(state)
