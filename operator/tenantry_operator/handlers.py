@@ -48,7 +48,6 @@ CHILDREN = (
     ("rbac.authorization.k8s.io", "v1", "rolebindings"),
     ("apps", "v1", "deployments"),
 )
-log = logging.getLogger(__name__)
 
 
 @functools.cache
