@@ -215,7 +215,7 @@ def _offline_move(env: dict[str, str], pool_url: str) -> float:
     with tempfile.TemporaryDirectory() as directory:
         started = time.monotonic()
         manifest = snapshots.dump(pool_url, source, Path(directory), "offline")
-        databases.ensure_tenant(cfg, dbs, target, "offline-password", route=False)
+        databases.ensure_tenant(cfg, dbs, target, "offline-password")
         located = dbs.locate(target.database or "")
         assert located is not None
         snapshots.restore(located.admin_url, target, Path(directory) / manifest["file"])

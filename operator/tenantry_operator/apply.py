@@ -1,16 +1,21 @@
 """All Kubernetes I/O of the operator: server-side apply (field manager `tenantry`), owner
 references, reads, deletes, status patches and Events.
 
-The reconcile steps hand it planned objects; nothing here decides what should exist. With
-`handlers`, the only module that imports kopf: for `kopf.adopt` and `kopf.event`, which a
-running reconcile needs.
+The reconcile steps hand it planned objects; nothing here decides what should exist, but
+`apply` says which objects it had to create or change (what drifted, if they were converged).
+With `handlers`, the only module that imports kopf: for `kopf.adopt`, which a running reconcile
+needs. Events on a Tenant are posted here rather than by kopf: kopf files those of a
+cluster-scoped object under namespace `default`, where `kubectl describe` does not look.
 """
 
 from __future__ import annotations
 
 import base64
+import datetime as dt
 import functools
 import json
+import logging
+import socket
 from collections.abc import Iterable, Mapping
 from typing import Any, cast
 
@@ -22,6 +27,12 @@ from tenantry_core import kubeclient, resources
 from tenantry_operator import conditions
 
 FIELD_MANAGER = resources.OPERATOR_FIELD_MANAGER
+# Events of a cluster-scoped object live in `default`; their involvedObject has no namespace,
+# which is what `kubectl describe` asks for (involvedObject.namespace=, with kind, name, uid).
+EVENTS_NAMESPACE = "default"
+EVENT_SOURCE = "tenantry-operator"
+MAX_EVENT_MESSAGE = 1024
+log = logging.getLogger(__name__)
 
 
 class ApplyError(Exception):
@@ -50,30 +61,95 @@ def _reason(exc: ApiException) -> str:
         return str(exc.reason)
 
 
-def apply(objects: Iterable[Mapping[str, Any]]) -> None:
-    """Server-side apply each object in order, taking ownership of the fields we set."""
+def _version(resource: Any, obj: Mapping[str, Any]) -> str | None:
+    """The object's resourceVersion as it is now, None when it does not exist."""
+    meta = obj["metadata"]
+    try:
+        found = resource.get(name=meta["name"], namespace=meta.get("namespace"))
+    except ApiException as exc:
+        if exc.status == 404:
+            return None
+        raise ApplyError(f"{_describe(obj)}: {_reason(exc)}") from exc
+    return str(found.metadata.resourceVersion)
+
+
+def apply(objects: Iterable[Mapping[str, Any]]) -> list[str]:
+    """Server-side apply each object in order, taking ownership of the fields we set; returns
+    the objects that were missing ("... (missing)") or that the apply changed ("... (changed)").
+    An apply that changes nothing writes nothing, so its resourceVersion stays."""
+    changed = []
     for obj in objects:
+        resource = _resource(obj["apiVersion"], obj["kind"])
+        before = _version(resource, obj)
         try:
-            _resource(obj["apiVersion"], obj["kind"]).server_side_apply(
+            after = resource.server_side_apply(
                 body=dict(obj), field_manager=FIELD_MANAGER, force_conflicts=True
             )
         except ApiException as exc:
             raise ApplyError(f"{_describe(obj)}: {_reason(exc)}") from exc
+        if before is None:
+            changed.append(f"{_describe(obj)} (missing)")
+        elif str(after.metadata.resourceVersion) != before:
+            changed.append(f"{_describe(obj)} (changed)")
+    return changed
 
 
 def _body(owner: Mapping[str, Any]) -> kopf.Body:
     return owner if isinstance(owner, kopf.Body) else kopf.Body(cast(kopf.RawBody, owner))
 
 
-def apply_owned(owner: Mapping[str, Any], objects: list[dict[str, Any]]) -> None:
-    """Make `owner` (a Tenant's body) the owner of each object, then apply them in order."""
+def apply_owned(owner: Mapping[str, Any], objects: list[dict[str, Any]]) -> list[str]:
+    """Make `owner` (a Tenant's body) the owner of each object, then apply them in order;
+    returns what was missing or changed (`apply`)."""
     kopf.adopt(objects, owner=_body(owner))
-    apply(objects)
+    return apply(objects)
+
+
+def _shorten(message: str) -> str:
+    if len(message) <= MAX_EVENT_MESSAGE:
+        return message
+    half = MAX_EVENT_MESSAGE // 2 - 2
+    return f"{message[:half]}...{message[-half:]}"
+
+
+def event_body(
+    owner: Mapping[str, Any], event: conditions.Event, now: dt.datetime
+) -> dict[str, Any]:
+    """An Event on a cluster-scoped `owner` (a Tenant's body), as `kubectl describe` finds it."""
+    meta = owner["metadata"]
+    stamp = now.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return {
+        "apiVersion": "v1",
+        "kind": "Event",
+        "metadata": {"generateName": f"{meta['name']}.", "namespace": EVENTS_NAMESPACE},
+        "involvedObject": {
+            "apiVersion": owner.get("apiVersion", resources.API_VERSION),
+            "kind": owner.get("kind", resources.TENANT_KIND),
+            "name": meta["name"],
+            "uid": meta.get("uid"),
+        },
+        "type": event.type,
+        "reason": event.reason,
+        "message": _shorten(event.message),
+        "source": {"component": EVENT_SOURCE},
+        "reportingComponent": EVENT_SOURCE,
+        "reportingInstance": socket.gethostname(),
+        "action": event.reason,
+        "count": 1,
+        "firstTimestamp": stamp,
+        "lastTimestamp": stamp,
+    }
 
 
 def post_event(owner: Mapping[str, Any], event: conditions.Event) -> None:
-    """Post an Event on `owner` (a Tenant's body) now, not when its handler returns."""
-    kopf.event(_body(owner), type=event.type, reason=event.reason, message=event.message)
+    """Post an Event on `owner` (a Tenant's body) now. Events help but are not essential: one
+    the API server refuses is logged, and the reconcile goes on."""
+    body = event_body(owner, event, dt.datetime.now(dt.UTC))
+    try:
+        client.CoreV1Api(kubeclient.api_client()).create_namespaced_event(EVENTS_NAMESPACE, body)
+    except ApiException as exc:
+        name = body["involvedObject"]["name"]
+        log.warning("event %s on %s not posted: %s", event.reason, name, _reason(exc))
 
 
 def get(

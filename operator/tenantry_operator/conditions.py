@@ -58,11 +58,13 @@ class Reason(enum.StrEnum):
 
 @dataclass(frozen=True)
 class StepResult:
-    """Outcome of one ensure-step: ok, or a reason and message saying why not."""
+    """Outcome of one ensure-step: ok, or a reason and message saying why not; `changed`
+    names what the step had to create or change (drift, when the step was already done)."""
 
     ok: bool
     reason: Reason = Reason.PROVISIONED
     message: str = ""
+    changed: tuple[str, ...] = ()
 
 
 PENDING = StepResult(False, Reason.RECONCILING, "not reconciled yet")

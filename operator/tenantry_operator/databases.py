@@ -1,10 +1,10 @@
 """The tenants' data in Postgres, in every placement: provisioned, reached, deleted.
 
 `ensure_platform` prepares the shared pool database once per operator start. `ensure_tenant`
-carries out a DatabasePlan: the tenant's login role (`grants`), its data (pool rows, a bridge
-schema or a silo database from the provisioner, with the app's migrations) and its routing row
-(`routes`). Used by the reconcile steps and by `migration`. Every function is idempotent: the
-operator may die between any two statements and run them again.
+carries out a DatabasePlan: the tenant's login role (`grants`) and its data (pool rows, a bridge
+schema or a silo database from the provisioner, with the app's migrations). Used by the
+reconcile steps and by `migration`. Every function is idempotent: the operator may die between
+any two statements and run them again.
 """
 
 from __future__ import annotations
@@ -103,18 +103,12 @@ def ensure_tenant(
     databases: provisioner.DatabaseProvisioner,
     plan: planning.DatabasePlan,
     password: str,
-    *,
-    route: bool = True,
 ) -> planning.Endpoint:
-    """The tenant's role and data in its placement, and (unless `route` is False: a migration's
-    target) its routing row; returns where."""
+    """The tenant's role and data in its placement (its routing row is `routes.upsert`'s, once
+    the data is where it is served from); returns where."""
     if plan.placement is model.Isolation.SILO:
-        endpoint = _ensure_silo(cfg, databases, plan, password)
-    else:
-        endpoint = _ensure_in_pool(cfg, plan, password)
-    if route:
-        routes.upsert(cfg, plan, endpoint)
-    return endpoint
+        return _ensure_silo(cfg, databases, plan, password)
+    return _ensure_in_pool(cfg, plan, password)
 
 
 def check_login(plan: planning.DatabasePlan, endpoint: planning.Endpoint, password: str) -> None:

@@ -1,26 +1,62 @@
 """The kopf handlers: thin registrations that call `reconcile` and report what it found.
 
-Run with `kopf run -m tenantry_operator.handlers`. Tenants reconcile on create, update and
-operator start; a Tier change stamps the Tier's revision on its Tenants so each re-reconciles in
-its own handler; deletion runs behind a finalizer, so it completes even if the operator was down
-when the Tenant was deleted. A handler does no I/O of its own: it turns an outcome into the
-status patch, Events, metrics and, when something must be retried, a `kopf.TemporaryError`.
+Run with `kopf run -m tenantry_operator.handlers`. The operator is level-triggered: a Tenant is
+reconciled on create, update and operator start, and again by its own convergence daemon
+whenever it is due: soon after a reconcile that must be tried again, at once after a child it
+owns changed (its namespace's objects, Deployment, Service, Secrets: they are watched and mapped
+back to their Tenant), and otherwise every `resync_interval` seconds less a random jitter, so
+tenants spread out. Any reconcile pushes the next resync back (idle-aware), and one lock per
+Tenant keeps two reconciles of it from running at once. Nothing waits on kopf's retries, so a
+lost retry cannot leave a tenant unconverged.
+
+A Tier change stamps the Tier's revision on its Tenants so each re-reconciles; deletion runs
+behind a finalizer, so it completes even if the operator was down when the Tenant was deleted.
+A handler turns an outcome into the status patch, Events and metrics, through `apply`.
 """
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import logging
-from collections.abc import Iterable
+import random
+import threading
+import time
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 import kopf
+from kubernetes.client.rest import ApiException
 
 from tenantry_core import resources
-from tenantry_operator import metrics, provisioner, provisioners, reconcile, settings, status
+from tenantry_operator import (
+    apply,
+    conditions,
+    metrics,
+    provisioner,
+    provisioners,
+    reconcile,
+    settings,
+    status,
+)
 
 KOPF_PREFIX = "kopf.tenantry.dev"
 RETRY = 5.0  # seconds before an unexpected handler error is retried
+TICK = 0.5  # seconds between a convergence daemon's looks at whether its tenant is due
+SETTLE = 0.2  # seconds a changed child waits, so a burst of changes is reconciled once
+# What a Tenant owns and the operator watches (group, version, plural), all labelled as ours.
+CHILDREN = (
+    ("", "v1", "namespaces"),
+    ("", "v1", "resourcequotas"),
+    ("", "v1", "limitranges"),
+    ("", "v1", "serviceaccounts"),
+    ("", "v1", "secrets"),
+    ("", "v1", "services"),
+    ("networking.k8s.io", "v1", "networkpolicies"),
+    ("rbac.authorization.k8s.io", "v1", "roles"),
+    ("rbac.authorization.k8s.io", "v1", "rolebindings"),
+    ("apps", "v1", "deployments"),
+)
 
 
 @functools.cache
@@ -35,10 +71,78 @@ def silo_databases() -> provisioner.DatabaseProvisioner:
     return provisioners.ByTier(servers, config())
 
 
+class Schedule:
+    """When each Tenant is next due for a reconcile, and the lock that keeps its reconciles
+    one at a time. Shared by the change handlers (threads) and the daemons (the event loop)."""
+
+    def __init__(
+        self,
+        clock: Callable[[], float] = time.monotonic,
+        rand: Callable[[], float] = random.random,
+    ) -> None:
+        self._clock, self._rand = clock, rand
+        self._due: dict[str, float] = {}
+        self._locks: dict[str, threading.Lock] = {}
+
+    def lock(self, name: str) -> threading.Lock:
+        return self._locks.setdefault(name, threading.Lock())
+
+    def delay(self, retry_in: float | None, interval: float, jitter: float) -> float:
+        """Seconds to the next reconcile: `retry_in` when one asked for it, else the resync
+        interval less up to `jitter` of it."""
+        return retry_in if retry_in is not None else interval * (1 - jitter * self._rand())
+
+    def after(self, name: str, seconds: float) -> None:
+        self._due[name] = self._clock() + seconds
+
+    def start(self, name: str, seconds: float) -> None:
+        """Due in `seconds`, unless a reconcile already said when."""
+        self._due.setdefault(name, self._clock() + seconds)
+
+    def soon(self, name: str) -> None:
+        """Due in SETTLE seconds, unless it is due sooner anyway."""
+        self._due[name] = min(self._due.get(name, float("inf")), self._clock() + SETTLE)
+
+    def is_due(self, name: str) -> bool:
+        return self._clock() >= self._due.get(name, float("inf"))
+
+    def forget(self, name: str) -> None:
+        self._due.pop(name, None)
+
+
+SCHEDULE = Schedule()
+
+
+class KopfLogs(logging.Filter):
+    """kopf logs a handler's TemporaryError at ERROR: a retry it was asked for is a WARNING.
+    It also logs every child event the operator watches: those succeed silently."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        if record.levelno == logging.INFO and message.startswith("Handler 'child-"):
+            return False
+        if record.levelno == logging.ERROR and "failed temporarily" in message:
+            record.levelno, record.levelname = logging.WARNING, logging.getLevelName(
+                logging.WARNING
+            )
+        return True
+
+
+def tenant_of(child: Mapping[str, Any]) -> str | None:
+    """The name of the Tenant (of any version of our group) that owns `child`, if one does."""
+    for ref in (child.get("metadata") or {}).get("ownerReferences") or []:
+        group = str(ref.get("apiVersion", "")).partition("/")[0]
+        if ref.get("kind") == resources.TENANT_KIND and group == resources.GROUP:
+            return str(ref.get("name"))
+    return None
+
+
 @kopf.on.startup()
 def startup(
     settings: kopf.OperatorSettings, logger: logging.Logger | logging.LoggerAdapter[Any], **_: Any
 ) -> None:
+    for name in ("kopf.objects", "kopf.activities.startup"):
+        logging.getLogger(name).addFilter(KopfLogs())
     settings.persistence.finalizer = resources.FINALIZER
     # kopf ignores every annotation under its own prefix when it diffs an object, so its
     # bookkeeping must not share a prefix with annotations that mean a change (tier-revision).
@@ -65,47 +169,120 @@ def tenants_by_tier(name: str, spec: kopf.Spec, **_: Any) -> dict[str, str]:
     return {str(spec.get("tier", "")): name}
 
 
+def converge(name: str, *, wait: bool) -> None:
+    """Reconcile the Tenant `name` as it is now (read under its lock: what an earlier reconcile
+    wrote is seen), write its status, post its Events and say when it is next due. Without
+    `wait`, a reconcile already running makes this one unnecessary."""
+    lock = SCHEDULE.lock(name)
+    if not lock.acquire(blocking=wait):
+        return
+    try:
+        body = apply.get(resources.API_VERSION, resources.TENANT_KIND, name)
+        if body is None or body["metadata"].get("deletionTimestamp"):
+            return  # offboarding is delete_tenant's; re-creating children now would race it
+        with metrics.RECONCILE_SECONDS.time():
+            try:
+                outcome = reconcile.reconcile_tenant(body, cfg=config(), dbs=silo_databases())
+            except Exception:
+                metrics.RECONCILES.labels(result="error").inc()
+                SCHEDULE.after(name, RETRY)
+                raise
+        _report(body, outcome)
+        cfg = config()
+        SCHEDULE.after(
+            name, SCHEDULE.delay(outcome.retry_in, cfg.resync_interval, cfg.resync_jitter)
+        )
+    finally:
+        lock.release()
+
+
+def _report(body: Mapping[str, Any], outcome: reconcile.Outcome) -> None:
+    """The Events first, then the status that announces them, then the metrics."""
+    name = body["metadata"]["name"]
+    for event in outcome.events:
+        _post(body, event)
+    try:
+        apply.patch_status(name, outcome.new_status)
+    except ApiException as exc:
+        if exc.status == 404:
+            return  # deleted meanwhile
+        raise
+    metrics.RECONCILES.labels(result="retry" if outcome.retry_in is not None else "done").inc()
+    metrics.observe_tenant(
+        name, str(outcome.new_status.get("phase", "Unknown")), outcome.new_status.get("placement")
+    )
+
+
+def _post(body: Mapping[str, Any], event: conditions.Event) -> None:
+    apply.post_event(body, event)
+    metrics.EVENTS.labels(type=event.type, reason=event.reason).inc()
+
+
 # backoff: an unexpected error is retried in seconds, not kopf's default minute.
 @kopf.on.resume(resources.GROUP, resources.VERSION, resources.TENANT_PLURAL, backoff=RETRY)
 @kopf.on.create(resources.GROUP, resources.VERSION, resources.TENANT_PLURAL, backoff=RETRY)
 @kopf.on.update(resources.GROUP, resources.VERSION, resources.TENANT_PLURAL, backoff=RETRY)
-def reconcile_tenant(body: kopf.Body, patch: kopf.Patch, **_: Any) -> None:
-    if body.metadata.get("deletionTimestamp"):
-        return  # offboarding is delete_tenant's; re-creating children now would race it
-    with metrics.RECONCILE_SECONDS.time():
+def reconcile_tenant(name: str, **_: Any) -> None:
+    converge(name, wait=True)
+
+
+@kopf.daemon(resources.GROUP, resources.VERSION, resources.TENANT_PLURAL, cancellation_timeout=30)
+async def resync_tenant(
+    name: str,
+    stopped: kopf.DaemonStopped,
+    logger: logging.Logger | logging.LoggerAdapter[Any],
+    **_: Any,
+) -> None:
+    """The Tenant's convergence loop: reconcile it whenever it is due."""
+    cfg = config()
+    SCHEDULE.start(name, SCHEDULE.delay(None, cfg.resync_interval, cfg.resync_jitter))
+    while not stopped:
+        await stopped.wait(TICK)
+        if stopped or not SCHEDULE.is_due(name):
+            continue
         try:
-            outcome = reconcile.reconcile_tenant(body, cfg=config(), dbs=silo_databases())
-        except Exception:
-            metrics.RECONCILES.labels(result="error").inc()
-            raise
-    patch.status.update(outcome.new_status)
-    metrics.RECONCILES.labels(result="retry" if outcome.retry_in is not None else "done").inc()
-    metrics.observe_tenant(
-        body.metadata["name"],
-        str(outcome.new_status.get("phase", "Unknown")),
-        outcome.new_status.get("placement"),
-    )
-    for event in outcome.events:
-        kopf.event(body, type=event.type, reason=event.reason, message=event.message)
-        metrics.EVENTS.labels(type=event.type, reason=event.reason).inc()
-    if outcome.retry_in is not None:
-        ready = next(c for c in outcome.new_status["conditions"] if c["type"] == "Ready")
-        raise kopf.TemporaryError(f"{ready['reason']}: {ready['message']}", delay=outcome.retry_in)
+            await asyncio.to_thread(converge, name, wait=False)
+        except Exception:  # the loop goes on: the next try is due in RETRY seconds
+            logger.exception("resync of tenant %s failed", name)
+            SCHEDULE.after(name, RETRY)
+
+
+async def child_changed(event: Mapping[str, Any], body: kopf.Body, **_: Any) -> None:
+    """A child changed, was deleted or was created: its Tenant is due soon. (Async: it runs
+    on the event loop, never waiting for a worker thread a reconcile holds.)"""
+    if event.get("type") is None:
+        return  # the initial listing at start: every Tenant is reconciled then anyway
+    tenant = tenant_of(body)
+    if tenant is not None:
+        SCHEDULE.soon(tenant)
+
+
+for _group, _version, _plural in CHILDREN:
+    kopf.on.event(
+        _group,
+        _version,
+        _plural,
+        id=f"child-{_plural}",
+        labels={resources.LABEL_MANAGED_BY: resources.OPERATOR_FIELD_MANAGER},
+    )(child_changed)
 
 
 @kopf.on.delete(resources.GROUP, resources.VERSION, resources.TENANT_PLURAL, backoff=RETRY)
-def delete_tenant(body: kopf.Body, patch: kopf.Patch, **_: Any) -> None:
-    patch.status.update(status.deleting())
-    try:
-        offboarded = reconcile.offboard_tenant(body, cfg=config(), dbs=silo_databases())
-    except reconcile.Unavailable as exc:
-        kopf.warn(body, reason="OffboardingFailed", message=f"offboarding waits: {exc}")
-        metrics.OFFBOARDS.labels(result="retry").inc()
-        raise kopf.TemporaryError(str(exc), delay=10) from exc
+def delete_tenant(name: str, body: kopf.Body, patch: kopf.Patch, **_: Any) -> None:
+    with SCHEDULE.lock(name):  # no reconcile of it is under way
+        patch.status.update(status.deleting())
+        try:
+            offboarded = reconcile.offboard_tenant(body, cfg=config(), dbs=silo_databases())
+        except reconcile.Unavailable as exc:
+            waits = conditions.Event("Warning", "OffboardingFailed", f"offboarding waits: {exc}")
+            _post(body, waits)
+            metrics.OFFBOARDS.labels(result="retry").inc()
+            raise kopf.TemporaryError(str(exc), delay=10) from exc
     patch.status.update(status.deleting(offboarded))
-    kopf.info(body, reason="Offboarded", message=offboarded.done)
+    _post(body, conditions.Event("Normal", "Offboarded", offboarded.done))
     metrics.OFFBOARDS.labels(result="done").inc()
-    metrics.forget_tenant(body.metadata["name"])
+    metrics.forget_tenant(name)
+    SCHEDULE.forget(name)
 
 
 @kopf.on.resume(resources.GROUP, resources.VERSION, resources.TIER_PLURAL)

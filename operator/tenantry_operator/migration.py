@@ -30,6 +30,7 @@ from tenantry_operator import (
 )
 
 LAG_SMALL_ENOUGH = 256 * 1024  # bytes of WAL the target may be behind before the fence
+VERIFICATION_FAILED = "VerificationFailed"  # status.migration.reason of a rolled-back switch
 
 Phase = migration_state.Phase
 State = migration_state.MigrationState
@@ -71,11 +72,12 @@ class Context:
 
 def _provision(state: State, ctx: Context) -> State:
     target = ctx.plan(state.target)
-    endpoint = databases.ensure_tenant(ctx.cfg, ctx.dbs, target, ctx.password, route=False)
+    endpoint = databases.ensure_tenant(ctx.cfg, ctx.dbs, target, ctx.password)
     return dataclasses.replace(
         state,
         phase=Phase.COPYING,
-        message=f"target ready at {endpoint.host}:{endpoint.port}/{endpoint.database}",
+        message=f"the {state.target} target is ready",
+        detail=f"target at {endpoint.host}:{endpoint.port}/{endpoint.database}",
     )
 
 
@@ -110,7 +112,7 @@ def _switch(state: State, ctx: Context) -> State:
     if routes.routed_to(ctx.pool_url, ctx.tenant.tenant_key, target):
         return dataclasses.replace(state, phase=Phase.CLEANING_UP)  # switched before a crash
     target_plan = ctx.plan(target)
-    endpoint = databases.ensure_tenant(ctx.cfg, ctx.dbs, target_plan, ctx.password, route=False)
+    endpoint = databases.ensure_tenant(ctx.cfg, ctx.dbs, target_plan, ctx.password)
     source_side = ctx.need(source)
     fences = [source_side.url] if source is model.Isolation.SILO else []
     try:
@@ -123,7 +125,13 @@ def _switch(state: State, ctx: Context) -> State:
             routes.switch(target_plan, endpoint),
         )
     except replication.VerificationFailed as exc:
-        return dataclasses.replace(state, phase=Phase.ROLLING_BACK, message=str(exc))
+        return dataclasses.replace(
+            state,
+            phase=Phase.ROLLING_BACK,
+            reason=VERIFICATION_FAILED,
+            message=f"tables {', '.join(exc.tables)} differ after the final catch-up",
+            detail=str(exc),
+        )
     if source is model.Isolation.SILO:
         grants.freeze(source_side.url, ctx.plan(source).schema, ctx.plan(source).role)
     return dataclasses.replace(
@@ -166,8 +174,11 @@ _STEPS: dict[Phase, Callable[[State, Context], State]] = {
 
 
 def step(state: State, ctx: Context) -> State:
-    """Carry out the current phase once; returns the state to persist (maybe the same phase)."""
-    return _STEPS[state.phase](state, ctx) if state.running else state
+    """Carry out the current phase once; returns the state to persist (maybe the same phase),
+    with the raw detail of this step alone."""
+    if not state.running:
+        return state
+    return _STEPS[state.phase](dataclasses.replace(state, detail=""), ctx)
 
 
 def run(

@@ -3,7 +3,9 @@
 Pure data: `decide` reads it to start, resume or leave a migration, `migration` advances it one
 phase at a time, and `status` writes it back. `from_status` and `to_status` keep the JSON keys
 of the status block (phase, source, target, started, generation, rowsCopied,
-replicationLagBytes, writeBlockMs, message), so an operator of any version resumes it.
+replicationLagBytes, writeBlockMs, reason, message), so an operator of any version resumes it.
+Tenants can read that block: its message is neutral, and the raw detail of a failure (`detail`)
+is never stored, only logged and posted as an Event for admins.
 """
 
 from __future__ import annotations
@@ -40,7 +42,9 @@ class MigrationState:
     rows_copied: int = 0
     replication_lag_bytes: int | None = None
     write_block_ms: int | None = None
-    message: str = ""
+    message: str = ""  # neutral: no host, port or raw database error
+    reason: str = ""  # CamelCase, set when the migration failed
+    detail: str = dataclasses.field(default="", compare=False)  # for admins; not in status
 
     @property
     def running(self) -> bool:
@@ -59,6 +63,7 @@ class MigrationState:
             replication_lag_bytes=None if lag is None else int(lag),
             write_block_ms=None if blocked is None else int(blocked),
             message=str(block.get("message") or ""),
+            reason=str(block.get("reason") or ""),
         )
 
     def to_status(self) -> dict[str, Any]:
@@ -72,6 +77,7 @@ class MigrationState:
             "replicationLagBytes": self.replication_lag_bytes,
             "writeBlockMs": self.write_block_ms,
             "message": self.message,
+            "reason": self.reason,
         }
 
 

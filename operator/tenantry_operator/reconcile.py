@@ -68,7 +68,7 @@ def reconcile_tenant(
         missing = conditions.StepResult(
             False, conditions.Reason.TIER_NOT_FOUND, f"Tier {tenant.tier!r} does not exist"
         )
-        return _outcome(replace(obs, blocked=missing), previous, now)
+        return _outcome(replace(obs, blocked=missing), recorded, now)
     obs = replace(
         obs,
         tier_revision=tier.revision,
@@ -90,7 +90,7 @@ def reconcile_tenant(
             body, tenant=tenant, tier=tier, placement=decision.placement, cfg=cfg
         )
         obs = replace(obs, workload=workload)
-    return _outcome(obs, previous, now)
+    return _outcome(obs, recorded, now)
 
 
 def _ensure_data(
@@ -127,16 +127,20 @@ def _ensure_data(
     return replace(obs, restored_from=tenant.restore_from)
 
 
-def _outcome(obs: status.Observation, previous: list[dict[str, Any]], now: dt.datetime) -> Outcome:
-    """The status to write, the Events its changes announce, and when to try again: soon
-    while steps are only in progress, later after a failure, at 5 s while a migration waits."""
+def _outcome(obs: status.Observation, recorded: Mapping[str, Any], now: dt.datetime) -> Outcome:
+    """The status to write, the Events its changes announce (and what it restored), and when
+    to try again: soon while steps are only in progress, later after a failure, at 5 s while a
+    migration waits."""
+    previous = list(recorded.get("conditions") or [])
     new_status = status.compute(obs, previous, now)
     failed = obs.failed_steps()
     in_progress = [s for s in failed if s.reason in conditions.IN_PROGRESS]
     retry = None if not failed else 0.5 if len(in_progress) == len(failed) else 15.0
+    events = conditions.events(previous, new_status["conditions"])
+    drift = status.drift_event(obs, recorded)
     return Outcome(
         new_status=new_status,
-        events=conditions.events(previous, new_status["conditions"]),
+        events=[*events, drift] if drift else events,
         retry_in=5.0 if obs.waiting is not None else retry,
     )
 

@@ -145,7 +145,11 @@ def checksums(side: Side, tenant_key: identity.TenantKey) -> dict[str, tuple[int
 
 
 class VerificationFailed(Exception):
-    """Source and target differ after the final catch-up; the message says where."""
+    """Source and target differ after the final catch-up in `tables`; the message says how."""
+
+    def __init__(self, tables: list[str], message: str) -> None:
+        super().__init__(message)
+        self.tables = tables
 
 
 @dataclass(frozen=True)
@@ -196,6 +200,7 @@ def fenced_switch(
                 if time.monotonic() - started > deadline:
                     differing = sorted(t for t in mine if mine.get(t) != theirs.get(t))
                     raise VerificationFailed(
+                        differing,
                         f"tables {', '.join(differing)} differ after the final catch-up: "
                         + "; ".join(
                             f"{t}: source {mine.get(t)} target {theirs.get(t)}" for t in differing

@@ -19,20 +19,29 @@ KEY = routing.TENANT_COLUMN
 
 def upsert(
     cfg: settings.OperatorSettings, plan: planning.DatabasePlan, endpoint: planning.Endpoint
-) -> None:
-    """Point the tenant's routing row at its data (and no longer mark it retained)."""
+) -> str | None:
+    """Point the tenant's routing row at its data (and no longer mark it retained); says
+    whether the row was missing or pointed elsewhere, None when it was already right."""
     silo = plan.placement is model.Isolation.SILO
     with postgres.connect(cfg.admin_url(cfg.pool_database)) as conn:
-        conn.execute(
-            f"""INSERT INTO {ROUTING_TABLE} ({KEY}, placement, tier, db_role, schema_name,
-                                              db_host, db_port, db_name, suspended)
+        row = conn.execute(
+            f"""INSERT INTO {ROUTING_TABLE} AS existing ({KEY}, placement, tier, db_role,
+                                              schema_name, db_host, db_port, db_name, suspended)
                 VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)
                 ON CONFLICT ({KEY}) DO UPDATE SET
                     placement = EXCLUDED.placement, tier = EXCLUDED.tier,
                     db_role = EXCLUDED.db_role, schema_name = EXCLUDED.schema_name,
                     db_host = EXCLUDED.db_host, db_port = EXCLUDED.db_port,
                     db_name = EXCLUDED.db_name, suspended = EXCLUDED.suspended,
-                    retained_at = NULL, updated_at = now()""",
+                    retained_at = NULL, updated_at = now()
+                WHERE existing.retained_at IS NOT NULL
+                   OR (existing.placement, existing.tier, existing.db_role, existing.schema_name,
+                       existing.db_host, existing.db_port, existing.db_name, existing.suspended)
+                      IS DISTINCT FROM
+                      (EXCLUDED.placement, EXCLUDED.tier, EXCLUDED.db_role,
+                       EXCLUDED.schema_name, EXCLUDED.db_host, EXCLUDED.db_port,
+                       EXCLUDED.db_name, EXCLUDED.suspended)
+                RETURNING xmax = 0""",
             (
                 plan.tenant_key,
                 plan.placement.value,
@@ -44,7 +53,10 @@ def upsert(
                 endpoint.database if silo else None,
                 plan.suspended,
             ),
-        )
+        ).fetchone()
+    if row is None:
+        return None
+    return f"routing row {plan.tenant_key} ({'missing' if row[0] else 'changed'})"
 
 
 def switch(plan: planning.DatabasePlan, endpoint: planning.Endpoint) -> sql.Composed:

@@ -35,6 +35,10 @@ class OperatorSettings(BaseSettings):
     # Where Prometheus scrapes the operator's metrics (port 0: not served).
     metrics_port: int = 8080
     metrics_address: str = "0.0.0.0"  # noqa: S104 - scraped from inside the cluster
+    # Seconds between two reconciles of a Tenant that nothing changed (level-triggered: drift
+    # is restored within this), less a random part of up to `resync_jitter` of it.
+    resync_interval: float = Field(default=20.0, gt=0)
+    resync_jitter: float = Field(default=0.25, ge=0, lt=1)
     # Seconds to wait after each live-migration step: for demos and kill-at-each-step tests.
     migration_step_pause: float = 0.0
     # The command that upgrades one placement's schema (`tenantry_core.schema`), as a JSON list.

@@ -2,7 +2,8 @@
 
 `compute` turns what one reconcile observed into the whole status: the conditions (by the rules
 of `conditions`), the phase, the placement, and the migration, database, restoredFrom,
-tierRevision and namespace blocks. `migration_progress` is the patch and Event a running live
+tierRevision and namespace blocks; `drift_event` names what a reconcile restored.
+`migration_progress` is the patch and Event a running live
 migration posts after each phase; `deleting` is the delete handler's status. Used by
 `reconcile`, the reconcile steps and `handlers`; unit tests feed it literal observations.
 """
@@ -164,6 +165,34 @@ def compute(
     return result
 
 
+def drift_event(obs: Observation, recorded: Mapping[str, Any]) -> conditions.Event | None:
+    """An Event naming what this reconcile restored: what a step had to create or change
+    although its condition said Provisioned for this generation and Tier revision, with no
+    migration under way (anything else is a change the operator was asked for)."""
+    if (
+        obs.migration is not None
+        or recorded.get("observedGeneration") != obs.generation
+        or recorded.get("tierRevision") != obs.tier_revision
+    ):
+        return None
+    before = {str(c.get("type")): c for c in recorded.get("conditions") or []}
+    kind = conditions.ConditionType
+    restored: list[str] = []
+    for ctype, result in (
+        (kind.NAMESPACE_READY, obs.namespace),
+        (kind.DATABASE_READY, obs.database),
+        (kind.WORKLOAD_READY, obs.workload),
+    ):
+        was = before.get(ctype.value) or {}
+        if was.get("status") == "True" and was.get("reason") == conditions.Reason.PROVISIONED:
+            restored += result.changed
+    if not restored:
+        return None
+    return conditions.Event(
+        "Warning", "DriftRestored", f"restored what was changed by hand: {', '.join(restored)}"
+    )
+
+
 def database(plan: planning.DatabasePlan, endpoint: planning.Endpoint) -> dict[str, Any]:
     """`status.database`: where the tenant's data is and which Secret reaches it."""
     return {
@@ -190,7 +219,8 @@ def migration_progress(
     now: dt.datetime,
 ) -> Progress:
     """The migration block and a Migrating condition that says the phase; once routing points
-    at the target (CleaningUp, Completed), the placement too."""
+    at the target (CleaningUp, Completed), the placement too. The state's raw detail goes into
+    the Event only: tenants read status."""
     stamp = now.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     kept = [c for c in previous if c.get("type") != conditions.ConditionType.MIGRATING]
     migrating = {
@@ -204,10 +234,11 @@ def migration_progress(
     if state.phase in (MigrationPhase.CLEANING_UP, MigrationPhase.COMPLETED):
         patch["placement"] = state.target.value
     failed = state.phase in (MigrationPhase.ROLLING_BACK, MigrationPhase.FAILED)
+    detail = f" ({state.detail})" if state.detail else ""  # Events are for admins
     event = conditions.Event(
         "Warning" if failed else "Normal",
         f"Migration{state.phase}",
-        f"{state.source} → {state.target}: {state.message}",
+        f"{state.source} → {state.target}: {state.message}{detail}",
     )
     return Progress(patch, event)
 

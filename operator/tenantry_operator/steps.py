@@ -29,6 +29,7 @@ from tenantry_operator import (
     postgres,
     provisioner,
     retention,
+    routes,
     settings,
     snapshots,
     status,
@@ -56,7 +57,7 @@ def load_tier(name: str) -> model.Tier | None:
 
 def ensure_namespace(body: Body, tenant: model.Tenant, tier: model.Tier) -> StepResult:
     try:
-        apply.apply_owned(body, planning.plan_namespace(tenant, tier))
+        changed = tuple(apply.apply_owned(body, planning.plan_namespace(tenant, tier)))
     except apply.ApplyError as exc:
         return StepResult(False, Reason.APPLY_FAILED, str(exc))
     if not apply.namespace_active(tenant.namespace):
@@ -67,6 +68,7 @@ def ensure_namespace(body: Body, tenant: model.Tenant, tier: model.Tier) -> Step
         True,
         Reason.PROVISIONED,
         f"namespace {tenant.namespace} with quota, limits, policy and RBAC",
+        changed,
     )
 
 
@@ -98,12 +100,18 @@ def migrate(
         progress = status.migration_progress(new, previous, dt.datetime.now(dt.UTC))
         apply.patch_status(tenant.tenant_key, progress.patch)
         apply.post_event(body, progress.event)
+        if new.detail:  # the raw words of a failure are a warning; a target's address is not
+            level = logging.WARNING if new.reason else logging.INFO
+            log.log(level, "tenant %s: migration %s: %s", tenant.tenant_key, new.phase, new.detail)
 
     try:
         persist(state)
         return Migrated(migration.run(state, ctx, persist))
     except (postgres.DatabaseUnavailable, provisioner.ProvisionerUnavailable, psycopg.Error) as exc:
-        log.warning("tenant %s: migration waits: %s", tenant.tenant_key, str(exc).strip())
+        raw = str(exc).strip()
+        log.warning("tenant %s: migration waits: %s", tenant.tenant_key, raw)
+        waits = conditions.Event("Warning", "MigrationWaiting", f"{state.phase}: {raw}")
+        apply.post_event(body, waits)
         return Migrated(state, "a database does not answer or refused a step; it is retried")
 
 
@@ -116,15 +124,16 @@ def ensure_database(
     cfg: settings.OperatorSettings,
     dbs: provisioner.DatabaseProvisioner,
 ) -> tuple[StepResult, planning.Endpoint | None]:
-    """Credentials first (the Secret is the source of truth for the password), then the data;
-    returns where the data answers once it does."""
+    """Credentials first (the Secret is the source of truth for the password), then the data
+    and its routing row; returns where the data answers once it does."""
     try:
         stored = (
             apply.read_secret(tenant.namespace, planning.SECRET_NAME, owner_uid=tenant.uid) or {}
         )
         password = stored.get("password") or secrets.token_urlsafe(24)
         endpoint = databases.ensure_tenant(cfg, dbs, plan, password)
-        apply.apply_owned(
+        rerouted = routes.upsert(cfg, plan, endpoint)
+        changed = apply.apply_owned(
             body,
             [
                 planning.plan_secret(tenant, tier, plan, endpoint, password),
@@ -148,7 +157,9 @@ def ensure_database(
         model.Isolation.BRIDGE: f"schema {plan.schema} in {cfg.pool_database}",
         model.Isolation.SILO: f"database {plan.database} of its own",
     }[plan.placement]
-    return StepResult(True, Reason.PROVISIONED, f"role {plan.role}, {where}"), endpoint
+    changed += [rerouted] if rerouted else []
+    done = StepResult(True, Reason.PROVISIONED, f"role {plan.role}, {where}", tuple(changed))
+    return done, endpoint
 
 
 def ensure_adopted(
@@ -228,7 +239,7 @@ def ensure_workload(
         )
     objects = planning.plan_workload(tenant, tier, cfg.app_image, cfg.app_jwt_public_key)
     try:
-        apply.apply_owned(body, objects)
+        changed = tuple(apply.apply_owned(body, objects))
     except apply.ApplyError as exc:
         return StepResult(False, Reason.APPLY_FAILED, str(exc))
     deployment = apply.get("apps/v1", "Deployment", "app", tenant.namespace) or {}
@@ -243,6 +254,7 @@ def ensure_workload(
         ready,
         Reason.PROVISIONED if ready else Reason.WORKLOAD_NOT_READY,
         f"deployment app: {available}/{wanted} replicas available",
+        changed,
     )
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from kubernetes import client
+from kubernetes import client, watch
 
 from tests.conftest import eventually
 from tests.integration import support
@@ -55,4 +55,38 @@ def test_a_failed_restore_says_so_without_the_tools_words(
     assert failed["message"] == (
         f"restore from {broken}.dump failed; the operator's log has the details"
     )
+    support.delete_tenant(custom, name)
+
+
+def test_a_migrations_status_names_no_host_port_or_raw_detail(
+    custom: client.CustomObjectsApi,
+) -> None:
+    name = support.unique("quietmove")
+    support.create_tenant(custom, name, tier="free")
+    start = support.wait_ready(custom, name)
+    seen: list[str] = []
+    stream = watch.Watch()
+    support.patch_tenant(custom, name, tier="enterprise")
+    for event in stream.stream(
+        custom.list_cluster_custom_object,
+        support.GROUP,
+        support.VERSION,
+        "tenants",
+        field_selector=f"metadata.name={name}",
+        resource_version=start["metadata"]["resourceVersion"],
+        timeout_seconds=90,
+    ):
+        status = event["object"].get("status") or {}
+        migration = status.get("migration") or {}
+        seen += [str(migration.get("message", "")), *messages(event["object"])]
+        if migration.get("phase") == "Completed" and status.get("phase") == "Ready":
+            stream.stop()
+    done = support.get_tenant(custom, name)
+    assert done is not None
+    assert done["status"]["migration"]["phase"] == "Completed"
+    database = done["status"]["database"]
+    assert database["host"]
+    assert database["port"]
+    leaks = [m for m in seen if database["host"] in m or str(database["port"]) in m]
+    assert leaks == []
     support.delete_tenant(custom, name)

@@ -1,5 +1,6 @@
 """A live migration's state keeps the exact JSON of `status.migration` both ways."""
 
+import dataclasses
 import datetime as dt
 from typing import Any
 
@@ -18,6 +19,7 @@ SWITCHED: dict[str, Any] = {
     "replicationLagBytes": 0,
     "writeBlockMs": 37,
     "message": "switched to silo; writes waited 37 ms",
+    "reason": "",
 }
 
 
@@ -51,6 +53,7 @@ def test_a_new_migration_starts_provisioning_with_nothing_measured() -> None:
         "replicationLagBytes": None,
         "writeBlockMs": None,
         "message": "",
+        "reason": "",
     }
     assert migration_state.MigrationState.from_status(begun.to_status()) == begun
     assert begun.running
@@ -85,3 +88,13 @@ def test_completed_and_failed_are_final() -> None:
         for p in Phase
         if not migration_state.MigrationState.from_status({**SWITCHED, "phase": p.value}).running
     } == {Phase.COMPLETED, Phase.FAILED}
+
+
+def test_the_raw_detail_of_a_step_never_reaches_the_status_block() -> None:
+    failed = migration_state.MigrationState.from_status(
+        {**SWITCHED, "phase": "RollingBack", "reason": "VerificationFailed", "message": "differ"}
+    )
+    detailed = dataclasses.replace(failed, detail="notes: source (3, 'abc') target (2, 'def')")
+    assert detailed.to_status() == failed.to_status()
+    assert detailed.to_status()["reason"] == "VerificationFailed"
+    assert "abc" not in str(detailed.to_status())

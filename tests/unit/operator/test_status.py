@@ -293,3 +293,60 @@ def test_deleting_status_records_where_the_data_went() -> None:
         "phase": "Deleting",
         "snapshot": {"file": "acme-1.dump", "rows": {"notes": 3}},
     }
+
+
+RESTORED = conditions.StepResult(
+    True, conditions.Reason.PROVISIONED, "done", ("NetworkPolicy a/tenant-isolation (missing)",)
+)
+
+
+def converged(generation: int = 3, revision: str = "r1") -> dict[str, Any]:
+    """The status of a tenant that was Ready at `generation` and Tier revision `revision`."""
+    return status.compute(ok(generation, placement="pool", tier_revision=revision), [], T0)
+
+
+def test_what_a_converged_tenants_reconcile_had_to_restore_is_named() -> None:
+    obs = status.Observation(3, namespace=RESTORED, database=OK, workload=OK, tier_revision="r1")
+    event = status.drift_event(obs, converged())
+    assert event is not None
+    assert (event.type, event.reason) == ("Warning", "DriftRestored")
+    assert "NetworkPolicy a/tenant-isolation (missing)" in event.message
+
+
+def test_changes_the_operator_was_asked_for_are_no_drift() -> None:
+    obs = status.Observation(3, namespace=RESTORED, database=OK, workload=OK, tier_revision="r1")
+    assert status.drift_event(obs, {}) is None, "a new tenant"
+    assert status.drift_event(obs, converged(generation=2)) is None, "a changed spec"
+    assert status.drift_event(obs, converged(revision="r0")) is None, "a changed Tier"
+    moving = status.Observation(
+        3,
+        namespace=RESTORED,
+        database=OK,
+        workload=OK,
+        tier_revision="r1",
+        migration=migration_state.begin(
+            model.Isolation.POOL, model.Isolation.SILO, generation=3, now=T0
+        ),
+    )
+    assert status.drift_event(moving, converged()) is None, "a migration under way"
+    untouched = status.Observation(3, namespace=OK, database=OK, workload=OK, tier_revision="r1")
+    assert status.drift_event(untouched, converged()) is None
+
+
+def test_a_migrations_raw_detail_is_in_its_event_not_its_status() -> None:
+    state = migration_state.MigrationState(
+        phase=migration_state.Phase.ROLLING_BACK,
+        source=model.Isolation.SILO,
+        target=model.Isolation.POOL,
+        started=T0,
+        generation=3,
+        message="tables notes differ after the final catch-up",
+        reason="VerificationFailed",
+        detail="notes: source (3, 'abc') target (2, 'def')",
+    )
+    progress = status.migration_progress(state, [], T1)
+    assert progress.patch["migration"]["message"] == state.message
+    assert progress.patch["migration"]["reason"] == "VerificationFailed"
+    assert "abc" not in str(progress.patch)
+    assert progress.event.type == "Warning"
+    assert "source (3, 'abc')" in progress.event.message
