@@ -172,5 +172,13 @@ rm -rf "$OUT/oci" "$OUT"/*.tar "$OUT/rootfs"
 mv "$LAYOUT" "$OUT/oci"
 for tag in $TAGS; do mv "$WORK/$tag.tar" "$OUT/$tag.tar"; done
 rm -rf "$WORK"
+# The app plane's root filesystem as the simulated node shares it read-only between its
+# containers (`localplatform.containers.Image.rootfs`: rootfs/<algorithm>-<hex>/rootfs).
+DIGEST=$("$PYTHON" -c 'import json, sys
+index = json.load(open(sys.argv[1]))
+print(next(m["digest"] for m in index["manifests"]
+           if m["annotations"]["org.opencontainers.image.ref.name"] == "app-plane"))' \
+    "$OUT/oci/index.json")
+umoci unpack --image "$OUT/oci:app-plane" "$OUT/rootfs/$(echo "$DIGEST" | tr : -)" >/dev/null
 echo "$HASH" > "$OUT/inputs.sha256"
 say "built in $(( $(date +%s) - started ))s: $OUT/oci (tags: $TAGS), $OUT/<tag>.tar"

@@ -125,7 +125,6 @@ def runtime_spec(image: ImageConfig, *, rootfs: str, env: Mapping[str, str]) -> 
             "env": [f"{k}={v}" for k, v in merged.items()],
             "cwd": image.cwd,
             "capabilities": {s: [] for s in ("bounding", "effective", "permitted")},
-            "rlimits": [{"type": "RLIMIT_NOFILE", "hard": 65536, "soft": 65536}],
             "noNewPrivileges": True,
         },
         "root": {"path": rootfs, "readonly": True},
