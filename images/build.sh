@@ -1,6 +1,6 @@
 #!/bin/sh
-# Builds Tenantry's image without Docker: what `make images` runs (images/README-less summary in
-# the top-level README, section Images). The same image as images/Containerfile:
+# Builds Tenantry's image without Docker: what `make images` runs (README, section Images).
+# The same contents as images/Containerfile builds with Docker:
 #   1. wheels: the locked dependencies (images/requirements.lock, hashes required) and Tenantry's
 #      own wheel, built on this machine (no compiler ever enters the image);
 #   2. rootfs: a minimal Debian (mmdebstrap) with python3, a venv in /opt/tenantry holding the
@@ -10,7 +10,7 @@
 #   4. docker archives build/images/<tag>.tar as tenantry/<tag>:dev for `kind load` (skopeo).
 # The image holds the three components and tenantry_core, not the local platform (localplatform
 # and `tenantry-dev` are development tools). Nothing is rebuilt while the hash of the inputs
-# (lock file, pyproject, the components' sources, this folder) is the one in
+# (lock file, pyproject, the components' sources, this script) is the one in
 # build/images/inputs.sha256.
 #
 # Usage: images/build.sh [--if-possible]
@@ -27,12 +27,12 @@ TAGS="operator control-plane app-plane"
 SOURCE_URL=${TENANTRY_IMAGE_SOURCE:-https://github.com/tenantry/tenantry}
 TOOLS="mmdebstrap umoci skopeo runc"
 
-say() { echo "images: $*" >&2; }
+say() { echo "images: [$(( $(date +%s) - ${started:-$(date +%s)} ))s] $*" >&2; }
 
 inputs_hash() {
     cd "$ROOT"
-    find images pyproject.toml tenantry_core control_plane app_plane \
-        operator/tenantry_operator -type f ! -path '*/__pycache__/*' ! -name '*.pyc' \
+    find images/build.sh images/requirements.lock pyproject.toml tenantry_core control_plane \
+        app_plane operator/tenantry_operator -type f ! -path '*/__pycache__/*' ! -name '*.pyc' \
         | LC_ALL=C sort | xargs sha256sum | sha256sum | cut -d' ' -f1
 }
 
@@ -76,17 +76,20 @@ if ! ensure_tools; then
     exit 1
 fi
 
+started=$(date +%s)
 cd "$ROOT"
 VERSION=$(version)
-started=$(date +%s)
 WORK="$OUT/work"
 rm -rf "$WORK"
 mkdir -p "$WORK/wheels" "$OUT/wheel-cache"
 
 say "wheels (locked dependencies, then tenantry $VERSION)"
 # The cache keeps downloaded and built wheels between builds; the image gets only the locked ones.
+# Offline first: a rebuild after a source change needs nothing new from the index.
 "$PYTHON" -m pip wheel --quiet --require-hashes --no-deps -r images/requirements.lock \
-    --wheel-dir "$OUT/wheel-cache"
+    --wheel-dir "$OUT/wheel-cache" --no-index --find-links "$OUT/wheel-cache" 2>/dev/null \
+    || "$PYTHON" -m pip wheel --quiet --require-hashes --no-deps -r images/requirements.lock \
+        --wheel-dir "$OUT/wheel-cache"
 "$PYTHON" -m pip wheel --quiet --no-deps --wheel-dir "$WORK/wheels" .
 # Only this lock's wheels go in (the cache may hold older ones), found by name and version.
 "$PYTHON" - "$OUT/wheel-cache" "$WORK/wheels" <<'EOF'
@@ -181,4 +184,4 @@ print(next(m["digest"] for m in index["manifests"]
     "$OUT/oci/index.json")
 umoci unpack --image "$OUT/oci:app-plane" "$OUT/rootfs/$(echo "$DIGEST" | tr : -)" >/dev/null
 echo "$HASH" > "$OUT/inputs.sha256"
-say "built in $(( $(date +%s) - started ))s: $OUT/oci (tags: $TAGS), $OUT/<tag>.tar"
+say "built: $OUT/oci (tags: $TAGS), $OUT/<tag>.tar"
