@@ -84,25 +84,31 @@ rm -rf "$WORK"
 mkdir -p "$WORK/wheels" "$OUT/wheel-cache"
 
 say "wheels (locked dependencies, then tenantry $VERSION)"
-# The cache keeps downloaded and built wheels between builds; the image gets only the locked ones.
-# Offline first: a rebuild after a source change needs nothing new from the index.
-"$PYTHON" -m pip wheel --quiet --require-hashes --no-deps -r images/requirements.lock \
-    --wheel-dir "$OUT/wheel-cache" --no-index --find-links "$OUT/wheel-cache" 2>/dev/null \
-    || "$PYTHON" -m pip wheel --quiet --require-hashes --no-deps -r images/requirements.lock \
-        --wheel-dir "$OUT/wheel-cache"
-"$PYTHON" -m pip wheel --quiet --no-deps --wheel-dir "$WORK/wheels" .
-# Only this lock's wheels go in (the cache may hold older ones), found by name and version.
-"$PYTHON" - "$OUT/wheel-cache" "$WORK/wheels" <<'EOF'
-import pathlib, re, shutil, sys
+# The cache keeps downloaded wheels between builds. The image gets exactly the lock's: each
+# picked by name and version, and checked against the lock's hashes for that pin.
+pick_wheels() {
+    "$PYTHON" - "$OUT/wheel-cache" "$WORK/wheels" <<'EOF'
+import hashlib, pathlib, re, shutil, sys
 cache, dest = map(pathlib.Path, sys.argv[1:])
 norm = lambda s: re.sub(r"[-_.]+", "_", s).lower()
-pins = dict(m.groups() for m in re.finditer(r"^([A-Za-z0-9_.-]+)==(\S+)", open("images/requirements.lock").read(), re.M))
-for name, ver in pins.items():
-    found = [w for w in cache.glob("*.whl") if [norm(p) for p in w.name.split("-")[:2]] == [norm(name), norm(ver)]]
+lock = pathlib.Path("images/requirements.lock").read_text()
+pins = re.findall(r"^([A-Za-z0-9_.-]+)==(\S+)((?:\s*\\\n\s+--hash=sha256:[0-9a-f]{64})+)", lock, re.M)
+for name, version, hashes in pins:
+    allowed = set(re.findall(r"[0-9a-f]{64}", hashes))
+    found = [w for w in cache.glob("*.whl")
+             if [norm(p) for p in w.name.split("-")[:2]] == [norm(name), norm(version)]
+             and hashlib.sha256(w.read_bytes()).hexdigest() in allowed]
     if not found:
-        sys.exit(f"no wheel for {name}=={ver} in {cache}")
+        sys.exit(f"no wheel for {name}=={version} matching the lock's hashes in {cache}")
     shutil.copy(found[0], dest)
 EOF
+}
+if ! pick_wheels 2>/dev/null; then
+    "$PYTHON" -m pip wheel --quiet --require-hashes --no-deps -r images/requirements.lock \
+        --wheel-dir "$OUT/wheel-cache"
+    pick_wheels
+fi
+"$PYTHON" -m pip wheel --quiet --no-deps --wheel-dir "$WORK/wheels" .
 
 say "rootfs (Debian $SUITE minbase + python3, venv in /opt/tenantry)"
 export WHEELS="$WORK/wheels" IMAGE_UID
