@@ -25,7 +25,9 @@ from typing import IO, Protocol
 from localplatform import containers, ocispec, procs
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_LAYOUT = REPO_ROOT / "build" / "images" / "oci"
+# Where `make images` writes (images/build.sh honours TENANTRY_IMAGES_DIR too).
+IMAGES_DIR = Path(os.environ.get("TENANTRY_IMAGES_DIR") or REPO_ROOT / "build" / "images")
+DEFAULT_LAYOUT = IMAGES_DIR / "oci"
 APP_PLANE_TAG = "app-plane"
 
 
