@@ -95,18 +95,19 @@ def main() -> None:
     )
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    try:
+        kind, reason = pods.choose(args.pod_runtime, layout=args.image_layout)
+    except ocispec.ImageError as exc:
+        parser.exit(2, f"error: {exc}\n")
     api = config.new_client_from_config(config_file=args.kubeconfig)
     node = SimulatedNode(api)
     node.register()
     node.renew_lease()
     # After registering: unpacking an image not unpacked yet takes a while, and pods wait.
-    try:
-        runtime, reason = pods.runtime(
-            args.pod_runtime, layout=args.image_layout, state_dir=args.runtime_dir.resolve()
-        )
-    except ocispec.ImageError as exc:
-        parser.exit(2, f"error: {exc}\n")
-    log.info("app-plane pods run as %s: %s", type(runtime).__name__, reason)
+    runtime = pods.make_runtime(
+        kind, layout=args.image_layout, state_dir=args.runtime_dir.resolve()
+    )
+    log.info("app-plane pods run as %s: %s", kind, reason)
     runner = pods.PodRunner(args.pod_logs, runtime)
     node_pods = kubelet.Kubelet(node.core, runner, node_name=node.name)
     stop = threading.Event()

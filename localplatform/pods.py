@@ -8,7 +8,7 @@ the host's network, as `hostNetwork` pods do). `ContainerRuntime` runs the image
 with `runc` (`localplatform.containers`), read-only, as the image's non-root user;
 `ProcessRuntime` runs `uvicorn app_plane.main:app` from this checkout. Either way the output
 goes to one log file per pod and readiness follows the container's HTTP readiness probe.
-`localplatform.node` picks the runtime (`localplatform.ocispec.choose_runtime`).
+`localplatform.node` picks the runtime (`choose`, then `make_runtime`).
 """
 
 from __future__ import annotations
@@ -167,19 +167,26 @@ class PodRunner:
             self.stop(key)
 
 
-def runtime(setting: str, *, layout: Path, state_dir: Path) -> tuple[Runtime, str]:
-    """The runtime `setting` (auto, runc or process) asks for on this machine, and why."""
-    image = containers.Image(layout, APP_PLANE_TAG)
+def choose(setting: str, *, layout: Path) -> tuple[ocispec.Runtime, str]:
+    """The runtime `setting` (auto, runc or process) asks for on this machine, and why; quick,
+    and ImageError when `runc` is asked for and cannot run."""
     runc_found, umoci_found = containers.tools_found()
-    chosen, reason = ocispec.choose_runtime(
+    return ocispec.choose_runtime(
         setting,
         runc_found=runc_found,
         umoci_found=umoci_found,
         root=os.geteuid() == 0,
-        image_error=image.problem() if runc_found and umoci_found else None,
+        image_error=containers.Image(layout, APP_PLANE_TAG).problem()
+        if runc_found and umoci_found
+        else None,
     )
-    if chosen == "process":
-        return ProcessRuntime(), reason
-    container_runtime = ContainerRuntime(image, state_dir)
+
+
+def make_runtime(kind: ocispec.Runtime, *, layout: Path, state_dir: Path) -> Runtime:
+    """The runtime `choose` picked; for runc, the image unpacked (if it is not yet) and the
+    containers of a previous node deleted."""
+    if kind == "process":
+        return ProcessRuntime()
+    container_runtime = ContainerRuntime(containers.Image(layout, APP_PLANE_TAG), state_dir)
     container_runtime.clean_up()
-    return container_runtime, reason
+    return container_runtime

@@ -14,6 +14,7 @@ import json
 import os
 import shutil
 import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -157,3 +158,21 @@ def test_the_nodes_app_pods_run_from_the_image(
     logs = platform.state_dir / "logs" / "pods"
     [log] = logs.glob(f"tenantry-system_{pod.metadata.name}_*.log")
     assert "Application startup complete" in log.read_text()
+
+
+def test_the_node_refuses_runc_without_the_image(tmp_path: Path) -> None:
+    """Before it touches any cluster (the kubeconfig is never read)."""
+    node = subprocess.run(
+        [
+            *(sys.executable, "-m", "localplatform.node"),
+            *("--kubeconfig", str(tmp_path / "no-kubeconfig")),
+            *("--pod-runtime", "runc", "--image-layout", str(tmp_path / "none")),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert node.returncode == 2
+    assert "error: pod runtime runc:" in node.stderr
+    assert f"{tmp_path / 'none'}: cannot read index.json" in node.stderr
