@@ -77,6 +77,10 @@ def test_the_layout_is_valid_and_every_tag_is_labelled_and_non_root(
         image = ocispec.image_config(inspect("--config", f"oci:{LAYOUT}:{tag}"))
         assert image.uid != 0  # image_config also refuses a user that is not numeric
         assert ocispec.missing_labels(image) == [], tag
+        annotations = inspect("--raw", f"oci:{LAYOUT}:{tag}").get("annotations", {})
+        assert {k: annotations.get(k) for k in ocispec.REQUIRED_LABELS} == {
+            k: image.labels[k] for k in ocispec.REQUIRED_LABELS
+        }
         archive = inspect(f"docker-archive:{LAYOUT.parent / f'{tag}.tar'}")
         assert archive["Labels"] == image.labels
         listed = subprocess.run(
