@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: dev test unit integration lint typecheck bench clean
+.PHONY: dev test unit integration lint typecheck bench clean images images-if-possible lock
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -13,10 +13,10 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
-dev: $(STAMP)
+dev: $(STAMP) images-if-possible
 	$(BIN)/tenantry-dev up
 
-test: $(STAMP) lint typecheck
+test: $(STAMP) images-if-possible lint typecheck
 	$(BIN)/pytest
 
 unit: $(STAMP)
@@ -34,6 +34,22 @@ typecheck: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m bench
+
+# The image (operator, control plane, app plane) as an OCI layout and docker archives in
+# build/images, without Docker; rebuilt only when its inputs change (images/build.sh).
+images:
+	PYTHON=$(PYTHON) images/build.sh
+
+# For make dev and make test: where the image cannot be built (not root), pods run as processes.
+images-if-possible:
+	PYTHON=$(PYTHON) images/build.sh --if-possible
+
+# Re-resolve the image's dependencies from pyproject.toml into images/requirements.lock.
+lock:
+	$(PYTHON) -m venv build/lock-venv
+	build/lock-venv/bin/pip install --quiet pip-tools
+	build/lock-venv/bin/pip-compile --quiet --upgrade --generate-hashes --strip-extras \
+		--no-emit-index-url --no-emit-find-links --output-file images/requirements.lock pyproject.toml
 
 clean:
 	rm -rf .tenantry

@@ -1,11 +1,11 @@
 """The simulated node's pods: what a scheduler and a kubelet would do with them.
 
 `Kubelet.sync_forever` lists and watches every pod and hands each to `handle_pod`, which binds
-an unscheduled pod to the node, starts the app plane's container as a local process
-(`localplatform.pods`), marks pods of other images Running and Ready, and finishes the deletion
-of a terminating pod. `report_readiness_forever` reports each running app pod's readiness when
-its probe changes, and restarts a process that exited. `localplatform.node` runs both loops;
-the documents they write come from `localplatform.specs`.
+an unscheduled pod to the node, starts the app plane's container (`localplatform.pods`: a runc
+container from the app-plane image, or a local process), marks pods of other images Running and
+Ready, and finishes the deletion of a terminating pod. `report_readiness_forever` reports each
+running app pod's readiness when its probe changes, and restarts a container that exited.
+`localplatform.node` runs both loops; the documents they write come from `localplatform.specs`.
 """
 
 from __future__ import annotations
@@ -99,12 +99,20 @@ class Kubelet:
             meta["namespace"],
             {"metadata": {"annotations": {URL_ANNOTATION: process.url}}},
         )
-        self._write_status(pod, ready=False, restarts=process.restarts)
+        self._write_status(pod, ready=False, process=process)
 
-    def _write_status(self, pod: dict[str, Any], *, ready: bool, restarts: int = 0) -> None:
+    def _write_status(
+        self, pod: dict[str, Any], *, ready: bool, process: pods.PodProcess | None = None
+    ) -> None:
         meta = pod["metadata"]
         body = specs.pod_status(
-            pod, ip=self.ips.of(meta["uid"]), ready=ready, restarts=restarts, now=now()
+            pod,
+            ip=self.ips.of(meta["uid"]),
+            ready=ready,
+            restarts=process.restarts if process else 0,
+            now=now(),
+            container_id=process.container_id if process else "",
+            image_id=process.image_id if process else "",
         )
         try:
             self.core.patch_namespaced_pod_status(meta["name"], meta["namespace"], body)
@@ -172,5 +180,5 @@ class Kubelet:
         ready = process.ready()
         if self._reported.get(key) != ready:
             pod = self._read_pod(name, namespace)
-            self._write_status(pod, ready=ready, restarts=process.restarts)
+            self._write_status(pod, ready=ready, process=process)
             self._reported[key] = ready

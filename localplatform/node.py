@@ -2,11 +2,12 @@
 
 It registers a Ready Node and keeps its status and Lease fresh, and runs the node's pods
 (`localplatform.kubelet`): binds every unscheduled pod to itself, reports pods Running with an
-IP, and finishes the deletion of terminating pods. Pods of the app plane really run, as local
-processes (`localplatform.pods`): their readiness follows the process's probe and their URL is
-in the annotation `sim.tenantry.dev/url`. Other images are only marked Running and Ready. Run as
-`python -m localplatform.node --kubeconfig FILE`; `localplatform.stack` starts it under the
-Supervisor for `make dev` and the test suite.
+IP, and finishes the deletion of terminating pods. Pods of the app plane really run
+(`localplatform.pods`): as runc containers from the app-plane image `make images` builds, or as
+local processes where runc cannot run (`--pod-runtime`: auto, runc or process). Their readiness
+follows the container's probe and their URL is in the annotation `sim.tenantry.dev/url`. Other
+images are only marked Running and Ready. Run as `python -m localplatform.node --kubeconfig
+FILE`; `localplatform.stack` starts it under the Supervisor for `make dev` and the test suite.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from pathlib import Path
 from kubernetes import client, config
 from kubernetes.client.rest import ApiException
 
-from localplatform import kubelet, pods, specs
+from localplatform import kubelet, ocispec, pods, specs
 
 NODE_NAME = "tenantry-sim-node"
 log = logging.getLogger("localplatform.node")
@@ -72,15 +73,42 @@ def main() -> None:
         "--pod-logs",
         type=Path,
         default=Path("pod-logs"),
-        help="where the app plane's pod processes write their output",
+        help="where the app plane's pods write their output",
+    )
+    parser.add_argument(
+        "--pod-runtime",
+        choices=ocispec.SETTINGS,
+        default="auto",
+        help="runc: containers from the image; process: local processes; auto: runc if it can",
+    )
+    parser.add_argument(
+        "--image-layout",
+        type=Path,
+        default=pods.DEFAULT_LAYOUT,
+        help="the OCI image layout holding the tag app-plane (`make images`)",
+    )
+    parser.add_argument(
+        "--runtime-dir",
+        type=Path,
+        default=Path("runc"),
+        help="runc's state and the containers' bundles",
     )
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    try:
+        kind, reason = pods.choose(args.pod_runtime, layout=args.image_layout)
+    except ocispec.ImageError as exc:
+        parser.exit(2, f"error: {exc}\n")
     api = config.new_client_from_config(config_file=args.kubeconfig)
-    runner = pods.PodRunner(args.pod_logs)
     node = SimulatedNode(api)
     node.register()
     node.renew_lease()
+    # After registering: unpacking an image not unpacked yet takes a while, and pods wait.
+    runtime = pods.make_runtime(
+        kind, layout=args.image_layout, state_dir=args.runtime_dir.resolve()
+    )
+    log.info("app-plane pods run as %s: %s", kind, reason)
+    runner = pods.PodRunner(args.pod_logs, runtime)
     node_pods = kubelet.Kubelet(node.core, runner, node_name=node.name)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())

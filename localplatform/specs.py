@@ -164,19 +164,32 @@ def container_env(
 
 
 def pod_status(
-    pod: Mapping[str, Any], *, ip: str, ready: bool, restarts: int, now: str
+    pod: Mapping[str, Any],
+    *,
+    ip: str,
+    ready: bool,
+    restarts: int,
+    now: str,
+    container_id: str = "",
+    image_id: str = "",
 ) -> dict[str, Any]:
-    """The status patch of a Running pod on 127.0.0.1 with `ip`, its containers `ready` or not."""
+    """The status patch of a Running pod on 127.0.0.1 with `ip`, its containers `ready` or not.
+    `container_id` and `image_id` name the runc container and image digest that run it
+    (`runc://ID`, `IMAGE@DIGEST`, as a kubelet reports them); a pod without them is simulated."""
     meta, spec = pod["metadata"], pod.get("spec", {})
     containers = [
         {
             "name": c["name"],
             "image": c.get("image", ""),
-            "imageID": c.get("image", ""),
+            "imageID": f"{c.get('image', '').split(':')[0]}@{image_id}"
+            if image_id
+            else c.get("image", ""),
             "ready": ready,
             "started": True,
             "restartCount": restarts,
-            "containerID": f"sim://{meta['uid']}/{c['name']}",
+            "containerID": f"runc://{container_id}"
+            if container_id
+            else f"sim://{meta['uid']}/{c['name']}",
             "state": {"running": {"startedAt": now}},
         }
         for c in spec.get("containers", [])

@@ -3,7 +3,8 @@
 `Platform.start_infrastructure()` brings up Postgres and its databases (`localplatform.postgres`),
 localstripe when installed (`localplatform.localstripe`), Kubernetes (`localplatform.kube`: our
 own etcd, kube-apiserver and kube-controller-manager, or the cluster in KUBECONFIG) with the
-simulated node (`localplatform.node`), and applies the CRDs, the platform namespace and the
+simulated node (`localplatform.node`; app-plane pods as runc containers or processes, per
+TENANTRY_POD_RUNTIME), and applies the CRDs, the platform namespace and the
 default Tiers (`localplatform.manifests`). `start_operator()`, `start_control_plane()` and
 `start_app_plane()` run Tenantry's own processes against it (`localplatform.services`). `env()`
 is their environment (`localplatform.devenv`), of which `.tenantry/dev.env` shows a part.
@@ -13,6 +14,7 @@ The Platform picks the ports and keeps every process it started by name.
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from dataclasses import dataclass, field
@@ -34,6 +36,8 @@ from localplatform import (
 
 PORTS_FILE = "ports.json"
 
+POD_RUNTIME_VAR = "TENANTRY_POD_RUNTIME"
+
 
 @dataclass
 class Platform:
@@ -41,6 +45,8 @@ class Platform:
     preferred_ports: dict[str, int] = field(default_factory=dict)
     # Settings every control-plane replica of this platform gets (the tests raise some limits).
     control_plane_env: dict[str, str] = field(default_factory=dict)
+    # How the simulated node runs app-plane pods: runc, process, or auto (runc when it can).
+    pod_runtime: str = field(default_factory=lambda: os.environ.get(POD_RUNTIME_VAR, "auto"))
     supervisor: procs.Supervisor = field(init=False)
     ports: dict[str, int] = field(default_factory=dict)
     kubeconfig: Path | None = None
@@ -106,6 +112,10 @@ class Platform:
                 str(self.kubeconfig),
                 "--pod-logs",
                 str(self.state_dir / "logs" / "pods"),
+                "--pod-runtime",
+                self.pod_runtime,
+                "--runtime-dir",
+                str(self.state_dir / "runc"),
             ],
         )
         self.supervisor.wait_ready(node, self._node_ready, timeout=30)

@@ -152,3 +152,18 @@ def test_each_pod_keeps_its_ip_until_released() -> None:
     assert ips.of("a") == first
     ips.release("a")
     assert ips.of("a") == "10.244.0.4"
+
+
+def test_a_pod_in_a_container_reports_its_container_and_image_digest() -> None:
+    body = specs.pod_status(
+        pod({"name": "app", "image": "tenantry/app-plane:dev"}),
+        ip="10.244.0.7",
+        ready=True,
+        restarts=0,
+        now=NOW,
+        container_id="tenant-acme_app-0_u-1.0",
+        image_id="sha256:abc",
+    )["status"]
+    [container] = body["containerStatuses"]
+    assert container["containerID"] == "runc://tenant-acme_app-0_u-1.0"
+    assert container["imageID"] == "tenantry/app-plane@sha256:abc"
