@@ -16,6 +16,7 @@ from tenantry_core import identity, routing
 from tenantry_operator import (
     app_schema,
     grants,
+    migration_state,
     model,
     planning,
     postgres,
@@ -160,6 +161,21 @@ def discard(
         _delete_rows(conn, plan)
 
 
+def offboarding_copies(
+    placement: model.Isolation, migration: migration_state.MigrationState | None, switched: bool
+) -> tuple[model.Isolation, model.Isolation | None]:
+    """Where an offboarded tenant's data is served from, and the other copy a live migration
+    made (its target, before the switch) or kept (its source, after it): the one to discard.
+    `switched`: the routing row points at the migration's target."""
+    if migration is None or placement not in (migration.source, migration.target):
+        return placement, None
+    after = switched or migration.phase in (
+        migration_state.Phase.CLEANING_UP,
+        migration_state.Phase.COMPLETED,
+    )
+    return (migration.target, migration.source) if after else (migration.source, migration.target)
+
+
 def disable_unplaced(
     cfg: settings.OperatorSettings,
     databases: provisioner.DatabaseProvisioner,
@@ -183,7 +199,7 @@ def delete_tenant(
 ) -> None:
     """Delete the tenant's data, its routing row and its role."""
     pool_url = cfg.admin_url(cfg.pool_database)
-    # DROP OWNED revokes in the database it runs in: the pool database, and a silo's server.
+    # The role is dropped on each server it is on: the pool's, and a silo's.
     servers = [pool_url]
     if plan.placement is model.Isolation.SILO:
         assert plan.database is not None
@@ -200,5 +216,4 @@ def delete_tenant(
             _delete_rows(conn, plan)
         routes.delete(conn, plan.tenant_key)
     for server_url in dict.fromkeys(servers):
-        with postgres.connect(server_url) as conn:
-            grants.drop_role(conn, plan.role)
+        grants.drop_role(server_url, plan.role)

@@ -7,7 +7,7 @@ to freeze an old copy. Every function is idempotent.
 
 from __future__ import annotations
 
-from psycopg import sql
+from psycopg import conninfo, sql
 
 from tenantry_core import routing
 from tenantry_operator import planning, postgres, settings
@@ -107,11 +107,40 @@ def stop_logins(conn: postgres.Conn, role: str) -> None:
         postgres.end_sessions(conn, role)
 
 
-def drop_role(conn: postgres.Conn, role: str) -> None:
-    """End the role's sessions, revoke what it was granted on this server and drop it."""
-    postgres.end_sessions(conn, role)
-    if postgres.role_exists(conn, role):
-        conn.execute(sql.SQL("DROP OWNED BY {}").format(sql.Identifier(role)))
+def databases_holding(conn: postgres.Conn, role: str) -> list[str]:
+    """The databases of this server in which the role holds privileges or owns objects (its
+    entries in the shared dependency catalog; a database's own ACL counts as shared)."""
+    rows = conn.execute(
+        "SELECT DISTINCT d.datname FROM pg_shdepend s JOIN pg_database d ON d.oid = s.dbid "
+        "WHERE s.refclassid = 'pg_authid'::regclass "
+        "AND s.refobjid = (SELECT oid FROM pg_roles WHERE rolname = %s) ORDER BY 1",
+        (role,),
+    ).fetchall()
+    return [str(r[0]) for r in rows]
+
+
+def _release(conn: postgres.Conn, role: str) -> None:
+    """What the role owns in the connected database becomes the caller's (no data is dropped
+    with it), then every privilege it was granted there is revoked."""
+    ident = sql.Identifier(role)
+    conn.execute(sql.SQL("REASSIGN OWNED BY {} TO CURRENT_USER").format(ident))
+    conn.execute(sql.SQL("DROP OWNED BY {}").format(ident))
+
+
+def drop_role(server_url: str, role: str) -> None:
+    """End the role's sessions, release what it holds in every database of the server at
+    `server_url` (a migration's kept source may hold its grants in another database than the
+    one it was provisioned in) and drop it. Idempotent: a repeat finds less, or no role."""
+    with postgres.connect(server_url) as conn:
+        postgres.end_sessions(conn, role)
+        if not postgres.role_exists(conn, role):
+            return
+        here = conn.info.dbname
+        for database in databases_holding(conn, role):
+            if database != here:
+                with postgres.connect(conninfo.make_conninfo(server_url, dbname=database)) as db:
+                    _release(db, role)
+        _release(conn, role)
         conn.execute(sql.SQL("DROP ROLE {}").format(sql.Identifier(role)))
 
 

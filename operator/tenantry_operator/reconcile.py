@@ -152,7 +152,8 @@ def offboard_tenant(
     would too, once the garbage collector notices). Unavailable when it must be retried."""
     tenant = model.Tenant.from_body(body)
     try:
-        offboarded = steps.offboard_data(tenant, cfg=cfg, dbs=dbs)
+        state = migration_state.stored(dict(body.get("status") or {}))
+        offboarded = steps.offboard_data(tenant, state=state, cfg=cfg, dbs=dbs)
     except (
         postgres.DatabaseUnavailable,
         provisioner.ProvisionerUnavailable,

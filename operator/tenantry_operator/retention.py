@@ -97,8 +97,6 @@ def retain(
             _reopen(kept)
             with postgres.connect(kept.admin_url) as conn:
                 _rekey(conn, "public", plan.tenant_key, name)
-                if postgres.role_exists(conn, plan.role):  # its grants in the database
-                    conn.execute(sql.SQL("DROP OWNED BY {}").format(sql.Identifier(plan.role)))
             servers.append(kept.server.url("postgres"))
             database = name
     else:
@@ -116,8 +114,7 @@ def retain(
             if _schema_exists(conn, schema):
                 _rekey(conn, schema, plan.tenant_key, name)
     for server_url in dict.fromkeys(servers):
-        with postgres.connect(server_url) as conn:
-            grants.drop_role(conn, plan.role)
+        grants.drop_role(server_url, plan.role)
     routes.mark_retained(cfg, plan.tenant_key)
     return database
 

@@ -28,6 +28,7 @@ from tenantry_operator import (
     planning,
     postgres,
     provisioner,
+    replication,
     retention,
     routes,
     settings,
@@ -258,17 +259,45 @@ def ensure_workload(
     )
 
 
+def end_migration(
+    tenant: model.Tenant,
+    placement: model.Isolation,
+    *,
+    state: migration_state.MigrationState,
+    cfg: settings.OperatorSettings,
+    dbs: provisioner.DatabaseProvisioner,
+) -> model.Isolation:
+    """For a Tenant being deleted: remove its live migration's subscription, slot and
+    publication, and discard the copy it is not served from (a target not switched to, or a
+    kept source); returns where it is served from. Idempotent, in an order a repeat finds."""
+    ctx = migration.Context(cfg, dbs, tenant, "")
+    replication.stop(ctx.side(state.source), ctx.side(state.target), tenant.tenant_key)
+    switched = routes.routed_to(ctx.pool_url, tenant.tenant_key, state.target)
+    current, stale = databases.offboarding_copies(placement, state, switched)
+    if stale is not None:
+        databases.discard(cfg, dbs, planning.plan_database(tenant, stale))
+    return current
+
+
 def offboard_data(
-    tenant: model.Tenant, *, cfg: settings.OperatorSettings, dbs: provisioner.DatabaseProvisioner
+    tenant: model.Tenant,
+    *,
+    state: migration_state.MigrationState | None,
+    cfg: settings.OperatorSettings,
+    dbs: provisioner.DatabaseProvisioner,
 ) -> status.Offboarded:
     """Carry out the tenant's deletionPolicy on its data: keep it with logins stopped, or
-    delete it (after a snapshot, for Snapshot)."""
+    delete it (after a snapshot, for Snapshot). A live migration's copies and replication end
+    first: one copy is left to keep or delete."""
     if tenant.placement is None:
         databases.disable_unplaced(cfg, dbs, tenant.tenant_key)
         return status.Offboarded(
             "no placement was recorded; any role and routing row of the tenant are disabled"
         )
-    plan = replace(planning.plan_database(tenant, tenant.placement), suspended=True)
+    placement = tenant.placement
+    if state is not None:
+        placement = end_migration(tenant, placement, state=state, cfg=cfg, dbs=dbs)
+    plan = replace(planning.plan_database(tenant, placement), suspended=True)
     if tenant.deletion_policy is model.DeletionPolicy.RETAIN:
         database = retention.retain(cfg, dbs, plan, tenant.uid)
         name = model.retained_name(tenant.uid)
