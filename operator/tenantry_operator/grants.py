@@ -1,8 +1,8 @@
 """Postgres roles and privileges: the platform's roles, each tenant's login role, and what each
 may read and write.
 
-Used by `databases` when it provisions, retains or deletes a tenant's data, and by `migration`
-to freeze an old copy. Every function is idempotent.
+Used by `databases` and `retention` when they provision, retain or delete a tenant's data, and
+by `migration` to freeze an old copy. Every function is idempotent.
 """
 
 from __future__ import annotations
