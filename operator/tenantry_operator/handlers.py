@@ -208,8 +208,11 @@ def _report(body: Mapping[str, Any], outcome: reconcile.Outcome) -> None:
             return  # deleted meanwhile
         raise
     metrics.RECONCILES.labels(result="retry" if outcome.retry_in is not None else "done").inc()
-    metrics.observe_tenant(
-        name, str(outcome.new_status.get("phase", "Unknown")), outcome.new_status.get("placement")
+    metrics.observe(
+        name,
+        tier=str((body.get("spec") or {}).get("tier", "")),
+        created=body["metadata"].get("creationTimestamp"),
+        status=outcome.new_status,
     )
 
 
