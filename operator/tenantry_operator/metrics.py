@@ -4,7 +4,8 @@ For SREs next to `kubectl get tenants`, and for the dashboard and alerts in
 `deploy/components/monitoring`:
 
 - the fleet: tenants by tier, phase and placement; tenants not Ready by reason; how
-  reconciliations and offboardings end and how long they take; time from creation to Ready
+  reconciliations and offboardings end and how long they (and each of their steps) take;
+  time from creation to Ready
   and migration durations as histograms (the SLO); migrations by how they ended; every Event
   the operator posts by type and reason;
 - per tenant, one series each (bounded by the tenants, removed when a tenant is offboarded):
@@ -32,6 +33,12 @@ RECONCILE_SECONDS = prom.Histogram(
     "tenantry_reconcile_seconds",
     "Time one Tenant reconciliation took",
     buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60),
+)
+STEP_SECONDS = prom.Histogram(
+    "tenantry_reconcile_step_seconds",
+    "Time each step of a Tenant reconciliation took",
+    ["step"],
+    buckets=(0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
 )
 OFFBOARDS = prom.Counter(
     "tenantry_offboards_total", "Tenant offboardings by how they ended", ["result"]
@@ -159,6 +166,11 @@ def _publish() -> None:
     NOT_READY.clear()
     for reason, count in Tally(t[3] for t in _tenants.values() if t[3]).items():
         NOT_READY.labels(reason=reason).set(count)
+
+
+def step(name: str) -> Any:
+    """Time a reconcile step: `with metrics.step("namespace"): ...`."""
+    return STEP_SECONDS.labels(step=name).time()
 
 
 def serve(port: int, address: str) -> None:

@@ -61,6 +61,8 @@ def test_metrics_follow_tenants_through_their_life(
     assert (own(after, "tenantry_tenant_time_to_ready_seconds", name) or 0) > 0
     assert (own(after, "tenantry_tenant_last_reconcile_timestamp_seconds", name) or 0) > 0
     assert after[("tenantry_time_to_ready_seconds_count", ())] >= 1
+    for step in ("namespace", "data", "workload"):
+        assert after[("tenantry_reconcile_step_seconds_count", (("step", step),))] > 0
 
     support.patch_tenant(custom, name, suspended=True)
     support.wait_phase(custom, name, "Suspended")

@@ -97,3 +97,10 @@ def test_an_offboarded_tenant_leaves_no_series_of_its_own() -> None:
     ]
     assert per_tenant == []
     assert value("tenantry_tenants_not_ready", reason="ApplyFailed") is None
+
+
+def test_each_reconcile_step_is_timed_by_name() -> None:
+    before = value("tenantry_reconcile_step_seconds_count", step="namespace") or 0.0
+    with metrics.step("namespace"):
+        pass
+    assert value("tenantry_reconcile_step_seconds_count", step="namespace") == before + 1
