@@ -77,7 +77,7 @@ def _apply(
     tenant.cr_uid = applied["metadata"]["uid"]
 
 
-def _failed(entry: models.OutboxEntry, exc: Exception, *, max_attempts: int) -> None:
+def failed_attempt(entry: models.OutboxEntry, exc: Exception, *, max_attempts: int) -> None:
     """Count a failed attempt: try again after a backoff, or give up (a dead letter)."""
     now = dt.datetime.now(dt.UTC)
     entry.attempts += 1
@@ -125,7 +125,7 @@ def dispatch_once(
                 with session.begin_nested():
                     _apply(session, entry, settings, field_manager)
             except Exception as exc:  # any failure of one entry: its own retry or dead letter
-                _failed(entry, exc, max_attempts=settings.OUTBOX_MAX_ATTEMPTS)
+                failed_attempt(entry, exc, max_attempts=settings.OUTBOX_MAX_ATTEMPTS)
         return len(entries)
 
 
