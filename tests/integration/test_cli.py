@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -94,6 +95,11 @@ def test_the_cli_lists_describes_suspends_resumes_and_moves_a_tenant(
     assert held["spec"]["tier"] == "enterprise"
     assert held["status"]["placement"] == "silo"
 
+    shown = run(env, "describe", name, TENANTRY_TOKEN=token)  # the Rich tables
+    assert shown.returncode == 0, shown.stderr
+    assert "silo" in shown.stdout
+    assert "Conditions" in shown.stdout
+
     missing = run(env, "describe", "no-such-tenant-here")
     assert missing.returncode == 1
     assert "no Tenant named 'no-such-tenant-here'" in missing.stderr
@@ -137,3 +143,30 @@ def test_the_cli_lists_and_retries_dead_letters_signed_in_as_a_platform_admin(
     refused = run(env, "outbox")  # no credentials at all
     assert refused.returncode == 1
     assert "no credentials" in refused.stderr
+
+
+def test_the_cli_patches_a_kubectl_tenant_in_the_cluster_and_watches_until_ctrl_c(
+    env: dict[str, str], custom: client.CustomObjectsApi
+) -> None:
+    name = support.unique("kubectl-cli")
+    support.create_tenant(custom, name, tier="free")
+    support.wait_ready(custom, name)
+    suspended = run_json(env, "suspend", name)
+    assert suspended == {"name": name, "suspended": True, "via": "cluster"}
+    held = support.wait_phase(custom, name, "Suspended")
+    assert held["spec"]["suspended"] is True
+
+    environ = {**os.environ, "KUBECONFIG": env["KUBECONFIG"]}
+    with subprocess.Popen(
+        [str(TENANTRY), "watch", "--output", "json", "--interval", "0.2"],
+        env=environ,
+        stdout=subprocess.PIPE,
+        text=True,
+    ) as watching:
+        assert watching.stdout is not None
+        first, second = json.loads(watching.stdout.readline()), watching.stdout.readline()
+        watching.send_signal(signal.SIGINT)
+        assert watching.wait(timeout=10) == 0
+    assert next(r for r in first if r["name"] == name)["phase"] == "Suspended"
+    assert json.loads(second)  # refreshed
+    support.delete_tenant(custom, name)
