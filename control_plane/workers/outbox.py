@@ -91,11 +91,17 @@ def failed_attempt(entry: models.OutboxEntry, exc: Exception, *, max_attempts: i
             entry.action,
             entry.attempts,
             exc,
+            exc_info=None if expected else exc,
         )
         return
     entry.next_attempt_at = now + backoff(entry.attempts)
     log.warning(
-        "outbox entry %s (%s) failed (attempt %s): %s", entry.id, entry.action, entry.attempts, exc
+        "outbox entry %s (%s) failed (attempt %s): %s",
+        entry.id,
+        entry.action,
+        entry.attempts,
+        exc,
+        exc_info=None if expected else exc,  # an unexpected failure keeps its traceback
     )
 
 
