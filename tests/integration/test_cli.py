@@ -17,7 +17,6 @@ import psycopg
 import pytest
 from kubernetes import client
 
-from tests.conftest import eventually
 from tests.integration import support
 
 pytestmark = pytest.mark.integration
@@ -128,15 +127,7 @@ def test_the_cli_lists_and_retries_dead_letters_signed_in_as_a_platform_admin(
     )
     retried = run_json(env, "outbox", "retry", str(entry_id), **admin)
     assert (retried["id"], retried["attempts"], retried["dead_at"]) == (entry_id, 0, None)
-    eventually(
-        lambda: (
-            control_db.execute(
-                "SELECT processed_at IS NOT NULL FROM outbox WHERE id = %s", (entry_id,)
-            ).fetchone()
-            == (True,)
-        ),
-        what="retried entry processed",
-    )
+    support.wait_processed(control_db, entry_id)
     again = run(env, "outbox", "retry", str(entry_id), **admin)
     assert again.returncode == 1
     assert f"outbox entry {entry_id} is processed" in again.stderr

@@ -21,7 +21,6 @@ from control_plane.core import config
 from control_plane.integrations import kube
 from control_plane.services import outbox as outbox_service
 from control_plane.workers import outbox
-from tests.conftest import eventually
 from tests.integration import support
 
 pytestmark = pytest.mark.integration
@@ -255,15 +254,7 @@ def test_platform_admins_see_and_retry_dead_letters_with_a_metric_and_an_audit_e
     assert retried.status_code == 200, retried.text
     assert (retried.json()["attempts"], retried.json()["dead_at"]) == (0, None)
     # The running dispatcher carries it out now: the Tenant is applied again (idempotent).
-    eventually(
-        lambda: (
-            control_db.execute(
-                "SELECT processed_at IS NOT NULL FROM outbox WHERE id = %s", (entry_id,)
-            ).fetchone()
-            == (True,)
-        ),
-        what="retried entry processed",
-    )
+    support.wait_processed(control_db, entry_id)
     again = api.post(f"/outbox/{entry_id}/retry", headers=admin)
     assert again.status_code == 409
     assert again.json()["detail"] == f"outbox entry {entry_id} is processed"
