@@ -16,8 +16,9 @@ $(STAMP): pyproject.toml
 dev: $(STAMP) images-if-possible
 	$(BIN)/tenantry-dev up
 
+# Two workers, each with a platform of its own; a test file stays on one worker.
 test: $(STAMP) images-if-possible lint typecheck
-	$(BIN)/pytest
+	$(BIN)/pytest -n 2 --dist loadfile
 
 unit: $(STAMP)
 	$(BIN)/pytest tests/unit

@@ -101,6 +101,7 @@ def create_app(settings: config.Settings | None = None) -> FastAPI:
     app.include_router(api_main.api_router, prefix=settings.API_V1_STR)
     app.openapi = lambda: openapi.document(app, deps.declared_permission)  # type: ignore[method-assign]
     Instrumentator().instrument(app).expose(app, include_in_schema=False)
+    outbox.install_metrics(db.session_factory)
 
     @app.get("/.well-known/jwks.json", tags=["auth"])
     def jwks() -> dict[str, list[dict[str, str]]]:

@@ -158,7 +158,7 @@ umoci config --image "$LAYOUT:base" "$@" --config.exposedports 8000/tcp \
     --config.label dev.tenantry.inputs="$HASH"
 for tag in $TAGS; do
     case $tag in
-        operator) cmd='kopf run --all-namespaces --liveness=http://0.0.0.0:8081/healthz -m tenantry_operator.handlers' ;;
+        operator) cmd='kopf run --all-namespaces --log-format=json --liveness=http://0.0.0.0:8081/healthz -m tenantry_operator.handlers' ;;
         control-plane) cmd='uvicorn control_plane.main:app --no-access-log' ;;
         app-plane) cmd='uvicorn app_plane.main:app --no-access-log' ;;
     esac

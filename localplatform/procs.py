@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -26,9 +27,17 @@ class StartupError(RuntimeError):
     """A process did not become ready; the message carries the tail of its log."""
 
 
+# Listening ports are chosen below the kernel's ephemeral range (32768-60999 on Linux), from
+# which every outgoing connection takes its local port: a port chosen there could be taken by
+# a client's connection before the server that was given it binds it.
+LISTEN_PORTS = range(20000, 32768)
+
+
 def free_port(preferred: int | None = None) -> int:
-    """Return `preferred` if nothing listens there, else a free ephemeral port on 127.0.0.1."""
-    candidates = [preferred, 0] if preferred else [0]
+    """Return `preferred` if nothing listens there, else a free port on 127.0.0.1 outside the
+    ephemeral range (else any free one)."""
+    candidates = [preferred] if preferred else []
+    candidates += [*random.sample(LISTEN_PORTS, 64), 0]
     for port in candidates:
         with socket.socket() as sock:
             try:

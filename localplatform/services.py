@@ -35,14 +35,16 @@ def process_env(name: str, env: Mapping[str, str]) -> dict[str, str]:
 
 
 def operator_args(*, health_port: int, peering: str | None = None) -> list[str]:
-    """kopf running the operator's handlers for every namespace: alone, or in the cluster-wide
-    `peering` (a ClusterKopfPeering of that name), as deploy/ runs it."""
+    """kopf running the operator's handlers for every namespace, logging JSON lines (with the
+    Tenant's reference where kopf knows it): alone, or in the cluster-wide `peering` (a
+    ClusterKopfPeering of that name), as deploy/ runs it."""
     return [
         "-m",
         "kopf",
         "run",
         "--standalone" if peering is None else f"--peering={peering}",
         "--all-namespaces",
+        "--log-format=json",
         f"--liveness={healthz(health_port)}",
         "-m",
         "tenantry_operator.handlers",

@@ -11,6 +11,7 @@ from control_plane.api.routes import (
     audit,
     auth,
     billing,
+    outbox,
     roles,
     signup,
     tenants,
@@ -28,3 +29,4 @@ api_router.include_router(api_keys.router)
 api_router.include_router(audit.router)
 api_router.include_router(tiers.router)
 api_router.include_router(billing.router)
+api_router.include_router(outbox.router)

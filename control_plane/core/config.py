@@ -73,6 +73,8 @@ class Settings(BaseSettings):
     SMTP_STARTTLS: bool = True
     MAIL_FROM: str = "Tenantry <no-reply@tenantry.localhost>"
     OUTBOX_POLL_SECONDS: float = 1.0
+    # Failed attempts (with backoff) before an outbox entry becomes a dead letter.
+    OUTBOX_MAX_ATTEMPTS: int = Field(default=10, ge=1)
     CR_FIELD_MANAGER: str = "tenantry-control-plane"
     # Stripe: the webhook signing secret, how long a past-due tenant keeps working.
     STRIPE_WEBHOOK_SECRET: str = "whsec_local_development_only"  # noqa: S105 - refused below

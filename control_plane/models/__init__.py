@@ -7,7 +7,7 @@ Every class is importable from here (`models.Tenant`), which is how services and
 
 from control_plane.models.base import Base
 from control_plane.models.billing import Plan, StripeEvent, UsageReport
-from control_plane.models.outbox import OutboxAction, OutboxEntry
+from control_plane.models.outbox import OutboxAction, OutboxEntry, OutboxState
 from control_plane.models.records import AuditEntry, IdempotencyRecord, RateLimit, SignInFailure
 from control_plane.models.tenants import Lifecycle, Source, Tenant
 from control_plane.models.users import (
@@ -30,6 +30,7 @@ __all__ = [
     "Lifecycle",
     "OutboxAction",
     "OutboxEntry",
+    "OutboxState",
     "Plan",
     "RateLimit",
     "RefreshToken",

@@ -1,5 +1,8 @@
 """The outbox: intents to change Kubernetes or Stripe, written in the transaction of the change
 they follow and carried out by workers.outbox.
+
+An entry is pending until it is processed, or until it has failed `OUTBOX_MAX_ATTEMPTS` times:
+then it is a dead letter (`dead_at`) that waits for a platform admin's retry (services.outbox).
 """
 
 from __future__ import annotations
@@ -25,12 +28,24 @@ class OutboxAction(enum.StrEnum):
     SYNC_BILLING = "sync_billing"  # create the Stripe customer and subscription, or change plan
 
 
+class OutboxState(enum.StrEnum):
+    """Where an entry is: waiting to be (re)tried, or given up on until someone retries it."""
+
+    PENDING = "pending"
+    DEAD = "dead"
+
+
 class OutboxEntry(base.Base):
     """An intent to change Kubernetes, written in the same transaction as the change it follows."""
 
     __tablename__ = "outbox"
     __table_args__ = (
-        Index("outbox_pending", "next_attempt_at", postgresql_where=text("processed_at IS NULL")),
+        Index(
+            "outbox_pending",
+            "next_attempt_at",
+            postgresql_where=text("processed_at IS NULL AND dead_at IS NULL"),
+        ),
+        Index("outbox_dead", "id", postgresql_where=text("dead_at IS NOT NULL")),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
@@ -43,6 +58,7 @@ class OutboxEntry(base.Base):
     created_at: Mapped[dt.datetime] = base.created_now()
     next_attempt_at: Mapped[dt.datetime] = base.created_now()
     processed_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    dead_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
     payload: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
 
     tenant: Mapped[Tenant] = relationship()

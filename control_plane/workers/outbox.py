@@ -1,12 +1,15 @@
 """The outbox dispatcher: carries out the Kubernetes and Stripe intents that transactions
-recorded (integrations.kube, integrations.stripe_sync).
+recorded (integrations.kube, integrations.stripe_sync), and the outbox's Prometheus metrics.
 
 Entries are claimed with `FOR UPDATE SKIP LOCKED`, so several control-plane replicas share the
-work without applying an entry twice; a failed apply (API server down) is retried with backoff.
-An entry of an offboarding tenant is closed without applying: a tenant deleted in Kubernetes is
-never resurrected. Changes go only to the Tenant the row created (its uid, a precondition the API
-server checks): one of the same name made by someone else is never applied over nor deleted, and
-the entry is closed with the reason. Started by `control_plane.main`, which wakes it after a commit.
+work without applying an entry twice. Each entry runs in a savepoint of its own: any failure
+(API server down, a bug, an action nobody knows) is retried with backoff, and after
+`OUTBOX_MAX_ATTEMPTS` failures the entry becomes a dead letter, so one bad entry never blocks
+those after it. An entry of an offboarding tenant is closed without applying: a tenant deleted
+in Kubernetes is never resurrected. Changes go only to the Tenant the row created (its uid, a
+precondition the API server checks): one of the same name made by someone else is never applied
+over nor deleted, and the entry is closed with the reason. Started by `control_plane.main`,
+which wakes it after a commit and registers `Metrics` for its /metrics.
 """
 
 from __future__ import annotations
@@ -14,13 +17,18 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import threading
+from collections.abc import Callable, Iterator
 
+from prometheus_client import registry
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.metrics_core import Metric
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from control_plane import models
 from control_plane.core import config
 from control_plane.integrations import kube, stripe_sync
+from control_plane.services import outbox as outbox_service
 
 log = logging.getLogger(__name__)
 MAX_BACKOFF = 30.0
@@ -28,6 +36,73 @@ MAX_BACKOFF = 30.0
 
 def backoff(attempts: int) -> dt.timedelta:
     return dt.timedelta(seconds=min(MAX_BACKOFF, 0.25 * 2**attempts))
+
+
+class UnknownAction(Exception):
+    """An entry whose action this dispatcher does not know: it can only go dead."""
+
+
+def _apply(
+    session: Session, entry: models.OutboxEntry, settings: config.Settings, field_manager: str
+) -> None:
+    """Carry out one entry (inside its savepoint); raises when it must be tried again."""
+    tenant = entry.tenant
+    now = dt.datetime.now(dt.UTC)
+    if entry.action not in set(models.OutboxAction):
+        raise UnknownAction(f"unknown action {entry.action!r}")
+    deleting = entry.action == models.OutboxAction.DELETE_TENANT
+    if tenant.lifecycle == models.Lifecycle.OFFBOARDING and not deleting:
+        entry.processed_at, entry.last_error = now, "skipped: the tenant is offboarding"
+        return
+    if entry.action == models.OutboxAction.SYNC_BILLING:
+        done = stripe_sync.sync(session, entry, settings)
+        entry.processed_at, entry.last_error = now, None
+        entry.payload = {**(entry.payload or {}), "result": done}
+        return
+    if deleting:
+        # Only the Tenant this row created: never another one of the same name.
+        if tenant.cr_uid:
+            kube.delete_tenant(tenant.tenant_key, uid=tenant.cr_uid)
+        entry.processed_at, entry.last_error = now, None
+        return
+    try:
+        applied = kube.apply_tenant(
+            kube.tenant_resource(tenant), field_manager=field_manager, uid=tenant.cr_uid
+        )
+    except kube.NameTaken as exc:  # never applied over a Tenant we did not create
+        entry.processed_at, entry.last_error = now, f"not applied: {exc}"[:2000]
+        log.warning("outbox entry %s for %s not applied: %s", entry.id, tenant.id, exc)
+        return
+    entry.processed_at, entry.last_error = now, None
+    tenant.cr_uid = applied["metadata"]["uid"]
+
+
+def failed_attempt(entry: models.OutboxEntry, exc: Exception, *, max_attempts: int) -> None:
+    """Count a failed attempt: try again after a backoff, or give up (a dead letter)."""
+    now = dt.datetime.now(dt.UTC)
+    entry.attempts += 1
+    expected = isinstance(exc, kube.KubeUnavailable | stripe_sync.BillingUnavailable)
+    entry.last_error = (str(exc) if expected else f"{type(exc).__name__}: {exc}")[:2000]
+    if entry.attempts >= max_attempts:
+        entry.dead_at = now
+        log.error(
+            "outbox entry %s (%s) is a dead letter after %s attempts: %s",
+            entry.id,
+            entry.action,
+            entry.attempts,
+            exc,
+            exc_info=None if expected else exc,
+        )
+        return
+    entry.next_attempt_at = now + backoff(entry.attempts)
+    log.warning(
+        "outbox entry %s (%s) failed (attempt %s): %s",
+        entry.id,
+        entry.action,
+        entry.attempts,
+        exc,
+        exc_info=None if expected else exc,  # an unexpected failure keeps its traceback
+    )
 
 
 def dispatch_once(
@@ -38,57 +113,25 @@ def dispatch_once(
     settings: config.Settings | None = None,
 ) -> int:
     """Process the due entries; returns how many were claimed."""
+    settings = settings or config.get_settings()
     with sessions() as session, session.begin():
         entries = session.scalars(
             select(models.OutboxEntry)
             .where(
                 models.OutboxEntry.processed_at.is_(None),
+                models.OutboxEntry.dead_at.is_(None),
                 models.OutboxEntry.next_attempt_at <= func.now(),
             )
             .order_by(models.OutboxEntry.id)
             .limit(batch)
             .with_for_update(skip_locked=True)
         ).all()
-        now = dt.datetime.now(dt.UTC)
         for entry in entries:
-            tenant = entry.tenant
-            deleting = entry.action == models.OutboxAction.DELETE_TENANT
-            if tenant.lifecycle == models.Lifecycle.OFFBOARDING and not deleting:
-                entry.processed_at, entry.last_error = now, "skipped: the tenant is offboarding"
-                continue
             try:
-                if entry.action == models.OutboxAction.SYNC_BILLING:
-                    done = stripe_sync.sync(session, entry, settings or config.get_settings())
-                    entry.processed_at, entry.last_error = now, None
-                    entry.payload = {**(entry.payload or {}), "result": done}
-                    continue
-                if deleting:
-                    # Only the Tenant this row created: never another one of the same name.
-                    if tenant.cr_uid:
-                        kube.delete_tenant(tenant.tenant_key, uid=tenant.cr_uid)
-                    entry.processed_at, entry.last_error = now, None
-                    continue
-                applied = kube.apply_tenant(
-                    kube.tenant_resource(tenant), field_manager=field_manager, uid=tenant.cr_uid
-                )
-            except kube.NameTaken as exc:  # never applied over a Tenant we did not create
-                entry.processed_at, entry.last_error = now, f"not applied: {exc}"[:2000]
-                log.warning("outbox entry %s for %s not applied: %s", entry.id, tenant.id, exc)
-                continue
-            except (kube.KubeUnavailable, stripe_sync.BillingUnavailable) as exc:
-                entry.attempts += 1
-                entry.last_error = str(exc)[:2000]
-                entry.next_attempt_at = now + backoff(entry.attempts)
-                log.warning(
-                    "outbox entry %s for %s failed (attempt %s): %s",
-                    entry.id,
-                    tenant.tenant_key,
-                    entry.attempts,
-                    exc,
-                )
-                continue
-            entry.processed_at, entry.last_error = now, None
-            tenant.cr_uid = applied["metadata"]["uid"]
+                with session.begin_nested():
+                    _apply(session, entry, settings, field_manager)
+            except Exception as exc:  # any failure of one entry: its own retry or dead letter
+                failed_attempt(entry, exc, max_attempts=settings.OUTBOX_MAX_ATTEMPTS)
         return len(entries)
 
 
@@ -121,3 +164,44 @@ class Dispatcher:
         self.stopping.set()
         self.wake.set()
         self.thread.join(timeout=5)
+
+
+class Metrics(registry.Collector):
+    """The outbox's depth and oldest entry's age by state, read from the registry at scrape
+    time (so every replica reports the same shared queue)."""
+
+    def __init__(self, sessions: Callable[[], sessionmaker[Session]]) -> None:
+        self.sessions = sessions  # called at each scrape: the database is configured by then
+
+    def collect(self) -> Iterator[Metric]:
+        depth = GaugeMetricFamily(
+            "tenantry_outbox_entries",
+            "Outbox entries by state (dead = dead letters)",
+            labels=["state"],
+        )
+        age = GaugeMetricFamily(
+            "tenantry_outbox_oldest_age_seconds",
+            "Age of the oldest outbox entry in each state (0 when none)",
+            labels=["state"],
+        )
+        try:
+            with self.sessions()() as session:
+                found = outbox_service.stats(session=session)
+        except Exception:
+            log.exception("outbox metrics unavailable")
+            return
+        for state, (count, oldest) in found.items():
+            depth.add_metric([state], count)
+            age.add_metric([state], oldest)
+        yield depth
+        yield age
+
+
+_INSTALLED: list[Metrics] = []
+
+
+def install_metrics(sessions: Callable[[], sessionmaker[Session]]) -> None:
+    """Register `Metrics` with the default Prometheus registry, once per process."""
+    if not _INSTALLED:
+        _INSTALLED.append(Metrics(sessions))
+        registry.REGISTRY.register(_INSTALLED[0])

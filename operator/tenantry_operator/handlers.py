@@ -44,6 +44,7 @@ KOPF_PREFIX = "kopf.tenantry.dev"
 RETRY = 5.0  # seconds before an unexpected handler error is retried
 TICK = 0.5  # seconds between a convergence daemon's looks at whether its tenant is due
 SETTLE = 0.2  # seconds a changed child waits, so a burst of changes is reconciled once
+log = logging.getLogger(__name__)
 # What a Tenant owns and the operator watches (group, version, plural), all labelled as ours.
 CHILDREN = (
     ("", "v1", "namespaces"),
@@ -208,14 +209,20 @@ def _report(body: Mapping[str, Any], outcome: reconcile.Outcome) -> None:
             return  # deleted meanwhile
         raise
     metrics.RECONCILES.labels(result="retry" if outcome.retry_in is not None else "done").inc()
-    metrics.observe_tenant(
-        name, str(outcome.new_status.get("phase", "Unknown")), outcome.new_status.get("placement")
+    metrics.observe(
+        name,
+        tier=str((body.get("spec") or {}).get("tier", "")),
+        created=body["metadata"].get("creationTimestamp"),
+        status=outcome.new_status,
     )
 
 
 def _post(body: Mapping[str, Any], event: conditions.Event) -> None:
+    """Post the Event; a Warning also goes to the log (for SREs who read logs, not Events)."""
     apply.post_event(body, event)
     metrics.EVENTS.labels(type=event.type, reason=event.reason).inc()
+    if event.type == "Warning":
+        log.warning("tenant %s: %s: %s", body["metadata"]["name"], event.reason, event.message)
 
 
 # backoff: an unexpected error is retried in seconds, not kopf's default minute.

@@ -21,6 +21,7 @@ from tenantry_operator import (
     conditions,
     databases,
     decide,
+    metrics,
     migration_state,
     model,
     planning,
@@ -69,26 +70,28 @@ def reconcile_tenant(
             False, conditions.Reason.TIER_NOT_FOUND, f"Tier {tenant.tier!r} does not exist"
         )
         return _outcome(replace(obs, blocked=missing), recorded, now)
+    with metrics.step("namespace"):
+        namespace = steps.ensure_namespace(body, tenant, tier)
     obs = replace(
-        obs,
-        tier_revision=tier.revision,
-        namespace_name=tenant.namespace,
-        namespace=steps.ensure_namespace(body, tenant, tier),
+        obs, tier_revision=tier.revision, namespace_name=tenant.namespace, namespace=namespace
     )
     decision = decide.decide(tenant, tier, migration_state.stored(recorded), now)
     if obs.namespace.ok and (to_run := decision.to_run) is not None:
-        moved = steps.migrate(
-            body, tenant=tenant, state=to_run, previous=previous, cfg=cfg, dbs=dbs
-        )
+        with metrics.step("migration"):
+            moved = steps.migrate(
+                body, tenant=tenant, state=to_run, previous=previous, cfg=cfg, dbs=dbs
+            )
         decision = decide.settle(decision, moved.state)
         obs = replace(obs, migration=moved.state, waiting=moved.waiting)
     obs = replace(obs, decision=decision)
     if obs.namespace.ok:
-        obs = _ensure_data(body, obs, tenant=tenant, tier=tier, cfg=cfg, dbs=dbs)
+        with metrics.step("data"):
+            obs = _ensure_data(body, obs, tenant=tenant, tier=tier, cfg=cfg, dbs=dbs)
     if obs.database.ok:
-        workload = steps.ensure_workload(
-            body, tenant=tenant, tier=tier, placement=decision.placement, cfg=cfg
-        )
+        with metrics.step("workload"):
+            workload = steps.ensure_workload(
+                body, tenant=tenant, tier=tier, placement=decision.placement, cfg=cfg
+            )
         obs = replace(obs, workload=workload)
     return _outcome(obs, recorded, now)
 

@@ -6,6 +6,8 @@ in a temporary directory with free ports. Each test creates its own uniquely nam
 
 from __future__ import annotations
 
+import shutil
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -22,8 +24,11 @@ from tests.integration import support
 
 
 @pytest.fixture(scope="session")
-def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[stack.Platform]:
-    state = Path(tmp_path_factory.mktemp("platform"))
+def platform(request: pytest.FixtureRequest) -> Iterator[stack.Platform]:
+    """The session's platform, in a directory of its own outside pytest's temporary tree
+    (another pytest run on the machine prunes old trees, and Postgres's data with them). It
+    is removed when every test passed, and kept with its logs otherwise."""
+    state = Path(tempfile.mkdtemp(prefix="tenantry-test-platform-"))
     plat = stack.Platform(state, control_plane_env=support.SIGNUP_LIMITS)
     try:
         plat.start_infrastructure()
@@ -33,6 +38,10 @@ def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[stack.Platfor
         yield plat
     finally:
         plat.stop()
+        if request.session.testsfailed:
+            print(f"\nthe test platform's state and logs are kept in {state}")
+        else:
+            shutil.rmtree(state, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")

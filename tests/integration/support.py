@@ -314,3 +314,14 @@ def wait_tier(custom: client.CustomObjectsApi, name: str, tier: str) -> dict[str
         return tenant if tenant.get("spec", {}).get("tier") == tier and current and ready else None
 
     return eventually(reached, timeout=60, what=f"{name} Ready on {tier}")
+
+
+def wait_processed(control_db: Any, entry_id: int) -> None:
+    """Until the outbox entry `entry_id` was carried out."""
+    eventually(
+        lambda: control_db.execute(
+            "SELECT processed_at IS NOT NULL FROM outbox WHERE id = %s", (entry_id,)
+        ).fetchone()
+        == (True,),
+        what=f"outbox entry {entry_id} processed",
+    )

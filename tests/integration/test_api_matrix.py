@@ -80,6 +80,7 @@ def build(api: httpx.Client, env: dict[str, str], tier: str, name: str) -> World
         f"{base}/roles", headers=owner, json={"name": "custom", "permissions": ["tenant:read"]}
     ).json()["id"]
     world.ids["key_id"] = key["id"]
+    world.ids["entry_id"] = "1"  # an outbox entry: platform admins only, refused before lookup
     return world
 
 

@@ -5,6 +5,8 @@ ERROR."""
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from kubernetes import client
 
@@ -104,6 +106,12 @@ def test_describe_shows_the_tenants_events_and_retries_are_no_errors(
     assert {"NamespaceReady", "DatabaseReady", "WorkloadReady", "Ready"} <= set(reasons)
 
     log = (platform.state_dir / "logs" / "operator.log").read_text(errors="replace")
-    errors = [line for line in log.splitlines() if "ERROR" in line and "temporarily" in line]
+    lines = [json.loads(line) for line in log.splitlines() if line.startswith("{")]
+    assert lines, "the operator logs JSON lines"
+    errors = [
+        line
+        for line in lines
+        if line.get("severity") in ("error", "fatal") and "temporarily" in line.get("message", "")
+    ]
     assert errors == []
     support.delete_tenant(custom, name)

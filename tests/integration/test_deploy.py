@@ -23,7 +23,11 @@ pytestmark = pytest.mark.integration
 DEPLOY = kube.REPO_ROOT / "deploy"
 # Stand-ins for the Prometheus Operator's CRDs (not installed here), so the production overlay's
 # ServiceMonitor and PodMonitor can be dry-run: they check the kinds, not the fields.
-MONITORING_KINDS = {"ServiceMonitor": "servicemonitors", "PodMonitor": "podmonitors"}
+MONITORING_KINDS = {
+    "ServiceMonitor": "servicemonitors",
+    "PodMonitor": "podmonitors",
+    "PrometheusRule": "prometheusrules",
+}
 
 
 def stand_in_crd(kind: str, plural: str) -> dict[str, Any]:

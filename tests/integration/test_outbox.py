@@ -1,4 +1,6 @@
-"""The outbox keeps a signup's intent until the API server takes it, applying it exactly once."""
+"""The outbox keeps a signup's intent until the API server takes it, applying it exactly once;
+an entry that always fails becomes a dead letter without blocking the others, and platform admins
+see dead letters (API, metric) and retry them (audited)."""
 
 from __future__ import annotations
 
@@ -6,15 +8,18 @@ import uuid
 from collections.abc import Iterator
 from typing import Any
 
+import httpx
 import psycopg
 import pytest
 from kubernetes import client
+from prometheus_client import parser
 from sqlalchemy import create_engine
 from sqlalchemy.orm import sessionmaker
 
 from control_plane import models, prestart
 from control_plane.core import config
 from control_plane.integrations import kube
+from control_plane.services import outbox as outbox_service
 from control_plane.workers import outbox
 from tests.integration import support
 
@@ -131,3 +136,131 @@ def test_a_tenant_of_the_same_name_made_by_someone_else_is_never_applied_over_no
     ]["uid"]
     support.delete_tenant(custom, name)
     engine.dispose()
+
+
+def test_an_entry_that_always_fails_goes_dead_without_blocking_later_ones(
+    own_registry: str, custom: client.CustomObjectsApi, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("OUTBOX_MAX_ATTEMPTS", "3")
+    config.get_settings.cache_clear()
+    engine = create_engine(own_registry)
+    sessions = sessionmaker(engine, expire_on_commit=False)
+    control_db = psycopg.connect(own_registry.replace("+psycopg", ""), autocommit=True)
+    bad_id, bad_key = uuid.uuid4(), support.unique("bad")
+    others = {uuid.uuid4(): support.unique("after") for _ in range(2)}
+    with sessions() as session, session.begin():
+        session.add(uncreated(bad_id, bad_key, company=bad_key))
+        for tenant_id, key in others.items():
+            session.add(uncreated(tenant_id, key, company=key))
+    with sessions() as session, session.begin():  # the bad entry first in the queue
+        session.add(models.OutboxEntry(tenant_id=bad_id, action="no_such_action"))
+    with sessions() as session, session.begin():
+        for tenant_id in others:
+            session.add(models.OutboxEntry(tenant_id=tenant_id, action="apply_tenant"))
+
+    def state() -> tuple[Any, ...]:
+        return control_db.execute(
+            "SELECT attempts, last_error, processed_at IS NULL, dead_at IS NOT NULL, "
+            "next_attempt_at > now() FROM outbox WHERE tenant_id = %s",
+            (bad_id,),
+        ).fetchone()  # type: ignore[return-value]
+
+    assert outbox.dispatch_once(sessions, field_manager="test") == 3
+    error = "UnknownAction: unknown action 'no_such_action'"
+    assert state() == (1, error, True, False, True)  # retried later, with backoff
+    for tenant_id, key in others.items():  # the entries behind it were carried out
+        done = control_db.execute(
+            "SELECT processed_at IS NOT NULL FROM outbox WHERE tenant_id = %s", (tenant_id,)
+        ).fetchone()
+        assert done == (True,)
+        applied = support.get_tenant(custom, key)
+        assert applied is not None
+        assert applied["metadata"]["labels"]["tenantry.dev/tenant-id"] == str(tenant_id)
+    for attempt in (2, 3):
+        control_db.execute(
+            "UPDATE outbox SET next_attempt_at = now() WHERE tenant_id = %s", (bad_id,)
+        )
+        assert outbox.dispatch_once(sessions, field_manager="test") == 1
+        assert state()[:4] == (attempt, error, True, attempt == 3)
+    control_db.execute("UPDATE outbox SET next_attempt_at = now() WHERE tenant_id = %s", (bad_id,))
+    assert outbox.dispatch_once(sessions, field_manager="test") == 0  # dead: never claimed again
+    with sessions() as session:
+        dead = outbox_service.query(session=session, state=models.OutboxState.DEAD)
+        pending = outbox_service.query(session=session, state=models.OutboxState.PENDING)
+        assert [e.tenant_id for e in dead] == [bad_id]
+        assert pending == []
+        assert outbox_service.stats(session=session)["dead"][0] == 1
+    for key in others.values():
+        custom.delete_cluster_custom_object(support.GROUP, support.VERSION, "tenants", key)
+    engine.dispose()
+    control_db.close()
+
+
+def test_platform_admins_see_and_retry_dead_letters_with_a_metric_and_an_audit_entry(
+    api: httpx.Client, env: dict[str, str], control_db: psycopg.Connection[Any]
+) -> None:
+    signed_up = support.signup(api, support.unique("Deadletter"))
+    tenant_id = signed_up["tenant"]["id"]
+    # A dead letter as the dispatcher leaves one: an apply that failed every attempt.
+    (entry_id,) = control_db.execute(
+        "INSERT INTO outbox (tenant_id, action, attempts, last_error, dead_at) "
+        "VALUES (%s, 'apply_tenant', 10, 'connection refused', now()) RETURNING id",
+        (tenant_id,),
+    ).fetchone()  # type: ignore[misc]
+    admin = support.admin(api, env)
+
+    def every(state: str) -> list[dict[str, Any]]:
+        items, cursor = [], None
+        while True:
+            params: dict[str, str | int] = {"state": state, "limit": 2}
+            if cursor:
+                params["cursor"] = cursor
+            page = api.get("/outbox", headers=admin, params=params)
+            assert page.status_code == 200, page.text
+            items += page.json()["items"]
+            cursor = page.json()["next_cursor"]
+            if cursor is None:
+                return items
+
+    dead = every("dead")
+    assert [e["id"] for e in dead] == sorted({e["id"] for e in dead})  # pages: oldest first
+    mine = next(e for e in dead if e["id"] == entry_id)
+    assert (mine["tenant_id"], mine["attempts"], mine["last_error"]) == (
+        tenant_id,
+        10,
+        "connection refused",
+    )
+    assert entry_id not in {e["id"] for e in every("pending")}
+    bad_state = api.get("/outbox", headers=admin, params={"state": "lost"})
+    assert bad_state.status_code == 422
+    assert bad_state.headers["content-type"].startswith("application/problem+json")
+
+    metrics = httpx.get(env["API_URL"] + "/metrics", timeout=10).text
+    parsed = {
+        (s.name, s.labels.get("state")): s.value
+        for family in parser.text_string_to_metric_families(metrics)
+        for s in family.samples
+        if s.name.startswith("tenantry_outbox")
+    }
+    assert parsed[("tenantry_outbox_entries", "dead")] >= 1
+    assert parsed[("tenantry_outbox_oldest_age_seconds", "dead")] >= 0
+    assert ("tenantry_outbox_entries", "pending") in parsed
+
+    owner = support.auth(signed_up)
+    refused = api.post(f"/outbox/{entry_id}/retry", headers=owner)
+    assert refused.status_code == 403
+    assert refused.headers["content-type"].startswith("application/problem+json")
+    retried = api.post(f"/outbox/{entry_id}/retry", headers=admin)
+    assert retried.status_code == 200, retried.text
+    assert (retried.json()["attempts"], retried.json()["dead_at"]) == (0, None)
+    # The running dispatcher carries it out now: the Tenant is applied again (idempotent).
+    support.wait_processed(control_db, entry_id)
+    again = api.post(f"/outbox/{entry_id}/retry", headers=admin)
+    assert again.status_code == 409
+    assert again.json()["detail"] == f"outbox entry {entry_id} is processed"
+    missing = api.post("/outbox/2147483000/retry", headers=admin)
+    assert missing.status_code == 404
+    audited = api.get("/audit", headers=admin, params={"action": "outbox.retry"}).json()["items"]
+    entry = next(a for a in audited if a["resource"] == f"outbox:{entry_id}")
+    assert entry["tenant_id"] == tenant_id
+    assert entry["before"] == {"attempts": 10, "last_error": "connection refused"}

@@ -75,8 +75,9 @@ def test_the_walkthrough_runs_as_written(
         )
     )
     blocks = walkthrough((REPO / "README.md").read_text())
+    # A marker line before each block (after a newline: curl's output may not end in one).
     script = "set -euo pipefail\n" + "".join(
-        f"echo '::block {number}::'\n{block}\n" for number, block in enumerate(blocks)
+        f"printf '\\n::block {number}::\\n'\n{block}\n" for number, block in enumerate(blocks)
     )
     done = subprocess.run(
         ["bash", "-c", script],

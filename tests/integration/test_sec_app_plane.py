@@ -28,10 +28,17 @@ ROLES = ("owner", "admin", "member", "viewer")
 
 
 def tenant_on(api: httpx.Client, env: dict[str, str], name: str, tier: str) -> dict[str, Any]:
-    """A signed-up tenant moved to `tier` by the platform admin: its id, slug and owner."""
+    """A signed-up tenant moved to `tier` by the platform admin, once the app serves it: its
+    id, slug and owner."""
     body = support.signup(api, support.unique(name))
     support.set_tier(api, env, body["tenant"]["id"], tier)
-    return {"id": body["tenant"]["id"], "slug": body["tenant"]["slug"], "owner": support.auth(body)}
+    owner = support.auth(body)
+    eventually(
+        lambda: httpx.get(f"{env['APP_URL']}/api/projects", headers=owner).status_code == 200,
+        timeout=60,
+        what=f"the app serving {body['tenant']['slug']}",
+    )
+    return {"id": body["tenant"]["id"], "slug": body["tenant"]["slug"], "owner": owner}
 
 
 def members(api: httpx.Client, tenant: dict[str, Any]) -> dict[str, dict[str, str]]:

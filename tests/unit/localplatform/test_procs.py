@@ -64,3 +64,8 @@ def _ended(pid: int) -> bool:
         return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z"
     except FileNotFoundError:
         return True
+
+
+def test_a_chosen_port_is_outside_the_range_outgoing_connections_take() -> None:
+    ports = {procs.free_port() for _ in range(20)}
+    assert all(port in procs.LISTEN_PORTS for port in ports), ports

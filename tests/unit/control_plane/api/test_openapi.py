@@ -123,6 +123,9 @@ GET    ~/tiers                                           -               200
 [billing]
 GET    ~/plans                                           -               200
 POST   ~/billing/stripe/webhook                          -               200 409
+[outbox]
+GET    ~/outbox                                          platform:admin  200 401 403 404
+POST   ~/outbox/{entry_id}/retry                         platform:admin  200 401 403 404 409
 [auth]
 GET    /.well-known/jwks.json                            -               200
 [health]
