@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import httpx
+from kubernetes import client
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests.integration import support
@@ -18,10 +19,11 @@ def samples(env: dict[str, str]) -> dict[str, list[tuple[dict[str, str], float]]
 
 
 def test_each_tenants_requests_are_counted_with_bounded_labels(
-    api: httpx.Client, app: httpx.Client, env: dict[str, str]
+    api: httpx.Client, app: httpx.Client, env: dict[str, str], custom: client.CustomObjectsApi
 ) -> None:
     body = support.signup(api, support.unique("Metered"))
     tenant, owner = body["tenant"]["slug"], support.auth(body)
+    support.wait_ready(custom, tenant)
     for _ in range(3):
         assert app.get("/projects", headers=owner).status_code == 200
     assert app.post("/projects", json={}, headers=owner).status_code == 422
