@@ -93,7 +93,7 @@ def test_operator_killed_at_random_points_converges(
     print(f"fault seed {seed} (TENANTRY_FAULT_SEED={seed} repeats the kills)")
     killer = Killer(operator_back, random.Random(seed))
     names = [support.unique("fault") for _ in POLICIES]
-    before = offboarding.inventory(env)
+    before = offboarding.inventory(env, *names)
 
     for name, policy in zip(names, POLICIES, strict=True):
         support.create_tenant(custom, name, tier="free", deletionPolicy=policy)
@@ -129,7 +129,7 @@ def test_operator_killed_at_random_points_converges(
     killer.storm()
     wait_all(names, lambda name: support.get_tenant(custom, name) is None, "deleted")
 
-    after = offboarding.inventory(env)
+    after = offboarding.inventory(env, *names, *uids.values())
     assert killer.kills >= 20
     assert after.databases == before.databases, "no silo database is left, nor retained"
     assert after.roles == before.roles

@@ -33,9 +33,26 @@ class Inventory:
     subscriptions: frozenset[str]
 
 
-def inventory(env: dict[str, str]) -> Inventory:
+def inventory(env: dict[str, str], *ours: str) -> Inventory:
     """List the server's databases, roles, slots, publications (in every database that takes
-    connections) and subscriptions."""
+    connections) and subscriptions that name one of `ours` (tenant keys, uids): other tests'
+    tenants, being made or removed meanwhile on the same server, are none of this test's."""
+    inv = _inventory(env)
+    tokens = {t for o in ours for t in (o, o.replace("-", "_"), o.replace("-", ""))}
+
+    def mine(items: frozenset[str]) -> frozenset[str]:
+        return frozenset(i for i in items if any(t in i for t in tokens))
+
+    return Inventory(
+        mine(inv.databases),
+        mine(inv.roles),
+        mine(inv.slots),
+        mine(inv.publications),
+        mine(inv.subscriptions),
+    )
+
+
+def _inventory(env: dict[str, str]) -> Inventory:
     admin = env["TENANTRY_POSTGRES_ADMIN_URL"]
     base = admin.rsplit("/", 1)[0]
     with psycopg.connect(admin, autocommit=True) as conn:
@@ -130,7 +147,7 @@ def test_kept_migration_source_then_delete_with_retain(
     every database a copy is in)."""
     name = support.unique("kept")
     silo = "tenant_" + name.replace("-", "_")
-    before = inventory(env)
+    before = inventory(env, name)
     support.create_tenant(custom, name, tier="free")  # deletionPolicy Retain, the default
     uid = support.wait_ready(custom, name)["metadata"]["uid"]
     seed(pool_admin, name)
@@ -144,7 +161,7 @@ def test_kept_migration_source_then_delete_with_retain(
     assert silo_rows(env, silo, name) == 1, "the silo copy is kept (Retain)"
 
     support.delete_tenant(custom, name)
-    after = inventory(env)
+    after = inventory(env, name, uid)
     assert after.roles == before.roles, "the role is dropped"
     assert (after.slots, after.publications, after.subscriptions) == (
         before.slots,
@@ -178,7 +195,7 @@ def slow_operator(platform: stack.Platform) -> Iterator[stack.Platform]:
 def replicating(env: dict[str, str], name: str) -> bool:
     """The tenant's slot, publication and subscription all exist."""
     mig = "tenantry_mig_" + name.replace("-", "_")
-    found = inventory(env)
+    found = inventory(env, name)
     return (
         mig in found.slots
         and mig in found.subscriptions
@@ -203,7 +220,7 @@ def test_delete_during_a_live_migration_leaves_one_copy_or_none(
     publication go by the policy."""
     name = support.unique("moving")
     silo = "tenant_" + name.replace("-", "_")
-    before = inventory(env)
+    before = inventory(env, name)
     support.create_tenant(custom, name, tier="free", deletionPolicy=policy)
     uid = support.wait_ready(custom, name)["metadata"]["uid"]
     seed(pool_admin, name)
@@ -218,7 +235,7 @@ def test_delete_during_a_live_migration_leaves_one_copy_or_none(
     slow_operator.start_operator()
     eventually(lambda: support.get_tenant(custom, name) is None, timeout=60, what="deleted")
 
-    after = inventory(env)
+    after = inventory(env, name, uid)
     assert after.roles == before.roles
     assert (after.slots, after.publications, after.subscriptions) == (
         before.slots,

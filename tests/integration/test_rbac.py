@@ -247,7 +247,7 @@ def test_a_standby_operator_waits_in_the_peering_and_takes_over(
         eventually(lambda: logged(standby.log, "Resuming operations"), what="the standby resumes")
         support.create_tenant(custom, second, tier="free", deletionPolicy="Delete")
         support.wait_ready(custom, second)
-        assert logged(standby.log, second)
+        eventually(lambda: logged(standby.log, second), what=f"the standby handling {second}")
         assert not [line for line in standby.log.open() if REFUSED.search(line)]
     finally:
         platform.supervisor.stop(standby)
