@@ -159,11 +159,15 @@ def watch(
         return
 
 
-def _follow(name: str, tier: str, before: int, timeout: float, output: Output) -> dict[str, Any]:
+def _follow(
+    name: str, tier: str, before: int, timeout: float, output: Output, give_up_after: float
+) -> dict[str, Any]:
     """Wait for the Tenant's spec to ask for `tier` (a generation after `before`), then follow
-    the migration's phases until the move ends Ready or Failed."""
+    the migration's phases until the move ends Ready or Failed. A failed step is retried by the
+    operator, so it ends the move only once it has lasted `give_up_after` seconds."""
     deadline, generation = time.monotonic() + timeout, 0
     phases: list[str] = []
+    failing_since: float | None = None
     while time.monotonic() < deadline:
         tenant = _tenant(name)
         meta, status = tenant["metadata"], tenant.get("status") or {}
@@ -175,6 +179,15 @@ def _follow(name: str, tier: str, before: int, timeout: float, output: Output) -
             if output == Output.TABLE:
                 typer.echo(f"migration: {phase}")
         result = views.migration_finished(tenant, generation) if generation else None
+        why = views.failing(tenant) if generation else None
+        if why is None:
+            failing_since = None
+        elif failing_since is None:
+            failing_since = time.monotonic()
+            if output == Output.TABLE:
+                typer.echo(f"failing, retried by the operator: {why}")
+        elif time.monotonic() - failing_since >= give_up_after:
+            result = "Failed"
         if result:
             return {
                 "name": name,
@@ -182,6 +195,9 @@ def _follow(name: str, tier: str, before: int, timeout: float, output: Output) -
                 "result": result,
                 "placement": status.get("placement"),
                 "phases": phases,
+                "reason": None
+                if result == "Ready"
+                else why or views.condition(tenant, "MigrationFailed").get("message"),
                 "migration": status.get("migration"),
             }
         time.sleep(0.5)
@@ -194,6 +210,9 @@ def move(
     name: str,
     tier: Annotated[str, typer.Option(help="the Tier to move to")],
     timeout: Annotated[float, typer.Option(help="seconds to follow the migration")] = 300.0,
+    give_up_after: Annotated[
+        float, typer.Option(help="seconds a failed step may last before the move counts as failed")
+    ] = 60.0,
     output: OutputOpt = Output.TABLE,
 ) -> None:
     """Change the tenant's tier, then follow its migration until Ready or Failed."""
@@ -209,7 +228,7 @@ def move(
             cluster.patch_spec(name, {"tier": tier})
     except api.ApiError as exc:
         raise _fail(str(exc)) from exc
-    result = _follow(name, tier, before, timeout, output)
+    result = _follow(name, tier, before, timeout, output, give_up_after)
     _emit(output, result, views.pairs(f"Moved {name}", {**result, "migration": None}))
     if result["result"] != "Ready":
         raise typer.Exit(1)

@@ -147,16 +147,25 @@ def migration_finished(tenant: Mapping[str, Any], generation: int) -> str | None
     """How a move asked for at `generation` ended: "Ready", "Failed", or None while under way.
 
     Ready needs the status to reflect that generation with the Ready condition True and no
-    migration still running; Failed is the migration's or the tenant's failure."""
+    migration still running; Failed is the migration's failure, which the operator does not
+    retry by itself. A failed reconcile step (phase Failed) is retried, so it is not an end:
+    see `failing`."""
     status = tenant.get("status") or {}
     migration = status.get("migration") or {}
     if migration.get("phase") == "Failed" and migration.get("generation", generation) >= generation:
         return "Failed"
     if (status.get("observedGeneration") or 0) < generation:
         return None
-    if status.get("phase") == "Failed":
-        return "Failed"
     running = migration.get("phase") not in (None, *FINAL_MIGRATION_PHASES)
     if condition(tenant, "Ready").get("status") == "True" and not running:
         return "Ready"
     return None
+
+
+def failing(tenant: Mapping[str, Any]) -> str | None:
+    """Why the Tenant's phase is Failed ("Reason: message" of its Ready condition), or None.
+    The operator retries a failed step, so a caller waits a while before calling it final."""
+    if (tenant.get("status") or {}).get("phase") != "Failed":
+        return None
+    ready = condition(tenant, "Ready")
+    return f"{ready.get('reason', 'Failed')}: {ready.get('message', '')}".rstrip(": ")

@@ -7,6 +7,9 @@ by `migration` to freeze an old copy. Every function is idempotent.
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
+
 from psycopg import conninfo, sql
 
 from tenantry_core import routing
@@ -14,6 +17,19 @@ from tenantry_operator import planning, postgres, settings
 
 DML = "SELECT, INSERT, UPDATE, DELETE"
 _TENANT_ROLE = "NOSUPERUSER NOBYPASSRLS NOCREATEDB NOCREATEROLE"
+# The class of the advisory locks under which reconciles of many tenants change one shared
+# catalog row in turn ("TER", apart from the fence's class).
+_IN_TURN_CLASS = 0x544552
+
+
+@contextlib.contextmanager
+def _in_turn(conn: postgres.Conn, what: str) -> Iterator[None]:
+    """One transaction under a lock named `what`: Postgres refuses two concurrent changes of one
+    role or one database's ACL ("tuple concurrently updated"), which every tenant's reconcile
+    on a server makes."""
+    with conn.transaction():
+        conn.execute("SELECT pg_advisory_xact_lock(%s, hashtext(%s))", (_IN_TURN_CLASS, what))
+        yield
 
 
 def _ensure_role(conn: postgres.Conn, role: str, options: str) -> None:
@@ -22,15 +38,18 @@ def _ensure_role(conn: postgres.Conn, role: str, options: str) -> None:
 
 
 def ensure_server_roles(conn: postgres.Conn, cfg: settings.OperatorSettings) -> None:
-    """The platform's roles on a server: table owner, tenant group, and the shared app role."""
-    _ensure_role(conn, routing.OWNER_ROLE, "NOLOGIN NOSUPERUSER NOBYPASSRLS")
-    _ensure_role(conn, routing.TENANT_GROUP, "NOLOGIN NOSUPERUSER NOBYPASSRLS")
-    _ensure_role(conn, routing.APP_ROLE, f"LOGIN {_TENANT_ROLE}")
-    conn.execute(
-        sql.SQL("ALTER ROLE {} PASSWORD {}").format(
-            sql.Identifier(routing.APP_ROLE), sql.Literal(cfg.app_db_password.get_secret_value())
+    """The platform's roles on a server: table owner, tenant group, and the shared app role.
+    Every tenant's reconcile on the server runs this, so they take turns."""
+    with _in_turn(conn, "server roles"):
+        _ensure_role(conn, routing.OWNER_ROLE, "NOLOGIN NOSUPERUSER NOBYPASSRLS")
+        _ensure_role(conn, routing.TENANT_GROUP, "NOLOGIN NOSUPERUSER NOBYPASSRLS")
+        _ensure_role(conn, routing.APP_ROLE, f"LOGIN {_TENANT_ROLE}")
+        conn.execute(
+            sql.SQL("ALTER ROLE {} PASSWORD {}").format(
+                sql.Identifier(routing.APP_ROLE),
+                sql.Literal(cfg.app_db_password.get_secret_value()),
+            )
         )
-    )
 
 
 def grant_role(conn: postgres.Conn, role: str, member: str) -> None:
@@ -38,11 +57,12 @@ def grant_role(conn: postgres.Conn, role: str, member: str) -> None:
 
 
 def grant_connect(conn: postgres.Conn, database: str, *roles: str) -> None:
-    conn.execute(
-        sql.SQL("GRANT CONNECT ON DATABASE {} TO {}").format(
-            sql.Identifier(database), sql.SQL(", ").join(sql.Identifier(r) for r in roles)
+    with _in_turn(conn, f"database {database}"):
+        conn.execute(
+            sql.SQL("GRANT CONNECT ON DATABASE {} TO {}").format(
+                sql.Identifier(database), sql.SQL(", ").join(sql.Identifier(r) for r in roles)
+            )
         )
-    )
 
 
 def prepare_schema(conn: postgres.Conn, schema: str, grantee: str | None) -> None:

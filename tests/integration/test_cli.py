@@ -37,7 +37,7 @@ def run(env: dict[str, str], *args: str, **extra: str) -> subprocess.CompletedPr
 
 def run_json(env: dict[str, str], *args: str, **extra: str) -> Any:
     done = run(env, *args, "--output", "json", **extra)
-    assert done.returncode == 0, done.stderr
+    assert done.returncode == 0, done.stderr + done.stdout
     return json.loads(done.stdout)
 
 

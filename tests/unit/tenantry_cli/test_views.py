@@ -121,6 +121,21 @@ def test_a_move_ends_ready_only_for_its_own_generation_and_failed_on_failure() -
     assert views.migration_finished(tenant("acme", **old_failure), 5) == "Ready"
     not_ready = {**SILO, "conditions": [{**READY, "status": "False"}]}
     assert views.migration_finished(tenant("acme", **not_ready), 3) is None
+    assert views.failing(tenant("acme", **not_ready)) is None
+
+
+def test_a_failed_step_is_not_the_end_of_a_move_but_says_why() -> None:
+    """The operator retries a failed step (phase Failed): the CLI waits, and names the reason."""
+    step_failed = {
+        **SILO,
+        "phase": "Failed",
+        "conditions": [
+            {**READY, "status": "False", "reason": "ApplyFailed", "message": "409 Conflict"}
+        ],
+    }
+    assert views.migration_finished(tenant("acme", **step_failed), 3) is None
+    assert views.failing(tenant("acme", **step_failed)) == "ApplyFailed: 409 Conflict"
+    assert views.failing(tenant("acme", **SILO)) is None
 
 
 def test_outbox_rows_and_tables_render_every_column() -> None:
