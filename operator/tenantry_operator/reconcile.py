@@ -1,11 +1,12 @@
 """Reconciling one Tenant, offboarding one, and following Tier changes: what each kopf handler
 asks for, carried out by ordered steps and turned into outcomes the handlers report.
 
-A Tenant reconcile: Tier → namespace → placement decision (`decide`: a live migration starts,
-resumes or waits; a changed isolation model it cannot migrate to keeps the old placement and
-says MigrationRequired) → credentials and data → restore → workload. A step may stop the
-sequence early; `status.compute` turns what was observed into the whole status, and the
-`Outcome` carries it, the Events and, for failures worth retrying, when to try again.
+A Tenant reconcile: a kept namespace taken over (`keeping`) → Tier → namespace → placement
+decision (`decide`: a live migration starts, resumes or waits; a changed isolation model it
+cannot migrate to keeps the old placement and says MigrationRequired) → credentials and data →
+restore → workload. A step may stop the sequence early; `status.compute` turns what was
+observed into the whole status, and the `Outcome` carries it, the Events and, for failures
+worth retrying, when to try again.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from tenantry_operator import (
     conditions,
     databases,
     decide,
+    keeping,
     metrics,
     migration_state,
     model,
@@ -60,10 +62,14 @@ def reconcile_tenant(
     """Run the Tenant's steps in order, each only if the one it needs succeeded, and compute
     the status they add up to."""
     now = now or dt.datetime.now(dt.UTC)
+    taken = keeping.take_over(body)  # a namespace kept when the Tenant CRD was deleted
+    body = taken.body
     tenant = model.Tenant.from_body(body)
     recorded = dict(body.get("status") or {})
     previous = list(recorded.get("conditions") or [])
     obs = status.Observation(generation=tenant.generation, suspended=tenant.suspended)
+    if taken.refused is not None:
+        return _outcome(replace(obs, namespace=taken.refused), recorded, now)
     tier = steps.load_tier(tenant.tier)
     if tier is None:
         missing = conditions.StepResult(
