@@ -24,7 +24,7 @@ import logging
 import random
 import threading
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import kopf
@@ -338,7 +338,7 @@ def tenant_crd_changed(body: kopf.Body, **_: Any) -> None:
 @kopf.on.resume(resources.GROUP, resources.VERSION, resources.TIER_PLURAL)
 @kopf.on.create(resources.GROUP, resources.VERSION, resources.TIER_PLURAL)
 @kopf.on.update(resources.GROUP, resources.VERSION, resources.TIER_PLURAL)
-def tier_changed(
+async def tier_changed(
     name: str,
     spec: kopf.Spec,
     logger: logging.Logger | logging.LoggerAdapter[Any],
@@ -346,9 +346,13 @@ def tier_changed(
     **_: Any,
 ) -> None:
     """Publish the Tier's features for the app, and stamp its revision on each of its Tenants;
-    each then re-reconciles itself."""
-    tenants: Iterable[str] = tenants_by_tier.get(name, []) if tenants_by_tier is not None else []
-    for tenant in reconcile.tier_changed(cfg=config(), tier=name, spec=spec, tenants=tenants):
+    each then re-reconciles itself. (The index is copied on the event loop, which updates it:
+    read from a thread, a Tenant created meanwhile broke the iteration.)"""
+    tenants = list(tenants_by_tier.get(name, [])) if tenants_by_tier is not None else []
+    stamped = await asyncio.to_thread(
+        reconcile.tier_changed, cfg=config(), tier=name, spec=spec, tenants=tenants
+    )
+    for tenant in stamped:
         logger.info("tier %s changed: tenant %s re-reconciles", name, tenant)
 
 
