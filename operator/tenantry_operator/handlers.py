@@ -127,9 +127,8 @@ class KopfLogs(logging.Filter):
         if record.levelno == logging.INFO and message.startswith("Handler 'child-"):
             return False
         if record.levelno == logging.ERROR and "failed temporarily" in message:
-            record.levelno, record.levelname = (
-                logging.WARNING,
-                logging.getLevelName(logging.WARNING),
+            record.levelno, record.levelname = logging.WARNING, logging.getLevelName(
+                logging.WARNING
             )
         return True
 
