@@ -6,7 +6,7 @@ it. The control plane creates its Tenants (never applies over an existing one), 
 uid, and applies later changes only to that uid; a Tenant it did not create is `NameTaken`.
 
 Talks to the cluster in KUBECONFIG (or in-cluster config) with the plain `kubernetes` client.
-Used by workers.outbox (apply, delete) and workers.mirror (list, watch).
+Used by workers.outbox (apply, delete) and workers.mirror (list, watch, the Tenant CRD).
 """
 
 from __future__ import annotations
@@ -155,6 +155,22 @@ def delete_tenant(name: str, *, uid: str | None = None) -> bool:
     except Exception as exc:
         raise _failed(exc) from exc
     return True
+
+
+def tenant_crd_served() -> bool:
+    """Whether the Tenant CRD exists and is not being deleted. A Tenant deleted while it is not
+    went with its CRD (an uninstall): the operator keeps its data, and so does the registry."""
+    try:
+        crd = client.ApiextensionsV1Api(kubeclient.api_client()).read_custom_resource_definition(
+            resources.TENANT_CRD
+        )
+    except ApiException as exc:
+        if exc.status == 404:
+            return False
+        raise _failed(exc) from exc
+    except Exception as exc:
+        raise _failed(exc) from exc
+    return crd.metadata.deletion_timestamp is None
 
 
 def list_objects(plural: str) -> tuple[list[dict[str, Any]], str]:

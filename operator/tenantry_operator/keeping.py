@@ -26,7 +26,7 @@ from tenantry_core import resources
 from tenantry_operator import apply, conditions, kept, model
 
 CRD_API_VERSION = "apiextensions.k8s.io/v1"
-TENANT_CRD = f"{resources.TENANT_PLURAL}.{resources.GROUP}"
+TENANT_CRD = resources.TENANT_CRD
 # What a Tenant owns in its namespace (apply_owned), by api version and kind.
 OWNED = (
     ("v1", "ResourceQuota"),

@@ -161,6 +161,18 @@ def test_deleting_the_crds_keeps_every_tenant_and_reinstalling_serves_it_again(
     }
     for body in manifests.values():
         custom.create_cluster_custom_object(support.GROUP, support.VERSION, "tenants", body)
+    api = httpx.Client(base_url=env["API_URL"] + "/api/v1", timeout=30)
+    company = support.unique("Crdsigned")
+    signed = support.signup(api, company)  # a tenant of the control plane's own
+    signed_id, signed_key = signed["tenant"]["id"], signed["tenant"]["slug"]
+    signed_old = support.wait_ready(custom, signed_key, timeout=90)
+    signed_secret = password(core, signed_key)
+
+    def registry(tenant: str) -> dict[str, Any]:
+        found = api.get(f"/tenants/{tenant}", headers=support.admin(api, env))
+        assert found.status_code == 200, found.text
+        return dict(found.json())
+
     old: dict[str, dict[str, Any]] = {}
     secrets: dict[str, str] = {}
     for kind, (_, _, placement) in TENANTS.items():
@@ -193,6 +205,13 @@ def test_deleting_the_crds_keeps_every_tenant_and_reinstalling_serves_it_again(
         reasons = {e.reason for e in support.events_for(core, name)}
         assert "DataKept" in reasons
         assert "Offboarded" not in reasons
+    # The registry keeps the control plane's tenant too: not offboarded, its owner signs in.
+    kept_row = eventually(
+        lambda: (row := registry(signed_id))["phase"] == "Kept" and row,
+        what="the registry's row kept",
+    )
+    assert kept_row["lifecycle"] == "active"
+    assert support.login(api, f"owner@{company.lower()}.example.com")
 
     own_platform.install_manifests()  # the CRDs and the default Tiers again
     # Re-applied: the pool Tenant as a platform admin names the kept data, the bridge one as
@@ -223,6 +242,15 @@ def test_deleting_the_crds_keeps_every_tenant_and_reinstalling_serves_it_again(
         assert KEPT not in (ns.metadata.annotations or {})
         assert password(core, name) == secrets[kind], "the kept Secret is the Tenant's again"
         assert notes(*where(env, name, placement), name) == 2
+
+    # The control plane re-created its own Tenant by itself, which took its namespace back.
+    signed_new = support.wait_ready(custom, signed_key, timeout=90)
+    assert signed_new["metadata"]["uid"] != signed_old["metadata"]["uid"]
+    assert signed_new["metadata"]["labels"]["tenantry.dev/tenant-id"] == signed_id
+    assert owners(core.read_namespace(f"tenant-{signed_key}")) == {signed_new["metadata"]["uid"]}
+    assert password(core, signed_key) == signed_secret
+    eventually(lambda: registry(signed_id)["phase"] == "Ready", what="the registry follows")
+    api.close()
 
     # The app plane serves the old rows: the shared app the pool tenant's, the silo's own app
     # the silo tenant's; the bridge tenant's own credentials read its schema.
