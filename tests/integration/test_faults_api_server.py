@@ -143,5 +143,11 @@ def test_api_server_restarted_mid_reconcile_converges(
         timeout=5,
         what="the deleted NetworkPolicy restored through its watch",
     )
-    for name in [*moving, *created]:
+    for name in tiers:  # the tests that follow find the platform as it was
         custom.delete_cluster_custom_object(support.GROUP, support.VERSION, "tenants", name)
+    for name in tiers:
+        eventually(
+            functools.partial(lambda n: support.get_tenant(custom, n) is None, name),
+            timeout=60,
+            what=f"{name} deleted",
+        )
