@@ -139,7 +139,10 @@ def test_postgres_restarted_mid_migration_loses_nothing(
     headers = support.token_for(env, name)
     project = app.post("/projects", json={"name": "moving"}, headers=headers).json()["id"]
     for number in range(50):
-        app.post(f"/projects/{project}/notes", json={"title": f"seed{number}"}, headers=headers)
+        seeded = app.post(
+            f"/projects/{project}/notes", json={"title": f"seed{number}"}, headers=headers
+        )
+        assert seeded.status_code == 201, seeded.text
     running = migration.Writer(app, headers, project)
     running.start()
     try:
@@ -177,6 +180,7 @@ def test_postgres_restarted_mid_migration_loses_nothing(
     ids = [note["id"] for note in notes]
     assert len(ids) == len(set(ids)), "no row twice"
     assert set(running.acked) <= set(ids), f"lost {len(set(running.acked) - set(ids))} writes"
+    assert len(ids) >= 50 + len(running.acked), "the 50 notes written before the move are kept"
     with pool_connection(env) as pool:
         assert migration.replication_leftovers(pool, name) == []
         assert offboarding.pool_rows(pool, name) == 0, "the pool copy is purged"
