@@ -8,7 +8,8 @@ TENANTRY_POD_RUNTIME), and applies the CRDs, the platform namespace and the
 default Tiers (`localplatform.manifests`). `start_operator()`, `start_control_plane()` and
 `start_app_plane()` run Tenantry's own processes against it (`localplatform.services`). `env()`
 is their environment (`localplatform.devenv`), of which `.tenantry/dev.env` shows a part.
-The Platform picks the ports and keeps every process it started by name.
+The Platform picks the ports and keeps every process it started by name. The fault tests stop
+and start its API server and Postgres again (`stop_api_server`, `stop_postgres`, ...).
 """
 
 from __future__ import annotations
@@ -270,7 +271,7 @@ class Platform:
     # -- faults: a shared component stopped and started again, as the fault tests do ----------
     def _own_kubernetes(self) -> kube.KubeControlPlane:
         if self.kube_control_plane is None:
-            raise procs.StartupError("the platform runs on another cluster: no API server to stop")
+            raise procs.StartupError("the platform uses another cluster: no API server of its own")
         return self.kube_control_plane
 
     def stop_api_server(self) -> None:
