@@ -8,7 +8,8 @@ TENANTRY_POD_RUNTIME), and applies the CRDs, the platform namespace and the
 default Tiers (`localplatform.manifests`). `start_operator()`, `start_control_plane()` and
 `start_app_plane()` run Tenantry's own processes against it (`localplatform.services`). `env()`
 is their environment (`localplatform.devenv`), of which `.tenantry/dev.env` shows a part.
-The Platform picks the ports and keeps every process it started by name.
+The Platform picks the ports and keeps every process it started by name. The fault tests stop
+and start its API server and Postgres again (`stop_api_server`, `stop_postgres`, ...).
 """
 
 from __future__ import annotations
@@ -51,6 +52,7 @@ class Platform:
     ports: dict[str, int] = field(default_factory=dict)
     kubeconfig: Path | None = None
     pg: postgres.Postgres | None = None
+    kube_control_plane: kube.KubeControlPlane | None = None  # None on an existing cluster
     processes: dict[str, procs.Process] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -80,7 +82,7 @@ class Platform:
     def start_infrastructure(self) -> None:
         self.state_dir.mkdir(parents=True, exist_ok=True)
         self.pg = postgres.Postgres(self.state_dir / "postgres", self.port("postgres"))
-        self.pg.start(self.supervisor)
+        self.processes["postgres"] = self.pg.start(self.supervisor)
         self.pg.create_database(devenv.CONTROL_DB)
         self.pg.create_database(devenv.POOL_DB)
         self.start_localstripe()
@@ -99,6 +101,7 @@ class Platform:
             etcd_port=self.port("etcd"),
         )
         control_plane.start_api(self.supervisor)
+        self.kube_control_plane = control_plane
         self.kubeconfig = control_plane.kubeconfig
         self.install_crds()
         control_plane.start_controllers(self.supervisor)
@@ -264,6 +267,32 @@ class Platform:
         process = self.processes.pop(name, None)
         if process:
             self.supervisor.stop(process)
+
+    # -- faults: a shared component stopped and started again, as the fault tests do ----------
+    def _own_kubernetes(self) -> kube.KubeControlPlane:
+        if self.kube_control_plane is None:
+            raise procs.StartupError("the platform uses another cluster: no API server of its own")
+        return self.kube_control_plane
+
+    def stop_api_server(self) -> None:
+        """Stop kube-apiserver; etcd, the controllers, the node and every client stay up."""
+        self._own_kubernetes().stop_apiserver(self.supervisor)
+
+    def start_api_server(self) -> None:
+        """Start kube-apiserver again on the same port, certificates, tokens and etcd: every
+        kubeconfig the platform wrote still works."""
+        self._own_kubernetes().start_apiserver(self.supervisor)
+
+    def stop_postgres(self) -> None:
+        """Stop Postgres with a fast shutdown: every session is ended."""
+        process = self.processes.pop("postgres", None)
+        if process is not None and self.pg is not None:
+            self.pg.stop(self.supervisor, process)
+
+    def start_postgres(self) -> None:
+        """Start Postgres again on the same data directory and port."""
+        assert self.pg is not None
+        self.processes["postgres"] = self.pg.start(self.supervisor)
 
     def stop(self) -> None:
         self.supervisor.stop_all()
