@@ -21,7 +21,7 @@ from tenantry_core import resources
 app = typer.Typer(help="Feature flags, per-tenant overrides and rollout rings.")
 FLAG_COLUMNS = ("key", "enabled", "ring", "percentage", "tenants", "description")
 OVERRIDE_COLUMNS = ("feature", "enabled", "reason", "created_at")
-Json = Annotated[bool, typer.Option("--json", help="print JSON")]
+OutputOpt = Annotated[views.Output, typer.Option("--output", "-o", help="table or json")]
 
 
 def _client(ctx: typer.Context) -> api.Api:
@@ -29,8 +29,8 @@ def _client(ctx: typer.Context) -> api.Api:
     return client
 
 
-def _emit(as_json: bool, data: Any, shown: Any) -> None:
-    if as_json:
+def _emit(output: views.Output, data: Any, shown: Any) -> None:
+    if output == views.Output.JSON:
         typer.echo(json.dumps(data, indent=2, default=str))
     else:
         rich.print(shown)
@@ -62,10 +62,10 @@ def flag_row(flag: dict[str, Any]) -> dict[str, Any]:
 
 
 @app.command("list")
-def list_flags(ctx: typer.Context, as_json: Json = False) -> None:
+def list_flags(ctx: typer.Context, output: OutputOpt = views.Output.TABLE) -> None:
     """Every flag and its targeting."""
     found = _call(_client(ctx).get, "/flags")
-    _emit(as_json, found, views.grid("Flags", FLAG_COLUMNS, [flag_row(f) for f in found]))
+    _emit(output, found, views.grid("Flags", FLAG_COLUMNS, [flag_row(f) for f in found]))
 
 
 @app.command("set")
@@ -79,7 +79,7 @@ def set_flag(
     ] = None,
     enabled: Annotated[bool | None, typer.Option("--enable/--disable", help="switch")] = None,
     description: Annotated[str | None, typer.Option(help="what the flag is for")] = None,
-    as_json: Json = False,
+    output: OutputOpt = views.Output.TABLE,
 ) -> None:
     """Create the flag or change the given settings (the others are kept)."""
     client = _client(ctx)
@@ -108,7 +108,7 @@ def set_flag(
     if description is not None:
         body["description"] = description
     saved = _call(client.put, f"/flags/{key}", body)
-    _emit(as_json, saved, views.pairs(f"Flag {key}", flag_row(saved)))
+    _emit(output, saved, views.pairs(f"Flag {key}", flag_row(saved)))
 
 
 @app.command("delete")
@@ -121,7 +121,7 @@ def delete_flag(ctx: typer.Context, key: str) -> None:
 def _override(ctx: typer.Context, tenant: str, feature: str, enabled: bool, reason: str) -> None:
     path = f"/tenants/{_call(tenant_id, tenant)}/overrides/{feature}"
     saved = _call(_client(ctx).put, path, {"enabled": enabled, "reason": reason})
-    rich.print(views.pairs(f"Override of {feature} for {tenant}", saved))
+    typer.echo(f"{feature} {'granted to' if saved['enabled'] else 'removed from'} {tenant}")
 
 
 Reason = Annotated[str, typer.Option(help="why (kept in the audit log)")]
@@ -147,10 +147,10 @@ def clear(ctx: typer.Context, tenant: str, feature: str) -> None:
 
 
 @app.command()
-def overrides(ctx: typer.Context, tenant: str, as_json: Json = False) -> None:
+def overrides(ctx: typer.Context, tenant: str, output: OutputOpt = views.Output.TABLE) -> None:
     """The tenant's overrides."""
     found = _call(_client(ctx).get, f"/tenants/{_call(tenant_id, tenant)}/overrides")
-    _emit(as_json, found, views.grid(f"Overrides of {tenant}", OVERRIDE_COLUMNS, found))
+    _emit(output, found, views.grid(f"Overrides of {tenant}", OVERRIDE_COLUMNS, found))
 
 
 @app.command()

@@ -32,9 +32,7 @@ app.add_typer(outbox_app, name="outbox")
 app.add_typer(flags.app, name="flags")
 
 
-class Output(enum.StrEnum):
-    TABLE = "table"
-    JSON = "json"
+Output = views.Output
 
 
 class OutboxStates(enum.StrEnum):

@@ -77,7 +77,7 @@ def test_a_flag_rolls_out_by_percentage_ring_and_list_and_an_override_wins(
     assert reached() == set()
     cli(env, token, "set", flag_key, "--ring", "beta", "--tenant", ids[1])
     assert reached() == {ids[0], ids[1]}
-    listed = json.loads(cli(env, token, "list", "--json"))
+    listed = json.loads(cli(env, token, "list", "--output", "json"))
     mine = next(f for f in listed if f["key"] == flag_key)
     assert (mine["ring"], mine["percentage"], mine["tenants"]) == ("beta", 0, [ids[1]])
 
@@ -88,7 +88,7 @@ def test_a_flag_rolls_out_by_percentage_ring_and_list_and_an_override_wins(
     cli(env, token, "set", flag_key, "--disable")
     cli(env, token, "grant", ids[3], flag_key)
     assert reached() == {ids[3]}
-    shown = json.loads(cli(env, token, "overrides", ids[2], "--json"))
+    shown = json.loads(cli(env, token, "overrides", ids[2], "--output", "json"))
     assert [(o["feature"], o["enabled"], o["reason"]) for o in shown] == [
         (flag_key, False, "opted out")
     ]
