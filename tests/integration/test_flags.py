@@ -95,6 +95,15 @@ def test_a_flag_rolls_out_by_percentage_ring_and_list_and_an_override_wins(
     cli(env, token, "clear", ids[3], flag_key)
     assert reached() == set()
 
+    # A tenant that does not exist is refused and changes nothing.
+    ghost = api.put(
+        f"/flags/{flag_key}",
+        headers=admin,
+        json={"tenants": ["00000000-0000-0000-0000-000000000000"]},
+    )
+    assert (ghost.status_code, ghost.json()["errors"][0]["loc"]) == (422, ["body", "tenants"])
+    assert api.get(f"/flags/{flag_key}", headers=admin).json()["tenants"] == [ids[1]]
+
     # Platform admins only, and every change is audited.
     owner = support.signup(api, support.unique("Nosy"))
     assert api.put(f"/flags/{flag_key}", headers=support.auth(owner), json={}).status_code == 403
