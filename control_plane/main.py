@@ -21,7 +21,7 @@ from control_plane.api import deps, errors, idempotency, middleware, openapi
 from control_plane.api import main as api_main
 from control_plane.core import config, db, oidc
 from control_plane.integrations import stripe_sync
-from control_plane.services import principals, tiers
+from control_plane.services import features, principals, tiers
 from control_plane.workers import mirror, outbox, sweeper, usage_reporter
 from tenantry_core import logs, problems, tokens
 
@@ -34,6 +34,7 @@ def create_app(settings: config.Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.tiers = tiers.TierCache(settings.SIGNUP_TIERS)
+        features.install(db.session_factory(), app.state.tiers, settings.FEATURE_FLAG_PROVIDER)
         app.state.dispatcher = None
         workers: list[
             outbox.Dispatcher | mirror.Mirror | sweeper.Sweeper | usage_reporter.Reporter

@@ -98,5 +98,9 @@ class Tenant(base.Base):
     # The Stripe `created` of the newest subscription snapshot whose plan set the tier.
     billing_tier_version: Mapped[int] = mapped_column(nullable=False, default=0, server_default="0")
     grace_until: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    # Where the tenant stands in feature rollouts (tenantry_core.flags.Ring; services.flags).
+    ring: Mapped[str] = mapped_column(
+        String(10), nullable=False, default="all", server_default="all"
+    )
 
     users: Mapped[list[User]] = relationship(back_populates="tenant")
