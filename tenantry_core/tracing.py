@@ -8,21 +8,22 @@ exporter and the batch processor read the other standard variables (headers, tim
 OTEL_BSP_SCHEDULE_DELAY, ...). Without an endpoint nothing is installed: every span is the API's
 no-op, which costs next to nothing and still passes a parent's trace id along.
 
-`span` runs code in a span, under a `traceparent` string when given (an outbox row's, the
-Tenant's annotation ANNOTATION); `traceparent()` is the current one. `ServerSpans` is the web
-services' span per request (it honours an incoming `traceparent` header and answers with its
-own). `add_ids` (a structlog processor, in `tenantry_core.logs`) and `tag_records` (plain
-logging: the operator's kopf JSON lines) put trace_id and span_id in log lines.
+`span` (or `traced`) runs code in a span, under a `traceparent` string when given (an outbox
+row's, the Tenant's annotation ANNOTATION); `traceparent()` is the current one. `add_ids` (a
+structlog processor, in `tenantry_core.logs`) and `tag_records` (plain logging: the operator's
+kopf JSON lines) put trace_id and span_id in log lines. This module knows no HTTP (workers and
+services use it): `tenantry_core.serverspans` is the web services' span per request.
 Used by control_plane, tenantry_operator and app_plane.
 """
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, ParamSpec, TypeVar
 
 from opentelemetry import context as otel_context
 from opentelemetry import trace
@@ -32,7 +33,6 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 from opentelemetry.util.types import AttributeValue
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 CONTROL_PLANE = "tenantry-control-plane"
 OPERATOR = "tenantry-operator"
@@ -41,9 +41,11 @@ ANNOTATION = "tenantry.dev/traceparent"  # on a Tenant: the trace its reconciles
 HEADER = "traceparent"
 ENDPOINT_VARS = ("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "OTEL_EXPORTER_OTLP_ENDPOINT")
 Attributes = Mapping[str, AttributeValue]
+P = ParamSpec("P")
+R = TypeVar("R")
 
-_PROPAGATOR = TraceContextTextMapPropagator()
-_TRACER = trace.get_tracer("tenantry")  # a proxy: it follows the provider `configure` installs
+PROPAGATOR = TraceContextTextMapPropagator()
+TRACER = trace.get_tracer("tenantry")  # a proxy: it follows the provider `configure` installs
 _INSTALLED: list[str] = []  # what this process configured (once per process)
 
 
@@ -75,13 +77,13 @@ def configure(service: str, env: Mapping[str, str] | None = None) -> bool:
 def extract(traceparent: str | None) -> otel_context.Context:
     """The context whose parent is `traceparent`; an empty one (a new trace) when it is
     missing or not a valid W3C traceparent."""
-    return _PROPAGATOR.extract({HEADER: traceparent} if traceparent else {})
+    return PROPAGATOR.extract({HEADER: traceparent} if traceparent else {})
 
 
 def traceparent(ctx: otel_context.Context | None = None) -> str | None:
     """The W3C traceparent of the current span (or of `ctx`'s), None without a valid one."""
     carrier: dict[str, str] = {}
-    _PROPAGATOR.inject(carrier, context=ctx)
+    PROPAGATOR.inject(carrier, context=ctx)
     return carrier.get(HEADER)
 
 
@@ -107,14 +109,35 @@ def span(
     """Run the block in a span named `name`: a child of the current span, or of `parent` (a
     traceparent) when one is given. An exception is recorded on it and marks it failed."""
     ctx = extract(parent) if parent is not None else None
-    with _TRACER.start_as_current_span(name, ctx, kind, attributes) as current:
+    with TRACER.start_as_current_span(name, ctx, kind, attributes) as current:
         yield current
+
+
+def traced(name: str) -> Callable[[Callable[P, R]], Callable[P, R]]:
+    """Decorate a function to run in a span named `name` (see `span`)."""
+
+    def decorate(function: Callable[P, R]) -> Callable[P, R]:
+        @functools.wraps(function)
+        def in_span(*args: P.args, **kwargs: P.kwargs) -> R:
+            with span(name):
+                return function(*args, **kwargs)
+
+        return in_span
+
+    return decorate
 
 
 def set_attributes(attributes: Mapping[str, AttributeValue | None]) -> None:
     """Add attributes to the current span (those that are None are left out)."""
     current = trace.get_current_span()
     current.set_attributes({k: v for k, v in attributes.items() if v is not None})
+
+
+def record_failure(exc: BaseException) -> None:
+    """Mark the current span failed by `exc` (one that was caught, so `span` did not see it)."""
+    current = trace.get_current_span()
+    current.record_exception(exc)
+    current.set_status(trace.StatusCode.ERROR, f"{type(exc).__name__}: {exc}")
 
 
 def add_ids(_: Any, __: str, event: dict[str, Any]) -> dict[str, Any]:
@@ -138,63 +161,3 @@ def tag_records() -> None:
 
     logging.setLogRecordFactory(factory)
     _INSTALLED.append("records")
-
-
-class ServerSpans:
-    """A server span per HTTP request, named after its route (`POST /api/v1/signup`), a child of
-    the caller's `traceparent` header if it sent one; the response carries the span's own
-    `traceparent`. `fields` adds attributes from the request's state once the app answered
-    (its tenant)."""
-
-    def __init__(
-        self,
-        app: ASGIApp,
-        *,
-        fields: Callable[[Mapping[str, Any]], Mapping[str, AttributeValue | None]] = lambda _: {},
-    ) -> None:
-        self.app, self.fields = app, fields
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
-        method, status = scope["method"], 500
-        with _TRACER.start_as_current_span(
-            method,
-            _PROPAGATOR.extract(headers),
-            trace.SpanKind.SERVER,
-            {"http.request.method": method, "url.path": scope["path"]},
-        ) as current:
-            own = traceparent(trace.set_span_in_context(current))
-
-            async def answer(message: Message) -> None:
-                nonlocal status
-                if message["type"] == "http.response.start":
-                    status = message["status"]
-                    if own:
-                        message["headers"] = [
-                            *message.get("headers", []),
-                            (HEADER.encode(), own.encode()),
-                        ]
-                await send(message)
-
-            try:
-                await self.app(scope, receive, answer)
-            finally:
-                route = getattr(scope.get("route"), "path", None)
-                if route:
-                    current.update_name(f"{method} {route}")
-                current.set_attributes(
-                    {
-                        "http.response.status_code": status,
-                        **({"http.route": route} if route else {}),
-                        **{
-                            k: v
-                            for k, v in self.fields(scope.get("state") or {}).items()
-                            if v is not None
-                        },
-                    }
-                )
-                if status >= 500:
-                    current.set_status(trace.StatusCode.ERROR)
