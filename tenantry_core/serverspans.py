@@ -1,7 +1,9 @@
-"""A server span per HTTP request, for the web services (the control plane and the app plane):
-named after its route, a child of the caller's `traceparent` header when it sent one, and
-answered with the span's own `traceparent` response header (`tenantry_core.tracing` configures
-where spans go). `fields` adds attributes from the request's state once the app answered.
+"""What the web services' request spans carry beyond FastAPI's own (the control plane and the app
+plane). FastAPI's native telemetry opens a server span per request, a child of the caller's
+`traceparent` header, once `tenantry_core.tracing.configure` installed a tracer provider;
+`ServerSpans` adds the request's tenant (what `fields` finds in the request's state) to that span
+and answers with its `traceparent` response header, so a caller can find its trace. Without a
+provider the span is the API's no-op and nothing is added.
 """
 
 from __future__ import annotations
@@ -15,62 +17,31 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from tenantry_core import tracing
 
+Fields = Callable[[Mapping[str, Any]], Mapping[str, AttributeValue | None]]
+
 
 class ServerSpans:
-    """A server span per HTTP request, named after its route (`POST /api/v1/signup`), a child of
-    the caller's `traceparent` header if it sent one; the response carries the span's own
-    `traceparent`. `fields` adds attributes from the request's state once the app answered
-    (its tenant)."""
+    """Pure ASGI middleware: the `traceparent` response header, and `fields` on the request's
+    span (set as the response starts, when the dependencies have run)."""
 
-    def __init__(
-        self,
-        app: ASGIApp,
-        *,
-        fields: Callable[[Mapping[str, Any]], Mapping[str, AttributeValue | None]] = lambda _: {},
-    ) -> None:
+    def __init__(self, app: ASGIApp, *, fields: Fields = lambda _: {}) -> None:
         self.app, self.fields = app, fields
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
+        request_span = trace.get_current_span()
+        own = tracing.traceparent()
+        if scope["type"] != "http" or own is None:
             await self.app(scope, receive, send)
             return
-        headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
-        method, status = scope["method"], 500
-        with tracing.TRACER.start_as_current_span(
-            method,
-            tracing.PROPAGATOR.extract(headers),
-            trace.SpanKind.SERVER,
-            {"http.request.method": method, "url.path": scope["path"]},
-        ) as current:
-            own = tracing.traceparent(trace.set_span_in_context(current))
 
-            async def answer(message: Message) -> None:
-                nonlocal status
-                if message["type"] == "http.response.start":
-                    status = message["status"]
-                    if own:
-                        message["headers"] = [
-                            *message.get("headers", []),
-                            (tracing.HEADER.encode(), own.encode()),
-                        ]
-                await send(message)
+        async def answer(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                found = self.fields(scope.get("state") or {})
+                request_span.set_attributes({k: v for k, v in found.items() if v is not None})
+                message["headers"] = [
+                    *message.get("headers", []),
+                    (tracing.HEADER.encode(), own.encode()),
+                ]
+            await send(message)
 
-            try:
-                await self.app(scope, receive, answer)
-            finally:
-                route = getattr(scope.get("route"), "path", None)
-                if route:
-                    current.update_name(f"{method} {route}")
-                current.set_attributes(
-                    {
-                        "http.response.status_code": status,
-                        **({"http.route": route} if route else {}),
-                        **{
-                            k: v
-                            for k, v in self.fields(scope.get("state") or {}).items()
-                            if v is not None
-                        },
-                    }
-                )
-                if status >= 500:
-                    current.set_status(trace.StatusCode.ERROR)
+        await self.app(scope, receive, answer)

@@ -26,6 +26,7 @@ STEP = "tenantry.step"
 REASON = "tenantry.result.reason"
 OK = "tenantry.result.ok"
 PHASE = "tenantry.migration.phase"
+READY = "tenantry.ready"
 R = TypeVar("R", bound=conditions.StepResult | None)
 
 
@@ -57,14 +58,16 @@ def result_attributes(result: conditions.StepResult | None) -> dict[str, str | b
     return {OK: result.ok, REASON: result.reason.value}
 
 
-def outcome_attributes(new_status: Mapping[str, Any]) -> dict[str, str]:
-    """What a reconcile ended with: the placement, and the Ready condition's reason."""
+def outcome_attributes(new_status: Mapping[str, Any]) -> dict[str, str | bool]:
+    """What a reconcile ended with: the placement, whether the tenant is Ready and the Ready
+    condition's reason."""
     ready = next(
         (c for c in new_status.get("conditions") or [] if c.get("type") == "Ready"), None
     )
     placement = new_status.get("placement")
     return {
         **({PLACEMENT: str(placement)} if placement else {}),
+        **({READY: ready.get("status") == "True"} if ready else {}),
         **({REASON: str(ready["reason"])} if ready and ready.get("reason") else {}),
     }
 
