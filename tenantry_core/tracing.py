@@ -46,7 +46,7 @@ R = TypeVar("R")
 
 PROPAGATOR = TraceContextTextMapPropagator()
 TRACER = trace.get_tracer("tenantry")  # a proxy: it follows the provider `configure` installs
-_INSTALLED: list[str] = []  # what this process configured (once per process)
+_INSTALLED: list[str] = []  # the service this process exports as (configured once)
 
 
 def exporting(env: Mapping[str, str]) -> bool:
@@ -147,17 +147,21 @@ def add_ids(_: Any, __: str, event: dict[str, Any]) -> dict[str, Any]:
     return event
 
 
-def tag_records() -> None:
-    """Give every log record of this process the current trace_id and span_id as attributes
-    (JSON formatters print a record's extra attributes: kopf's does)."""
-    if "records" in _INSTALLED:
-        return
-    previous = logging.getLogRecordFactory()
+class _Tagged:
+    """A log record factory that adds the current trace_id and span_id to each record."""
 
-    def factory(*args: Any, **kwargs: Any) -> logging.LogRecord:
-        record = previous(*args, **kwargs)
+    def __init__(self, previous: Callable[..., logging.LogRecord]) -> None:
+        self.previous = previous
+
+    def __call__(self, *args: Any, **kwargs: Any) -> logging.LogRecord:
+        record = self.previous(*args, **kwargs)
         record.__dict__.update(current_ids())
         return record
 
-    logging.setLogRecordFactory(factory)
-    _INSTALLED.append("records")
+
+def tag_records() -> None:
+    """Give every log record of this process the current trace_id and span_id as attributes
+    (JSON formatters print a record's extra attributes: kopf's does)."""
+    factory = logging.getLogRecordFactory()
+    if not isinstance(factory, _Tagged):
+        logging.setLogRecordFactory(_Tagged(factory))

@@ -2,7 +2,8 @@
 trace its Tenant's annotation names (`tracing.ANNOTATION`, written by the control plane with the
 change it applied), with a child span per ensure-step (timed for the metrics too) and per phase
 of a live migration. Their attributes say which tenant (key, tier), where its data is
-(placement), which step and what it found (the result's reason).
+(placement; a migration's source and target), which step and what it found (the result's
+reason).
 
 The attribute mappings are pure; used by reconcile, steps and migration.
 """
@@ -26,6 +27,8 @@ STEP = "tenantry.step"
 REASON = "tenantry.result.reason"
 OK = "tenantry.result.ok"
 PHASE = "tenantry.migration.phase"
+SOURCE = "tenantry.migration.source"
+TARGET = "tenantry.migration.target"
 READY = "tenantry.ready"
 R = TypeVar("R", bound=conditions.StepResult | None)
 
@@ -75,13 +78,14 @@ def outcome_attributes(new_status: Mapping[str, Any]) -> dict[str, str | bool]:
 def phase_attributes(
     tenant: model.Tenant, ran: migration_state.Phase, ended: migration_state.MigrationState
 ) -> dict[str, str]:
-    """A migration phase's span: the tenant, the phase it ran, and the phase (or the reason of
-    a failure) it ended in."""
+    """A migration's span: the tenant, the move, the phase it ran, and the phase (or the reason
+    of a failure) it ended in."""
     return {
         **tenant_attributes(tenant),
         STEP: "migration",
+        SOURCE: ended.source.value,
+        TARGET: ended.target.value,
         PHASE: ran.value,
-        PLACEMENT: ended.source.value,
         REASON: ended.reason or ended.phase.value,
     }
 
