@@ -4,6 +4,7 @@ app plane's request spans; all exported over OTLP/HTTP to the platform's local r
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import httpx
@@ -113,6 +114,21 @@ def test_a_signup_is_one_trace_from_its_request_to_the_operators_steps(
         and s["attributes"].get("tenantry.result.reason")
         for s in _named(spans, OPERATOR, "step.workload")
     )
+
+    # The access log line of the signup names its trace beside its request id.
+    def logged() -> list[dict[str, Any]] | None:
+        log = (platform.supervisor.log_dir / "control-plane.log").read_text()
+        lines = [json.loads(line) for line in log.splitlines() if line.startswith("{")]
+        found = [
+            line
+            for line in lines
+            if line.get("logger") == "control_plane.access" and line.get("trace_id") == trace_id
+        ]
+        return found or None
+
+    [access] = eventually(logged, what="the signup's access log line")
+    assert access["path"] == "/api/v1/signup"
+    assert access["request_id"] == response.headers["x-request-id"]
 
     [served] = _served(spans, APP_PLANE, "/api/projects")
     assert served["parent_span_id"] == request["span_id"]

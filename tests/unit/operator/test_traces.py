@@ -5,9 +5,12 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import json
+import logging
 from typing import Any
 
 import pytest
+from kopf._core.actions import loggers
 from opentelemetry import trace
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from tenantry_operator import conditions, migration, migration_state, model, traces
@@ -132,3 +135,22 @@ def test_each_migration_phase_is_a_span_and_is_persisted_once(
         "Nope",
     ]
     assert (found[0].attributes or {})["tenantry.migration.target"] == "silo"
+
+
+def test_the_operators_json_log_lines_carry_the_trace_id(spans: InMemorySpanExporter) -> None:
+    """kopf's JSON formatter (`--log-format=json`) prints what `tracing.tag_records` adds."""
+    factory = logging.getLogRecordFactory()
+    try:
+        tracing.tag_records()
+        with traces.reconcile(BODY):
+            record = logging.getLogger("tenantry_operator.steps").makeRecord(
+                "tenantry_operator.steps", logging.WARNING, __file__, 1, "waits", (), None
+            )
+    finally:
+        logging.setLogRecordFactory(factory)
+    line = json.loads(loggers.make_formatter(log_format=loggers.LogFormat.JSON).format(record))
+    assert line["message"] == "waits"
+    assert line["trace_id"] == PARENT.split("-")[1]
+    assert line["span_id"] == trace.format_span_id(
+        spans.get_finished_spans()[0].context.span_id
+    )
