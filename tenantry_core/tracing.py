@@ -103,13 +103,17 @@ def span(
     name: str,
     *,
     parent: str | None = None,
+    link: str | None = None,
     kind: trace.SpanKind = trace.SpanKind.INTERNAL,
     attributes: Attributes | None = None,
 ) -> Iterator[trace.Span]:
     """Run the block in a span named `name`: a child of the current span, or of `parent` (a
-    traceparent) when one is given. An exception is recorded on it and marks it failed."""
-    ctx = extract(parent) if parent is not None else None
-    with TRACER.start_as_current_span(name, ctx, kind, attributes) as current:
+    traceparent) when one is given; with `link` instead, the first span of a new trace that
+    links to that one. An exception is recorded on it and marks it failed."""
+    ctx = extract(parent) if parent is not None or link is not None else None
+    linked = trace.get_current_span(extract(link)).get_span_context() if link else None
+    links = [trace.Link(linked)] if linked is not None and linked.is_valid else None
+    with TRACER.start_as_current_span(name, ctx, kind, attributes, links) as current:
         yield current
 
 

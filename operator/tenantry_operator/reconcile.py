@@ -16,7 +16,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from tenantry_core import resources, tracing
+from tenantry_core import resources
 from tenantry_operator import (
     apply,
     conditions,
@@ -60,9 +60,9 @@ def reconcile_tenant(
 ) -> Outcome:
     """Run the Tenant's steps in order, each only if the one it needs succeeded, and compute
     the status they add up to (in a span that continues the Tenant's trace)."""
-    with traces.reconcile(body):
+    with traces.reconcile(body) as traced:
         outcome = _reconcile(body, cfg=cfg, dbs=dbs, now=now or dt.datetime.now(dt.UTC))
-        tracing.set_attributes(traces.outcome_attributes(outcome.new_status))
+        traced.finished(outcome.new_status)
         return outcome
 
 
@@ -186,6 +186,7 @@ def offboard_tenant(
         ) as exc:
             raise Unavailable(str(exc)) from exc
         apply.delete("v1", "Namespace", tenant.namespace)
+        traces.forget(tenant.tenant_key)
         return offboarded
 
 

@@ -1,11 +1,12 @@
 """The operator's spans (`tenantry_core.tracing`): a reconcile or an offboarding continues the
 trace its Tenant's annotation names (`tracing.ANNOTATION`, written by the control plane with the
 change it applied), with a child span per ensure-step (timed for the metrics too) and per phase
-of a live migration. Their attributes say which tenant (key, tier), where its data is
-(placement; a migration's source and target), which step and what it found (the result's
-reason).
+of a live migration. Once a reconcile settled the Tenant (Ready or Suspended), later ones start
+traces of their own, linked to the change's (`continues`). Attributes say which tenant (key,
+tier), where its data is (placement; a migration's source and target), which step and what it
+found (the result's reason).
 
-The attribute mappings are pure; used by reconcile, steps and migration.
+The attribute mappings and decisions are pure; used by reconcile and migration.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from typing import Any, TypeVar
 
 from opentelemetry import trace
 
-from tenantry_core import tracing
+from tenantry_core import enums, tracing
 from tenantry_operator import conditions, metrics, migration_state, model
 
 TENANT_KEY = "tenantry.tenant_key"
@@ -90,11 +91,52 @@ def phase_attributes(
     }
 
 
+def settled(new_status: Mapping[str, Any]) -> bool:
+    """Whether a reconcile left its Tenant where the change wanted it: Ready, or Suspended."""
+    return new_status.get("phase") in {enums.Phase.READY, enums.Phase.SUSPENDED}
+
+
+def continues(parent: str | None, settled_in: str | None) -> bool:
+    """Whether a reconcile is part of the change its Tenant's annotation names: until one of
+    the change's reconciles settled the Tenant. Later ones (resyncs, drift, repairs) start
+    traces of their own, linked to the change's, so a long-lived tenant's trace ends."""
+    return parent is not None and parent != settled_in
+
+
+_SETTLED: dict[str, str] = {}  # a Tenant's name -> the trace a reconcile of it settled in
+
+
+@dataclass(frozen=True)
+class Reconcile:
+    span: trace.Span
+    name: str
+    parent: str | None
+
+    def finished(self, new_status: Mapping[str, Any]) -> None:
+        """Record what the reconcile ended with; a settled Tenant ends its change's trace."""
+        self.span.set_attributes(outcome_attributes(new_status))
+        if self.parent is not None and settled(new_status):
+            _SETTLED[self.name] = self.parent
+
+
 @contextmanager
-def reconcile(body: Mapping[str, Any], name: str = "reconcile") -> Iterator[trace.Span]:
-    """The span of one reconcile (or offboarding, by `name`) of the Tenant `body`."""
-    with tracing.span(name, parent=parent_of(body), attributes=body_attributes(body)) as span:
-        yield span
+def reconcile(body: Mapping[str, Any], span_name: str = "reconcile") -> Iterator[Reconcile]:
+    """The span of one reconcile (or offboarding, by `span_name`) of the Tenant `body`: a child
+    of its annotation's trace while that change is under way, else linked to it."""
+    parent, name = parent_of(body), str((body.get("metadata") or {}).get("name", ""))
+    part = continues(parent, _SETTLED.get(name))
+    with tracing.span(
+        span_name,
+        parent=parent if part else None,
+        link=None if part else parent,
+        attributes=body_attributes(body),
+    ) as span:
+        yield Reconcile(span, name, parent)
+
+
+def forget(name: str) -> None:
+    """An offboarded Tenant's traces are over."""
+    _SETTLED.pop(name, None)
 
 
 @dataclass(frozen=True)

@@ -79,6 +79,7 @@ def test_a_reconcile_continues_the_annotated_trace_and_steps_are_its_children(
     assert reconciled.parent is not None
     assert trace.format_span_id(reconciled.parent.span_id) == PARENT.split("-")[2]
     assert reconciled.attributes == {"tenantry.tenant_key": "acme", "tenantry.tier": "free"}
+    assert not reconciled.links
     assert ran.name == "step.namespace"
     assert ran.parent is not None
     assert reconciled.context is not None
@@ -90,6 +91,40 @@ def test_a_reconcile_continues_the_annotated_trace_and_steps_are_its_children(
         "tenantry.result.ok": True,
         "tenantry.result.reason": "Provisioned",
     }
+
+
+def test_a_change_is_traced_until_a_reconcile_settles_the_tenant() -> None:
+    assert traces.settled({"phase": "Ready"})
+    assert traces.settled({"phase": "Suspended"})
+    assert not traces.settled({"phase": "Provisioning"})
+    assert not traces.settled({"phase": "Failed"})
+    assert traces.continues(PARENT, None)
+    assert not traces.continues(PARENT, PARENT)  # settled in this very change: a resync
+    assert traces.continues(PARENT, "00-" + "1" * 32 + "-" + "2" * 16 + "-01")  # a new change
+    assert not traces.continues(None, None)
+
+
+def test_after_the_tenant_settled_its_reconciles_link_to_the_change(
+    spans: InMemorySpanExporter,
+) -> None:
+    body = {**BODY, "metadata": {**BODY["metadata"], "name": "settles"}}
+    for phase in ("Provisioning", "Ready", "Ready"):
+        with traces.reconcile(body) as traced:
+            traced.finished({"phase": phase, "placement": "pool"})
+    provisioning, ready, resync = spans.get_finished_spans()
+    for part in (provisioning, ready):
+        assert part.parent is not None
+        assert trace.format_span_id(part.parent.span_id) == PARENT.split("-")[2]
+        assert not part.links
+    assert resync.parent is None
+    [link] = resync.links
+    assert trace.format_span_id(link.context.span_id) == PARENT.split("-")[2]
+    assert resync.context is not None
+    assert trace.format_trace_id(resync.context.trace_id) != PARENT.split("-")[1]
+    traces.forget("settles")
+    with traces.reconcile(body):  # an operator that forgot (restarted) continues the change
+        pass
+    assert spans.get_finished_spans()[-1].parent is not None
 
 
 def _state(phase: Phase) -> migration_state.MigrationState:
