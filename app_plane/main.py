@@ -35,6 +35,7 @@ async def lifespan(_: FastAPI) -> AsyncIterator[None]:
 
 app = FastAPI(
     lifespan=lifespan,
+    telemetry=serverspans.TELEMETRY,
     title="Tenantry app plane",
     openapi_url="/api/openapi.json",
     docs_url="/api/docs",

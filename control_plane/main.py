@@ -73,6 +73,7 @@ def create_app(settings: config.Settings | None = None) -> FastAPI:
     app = FastAPI(
         title=settings.PROJECT_NAME,
         lifespan=lifespan,
+        telemetry=serverspans.TELEMETRY,
         openapi_url=f"{settings.API_V1_STR}/openapi.json",
         docs_url=f"{settings.API_V1_STR}/docs",
         redoc_url=None,

@@ -3,14 +3,16 @@ plane). FastAPI's native telemetry opens a server span per request, a child of t
 `traceparent` header, once `tenantry_core.tracing.configure` installed a tracer provider;
 `ServerSpans` adds the request's tenant (what `fields` finds in the request's state) to that span
 and answers with its `traceparent` response header, so a caller can find its trace. Without a
-provider the span is the API's no-op and nothing is added.
+provider the span is the API's no-op and nothing is added. `TELEMETRY` is both apps' FastAPI
+telemetry setting: probes and scrapes (`UNTRACED`) make no spans.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, MutableMapping
 from typing import Any
 
+from fastapi.telemetry import TelemetryConfig
 from opentelemetry import trace
 from opentelemetry.util.types import AttributeValue
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -18,6 +20,14 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from tenantry_core import tracing
 
 Fields = Callable[[Mapping[str, Any]], Mapping[str, AttributeValue | None]]
+UNTRACED = frozenset({"/healthz", "/metrics"})  # liveness probes and Prometheus scrapes
+
+
+def untraced(scope: MutableMapping[str, Any]) -> bool:
+    return scope.get("path") in UNTRACED
+
+
+TELEMETRY: TelemetryConfig = {"exclude": untraced}
 
 
 class ServerSpans:
