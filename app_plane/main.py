@@ -3,7 +3,8 @@
 The tenant is the one the caller's credential names (app_plane.access); nothing in the path,
 query or body can choose another. Each route needs a `data:*` permission (published in OpenAPI
 as `x-permission`): viewers read, members also write, deleting and exporting need their own.
-Lists are pages (app_plane.pages); the export streams.
+Lists are pages (app_plane.pages); the export streams. Each request is a server span with its
+tenant's key (`tenantry_core.serverspans`), exported when OTEL_EXPORTER_OTLP_ENDPOINT is set.
 """
 
 from __future__ import annotations
@@ -20,13 +21,14 @@ from fastapi.responses import StreamingResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from app_plane import access, data, features, metrics, pages, schemas, settings, usage
-from tenantry_core import logs, problems, scopes
+from tenantry_core import logs, problems, scopes, serverspans, tracing
 
 
 @asynccontextmanager
 async def lifespan(_: FastAPI) -> AsyncIterator[None]:
     logs.configure()
     features.install()
+    tracing.configure(tracing.APP_PLANE)
     usage.meter.start()
     yield
     usage.meter.stop()
@@ -34,6 +36,7 @@ async def lifespan(_: FastAPI) -> AsyncIterator[None]:
 
 app = FastAPI(
     lifespan=lifespan,
+    telemetry=serverspans.TELEMETRY,
     title="Tenantry app plane",
     openapi_url="/api/openapi.json",
     docs_url="/api/docs",
@@ -44,6 +47,10 @@ app.add_middleware(
     logs.AccessLog,
     logger="app_plane.access",
     fields=lambda state: {"tenant_key": state.get(metrics.STATE_KEY)},
+)
+app.add_middleware(
+    serverspans.ServerSpans,
+    fields=lambda state: {"tenantry.tenant_key": state.get(metrics.STATE_KEY)},
 )
 app.add_middleware(CorrelationIdMiddleware)
 _bearer = HTTPBearer(auto_error=False, description="An access token or an API key")

@@ -1,10 +1,11 @@
 """The whole local platform, composed: what `make dev` runs and what the test suite starts.
 
 `Platform.start_infrastructure()` brings up Postgres and its databases (`localplatform.postgres`),
-localstripe when installed (`localplatform.localstripe`), Kubernetes (`localplatform.kube`: our
-own etcd, kube-apiserver and kube-controller-manager, or the cluster in KUBECONFIG) with the
-simulated node (`localplatform.node`; app-plane pods as runc containers or processes, per
-TENANTRY_POD_RUNTIME), and applies the CRDs, the platform namespace and the
+localstripe when installed (`localplatform.localstripe`), the SMTP sink and the OTLP trace
+receiver (`localplatform.mailsink`, `localplatform.tracesink`), Kubernetes
+(`localplatform.kube`: our own etcd, kube-apiserver and kube-controller-manager, or the cluster
+in KUBECONFIG) with the simulated node (`localplatform.node`; app-plane pods as runc containers
+or processes, per TENANTRY_POD_RUNTIME), and applies the CRDs, the platform namespace and the
 default Tiers (`localplatform.manifests`). `start_operator()`, `start_control_plane()` and
 `start_app_plane()` run Tenantry's own processes against it (`localplatform.services`). `env()`
 is their environment (`localplatform.devenv`), of which `.tenantry/dev.env` shows a part.
@@ -33,6 +34,7 @@ from localplatform import (
     postgres,
     procs,
     services,
+    tracesink,
 )
 
 PORTS_FILE = "ports.json"
@@ -87,6 +89,7 @@ class Platform:
         self.pg.create_database(devenv.POOL_DB)
         self.start_localstripe()
         self.start_mailsink()
+        self.start_tracesink()
         self.kubeconfig = self.existing_kubeconfig()
         if self.kubeconfig is None:
             self._start_kubernetes()
@@ -145,6 +148,16 @@ class Platform:
             process = mailsink.start(self.supervisor, port=self.port("smtp"), maildir=self.maildir)
             self.processes["mailsink"] = process
 
+    @property
+    def traces(self) -> Path:
+        """Where the trace receiver keeps the spans it received (JSON lines)."""
+        return self.state_dir / devenv.TRACES_FILE
+
+    def start_tracesink(self) -> None:
+        """An OTLP/HTTP receiver every Tenantry process exports its spans to."""
+        process = tracesink.start(self.supervisor, port=self.port("otlp"), out=self.traces)
+        self.processes["tracesink"] = process
+
     def existing_kubeconfig(self) -> Path | None:
         """The cluster to use instead of starting one (`localplatform.kube.existing_kubeconfig`)."""
         return kube.existing_kubeconfig()
@@ -185,6 +198,7 @@ class Platform:
             localstripe_port=self.ports.get("localstripe"),
             smtp_port=self.ports.get("smtp") if "mailsink" in self.processes else None,
             operator_metrics_port=self.ports.get("operator-metrics"),
+            otlp_port=self.ports.get("otlp") if "tracesink" in self.processes else None,
         )
 
     def env_for(self, kubeconfig: Path | None) -> dict[str, str]:

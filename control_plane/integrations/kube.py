@@ -20,7 +20,7 @@ from kubernetes import client, watch
 from kubernetes.client.rest import ApiException
 
 from control_plane import models
-from tenantry_core import kubeclient, resources
+from tenantry_core import kubeclient, resources, tracing
 
 GROUP, VERSION = resources.GROUP, resources.VERSION
 
@@ -40,7 +40,9 @@ def _failed(exc: Exception) -> KubeUnavailable:
 
 
 def tenant_resource(tenant: models.Tenant) -> dict[str, Any]:
-    """The Tenant custom resource the control plane owns for a registry row."""
+    """The Tenant custom resource the control plane owns for a registry row; it carries the
+    current trace (`tenantry_core.tracing.ANNOTATION`), which the operator's reconciles continue."""
+    parent = tracing.traceparent()
     return {
         "apiVersion": resources.API_VERSION,
         "kind": resources.TENANT_KIND,
@@ -50,6 +52,7 @@ def tenant_resource(tenant: models.Tenant) -> dict[str, Any]:
                 resources.LABEL_TENANT_ID: str(tenant.id),
                 resources.LABEL_MANAGED_BY: resources.CONTROL_PLANE_FIELD_MANAGER,
             },
+            **({"annotations": {tracing.ANNOTATION: parent}} if parent else {}),
         },
         "spec": {
             "tier": tenant.tier,

@@ -30,7 +30,7 @@ from control_plane import models, schemas
 from control_plane.core import config, permissions, security
 from control_plane.integrations import kube
 from control_plane.services import audit, auth, errors, tiers, verification
-from tenantry_core import enums, identity
+from tenantry_core import enums, identity, tracing
 
 log = structlog.get_logger(__name__)
 
@@ -64,6 +64,7 @@ def _claim(*, session: Session, tenant: models.Tenant, company: str, field_manag
 
 
 # -- signup -------------------------------------------------------------------------------------
+@tracing.traced("tenant.signup")
 def signup(
     *,
     session: Session,
@@ -83,6 +84,7 @@ def signup(
         tiers.admit(chosen, email_verified=True, has_payment_method=lambda: False)
     held = data.tier != settings.UNVERIFIED_TIER
     tenant_key = identity.from_company(data.company)
+    tracing.set_attributes({"tenantry.tenant_key": tenant_key, "tenantry.tier": data.tier})
     conflict = session.scalar(
         select(models.Tenant.tenant_key).where(
             (models.Tenant.tenant_key == tenant_key)

@@ -30,7 +30,7 @@ from typing import Any
 import kopf
 from kubernetes.client.rest import ApiException
 
-from tenantry_core import resources
+from tenantry_core import resources, tracing
 from tenantry_operator import (
     apply,
     conditions,
@@ -148,6 +148,8 @@ def startup(
 ) -> None:
     for name in ("kopf.objects", "kopf.activities.startup"):
         logging.getLogger(name).addFilter(KopfLogs())
+    tracing.configure(tracing.OPERATOR)  # reconciles continue their Tenant's trace (`traces`)
+    tracing.tag_records()  # log lines of a reconcile carry its trace_id
     settings.persistence.finalizer = resources.FINALIZER
     # kopf ignores every annotation under its own prefix when it diffs an object, so its
     # bookkeeping must not share a prefix with annotations that mean a change (tier-revision).
