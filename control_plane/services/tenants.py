@@ -7,7 +7,8 @@ lost nor applied twice; workers.outbox carries it out. Offboarding first closes 
 suspended at once and restorable until `offboard_after`; then workers.sweeper runs
 `offboard_expired`, which deletes its Tenant resource, and the operator offboards it by its
 deletionPolicy. A signup beyond `UNVERIFIED_TIER` runs on that tier until its owner verifies
-their email (services.verification); a restored canceled tenant gets a new subscription.
+their email (services.verification), and, on a paid plan without a trial, until its Checkout
+session is paid (services.checkout); a restored canceled tenant gets a new subscription.
 Conflicts answer neutrally (services.errors): no other tenant's name, company or email is told.
 Used by api.routes.tenants, api.routes.signup and api.deps.
 """
@@ -29,7 +30,7 @@ from sqlalchemy.orm import Session
 from control_plane import models, schemas
 from control_plane.core import config, permissions, security
 from control_plane.integrations import kube
-from control_plane.services import audit, auth, errors, tiers, verification
+from control_plane.services import audit, auth, checkout, errors, tiers, verification
 from tenantry_core import enums, identity
 
 log = structlog.get_logger(__name__)
@@ -82,6 +83,7 @@ def signup(
     if chosen is not None:  # held until verified, so only a payment method cannot wait
         tiers.admit(chosen, email_verified=True, has_payment_method=lambda: False)
     held = data.tier != settings.UNVERIFIED_TIER
+    to_pay = checkout.signup_plan(session=session, settings=settings, tier=data.tier)
     tenant_key = identity.from_company(data.company)
     conflict = session.scalar(
         select(models.Tenant.tenant_key).where(
@@ -104,6 +106,7 @@ def signup(
         source=models.Source.SIGNUP,
         phase=enums.Phase.PENDING,
         conditions=[],
+        checkout_plan=to_pay.id if held and to_pay else None,
     )
     session.add(tenant)
     owner = models.User(
@@ -148,7 +151,16 @@ def signup(
         verification.send(session=session, ctx=as_owner, settings=settings, user=owner)
     except errors.Unavailable:  # logged there; the owner asks for another link
         log.warning("signup without a verification mail", tenant_id=str(tenant.id))
-    return schemas.SignupPublic(tenant=schemas.TenantPublic.model_validate(tenant), token=token)
+    paying = (
+        checkout.for_signup(session=session, settings=settings, tenant=tenant)
+        if tenant.payment_pending
+        else None
+    )
+    return schemas.SignupPublic(
+        tenant=schemas.TenantPublic.model_validate(tenant),
+        token=token,
+        checkout_url=paying.url if paying else None,
+    )
 
 
 # -- listing ------------------------------------------------------------------------------------

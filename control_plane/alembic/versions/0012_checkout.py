@@ -1,0 +1,25 @@
+"""Stripe Checkout: the tenant's open Checkout session and the plan it pays for (a paid signup
+or an upgrade waits for it to complete).
+
+Revision ID: 0012
+Revises: 0011
+Create Date: 2026-11-24
+"""
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0012"
+down_revision = "0011"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    op.add_column("tenants", sa.Column("checkout_session_id", sa.String(255)))
+    op.add_column("tenants", sa.Column("checkout_plan", sa.String(120)))
+
+
+def downgrade() -> None:
+    op.drop_column("tenants", "checkout_plan")
+    op.drop_column("tenants", "checkout_session_id")
