@@ -11,7 +11,9 @@ Kubernetes intent in the outbox: a new tier (the operator migrates the tenant if
 model changes) or suspension. A cancellation closes the tenant like the API's offboarding:
 suspended now, restorable until `offboard_after`, then offboarded by workers.sweeper
 (services.tenants.offboard_expired). workers.sweeper runs `suspend_overdue` for tenants whose
-billing grace period ran out. Used by api.routes.billing and workers.sweeper.
+billing grace period ran out. What the billing contact is told (trial ending, each failed payment,
+suspended, resumed, offboarding scheduled) is queued in the same transaction (services.notices).
+Used by api.routes.billing and workers.sweeper.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
 from control_plane import models
-from control_plane.services import audit, billing_rules, verification
+from control_plane.services import audit, billing_rules, notices, verification
 
 State = billing_rules.State
 
@@ -181,7 +183,36 @@ def _apply_event(
             grace=grace if decision.start_grace else None,
             offboard_grace=offboard_grace,
         )
+    if decision.applied:
+        for told in billing_rules.notices(str(event["type"]), current.state, decision.state):
+            _tell(session, tenant, notices.Notice(told), obj)
     return record.outcome
+
+
+def _tell(
+    session: Session, tenant: models.Tenant, notice: notices.Notice, obj: dict[str, Any]
+) -> None:
+    """Queue a notice once the transition is made, with the dates it set."""
+    if notice is notices.Notice.TRIAL_ENDING:
+        trial_end = obj.get("trial_end")
+        notices.queue(
+            session,
+            tenant,
+            notice,
+            trial_end=notices.day(trial_end if isinstance(trial_end, int) else None),
+        )
+    elif notice is notices.Notice.PAYMENT_FAILED:
+        notices.queue(
+            session,
+            tenant,
+            notice,
+            attempt=int(obj.get("attempt_count") or 1),
+            grace_until=notices.day(tenant.grace_until),
+        )
+    elif notice is notices.Notice.OFFBOARDING_SCHEDULED:
+        notices.queue(session, tenant, notice, offboard_after=notices.day(tenant.offboard_after))
+    else:
+        notices.queue(session, tenant, notice)
 
 
 def _take_checkout(session: Session, tenant: models.Tenant, obj: dict[str, Any]) -> str | None:
@@ -232,4 +263,5 @@ def suspend_overdue(*, session: Session, now: dt.datetime) -> int:
             actor="tenantry:billing",
             action="billing.grace_period_ended",
         )
+        notices.queue(session, tenant, notices.Notice.SUSPENDED)
     return len(overdue)

@@ -153,3 +153,19 @@ def takeover(obj: Mapping[str, Any], pending_session: str | None) -> str | None:
     if obj.get("mode", "subscription") != "subscription" or not isinstance(subscription, str):
         return None
     return subscription
+
+
+def notices(event_type: str, before: State, after: State) -> list[str]:
+    """What an applied event tells the tenant's billing contact (services.notices' names): the
+    trial ending, a failed payment (each attempt, while past due), resuming after suspension,
+    and a cancellation's offboarding."""
+    told = []
+    if event_type == "customer.subscription.trial_will_end" and after is State.TRIALING:
+        told.append("trial_ending")
+    if event_type in FAILED and event_type.startswith("invoice.") and after is State.PAST_DUE:
+        told.append("payment_failed")  # the payment intent's failure is the same attempt
+    if before is State.SUSPENDED and after in (State.ACTIVE, State.TRIALING):
+        told.append("resumed")
+    if after is State.CANCELED and before is not State.CANCELED:
+        told.append("offboarding_scheduled")
+    return told

@@ -30,7 +30,15 @@ from sqlalchemy.orm import Session
 from control_plane import models, schemas
 from control_plane.core import config, permissions, security
 from control_plane.integrations import kube
-from control_plane.services import audit, auth, checkout, errors, tiers, verification
+from control_plane.services import (
+    audit,
+    auth,
+    checkout,
+    errors,
+    notices,
+    tiers,
+    verification,
+)
 from tenantry_core import enums, identity
 
 log = structlog.get_logger(__name__)
@@ -328,6 +336,12 @@ def offboard(
     tenant.lifecycle = models.Lifecycle.CLOSING
     tenant.suspended = True
     tenant.offboard_after = dt.datetime.now(dt.UTC) + grace
+    notices.queue(
+        session,
+        tenant,
+        notices.Notice.OFFBOARDING_SCHEDULED,
+        offboard_after=notices.day(tenant.offboard_after),
+    )
     return _commit(session, ctx, tenant, "tenant.offboard", before)
 
 

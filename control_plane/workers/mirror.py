@@ -3,7 +3,8 @@ catalog (services.tiers).
 
 A Tenant created with kubectl gets a registry row; a Tenant deleted with kubectl marks its row
 offboarding; a change made with kubectl to tier, suspended or displayName is taken into the
-registry and audited (the Tenant resource is the source of truth for those fields). Rows match
+registry and audited (the Tenant resource is the source of truth for those fields); a Tenant gone
+tells its billing contact it was offboarded (services.notices). Rows match
 resources by uid, never by a reusable name, and each resource is mirrored on its own.
 Each mirror lists, then watches from the list's resourceVersion, and lists again
 after any error, so a missed event is repaired by the next list. Started by `control_plane.main`.
@@ -24,7 +25,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from control_plane import models
 from control_plane.integrations import kube
-from control_plane.services import audit, tiers
+from control_plane.services import audit, notices, tiers
 from tenantry_core import enums, resources
 
 log = logging.getLogger(__name__)
@@ -115,7 +116,7 @@ def sync_tenant(session: Session, obj: dict[str, Any], *, deleted: bool = False)
     tenant.placement = status.get("placement", tenant.placement)
     tenant.conditions = list(status.get("conditions") or tenant.conditions or [])
     if deleted or meta.get("deletionTimestamp"):
-        mark_offboarding(tenant, gone=deleted)
+        mark_offboarding(session, tenant, gone=deleted)
     if status.get("retainedData"):
         tenant.data_retention = {"policy": "Retain", **status["retainedData"]}
     elif status.get("snapshot"):
@@ -135,11 +136,14 @@ def sync_one(session: Session, obj: dict[str, Any], *, deleted: bool = False) ->
     return True
 
 
-def mark_offboarding(tenant: models.Tenant, *, gone: bool) -> None:
+def mark_offboarding(session: Session, tenant: models.Tenant, *, gone: bool) -> None:
+    """The Tenant is being deleted; once it is gone, its billing contact is told (once)."""
     tenant.lifecycle = models.Lifecycle.OFFBOARDING
     if gone:
         tenant.phase = "Deleted"
-        tenant.offboarded_at = tenant.offboarded_at or dt.datetime.now(dt.UTC)
+        if tenant.offboarded_at is None:
+            tenant.offboarded_at = dt.datetime.now(dt.UTC)
+            notices.queue(session, tenant, notices.Notice.OFFBOARDING_COMPLETED)
 
 
 def sync_tenant_list(session: Session, items: list[dict[str, Any]]) -> None:
@@ -159,7 +163,7 @@ def sync_tenant_list(session: Session, items: list[dict[str, Any]]) -> None:
         # that is gone from the API server now is gone.
         current = kube.get_tenant(tenant.tenant_key)
         if current is None or current["metadata"].get("uid") != tenant.cr_uid:
-            mark_offboarding(tenant, gone=True)
+            mark_offboarding(session, tenant, gone=True)
 
 
 class Mirror:

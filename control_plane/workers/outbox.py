@@ -1,5 +1,6 @@
-"""The outbox dispatcher: carries out the Kubernetes and Stripe intents that transactions
-recorded (integrations.kube, integrations.stripe_sync), and the outbox's Prometheus metrics.
+"""The outbox dispatcher: carries out the Kubernetes and Stripe intents and the mails that
+transactions recorded (integrations.kube, integrations.stripe_sync, services.notices through
+integrations.mailer), and the outbox's Prometheus metrics.
 
 Entries are claimed with `FOR UPDATE SKIP LOCKED`, so several control-plane replicas share the
 work without applying an entry twice. Each entry runs in a savepoint of its own: any failure
@@ -27,7 +28,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from control_plane import models
 from control_plane.core import config
-from control_plane.integrations import kube, stripe_sync
+from control_plane.integrations import kube, mailer, stripe_sync
+from control_plane.services import notices
 from control_plane.services import outbox as outbox_service
 
 log = logging.getLogger(__name__)
@@ -51,6 +53,10 @@ def _apply(
     if entry.action not in set(models.OutboxAction):
         raise UnknownAction(f"unknown action {entry.action!r}")
     deleting = entry.action == models.OutboxAction.DELETE_TENANT
+    if entry.action == models.OutboxAction.SEND_MAIL:  # an offboarded tenant is told too
+        entry.payload = {**(entry.payload or {}), "result": _send_mail(entry, settings)}
+        entry.processed_at, entry.last_error = now, None
+        return
     if tenant.lifecycle == models.Lifecycle.OFFBOARDING and not deleting:
         entry.processed_at, entry.last_error = now, "skipped: the tenant is offboarding"
         return
@@ -77,11 +83,40 @@ def _apply(
     tenant.cr_uid = applied["metadata"]["uid"]
 
 
+def _send_mail(entry: models.OutboxEntry, settings: config.Settings) -> str:
+    """Render and send a notice (services.notices); its Message-ID is the entry's, so a message
+    sent again after a crash before the commit is recognizably the same one."""
+    payload = entry.payload or {}
+    params = dict(payload.get("params") or {})
+    template = notices.TEMPLATES[notices.Notice(payload["notice"])]
+    if template.needs_portal:
+        params["portal_url"] = _portal(entry.tenant, settings)
+    subject, text, html = notices.render(payload["notice"], params)
+    mailer.send(
+        settings,
+        to=str(payload["to"]),
+        subject=subject,
+        body=text,
+        html=html,
+        message_id=f"<outbox-{entry.id}.{entry.tenant_id}@tenantry>",
+    )
+    return f"sent {payload['notice']}"
+
+
+def _portal(tenant: models.Tenant, settings: config.Settings) -> str:
+    """A fresh customer-portal session for a message's link (the billing page without Stripe)."""
+    if not settings.STRIPE_API_KEY or not tenant.stripe_customer_id:
+        return settings.BILLING_RETURN_URL
+    return stripe_sync.portal_url(settings, customer=tenant.stripe_customer_id)
+
+
 def failed_attempt(entry: models.OutboxEntry, exc: Exception, *, max_attempts: int) -> None:
     """Count a failed attempt: try again after a backoff, or give up (a dead letter)."""
     now = dt.datetime.now(dt.UTC)
     entry.attempts += 1
-    expected = isinstance(exc, kube.KubeUnavailable | stripe_sync.BillingUnavailable)
+    expected = isinstance(
+        exc, kube.KubeUnavailable | stripe_sync.BillingUnavailable | mailer.MailUnavailable
+    )
     entry.last_error = (str(exc) if expected else f"{type(exc).__name__}: {exc}")[:2000]
     if entry.attempts >= max_attempts:
         entry.dead_at = now
