@@ -280,6 +280,8 @@ class TierPublic(BaseModel):
     # What a tenant admin must have before choosing the tier (Tier spec.selfService).
     requires_verified_email: bool = False
     requires_payment_method: bool = False
+    # Whether its tenants are billed through Stripe (Tier spec.billable; false: internal).
+    billable: bool = True
 
 
 class PlanPublic(BaseModel):

@@ -39,6 +39,9 @@ class Settings(BaseSettings):
     FIRST_PLATFORM_ADMIN_EMAIL: str | None = None
     FIRST_PLATFORM_ADMIN_PASSWORD: str | None = None
     INVITATION_EXPIRE_HOURS: int = Field(default=72, ge=1)
+    # The page a mailed invitation opens (the token follows as `?token=`): the owner of a
+    # Tenant made with kubectl is invited by mail.
+    INVITATION_URL: str = "http://localhost:8000/accept-invitation"
     # API keys expire: after the default when none is asked for, never after the maximum.
     API_KEY_DEFAULT_DAYS: int = Field(default=90, ge=1)
     API_KEY_MAX_DAYS: int = Field(default=365, ge=1)

@@ -3,7 +3,8 @@
 Nobody grants what they do not hold: a role given to a user or an invitation, and a change to
 someone whose role outranks the caller, are checked against the caller's own permissions
 (services.access). A tenant always keeps an owner. Every change is audited in its transaction.
-Used by api.routes.users; `find_role` and `commit_or_conflict` by services.roles too.
+Used by api.routes.users; `find_role` and `commit_or_conflict` by services.roles too;
+`invite_owner` by workers.outbox (the owner of a Tenant made with kubectl).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from control_plane.services import access, api_keys, audit, auth, errors, federa
 from tenantry_core import tokens
 
 INVITATION_PREFIX = "inv"
+KUBERNETES = "tenantry:kubernetes"  # who invites the owner of a Tenant made with kubectl
 
 
 def commit_or_conflict(*, session: Session, title: str, detail: str) -> None:
@@ -237,6 +239,52 @@ def invite(
     )
     session.commit()
     return schemas.InvitationCreated(**invitation_public(inv), token=token)
+
+
+def invite_owner(
+    *, session: Session, tenant: models.Tenant, expires: dt.timedelta
+) -> tuple[models.Invitation, str] | None:
+    """Invite the owner a Tenant made with kubectl names (`spec.owner.email`) with the owner
+    role; the invitation and its token, shown this once (for the mail). None when that email
+    already belongs to the tenant or has an open invitation."""
+    email = (tenant.owner_email or "").lower()
+    if not email:
+        return None
+    member = session.scalar(
+        select(models.User.id).where(models.User.email == email, models.User.tenant_id == tenant.id)
+    )
+    open_invitation = session.scalar(
+        select(models.Invitation.id).where(
+            models.Invitation.tenant_id == tenant.id,
+            models.Invitation.email == email,
+            models.Invitation.accepted_at.is_(None),
+            models.Invitation.revoked_at.is_(None),
+            models.Invitation.expires_at > func.now(),
+        )
+    )
+    if member is not None or open_invitation is not None:
+        return None
+    token, token_hash = security.new_secret(INVITATION_PREFIX)
+    inv = models.Invitation(
+        id=uuid.uuid4(),
+        tenant_id=tenant.id,
+        email=email,
+        role=auth.builtin_role(session=session, name=permissions.OWNER),
+        token_hash=token_hash,
+        invited_by=KUBERNETES,
+        expires_at=dt.datetime.now(dt.UTC) + expires,
+    )
+    session.add(inv)
+    session.flush()
+    audit.record(
+        session=session,
+        ctx=audit.Context(KUBERNETES),
+        action="invitation.create",
+        tenant_id=tenant.id,
+        resource=f"invitation:{inv.id}",
+        after={"email": email, "role": permissions.OWNER},
+    )
+    return inv, token
 
 
 def list_invitations(*, session: Session, tenant_id: uuid.UUID) -> list[models.Invitation]:

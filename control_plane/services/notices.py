@@ -31,6 +31,7 @@ class Notice(enum.StrEnum):
     RESUMED = "resumed"
     OFFBOARDING_SCHEDULED = "offboarding_scheduled"
     OFFBOARDING_COMPLETED = "offboarding_completed"
+    OWNER_INVITATION = "owner_invitation"  # mailed by workers.outbox with its one-time link
 
 
 @dataclass(frozen=True)
@@ -81,6 +82,13 @@ TEMPLATES = {
         "<p><b>$company</b> is closed and suspended. Its data is deleted or retained by its policy "
         "on $offboard_after. Until then an owner can restore it "
         "(<code>POST /api/v1/tenants/$tenant_id/restore</code>).</p>",
+    ),
+    Notice.OWNER_INVITATION: Template(
+        "You are invited to own $company on Tenantry",
+        "You are the owner of $company on Tenantry. Accept the invitation, once, within $hours\n"
+        "hours:\n\n$link\n",
+        "<p>You are the owner of <b>$company</b> on Tenantry. Accept the "
+        '<a href="$link">invitation</a>, once, within $hours hours.</p>',
     ),
     Notice.OFFBOARDING_COMPLETED: Template(
         "$company has been offboarded",

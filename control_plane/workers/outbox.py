@@ -1,6 +1,7 @@
 """The outbox dispatcher: carries out the Kubernetes and Stripe intents and the mails that
 transactions recorded (integrations.kube, integrations.stripe_sync, services.notices through
-integrations.mailer), and the outbox's Prometheus metrics.
+integrations.mailer; the invitation of a kubectl Tenant's owner, services.members), and the
+outbox's Prometheus metrics.
 
 Entries are claimed with `FOR UPDATE SKIP LOCKED`, so several control-plane replicas share the
 work without applying an entry twice. Each entry runs in a savepoint of its own: any failure
@@ -29,7 +30,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from control_plane import models
 from control_plane.core import config
 from control_plane.integrations import kube, mailer, stripe_sync
-from control_plane.services import notices
+from control_plane.services import members, notices
 from control_plane.services import outbox as outbox_service
 
 log = logging.getLogger(__name__)
@@ -59,6 +60,10 @@ def _apply(
         return
     if tenant.lifecycle == models.Lifecycle.OFFBOARDING and not deleting:
         entry.processed_at, entry.last_error = now, "skipped: the tenant is offboarding"
+        return
+    if entry.action == models.OutboxAction.INVITE_OWNER:
+        entry.payload = {**(entry.payload or {}), "result": _invite_owner(session, entry, settings)}
+        entry.processed_at, entry.last_error = now, None
         return
     if entry.action == models.OutboxAction.SYNC_BILLING:
         done = stripe_sync.sync(session, entry, settings)
@@ -101,6 +106,37 @@ def _send_mail(entry: models.OutboxEntry, settings: config.Settings) -> str:
         message_id=f"<outbox-{entry.id}.{entry.tenant_id}@tenantry>",
     )
     return f"sent {payload['notice']}"
+
+
+def _invite_owner(session: Session, entry: models.OutboxEntry, settings: config.Settings) -> str:
+    """Invite the owner a Tenant made with kubectl names and mail the link (services.members);
+    the token is only in the mail. A retry after a failed mail makes a new invitation, as the
+    first one was rolled back with the savepoint."""
+    hours = settings.INVITATION_EXPIRE_HOURS
+    made = members.invite_owner(
+        session=session, tenant=entry.tenant, expires=dt.timedelta(hours=hours)
+    )
+    if made is None:
+        return "nothing to do: the owner is a member or invited"
+    invitation, token = made
+    separator = "&" if "?" in settings.INVITATION_URL else "?"
+    subject, text, html = notices.render(
+        notices.Notice.OWNER_INVITATION,
+        {
+            "company": entry.tenant.company,
+            "hours": hours,
+            "link": f"{settings.INVITATION_URL}{separator}token={token}",
+        },
+    )
+    mailer.send(
+        settings,
+        to=invitation.email,
+        subject=subject,
+        body=text,
+        html=html,
+        message_id=f"<outbox-{entry.id}.{entry.tenant_id}@tenantry>",
+    )
+    return f"invitation {invitation.id} mailed"
 
 
 def _portal(tenant: models.Tenant, settings: config.Settings) -> str:
