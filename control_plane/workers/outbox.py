@@ -4,9 +4,9 @@ integrations.mailer; the invitation of a kubectl Tenant's owner, services.member
 outbox's Prometheus metrics.
 
 Entries are claimed with `FOR UPDATE SKIP LOCKED`, so several control-plane replicas share the
-work without applying an entry twice. Each entry runs in a savepoint of its own: any failure
-(API server down, a bug, an action nobody knows) is retried with backoff, and after
-`OUTBOX_MAX_ATTEMPTS` failures the entry becomes a dead letter, so one bad entry never blocks
+work without applying an entry twice. Each entry is claimed and carried out in a transaction of
+its own, within a savepoint: any failure (API server down, a bug, an action nobody knows) is
+retried with backoff, and after `OUTBOX_MAX_ATTEMPTS` failures the entry becomes a dead letter, so one bad entry never blocks
 those after it. An entry of an offboarding tenant is closed without applying: a tenant deleted
 in Kubernetes is never resurrected. Changes go only to the Tenant the row created (its uid, a
 precondition the API server checks): one of the same name made by someone else is never applied
@@ -183,27 +183,31 @@ def dispatch_once(
     batch: int = 20,
     settings: config.Settings | None = None,
 ) -> int:
-    """Process the due entries; returns how many were claimed."""
+    """Process up to `batch` due entries, each in a transaction of its own (what one did, such
+    as an invitation it mailed, is committed before the next starts); returns how many were
+    claimed."""
     settings = settings or config.get_settings()
-    with sessions() as session, session.begin():
-        entries = session.scalars(
-            select(models.OutboxEntry)
-            .where(
-                models.OutboxEntry.processed_at.is_(None),
-                models.OutboxEntry.dead_at.is_(None),
-                models.OutboxEntry.next_attempt_at <= func.now(),
-            )
-            .order_by(models.OutboxEntry.id)
-            .limit(batch)
-            .with_for_update(skip_locked=True)
-        ).all()
-        for entry in entries:
+    for claimed in range(batch):
+        with sessions() as session, session.begin():
+            entry = session.scalars(
+                select(models.OutboxEntry)
+                .where(
+                    models.OutboxEntry.processed_at.is_(None),
+                    models.OutboxEntry.dead_at.is_(None),
+                    models.OutboxEntry.next_attempt_at <= func.now(),
+                )
+                .order_by(models.OutboxEntry.id)
+                .limit(1)
+                .with_for_update(skip_locked=True)
+            ).first()
+            if entry is None:
+                return claimed
             try:
                 with session.begin_nested():
                     _apply(session, entry, settings, field_manager)
             except Exception as exc:  # any failure of one entry: its own retry or dead letter
                 failed_attempt(entry, exc, max_attempts=settings.OUTBOX_MAX_ATTEMPTS)
-        return len(entries)
+    return batch
 
 
 class Dispatcher:
