@@ -293,6 +293,7 @@ class PlanPublic(BaseModel):
     amount: int
     currency: str
     display_name: str
+    per_seat: bool = False
 
 
 class WebhookReceipt(BaseModel):

@@ -15,7 +15,8 @@ portal sessions. This module adds, with Stripe's request and response shapes:
   localstripe itself never sets), the session completes and
   `checkout.session.completed` is sent, signed like Stripe does, to `--webhook-url` with the
   secret in `STRIPE_WEBHOOK_SECRET`; a declined card (localstripe's test numbers) answers 402
-  and the session stays open. `GET /portal/{id}` shows the portal session's customer.
+  and the session stays open. `GET /portal/{id}` shows the portal session's customer;
+- `proration_behavior` on a subscription update (localstripe knows only `prorate`).
 
 What is faked is only this; everything else is localstripe's. Run by
 `localplatform.localstripe` as `python -m localplatform.stripe_fake --port N`.
@@ -188,8 +189,19 @@ async def public_pages(
     return await handler(request)
 
 
+def _prorating_update(subscription: Any, proration_behavior: str | None = None, **data: Any) -> Any:
+    """localstripe knows only the older `prorate` flag that `proration_behavior` replaced."""
+    if proration_behavior is not None:
+        data["prorate"] = proration_behavior != "none"
+    return LOCALSTRIPE_UPDATE(subscription, **data)
+
+
+LOCALSTRIPE_UPDATE = resources.Subscription._update
+
+
 def install(app: Any) -> None:
     """Add the fake's routes and its middleware to localstripe's application (before it runs)."""
+    resources.Subscription._update = _prorating_update
     app.middlewares.insert(0, public_pages)
     sessions = "/v1/checkout/sessions"
     app.router.add_post(sessions, server.api_create(CheckoutSession, sessions))

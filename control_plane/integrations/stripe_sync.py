@@ -1,6 +1,6 @@
 """Stripe: verifying webhook events, and the outgoing calls (a tenant's customer and
-subscription, plan changes, canceling a replaced subscription, Checkout and customer-portal
-sessions, usage meter events).
+subscription, plan changes, a per-seat plan's quantity following the users, canceling a
+replaced subscription, Checkout and customer-portal sessions, usage meter events).
 
 `sync` is run by the outbox dispatcher for SYNC_BILLING entries, so a failed call is retried and
 never lost. Each call is idempotent twice over: the Stripe ids are kept on the tenant (a retried
@@ -19,7 +19,7 @@ import json
 from typing import Any
 
 import stripe
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from control_plane import models
@@ -110,7 +110,7 @@ def sync(session: Session, entry: models.OutboxEntry, settings: config.Settings)
         if wanted and not tenant.stripe_subscription_id:
             params: dict[str, Any] = {
                 "customer": tenant.stripe_customer_id,
-                "items": [{"plan": wanted}],
+                "items": [{"plan": wanted, **_quantity(session, tenant, catalog)}],
                 "metadata": metadata,
             }
             paid = catalog is not None and catalog.amount > 0
@@ -133,13 +133,63 @@ def sync(session: Session, entry: models.OutboxEntry, settings: config.Settings)
             if item["plan"]["id"] != wanted:
                 stripe_client.v1.subscriptions.update(
                     current.id,
-                    params={"items": [{"id": item["id"], "plan": wanted}]},
+                    params={  # type: ignore[arg-type]
+                        "items": [
+                            {
+                                "id": item["id"],
+                                "plan": wanted,
+                                **_quantity(session, tenant, catalog),
+                            }
+                        ]
+                    },
                     options={"idempotency_key": f"tenant-{tenant.id}-plan-{wanted}-{entry.id}"},
                 )
                 done.append(f"subscription {current.id} moved to {wanted}")
+        elif payload.get("seats") and tenant.stripe_subscription_id:
+            done.append(_follow_seats(stripe_client, session, tenant, entry))
     except stripe.StripeError as exc:
         raise BillingUnavailable(str(exc)) from exc
     return ", ".join(done) or "nothing to do"
+
+
+def seats(session: Session, tenant: models.Tenant) -> int:
+    """The seats a per-seat plan bills: the tenant's users (at least one)."""
+    users = session.scalar(
+        select(func.count()).select_from(models.User).where(models.User.tenant_id == tenant.id)
+    )
+    return max(1, int(users or 0))
+
+
+def _quantity(session: Session, tenant: models.Tenant, plan: models.Plan | None) -> dict[str, int]:
+    return {"quantity": seats(session, tenant)} if plan is not None and plan.per_seat else {}
+
+
+def _follow_seats(
+    stripe_client: stripe.StripeClient,
+    session: Session,
+    tenant: models.Tenant,
+    entry: models.OutboxEntry,
+) -> str:
+    """The subscription's quantity becomes the tenant's users now, prorated (on a per-seat
+    plan). Counted when the entry runs, so entries in any order end at the current count, and
+    one that finds it already right changes nothing."""
+    current = stripe_client.v1.subscriptions.retrieve(tenant.stripe_subscription_id or "")
+    item = current["items"]["data"][0]
+    plan = session.get(models.Plan, str(item["plan"]["id"]))
+    if plan is None or not plan.per_seat:
+        return f"{item['plan']['id']} is not priced per seat"
+    wanted = seats(session, tenant)
+    if int(item.get("quantity") or 1) == wanted:
+        return f"{wanted} seats already"
+    stripe_client.v1.subscriptions.update(
+        current.id,
+        params={
+            "items": [{"id": item["id"], "quantity": wanted}],
+            "proration_behavior": "create_prorations",
+        },
+        options={"idempotency_key": f"tenant-{tenant.id}-seats-{wanted}-{entry.id}"},
+    )
+    return f"subscription {current.id} at {wanted} seats"
 
 
 def _metadata(tenant: models.Tenant) -> dict[str, str]:

@@ -2,7 +2,9 @@
 
 Nobody grants what they do not hold: a role given to a user or an invitation, and a change to
 someone whose role outranks the caller, are checked against the caller's own permissions
-(services.access). A tenant always keeps an owner. Every change is audited in its transaction.
+(services.access). A tenant always keeps an owner. On a tier priced per seat, a user joining
+or leaving has the subscription's quantity follow (through the outbox). Every change is
+audited in its transaction.
 Used by api.routes.users; `find_role` and `commit_or_conflict` by services.roles too;
 `invite_owner` by workers.outbox (the owner of a Tenant made with kubectl).
 """
@@ -60,6 +62,23 @@ def _not_a_member(session: Session, tenant_id: uuid.UUID, email: str) -> None:
     )
     if found is not None:
         raise errors.Conflict("Already a member", "this email is already a member of the tenant")
+
+
+def _seats_changed(session: Session, tenant_id: uuid.UUID | None) -> None:
+    """On a tier priced per seat, have the subscription's quantity follow the users (through
+    the outbox, which counts them when it runs)."""
+    tenant = session.get(models.Tenant, tenant_id) if tenant_id else None
+    if tenant is None:
+        return
+    per_seat = session.scalar(
+        select(models.Plan.id).where(models.Plan.tier == tenant.tier, models.Plan.per_seat)
+    )
+    if per_seat is not None:
+        session.add(
+            models.OutboxEntry(
+                tenant=tenant, action=models.OutboxAction.SYNC_BILLING, payload={"seats": True}
+            )
+        )
 
 
 def _email_free(session: Session, email: str) -> None:
@@ -166,6 +185,7 @@ def remove_user(
     )
     api_keys.revoke_created_by(session=session, ctx=ctx, user=user)
     session.delete(user)
+    _seats_changed(session, user.tenant_id)
     session.commit()
 
 
@@ -359,6 +379,7 @@ def accept(
             session=session, ctx=ctx, user=user, issuer=verifier.issuer, claims=claims
         )
     inv.accepted_at = now
+    _seats_changed(session, inv.tenant_id)
     audit.record(
         session=session,
         ctx=audit.Context(f"user:{user.id}", ctx.request_id, ctx.client_ip),

@@ -6,11 +6,12 @@ outbox's Prometheus metrics.
 Entries are claimed with `FOR UPDATE SKIP LOCKED`, so several control-plane replicas share the
 work without applying an entry twice. Each entry is claimed and carried out in a transaction of
 its own, within a savepoint: any failure (API server down, a bug, an action nobody knows) is
-retried with backoff, and after `OUTBOX_MAX_ATTEMPTS` failures the entry becomes a dead letter, so one bad entry never blocks
-those after it. An entry of an offboarding tenant is closed without applying: a tenant deleted
-in Kubernetes is never resurrected. Changes go only to the Tenant the row created (its uid, a
-precondition the API server checks): one of the same name made by someone else is never applied
-over nor deleted, and the entry is closed with the reason. Started by `control_plane.main`,
+retried with backoff, and after `OUTBOX_MAX_ATTEMPTS` failures the entry becomes a dead
+letter, so one bad entry never blocks those after it. An entry of an offboarding tenant is
+closed without applying (a mail is still sent): a tenant deleted in Kubernetes is never
+resurrected. Changes go only to the Tenant the row created (its uid, a precondition the API
+server checks): one of the same name made by someone else is never applied over nor deleted,
+and the entry is closed with the reason. Started by `control_plane.main`,
 which wakes it after a commit and registers `Metrics` for its /metrics.
 """
 
