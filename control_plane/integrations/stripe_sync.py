@@ -179,7 +179,7 @@ def _follow_seats(
     if plan is None or not plan.per_seat:
         return f"{item['plan']['id']} is not priced per seat"
     wanted = seats(session, tenant)
-    if int(item.get("quantity") or 1) == wanted:
+    if int(item["quantity"] or 1) == wanted:
         return f"{wanted} seats already"
     stripe_client.v1.subscriptions.update(
         current.id,
