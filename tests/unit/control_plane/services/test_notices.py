@@ -16,6 +16,8 @@ PARAMS = {
     "grace_until": "2026-12-08 00:00 UTC",
     "portal_url": "https://billing.example/p/1?a=1&b=2",
     "offboard_after": "2026-12-24 00:00 UTC",
+    "link": "https://tenantry.example/accept-invitation?token=inv_x",
+    "hours": 72,
 }
 
 
