@@ -28,7 +28,7 @@ from tenantry_core import bearer, gcra, problems, routing
 API_KEY_PREFIX = "tnt_"
 _CHALLENGE = {"WWW-Authenticate": "Bearer"}
 _PRINCIPAL = f"""
-    SELECT p.tenant_key, p.permissions, l.requests_per_minute
+    SELECT p.tenant_id, p.tenant_key, p.permissions, l.requests_per_minute
       FROM {routing.PRINCIPALS_TABLE} p
       LEFT JOIN {routing.ROUTING_TABLE} t ON t.{routing.TENANT_COLUMN} = p.tenant_key
       LEFT JOIN {routing.TIER_LIMITS_TABLE} l ON l.tier = t.tier
@@ -43,6 +43,7 @@ _KEY = sa.text(_PRINCIPAL + "p.kind = 'api_key' AND p.key_hash = :hash")
 class Caller:
     """An authenticated caller: its tenant, what it may do there, and its budget's state."""
 
+    tenant_id: str
     tenant_key: str
     permissions: frozenset[str]
     ratelimit: gcra.Decision | None = None
@@ -68,7 +69,7 @@ def authenticate(credential: str | None) -> Caller:
         audience=cfg.JWT_AUDIENCE,
     )
     if cfg.dedicated:
-        return Caller(principal.tenant_key, principal.permissions)
+        return Caller(str(principal.tenant_id), principal.tenant_key, principal.permissions)
     params = {"id": principal.user_id, "tid": principal.tenant_id, "key": principal.tenant_key}
     return _admit(_USER, params, "token")
 
@@ -99,7 +100,7 @@ def _admit(query: sa.TextClause, params: dict[str, object], what: str) -> Caller
             f"the tenant's limit of {decision.limit} app requests a minute is used up",
             headers=decision.headers(),
         )
-    return Caller(row.tenant_key, frozenset(row.permissions), decision)
+    return Caller(str(row.tenant_id), row.tenant_key, frozenset(row.permissions), decision)
 
 
 def require(caller: Caller, permission: str) -> None:

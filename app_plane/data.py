@@ -124,25 +124,3 @@ def tenant_transaction(tenant_key: str) -> Iterator[sa.Connection]:
                 _enter(silo, tenant_key, role=route.db_role)
                 yield silo
 
-
-def entitlement(tenant_key: str, feature: str) -> tuple[str, list[str]]:
-    """(the tenant's tier, the tiers whose plans include `feature`)."""
-    cfg = settings.get_settings()
-    if cfg.TENANTRY_TENANT_DATABASE_URL:  # a dedicated app knows only its own tier
-        tier = cfg.TENANTRY_TENANT_TIER or ""
-        return tier, [tier] if feature in cfg.TENANTRY_TENANT_FEATURES else []
-    with pool_engine().connect() as conn:
-        found = conn.execute(
-            sa.text(f"SELECT tier FROM {routing.ROUTING_TABLE} WHERE {routing.TENANT_COLUMN} = :k"),
-            {"k": tenant_key},
-        ).scalar_one_or_none()
-        plans = list(
-            conn.execute(
-                sa.text(
-                    f"SELECT tier FROM {routing.TIER_FEATURES_TABLE} WHERE feature = :f "
-                    "ORDER BY tier"
-                ),
-                {"f": feature},
-            ).scalars()
-        )
-    return str(found or ""), plans

@@ -3,7 +3,8 @@
 The tenant is the one the caller's credential names (app_plane.access); nothing in the path,
 query or body can choose another. Each route needs a `data:*` permission (published in OpenAPI
 as `x-permission`): viewers read, members also write, deleting and exporting need their own.
-Lists are pages (app_plane.pages); the export streams.
+Lists are pages (app_plane.pages); the export streams. Each request is a server span with its
+tenant's key (`tenantry_core.serverspans`), exported when OTEL_EXPORTER_OTLP_ENDPOINT is set.
 """
 
 from __future__ import annotations
@@ -19,13 +20,15 @@ from fastapi import Depends, FastAPI, Query, Request, Response
 from fastapi.responses import StreamingResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from app_plane import access, data, metrics, pages, schemas, settings, usage
-from tenantry_core import logs, problems, scopes
+from app_plane import access, data, features, metrics, pages, schemas, settings, usage
+from tenantry_core import logs, problems, scopes, serverspans, tracing
 
 
 @asynccontextmanager
 async def lifespan(_: FastAPI) -> AsyncIterator[None]:
     logs.configure()
+    features.install()
+    tracing.configure(tracing.APP_PLANE)
     usage.meter.start()
     yield
     usage.meter.stop()
@@ -33,6 +36,7 @@ async def lifespan(_: FastAPI) -> AsyncIterator[None]:
 
 app = FastAPI(
     lifespan=lifespan,
+    telemetry=serverspans.TELEMETRY,
     title="Tenantry app plane",
     openapi_url="/api/openapi.json",
     docs_url="/api/docs",
@@ -43,6 +47,10 @@ app.add_middleware(
     logs.AccessLog,
     logger="app_plane.access",
     fields=lambda state: {"tenant_key": state.get(metrics.STATE_KEY)},
+)
+app.add_middleware(
+    serverspans.ServerSpans,
+    fields=lambda state: {"tenantry.tenant_key": state.get(metrics.STATE_KEY)},
 )
 app.add_middleware(CorrelationIdMiddleware)
 _bearer = HTTPBearer(auto_error=False, description="An access token or an API key")
@@ -284,22 +292,36 @@ def delete_note(note_id: uuid.UUID, tx: Tx) -> None:
 
 
 def require(feature: str) -> Callable[[access.Caller], access.Caller]:
-    """A dependency that lets a request through only if the tenant's plan has `feature`."""
+    """A dependency that lets a request through only if the tenant may use `feature` (its plan,
+    an override or a flag: app_plane.features)."""
 
     def check(caller: CallerDep) -> access.Caller:
-        tier, plans = data.entitlement(caller.tenant_key, feature)
-        if tier not in plans:
+        answer = features.ask(feature, tenant_id=caller.tenant_id, tenant_key=caller.tenant_key)
+        if answer.enabled:
+            return caller
+        if answer.reason == "ERROR":
             raise problems.Problem(
-                403,
-                "Not in your plan",
-                f"the {feature!r} feature is not in the {tier!r} plan; "
-                f"plans that include it: {', '.join(plans) or 'none'}",
-                type_="https://tenantry.dev/problems/entitlement",
-                feature=feature,
-                plan=tier,
-                plans_with_feature=plans,
+                503, "Features unavailable", str(answer.error), headers={"Retry-After": "2"}
             )
-        return caller
+        if answer.reason == "NOT_IN_PLAN":
+            title = "Not in your plan"
+            detail = (
+                f"the {feature!r} feature is not in the {answer.tier!r} plan; "
+                f"plans that include it: {', '.join(answer.plans) or 'none'}"
+            )
+        else:
+            title = "Feature not available"
+            detail = f"the {feature!r} feature is not available to this tenant ({answer.reason})"
+        raise problems.Problem(
+            403,
+            title,
+            detail,
+            type_="https://tenantry.dev/problems/entitlement",
+            feature=feature,
+            plan=answer.tier,
+            plans_with_feature=answer.plans,
+            reason=answer.reason,
+        )
 
     return check
 

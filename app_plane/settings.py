@@ -28,6 +28,10 @@ class AppSettings(BaseSettings):
     # tier publishes none.
     TENANTRY_RATE_LIMIT_ENABLED: bool = True
     TENANTRY_RATE_LIMIT_DEFAULT_PER_MINUTE: int = Field(default=6000, ge=1)
+    # How often a replica asks whether the feature flags changed (app_plane.features), and
+    # another OpenFeature provider for features (`package.module:factory`; none: Tenantry's).
+    TENANTRY_FLAGS_CHECK_SECONDS: float = Field(default=1.0, ge=0)
+    TENANTRY_FEATURE_FLAG_PROVIDER: str | None = None
 
     @model_validator(mode="after")
     def _one_mode(self) -> AppSettings:

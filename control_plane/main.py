@@ -2,8 +2,9 @@
 
 Its lifespan starts the background workers (`control_plane.workers`): the outbox dispatcher
 (registry → Kubernetes and Stripe), the mirror (Kubernetes → registry, and the tier catalog), the
-sweeper and the usage reporter. Around the routes (`control_plane.api`): request ids, the JSON
-access log, rate-limit headers, Idempotency-Key records, and problem+json for every error.
+sweeper and the usage reporter. Around the routes (`control_plane.api`): request ids, a trace
+span per request (`tenantry_core.tracing`, exported when OTEL_EXPORTER_OTLP_ENDPOINT is set), the
+JSON access log, rate-limit headers, Idempotency-Key records, and problem+json for every error.
 """
 
 from __future__ import annotations
@@ -21,19 +22,21 @@ from control_plane.api import deps, errors, idempotency, middleware, openapi
 from control_plane.api import main as api_main
 from control_plane.core import config, db, oidc
 from control_plane.integrations import stripe_sync
-from control_plane.services import principals, tiers
+from control_plane.services import features, principals, tiers
 from control_plane.workers import mirror, outbox, sweeper, usage_reporter
-from tenantry_core import logs, problems, tokens
+from tenantry_core import logs, problems, serverspans, tokens, tracing
 
 
 def create_app(settings: config.Settings | None = None) -> FastAPI:
     settings = settings or config.get_settings()
     logs.configure()
+    tracing.configure(tracing.CONTROL_PLANE)
     principals.install()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.tiers = tiers.TierCache(settings.SIGNUP_TIERS)
+        features.install(db.session_factory(), app.state.tiers, settings.FEATURE_FLAG_PROVIDER)
         app.state.dispatcher = None
         workers: list[
             outbox.Dispatcher | mirror.Mirror | sweeper.Sweeper | usage_reporter.Reporter
@@ -71,6 +74,7 @@ def create_app(settings: config.Settings | None = None) -> FastAPI:
     app = FastAPI(
         title=settings.PROJECT_NAME,
         lifespan=lifespan,
+        telemetry=serverspans.TELEMETRY,
         openapi_url=f"{settings.API_V1_STR}/openapi.json",
         docs_url=f"{settings.API_V1_STR}/docs",
         redoc_url=None,
@@ -97,6 +101,7 @@ def create_app(settings: config.Settings | None = None) -> FastAPI:
     app.add_middleware(
         logs.AccessLog, logger="control_plane.access", fields=middleware.access_fields
     )
+    app.add_middleware(serverspans.ServerSpans, fields=middleware.span_fields)
     app.add_middleware(CorrelationIdMiddleware)
     app.include_router(api_main.api_router, prefix=settings.API_V1_STR)
     app.openapi = lambda: openapi.document(app, deps.declared_permission)  # type: ignore[method-assign]

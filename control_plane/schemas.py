@@ -304,8 +304,66 @@ class WebhookReceipt(BaseModel):
 class EntitlementsPublic(BaseModel):
     tenant_id: uuid.UUID
     tier: str
-    features: list[str]
+    features: list[str] = Field(
+        description="what the tenant may use now: its plan's features, its overrides and the "
+        "flags that reach it (tenantry_core.flags)"
+    )
+    plan_features: list[str] = Field(description="the features its tier lists")
+    ring: str
     rate_limit_per_minute: int | None
+
+
+# -- feature flags (platform admins) ------------------------------------------------------------
+FeatureName = Annotated[str, Field(min_length=1, max_length=63, pattern=r"^[a-z0-9][a-z0-9-]*$")]
+RingName = Literal["internal", "beta", "all"]
+
+
+class FlagPut(BaseModel):
+    """A feature's rollout: it reaches the listed tenants, the tenants of `ring` and the rings
+    before it (internal, beta, all), and `percentage` of all tenants; `enabled` false: none."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    description: PlainStr = Field(default="", max_length=500)
+    enabled: bool = True
+    tenants: list[uuid.UUID] = Field(default_factory=list, max_length=1000)
+    ring: RingName | None = None
+    percentage: int = Field(default=0, ge=0, le=100)
+
+
+class FlagPublic(FlagPut):
+    model_config = ConfigDict(from_attributes=True)
+
+    key: str
+    created_at: dt.datetime
+    updated_at: dt.datetime
+
+
+class OverridePut(BaseModel):
+    """Grant (`enabled` true) or remove a feature for one tenant, whatever its plan and flags."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    enabled: bool
+    reason: PlainStr = Field(default="", max_length=500)
+
+
+class OverridePublic(OverridePut):
+    model_config = ConfigDict(from_attributes=True)
+
+    tenant_id: uuid.UUID
+    feature: str
+    created_at: dt.datetime
+
+
+class RingPut(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    ring: RingName
+
+
+class RingPublic(RingPut):
+    tenant_id: uuid.UUID
 
 
 class SubscriptionChangeCreate(BaseModel):

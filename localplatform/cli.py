@@ -2,11 +2,13 @@
 
 `up` starts the whole local platform (Postgres, Kubernetes or the cluster in KUBECONFIG, the
 simulated node, CRDs and Tiers, the operator, the control plane and the app plane), writes
-`.tenantry/dev.env`, and stops every process it started on Ctrl-C. `env` prints that file.
+`.tenantry/dev.env`, and stops every process it started on Ctrl-C. `env` prints that file,
+`mail` what the local SMTP sink kept, `traces` the spans the local OTLP receiver kept.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import signal
 import sys
@@ -15,7 +17,7 @@ from pathlib import Path
 
 import typer
 
-from localplatform import devenv, kube, mailsink, procs, stack
+from localplatform import devenv, kube, mailsink, procs, stack, tracesink
 
 app = typer.Typer(help=__doc__, no_args_is_help=True)
 STATE_DIR = kube.REPO_ROOT / ".tenantry"
@@ -100,6 +102,28 @@ def mail(
         raise typer.Exit(1)
     for message in found if every else found[-1:]:
         typer.echo(f"Subject: {message['Subject']}\n\n{mailsink.text(message)}")
+
+
+@app.command()
+def traces(
+    trace_id: str | None = typer.Argument(None, help="print this trace as a tree of spans"),
+    path: Path = typer.Option(STATE_DIR / devenv.TRACES_FILE, envvar="TENANTRY_TRACES"),
+    last: int = typer.Option(20, help="without TRACE_ID: how many of the newest traces"),
+) -> None:
+    """List the newest traces the local OTLP receiver kept, or print one as a tree."""
+    spans = tracesink.read(path, trace_id)
+    if not spans:
+        typer.echo(f"no spans{f' of trace {trace_id}' if trace_id else ''} in {path}", err=True)
+        raise typer.Exit(1)
+    if trace_id:
+        typer.echo("\n".join(tracesink.tree(spans)))
+        return
+    for found in tracesink.summaries(spans)[-last:]:
+        started = dt.datetime.fromtimestamp(found["start_ns"] / 1e9, dt.UTC)
+        typer.echo(
+            f"{found['trace_id']}  {started:%H:%M:%S}  {found['spans']:>3} spans  "
+            f"{found['root']}  ({', '.join(found['services'])})"
+        )
 
 
 def main() -> None:

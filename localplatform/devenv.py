@@ -20,6 +20,7 @@ from tenantry_core import routing, tokens, urls
 CONTROL_DB = "tenantry"
 POOL_DB = "tenantry_pool"
 PLATFORM_ADMIN_EMAIL = "admin@tenantry.example.com"
+TRACES_FILE = "traces.jsonl"  # in the state directory: the spans the local receiver got
 LOCALSTRIPE_KEY = "sk_test_local"
 # What dev.env shows: enough to reach the APIs, the metrics, the mail, the databases and the
 # cluster (those of processes that run).
@@ -31,8 +32,11 @@ SHOWN = (
     "APP_URL",
     "OPERATOR_METRICS_URL",
     "TENANTRY_MAILDIR",
+    "TENANTRY_TRACES",
     "FIRST_PLATFORM_ADMIN_EMAIL",
 )
+# How soon a process exports its finished spans (the batch processor's schedule delay, in ms).
+TRACE_EXPORT_DELAY_MS = 200
 
 
 def _kept(path: Path, make: Callable[[], str] = lambda: secrets.token_urlsafe(32)) -> str:
@@ -80,10 +84,12 @@ def environment(
     localstripe_port: int | None,
     smtp_port: int | None = None,
     operator_metrics_port: int | None = None,
+    otlp_port: int | None = None,
 ) -> dict[str, str]:
     """Everything Tenantry's processes need: `postgres_url` is the superuser's URL of the
-    server's `postgres` database; Stripe calls go to localstripe and mail to the local SMTP sink
-    (`localplatform.mailsink`) when they run."""
+    server's `postgres` database; Stripe calls go to localstripe, mail to the local SMTP sink
+    (`localplatform.mailsink`) and spans to the local OTLP receiver (`localplatform.tracesink`,
+    which keeps them in TENANTRY_TRACES) when they run."""
     pool_as_app = _as_user(
         urls.with_database(postgres_url, POOL_DB), routing.APP_ROLE, secrets.app_db_password
     )
@@ -105,6 +111,16 @@ def environment(
         if smtp_port is not None
         else {}
     )
+    traces = (
+        {
+            "OTEL_EXPORTER_OTLP_ENDPOINT": f"http://127.0.0.1:{otlp_port}",
+            "OTEL_EXPORTER_OTLP_PROTOCOL": "http/protobuf",
+            "OTEL_BSP_SCHEDULE_DELAY": str(TRACE_EXPORT_DELAY_MS),
+            "TENANTRY_TRACES": str(state_dir / TRACES_FILE),
+        }
+        if otlp_port is not None
+        else {}
+    )
     api_url = f"http://127.0.0.1:{control_plane_port}"
     return {
         "KUBECONFIG": str(kubeconfig),
@@ -124,6 +140,7 @@ def environment(
         "TENANTRY_SNAPSHOT_DIR": str(state_dir / "snapshots"),
         "TENANTRY_TERRAFORM_WORK_DIR": str(state_dir / "terraform"),
         **mail,
+        **traces,
         "EMAIL_VERIFY_URL": f"{api_url}/verify-email",
         "API_URL": api_url,
         "APP_URL": f"http://127.0.0.1:{app_plane_port}",

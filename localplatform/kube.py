@@ -91,6 +91,7 @@ class KubeControlPlane:
     api_port: int
     etcd_port: int
     token: str = ""
+    apiserver: procs.Process | None = None  # the running kube-apiserver, once started
 
     @property
     def kubeconfig(self) -> Path:
@@ -160,6 +161,12 @@ class KubeControlPlane:
         supervisor.wait_ready(
             etcd, lambda: procs.http_ok(f"http://127.0.0.1:{self.etcd_port}/health"), timeout=30
         )
+        self.start_apiserver(supervisor)
+        self.write_kubeconfig()
+
+    def start_apiserver(self, supervisor: procs.Supervisor) -> procs.Process:
+        """Start kube-apiserver on etcd, with the certificates, tokens and service-account key
+        of `state_dir` (a restart reuses them all, so clients keep their kubeconfig)."""
         key = str(self.state_dir / "sa.key")
         apiserver = supervisor.start(
             "kube-apiserver",
@@ -182,7 +189,14 @@ class KubeControlPlane:
             ],
         )
         supervisor.wait_ready(apiserver, self._api_ready, timeout=60)
-        self.write_kubeconfig()
+        self.apiserver = apiserver
+        return apiserver
+
+    def stop_apiserver(self, supervisor: procs.Supervisor) -> None:
+        """Stop kube-apiserver (SIGTERM, as a rolling restart does); etcd keeps the cluster."""
+        if self.apiserver is not None:
+            supervisor.stop(self.apiserver)
+            self.apiserver = None
 
     def start_controllers(self, supervisor: procs.Supervisor) -> None:
         """Start kube-controller-manager; after the CRDs exist, so its garbage collector

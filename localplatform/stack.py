@@ -1,14 +1,16 @@
 """The whole local platform, composed: what `make dev` runs and what the test suite starts.
 
 `Platform.start_infrastructure()` brings up Postgres and its databases (`localplatform.postgres`),
-localstripe when installed (`localplatform.localstripe`), Kubernetes (`localplatform.kube`: our
-own etcd, kube-apiserver and kube-controller-manager, or the cluster in KUBECONFIG) with the
-simulated node (`localplatform.node`; app-plane pods as runc containers or processes, per
-TENANTRY_POD_RUNTIME), and applies the CRDs, the platform namespace and the
+localstripe when installed (`localplatform.localstripe`), the SMTP sink and the OTLP trace
+receiver (`localplatform.mailsink`, `localplatform.tracesink`), Kubernetes
+(`localplatform.kube`: our own etcd, kube-apiserver and kube-controller-manager, or the cluster
+in KUBECONFIG) with the simulated node (`localplatform.node`; app-plane pods as runc containers
+or processes, per TENANTRY_POD_RUNTIME), and applies the CRDs, the platform namespace and the
 default Tiers (`localplatform.manifests`). `start_operator()`, `start_control_plane()` and
 `start_app_plane()` run Tenantry's own processes against it (`localplatform.services`). `env()`
 is their environment (`localplatform.devenv`), of which `.tenantry/dev.env` shows a part.
-The Platform picks the ports and keeps every process it started by name.
+The Platform picks the ports and keeps every process it started by name. The fault tests stop
+and start its API server and Postgres again (`stop_api_server`, `stop_postgres`, ...).
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from localplatform import (
     postgres,
     procs,
     services,
+    tracesink,
 )
 
 PORTS_FILE = "ports.json"
@@ -51,6 +54,7 @@ class Platform:
     ports: dict[str, int] = field(default_factory=dict)
     kubeconfig: Path | None = None
     pg: postgres.Postgres | None = None
+    kube_control_plane: kube.KubeControlPlane | None = None  # None on an existing cluster
     processes: dict[str, procs.Process] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -80,11 +84,12 @@ class Platform:
     def start_infrastructure(self) -> None:
         self.state_dir.mkdir(parents=True, exist_ok=True)
         self.pg = postgres.Postgres(self.state_dir / "postgres", self.port("postgres"))
-        self.pg.start(self.supervisor)
+        self.processes["postgres"] = self.pg.start(self.supervisor)
         self.pg.create_database(devenv.CONTROL_DB)
         self.pg.create_database(devenv.POOL_DB)
         self.start_localstripe()
         self.start_mailsink()
+        self.start_tracesink()
         self.kubeconfig = self.existing_kubeconfig()
         if self.kubeconfig is None:
             self._start_kubernetes()
@@ -99,6 +104,7 @@ class Platform:
             etcd_port=self.port("etcd"),
         )
         control_plane.start_api(self.supervisor)
+        self.kube_control_plane = control_plane
         self.kubeconfig = control_plane.kubeconfig
         self.install_crds()
         control_plane.start_controllers(self.supervisor)
@@ -149,6 +155,16 @@ class Platform:
             process = mailsink.start(self.supervisor, port=self.port("smtp"), maildir=self.maildir)
             self.processes["mailsink"] = process
 
+    @property
+    def traces(self) -> Path:
+        """Where the trace receiver keeps the spans it received (JSON lines)."""
+        return self.state_dir / devenv.TRACES_FILE
+
+    def start_tracesink(self) -> None:
+        """An OTLP/HTTP receiver every Tenantry process exports its spans to."""
+        process = tracesink.start(self.supervisor, port=self.port("otlp"), out=self.traces)
+        self.processes["tracesink"] = process
+
     def existing_kubeconfig(self) -> Path | None:
         """The cluster to use instead of starting one (`localplatform.kube.existing_kubeconfig`)."""
         return kube.existing_kubeconfig()
@@ -189,6 +205,7 @@ class Platform:
             localstripe_port=self.ports.get("localstripe"),
             smtp_port=self.ports.get("smtp") if "mailsink" in self.processes else None,
             operator_metrics_port=self.ports.get("operator-metrics"),
+            otlp_port=self.ports.get("otlp") if "tracesink" in self.processes else None,
         )
 
     def env_for(self, kubeconfig: Path | None) -> dict[str, str]:
@@ -271,6 +288,32 @@ class Platform:
         process = self.processes.pop(name, None)
         if process:
             self.supervisor.stop(process)
+
+    # -- faults: a shared component stopped and started again, as the fault tests do ----------
+    def _own_kubernetes(self) -> kube.KubeControlPlane:
+        if self.kube_control_plane is None:
+            raise procs.StartupError("the platform uses another cluster: no API server of its own")
+        return self.kube_control_plane
+
+    def stop_api_server(self) -> None:
+        """Stop kube-apiserver; etcd, the controllers, the node and every client stay up."""
+        self._own_kubernetes().stop_apiserver(self.supervisor)
+
+    def start_api_server(self) -> None:
+        """Start kube-apiserver again on the same port, certificates, tokens and etcd: every
+        kubeconfig the platform wrote still works."""
+        self._own_kubernetes().start_apiserver(self.supervisor)
+
+    def stop_postgres(self) -> None:
+        """Stop Postgres with a fast shutdown: every session is ended."""
+        process = self.processes.pop("postgres", None)
+        if process is not None and self.pg is not None:
+            self.pg.stop(self.supervisor, process)
+
+    def start_postgres(self) -> None:
+        """Start Postgres again on the same data directory and port."""
+        assert self.pg is not None
+        self.processes["postgres"] = self.pg.start(self.supervisor)
 
     def stop(self) -> None:
         self.supervisor.stop_all()

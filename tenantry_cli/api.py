@@ -71,6 +71,12 @@ class Api:
     def patch(self, path: str, body: Any) -> Any:
         return self._send("PATCH", path, body)
 
+    def put(self, path: str, body: Any) -> Any:
+        return self._send("PUT", path, body)
+
+    def delete(self, path: str) -> Any:
+        return self._send("DELETE", path)
+
     def pages(self, path: str, **params: Any) -> list[dict[str, Any]]:
         """Every item of a cursor-paged list."""
         items: list[dict[str, Any]] = []

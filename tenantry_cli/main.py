@@ -1,5 +1,6 @@
 """The `tenantry` command ([project.scripts]): tenants, describe, watch, move, suspend, resume
-and the outbox's pending entries and dead letters, each with `--output json`.
+and the outbox's pending entries and dead letters, each with `--output json`; feature flags
+under `tenantry flags` (tenantry_cli.flags).
 
 Tenants are read from the cluster (`tenantry_cli.cluster`). A tenant the control plane created
 (it carries the `tenantry.dev/tenant-id` label) is owned by the registry, so its tier and
@@ -22,17 +23,16 @@ import rich
 import typer
 from rich import console, live
 
-from tenantry_cli import api, cluster, views
+from tenantry_cli import api, cluster, flags, views
 from tenantry_core import resources
 
 app = typer.Typer(help="Operate Tenantry: tenants in the cluster, the control plane's outbox.")
 outbox_app = typer.Typer(help="The outbox's pending entries and dead letters.")
 app.add_typer(outbox_app, name="outbox")
+app.add_typer(flags.app, name="flags")
 
 
-class Output(enum.StrEnum):
-    TABLE = "table"
-    JSON = "json"
+Output = views.Output
 
 
 class OutboxStates(enum.StrEnum):

@@ -1,15 +1,24 @@
 """Pure formatting for the `tenantry` CLI: Tenant resources, Events and outbox entries turned
 into rows (plain dicts, what `--output json` prints) and Rich tables. No I/O; used by
-`tenantry_cli.main` and unit-tested with literal resources.
+`tenantry_cli.main` and `tenantry_cli.flags`, and unit-tested with literal resources.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import enum
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from rich import table
+
+
+class Output(enum.StrEnum):
+    """What a command prints: a Rich table, or JSON (`--output json`)."""
+
+    TABLE = "table"
+    JSON = "json"
+
 
 TENANT_COLUMNS = ("name", "tier", "placement", "phase", "ready", "age")
 OUTBOX_COLUMNS = ("id", "state", "tenant_id", "action", "attempts", "age", "last_error")

@@ -1,7 +1,8 @@
 """Structured JSON logs (structlog), one line a record, for every Tenantry process: the control
 plane and the app plane (with the request id of asgi-correlation-id and what the request's
-dependencies bind: tenant and actor) and the operator; uvicorn's lines included. `AccessLog` is
-the web services' one JSON line per request.
+dependencies bind: tenant and actor, and the current span's trace_id and span_id from
+`tenantry_core.tracing`) and the operator; uvicorn's lines included. `AccessLog` is the web
+services' one JSON line per request.
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ import structlog
 from asgi_correlation_id import correlation_id
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from tenantry_core import tracing
+
 
 def _add_request_id(_: Any, __: str, event: dict[str, Any]) -> dict[str, Any]:
     request_id = correlation_id.get()
@@ -27,6 +30,7 @@ def configure(level: int = logging.INFO) -> None:
     shared: list[Any] = [
         structlog.contextvars.merge_contextvars,
         _add_request_id,
+        tracing.add_ids,
         structlog.stdlib.add_log_level,
         structlog.stdlib.add_logger_name,
         structlog.processors.TimeStamper(fmt="iso"),

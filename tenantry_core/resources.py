@@ -12,6 +12,8 @@ API_VERSION = f"{GROUP}/{VERSION}"
 
 TENANT_KIND, TENANT_PLURAL = "Tenant", "tenants"
 TIER_KIND, TIER_PLURAL = "Tier", "tiers"
+# The Tenant CRD's name: a Tenant deleted because its CRD is deleted is kept, never offboarded.
+TENANT_CRD = f"{TENANT_PLURAL}.{GROUP}"
 
 # Labels on every object the operator creates for a tenant.
 LABEL_TENANT = f"{GROUP}/tenant"  # the tenant key

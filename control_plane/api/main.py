@@ -11,6 +11,7 @@ from control_plane.api.routes import (
     audit,
     auth,
     billing,
+    flags,
     outbox,
     roles,
     signup,
@@ -30,3 +31,4 @@ api_router.include_router(audit.router)
 api_router.include_router(tiers.router)
 api_router.include_router(billing.router)
 api_router.include_router(outbox.router)
+api_router.include_router(flags.router)

@@ -1,5 +1,6 @@
 """Pure ASGI middleware of the control plane: rate-limit headers, and what its JSON access log
-(`tenantry_core.logs.AccessLog`) says of the caller.
+(`tenantry_core.logs.AccessLog`) and its request spans (`tenantry_core.serverspans.ServerSpans`) say
+of the caller.
 
 Both read what the dependencies left in the request state (the rate-limit decision, the actor),
 so they see it on every response, problem documents included.
@@ -47,4 +48,13 @@ def access_fields(state: Mapping[str, Any]) -> dict[str, Any]:
     return {
         "tenant_id": str(actor.tenant_id) if actor and actor.tenant_id else None,
         "actor": actor.ref if actor else None,
+    }
+
+
+def span_fields(state: Mapping[str, Any]) -> dict[str, str | None]:
+    """What a request's span says of its caller: its tenant and actor."""
+    actor = state.get("actor")
+    return {
+        "tenantry.tenant_key": actor.tenant_key if actor else None,
+        "tenantry.actor": actor.ref if actor else None,
     }

@@ -101,6 +101,8 @@ class Settings(BaseSettings):
         default=None, validation_alias=AliasChoices("APP_DATABASE_URL", "USAGE_DATABASE_URL")
     )
     USAGE_REPORT_SECONDS: float = 3600.0  # how often finished days are reported to Stripe
+    # Another OpenFeature provider for features (`package.module:factory`); none: Tenantry's own.
+    FEATURE_FLAG_PROVIDER: str | None = None
     # Start the outbox dispatcher and the Kubernetes mirror inside the API process.
     RUN_BACKGROUND_WORKERS: bool = True
 

@@ -1,8 +1,9 @@
 """The pool database as the app's non-privileged role (APP_DATABASE_URL): the control plane
 reads the usage the app plane meters (`tenantry.usage`) and publishes each tenant's principals
 (`tenantry.principals`: its users and API keys with the `data:*` permissions they hold now),
-which the app plane checks on every request. Used by services.usage, services.principals and
-workers.usage_reporter.
+which the app plane checks on every request, and the feature flags, overrides and rings
+(`tenantry_core.flags`), which it evaluates. Used by services.usage, services.principals,
+services.flags and workers.usage_reporter.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 
 from control_plane.core import config
-from tenantry_core import routing, urls
+from tenantry_core import flags, routing, urls
 
 
 class UsageUnavailable(Exception):
@@ -25,6 +26,10 @@ class UsageUnavailable(Exception):
 
 class PrincipalsUnavailable(Exception):
     """The pool database did not take a tenant's principals (the change is not committed)."""
+
+
+class FlagsUnavailable(Exception):
+    """The pool database did not take the flags (the change is not committed)."""
 
 
 @dataclass(frozen=True)
@@ -104,3 +109,59 @@ def publish(
                 )
     except sa.exc.OperationalError as exc:
         raise PrincipalsUnavailable(str(exc).splitlines()[0]) from exc
+
+
+def publish_flags(
+    *,
+    flag_list: Sequence[flags.Flag],
+    overrides: Sequence[tuple[uuid.UUID, str, bool]],
+    rings: Sequence[tuple[uuid.UUID, str]],
+) -> None:
+    """Replace the pool's flags, overrides (tenant, feature, granted) and rings (tenant, ring)
+    with these and bump their version, in one transaction. No-op without APP_DATABASE_URL."""
+    url = _url()
+    if not url:
+        return
+    try:
+        with _engine(url).begin() as conn:
+            version = conn.execute(
+                sa.text(f"SELECT version FROM {flags.STATE_TABLE} FOR UPDATE")
+            ).scalar_one()
+            for table in (flags.FLAGS_TABLE, flags.OVERRIDES_TABLE, flags.RINGS_TABLE):
+                conn.execute(sa.text(f"DELETE FROM {table}"))
+            _insert(
+                conn,
+                f"INSERT INTO {flags.FLAGS_TABLE} (key, enabled, tenants, ring, percentage) "
+                "VALUES (:key, :enabled, :tenants, :ring, :percentage)",
+                [
+                    {
+                        "key": f.key,
+                        "enabled": f.enabled,
+                        "tenants": sorted(f.tenants),
+                        "ring": f.ring.value if f.ring else None,
+                        "percentage": f.percentage,
+                    }
+                    for f in flag_list
+                ],
+            )
+            _insert(
+                conn,
+                f"INSERT INTO {flags.OVERRIDES_TABLE} (tenant_id, feature, enabled) "
+                "VALUES (:t, :f, :e)",
+                [{"t": t, "f": f, "e": e} for t, f, e in overrides],
+            )
+            _insert(
+                conn,
+                f"INSERT INTO {flags.RINGS_TABLE} (tenant_id, ring) VALUES (:t, :r)",
+                [{"t": t, "r": r} for t, r in rings],
+            )
+            conn.execute(
+                sa.text(f"UPDATE {flags.STATE_TABLE} SET version = :v"), {"v": version + 1}
+            )
+    except (sa.exc.OperationalError, sa.exc.ProgrammingError) as exc:
+        raise FlagsUnavailable(str(exc).splitlines()[0]) from exc
+
+
+def _insert(conn: sa.Connection, statement: str, rows: list[dict[str, object]]) -> None:
+    if rows:
+        conn.execute(sa.text(statement), rows)

@@ -6,7 +6,7 @@ it. The control plane creates its Tenants (never applies over an existing one), 
 uid, and applies later changes only to that uid; a Tenant it did not create is `NameTaken`.
 
 Talks to the cluster in KUBECONFIG (or in-cluster config) with the plain `kubernetes` client.
-Used by workers.outbox (apply, delete) and workers.mirror (list, watch).
+Used by workers.outbox (apply, delete) and workers.mirror (list, watch, the Tenant CRD).
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from kubernetes import client, watch
 from kubernetes.client.rest import ApiException
 
 from control_plane import models
-from tenantry_core import kubeclient, resources
+from tenantry_core import kubeclient, resources, tracing
 
 GROUP, VERSION = resources.GROUP, resources.VERSION
 
@@ -40,7 +40,9 @@ def _failed(exc: Exception) -> KubeUnavailable:
 
 
 def tenant_resource(tenant: models.Tenant) -> dict[str, Any]:
-    """The Tenant custom resource the control plane owns for a registry row."""
+    """The Tenant custom resource the control plane owns for a registry row; it carries the
+    current trace (`tenantry_core.tracing.ANNOTATION`), which the operator's reconciles continue."""
+    parent = tracing.traceparent()
     return {
         "apiVersion": resources.API_VERSION,
         "kind": resources.TENANT_KIND,
@@ -50,6 +52,7 @@ def tenant_resource(tenant: models.Tenant) -> dict[str, Any]:
                 resources.LABEL_TENANT_ID: str(tenant.id),
                 resources.LABEL_MANAGED_BY: resources.CONTROL_PLANE_FIELD_MANAGER,
             },
+            **({"annotations": {tracing.ANNOTATION: parent}} if parent else {}),
         },
         "spec": {
             "tier": tenant.tier,
@@ -155,6 +158,22 @@ def delete_tenant(name: str, *, uid: str | None = None) -> bool:
     except Exception as exc:
         raise _failed(exc) from exc
     return True
+
+
+def tenant_crd_served() -> bool:
+    """Whether the Tenant CRD exists and is not being deleted. A Tenant deleted while it is not
+    went with its CRD (an uninstall): the operator keeps its data, and so does the registry."""
+    try:
+        crd = client.ApiextensionsV1Api(kubeclient.api_client()).read_custom_resource_definition(
+            resources.TENANT_CRD
+        )
+    except ApiException as exc:
+        if exc.status == 404:
+            return False
+        raise _failed(exc) from exc
+    except Exception as exc:
+        raise _failed(exc) from exc
+    return crd.metadata.deletion_timestamp is None
 
 
 def list_objects(plural: str) -> tuple[list[dict[str, Any]], str]:

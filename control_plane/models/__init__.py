@@ -1,5 +1,6 @@
 """The control plane's tables, one module per concern: `tenants`, `users` (identities and their
-credentials), `outbox`, `billing`, `records` (audit log, idempotency, rate limits, failed sign-ins).
+credentials), `outbox`, `billing`, `flags` (feature flags and overrides), `records` (audit log,
+idempotency, rate limits, failed sign-ins).
 
 Every class is importable from here (`models.Tenant`), which is how services and Alembic
 (`models.Base.metadata`) use them.
@@ -7,6 +8,7 @@ Every class is importable from here (`models.Tenant`), which is how services and
 
 from control_plane.models.base import Base
 from control_plane.models.billing import Plan, StripeEvent, UsageReport
+from control_plane.models.flags import FeatureFlag, FeatureOverride
 from control_plane.models.outbox import OutboxAction, OutboxEntry, OutboxState
 from control_plane.models.records import AuditEntry, IdempotencyRecord, RateLimit, SignInFailure
 from control_plane.models.tenants import Lifecycle, Source, Tenant
@@ -25,6 +27,8 @@ __all__ = [
     "AuditEntry",
     "Base",
     "EmailVerification",
+    "FeatureFlag",
+    "FeatureOverride",
     "IdempotencyRecord",
     "Invitation",
     "Lifecycle",

@@ -3,6 +3,7 @@ transaction of the change they follow and carried out by workers.outbox.
 
 An entry is pending until it is processed, or until it has failed `OUTBOX_MAX_ATTEMPTS` times:
 then it is a dead letter (`dead_at`) that waits for a platform admin's retry (services.outbox).
+Each entry keeps the trace it was written in (`traceparent`, W3C), which the worker continues.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from control_plane.models import base
+from tenantry_core import tracing
 
 if TYPE_CHECKING:
     from control_plane.models.tenants import Tenant
@@ -62,5 +64,9 @@ class OutboxEntry(base.Base):
     processed_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
     dead_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
     payload: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+    # The trace of the change that wrote the entry (its W3C traceparent), when it was traced.
+    traceparent: Mapped[str | None] = mapped_column(
+        String(100), default=lambda: tracing.traceparent()
+    )
 
     tenant: Mapped[Tenant] = relationship()

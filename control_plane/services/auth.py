@@ -3,8 +3,9 @@
 Three kinds of bearer credential are accepted: our own short-lived access tokens (HS256 JWT),
 API keys (`tnt_…`, looked up by hash; a key acts as the person who created it, its scopes
 narrowed to what that person holds now, and dies with them) and, when configured, an OIDC
-issuer's tokens (verified against its JWKS, mapped to a user by services.federation). The
-actor's permissions are read from the database on every request, so a changed role or a revoked
+issuer's tokens (verified against its JWKS, mapped to a user by services.federation; a
+tenant's users sign in through it only with the `sso` feature, services.features). The actor's
+permissions are read from the database on every request, so a changed role or a revoked
 key takes effect at once. Refresh tokens rotate: each is used once, and presenting a used one
 revokes every token of its family. Used by api.deps (resolving the caller), api.routes.auth and
 the services that hand out tokens.
@@ -21,7 +22,7 @@ from sqlalchemy.orm import Session
 
 from control_plane import models, schemas
 from control_plane.core import config, oidc, permissions, security
-from control_plane.services import audit, errors, federation
+from control_plane.services import audit, errors, features, federation
 from tenantry_core import identity, tokens
 
 API_KEY_PREFIX = "tnt"
@@ -98,9 +99,12 @@ def resolve(
             claims = verifier.claims(token)
         except tokens.InvalidToken as exc:
             raise errors.Unauthorized("the OIDC token is invalid or expired") from exc
-        return actor_for_user(
-            federation.user_for(session=session, ctx=ctx, issuer=verifier.issuer, claims=claims)
+        member = federation.user_for(
+            session=session, ctx=ctx, issuer=verifier.issuer, claims=claims
         )
+        if member.tenant_id is not None and not member.is_platform_admin:
+            features.require(tenant_id=member.tenant_id, feature=features.SSO)
+        return actor_for_user(member)
     try:
         claims = tokens.decode_claims(
             token,

@@ -99,6 +99,24 @@ class Forbidden(DomainError):
         self.permission, self.missing, self.reason = permission, missing, reason
 
 
+class NotEntitled(DomainError):
+    """The tenant may not use `feature` (tenantry_core.flags): its plan (`plan`) lacks it (the
+    `plans` listed include it), or its flag or an override holds it back (`reason`)."""
+
+    def __init__(self, feature: str, *, plan: str, plans: list[str], reason: str) -> None:
+        if reason == "NOT_IN_PLAN":
+            title = "Not in your plan"
+            detail = (
+                f"the {feature!r} feature is not in the {plan!r} plan; "
+                f"plans that include it: {', '.join(plans) or 'none'}"
+            )
+        else:
+            title = "Feature not available"
+            detail = f"the {feature!r} feature is not available to this tenant ({reason})"
+        super().__init__(title, detail)
+        self.feature, self.plan, self.plans, self.reason = feature, plan, plans, reason
+
+
 class PaymentRequired(DomainError):
     """What was asked needs a payment method on file first (`reason`, a short code)."""
 

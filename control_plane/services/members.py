@@ -21,7 +21,15 @@ from sqlalchemy.orm import Session
 
 from control_plane import models, schemas
 from control_plane.core import config, oidc, permissions, security
-from control_plane.services import access, api_keys, audit, auth, errors, federation
+from control_plane.services import (
+    access,
+    api_keys,
+    audit,
+    auth,
+    errors,
+    features,
+    federation,
+)
 from tenantry_core import tokens
 
 INVITATION_PREFIX = "inv"
@@ -364,6 +372,8 @@ def accept(
         )
     if claims is not None and str(claims["email"]).lower() != inv.email:
         raise errors.Forbidden("the identity's verified email is not the one invited")
+    if claims is not None:  # signing in through the issuer is the `sso` feature
+        features.require(tenant_id=inv.tenant_id, feature=features.SSO)
     _email_free(session, inv.email)
     user = models.User(
         id=uuid.uuid4(),

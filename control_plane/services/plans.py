@@ -1,4 +1,4 @@
-"""A tenant's plan: what it includes (its Tier's features) and changing it through Stripe.
+"""A tenant's plan: changing it through Stripe (what it includes: services.features).
 
 A tenant admin may move only to a tier whose Tier `selfService` admits it (services.tiers.admit:
 a verified owner email, a payment method on the Stripe customer); platform admins may choose any.
@@ -13,17 +13,6 @@ from control_plane import models, schemas
 from control_plane.core import config
 from control_plane.integrations import stripe_sync
 from control_plane.services import audit, auth, errors, tiers, verification
-
-
-def entitlements(*, tenant: models.Tenant, catalog: tiers.TierCache) -> schemas.EntitlementsPublic:
-    """What the tenant's plan includes: the features of its Tier."""
-    current = catalog.get(tenant.tier)
-    return schemas.EntitlementsPublic(
-        tenant_id=tenant.id,
-        tier=tenant.tier,
-        features=sorted(current.features) if current else [],
-        rate_limit_per_minute=current.rate_limit_per_minute if current else None,
-    )
 
 
 def _has_payment_method(settings: config.Settings, tenant: models.Tenant) -> bool:

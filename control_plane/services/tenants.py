@@ -39,7 +39,7 @@ from control_plane.services import (
     tiers,
     verification,
 )
-from tenantry_core import enums, identity
+from tenantry_core import enums, identity, tracing
 
 log = structlog.get_logger(__name__)
 
@@ -73,6 +73,7 @@ def _claim(*, session: Session, tenant: models.Tenant, company: str, field_manag
 
 
 # -- signup -------------------------------------------------------------------------------------
+@tracing.traced("tenant.signup")
 def signup(
     *,
     session: Session,
@@ -93,6 +94,7 @@ def signup(
     held = data.tier != settings.UNVERIFIED_TIER
     to_pay = checkout.signup_plan(session=session, settings=settings, tier=data.tier)
     tenant_key = identity.from_company(data.company)
+    tracing.set_attributes({"tenantry.tenant_key": tenant_key, "tenantry.tier": data.tier})
     conflict = session.scalar(
         select(models.Tenant.tenant_key).where(
             (models.Tenant.tenant_key == tenant_key)

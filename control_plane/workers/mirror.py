@@ -4,11 +4,14 @@ catalog (services.tiers).
 A Tenant created with kubectl gets a registry row, an owner invited by mail and, on a
 billable Tier, a Stripe customer and subscription (through the outbox). A Tenant deleted with
 kubectl marks its row offboarding, and once it is gone its billing contact is told
-(services.notices). A change made with kubectl to tier, suspended or displayName is taken into
-the registry and audited (the Tenant resource is the source of truth for those fields). Rows
-match resources by uid, never by a reusable name, and each resource is mirrored on its own.
-Each mirror lists, then watches from the list's resourceVersion, and lists again after any
-error, so a missed event is repaired by the next list. Started by `control_plane.main`.
+(services.notices). One deleted with its CRD (an uninstall) is `Kept` instead: the operator
+keeps its data, and once the CRD is served again the control plane re-creates the Tenants it
+made (a kubectl tenant's row follows the Tenant that names it in spec.adoptRetainedFrom). A
+change made with kubectl to tier, suspended or displayName is taken into the registry and
+audited (the Tenant resource is the source of truth for those fields). Rows match resources by
+uid, never by a reusable name, and each resource is mirrored on its own. Each mirror lists, then
+watches from the list's resourceVersion, and lists again after any error, so a missed event is
+repaired by the next list. Started by `control_plane.main`.
 """
 
 from __future__ import annotations
@@ -34,6 +37,9 @@ log = logging.getLogger(__name__)
 
 # What kubectl may change on any Tenant, and the registry column that follows it.
 FOLLOWED = (("tier", "tier"), ("suspended", "suspended"), ("displayName", "company"))
+# The registry phase of a tenant whose Tenant went with its CRD: its data is kept.
+KEPT = "Kept"
+MAX_RELIST_BACKOFF = 30.0
 
 
 def _row_for(session: Session, obj: dict[str, Any]) -> models.Tenant | None:
@@ -55,6 +61,15 @@ def _row_for(session: Session, obj: dict[str, Any]) -> models.Tenant | None:
             return None
         mine = row is not None and row.tenant_key == meta["name"] and row.cr_uid is None
         return row if mine else None
+    adopted = (obj.get("spec") or {}).get("adoptRetainedFrom")
+    if adopted:  # a kubectl tenant kept through an uninstall, re-created by an admin
+        return session.scalar(
+            select(models.Tenant).where(
+                models.Tenant.cr_uid == str(adopted),
+                models.Tenant.tenant_key == meta["name"],
+                models.Tenant.phase == KEPT,
+            )
+        )
     return None
 
 
@@ -135,6 +150,9 @@ def sync_tenant(
     tenant.placement = status.get("placement", tenant.placement)
     tenant.conditions = list(status.get("conditions") or tenant.conditions or [])
     if deleted or meta.get("deletionTimestamp"):
+        if not kube.tenant_crd_served():
+            keep(tenant)  # deleted with its CRD
+            return
         mark_offboarding(session, tenant, gone=deleted)
     if status.get("retainedData"):
         tenant.data_retention = {"policy": "Retain", **status["retainedData"]}
@@ -171,6 +189,42 @@ def mark_offboarding(session: Session, tenant: models.Tenant, *, gone: bool) -> 
             notices.queue(session, tenant, notices.Notice.OFFBOARDING_COMPLETED)
 
 
+def keep(tenant: models.Tenant) -> None:
+    """The tenant's Tenant went with its CRD: not offboarded (its people still sign in, its data
+    stays). A row the control plane made forgets the uid, so that the Tenant it re-creates
+    (`reapply_kept`) is matched by its tenant-id label."""
+    log.warning("tenant %s: its Tenant was deleted with the CRD; kept", tenant.tenant_key)
+    tenant.phase = KEPT
+    if tenant.source == models.Source.SIGNUP:
+        tenant.cr_uid = None
+
+
+def reapply_kept(session: Session) -> None:
+    """Once the Tenant CRD is served again, re-create each kept Tenant the control plane made
+    (through the outbox, once): the operator hands it its kept namespace and data."""
+    kept = session.scalars(
+        select(models.Tenant).where(
+            models.Tenant.phase == KEPT,
+            models.Tenant.source == models.Source.SIGNUP,
+            models.Tenant.cr_uid.is_(None),
+            models.Tenant.lifecycle != models.Lifecycle.OFFBOARDING,
+        )
+    ).all()
+    if not kept or not kube.tenant_crd_served():
+        return
+    for tenant in kept:
+        pending = session.scalar(
+            select(models.OutboxEntry.id).where(
+                models.OutboxEntry.tenant_id == tenant.id,
+                models.OutboxEntry.action == models.OutboxAction.APPLY_TENANT,
+                models.OutboxEntry.processed_at.is_(None),
+                models.OutboxEntry.dead_at.is_(None),
+            )
+        )
+        if pending is None:
+            session.add(models.OutboxEntry(tenant=tenant, action=models.OutboxAction.APPLY_TENANT))
+
+
 def sync_tenant_list(
     session: Session, items: list[dict[str, Any]], catalog: tiers.TierCache | None = None
 ) -> None:
@@ -182,15 +236,20 @@ def sync_tenant_list(
         select(models.Tenant).where(
             models.Tenant.cr_uid.is_not(None),
             models.Tenant.offboarded_at.is_(None),
+            models.Tenant.phase != KEPT,
             models.Tenant.cr_uid.not_in(present) if present else models.Tenant.cr_uid.is_not(None),
         )
-    )
+    ).all()
     for tenant in vanished:
         # A Tenant created after the list was read (a signup in flight) is not in it: only one
         # that is gone from the API server now is gone.
         current = kube.get_tenant(tenant.tenant_key)
         if current is None or current["metadata"].get("uid") != tenant.cr_uid:
-            mark_offboarding(session, tenant, gone=True)
+            if kube.tenant_crd_served():
+                mark_offboarding(session, tenant, gone=True)
+            else:
+                keep(tenant)
+    reapply_kept(session)
 
 
 class Mirror:
@@ -229,10 +288,12 @@ class Mirror:
         listed: Callable[[list[dict[str, Any]]], None],
         changed: Callable[[str, dict[str, Any]], None],
     ) -> None:
+        failures = 0
         while not self.stopping.is_set():
             try:
                 items, version = kube.list_objects(plural)
                 listed(items)
+                failures = 0
                 while not self.stopping.is_set():
                     for event, obj in kube.watch_objects(plural, version, timeout_seconds=30):
                         if event == "BOOKMARK":
@@ -240,8 +301,10 @@ class Mirror:
                         version = obj["metadata"]["resourceVersion"]
                         changed(event, obj)
             except Exception:
+                # e.g. the CRD is gone (an uninstall): back off, up to half a minute.
                 log.exception("mirror of %s failed; listing again", plural)
-                self.stopping.wait(1.0)
+                self.stopping.wait(min(MAX_RELIST_BACKOFF, 2.0**failures))
+                failures += 1
 
     def start(self) -> None:
         for thread in self.threads:

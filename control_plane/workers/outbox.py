@@ -11,8 +11,10 @@ letter, so one bad entry never blocks those after it. An entry of an offboarding
 closed without applying (a mail is still sent): a tenant deleted in Kubernetes is never
 resurrected. Changes go only to the Tenant the row created (its uid, a precondition the API
 server checks): one of the same name made by someone else is never applied over nor deleted,
-and the entry is closed with the reason. Started by `control_plane.main`,
-which wakes it after a commit and registers `Metrics` for its /metrics.
+and the entry is closed with the reason. Each entry is carried out in a span (`outbox.deliver`)
+that continues the trace the entry was written in, so the Tenant it applies carries that trace
+on to the operator. Started by `control_plane.main`, which wakes it after a commit and registers
+`Metrics` for its /metrics.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ from control_plane.core import config
 from control_plane.integrations import kube, mailer, stripe_sync
 from control_plane.services import members, notices
 from control_plane.services import outbox as outbox_service
+from tenantry_core import tracing
 
 log = logging.getLogger(__name__)
 MAX_BACKOFF = 30.0
@@ -177,6 +180,39 @@ def failed_attempt(entry: models.OutboxEntry, exc: Exception, *, max_attempts: i
     )
 
 
+def result(entry: models.OutboxEntry) -> str:
+    """What became of an entry after an attempt, for its span: processed, closed (processed
+    without applying: see last_error), retry or dead."""
+    if entry.dead_at is not None:
+        return "dead"
+    if entry.processed_at is None:
+        return "retry"
+    return "closed" if entry.last_error else "processed"
+
+
+def _deliver(
+    session: Session, entry: models.OutboxEntry, settings: config.Settings, field_manager: str
+) -> None:
+    """One attempt at an entry, in a span under the trace that wrote it."""
+    with tracing.span(
+        "outbox.deliver",
+        parent=entry.traceparent,
+        attributes={
+            "tenantry.outbox.id": entry.id,
+            "tenantry.outbox.action": entry.action,
+            "tenantry.outbox.attempt": entry.attempts + 1,
+            "tenantry.tenant_key": entry.tenant.tenant_key,
+        },
+    ) as span:
+        try:
+            with session.begin_nested():
+                _apply(session, entry, settings, field_manager)
+        except Exception as exc:  # any failure of one entry: its own retry or dead letter
+            tracing.record_failure(exc)
+            failed_attempt(entry, exc, max_attempts=settings.OUTBOX_MAX_ATTEMPTS)
+        span.set_attribute("tenantry.result.reason", result(entry))
+
+
 def dispatch_once(
     sessions: sessionmaker[Session],
     *,
@@ -203,11 +239,7 @@ def dispatch_once(
             ).first()
             if entry is None:
                 return claimed
-            try:
-                with session.begin_nested():
-                    _apply(session, entry, settings, field_manager)
-            except Exception as exc:  # any failure of one entry: its own retry or dead letter
-                failed_attempt(entry, exc, max_attempts=settings.OUTBOX_MAX_ATTEMPTS)
+            _deliver(session, entry, settings, field_manager)
     return batch
 
 

@@ -2,8 +2,8 @@
 (services.billing) and offboards closed tenants (offboarded by the API or canceled by billing)
 whose offboarding grace ended (services.tenants); once a minute, purges expired records
 (workers.housekeeping); at start-up and hourly, republishes every tenant's principals for the
-app plane (services.principals). Started by `control_plane.main`; wakes the outbox dispatcher
-when it recorded intents.
+app plane (services.principals) and the feature flags (services.flags). Started by
+`control_plane.main`; wakes the outbox dispatcher when it recorded intents.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import time
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from control_plane.services import billing, principals, tenants
+from control_plane.services import billing, flags, principals, tenants
 from control_plane.workers import housekeeping
 
 log = logging.getLogger(__name__)
@@ -62,6 +62,7 @@ class Sweeper:
                 if time.monotonic() - last_republish >= self.REPUBLISH_SECONDS:
                     with self.sessions() as session:
                         count = principals.publish_all(session=session)
+                        flags.publish_all(session=session)
                     last_republish = time.monotonic()
                     log.info("republished the principals of %d tenants", count)
             except Exception:

@@ -165,9 +165,9 @@ def get(
 
 
 def list_objects(
-    api_version: str, kind: str, label_selector: str | None = None
+    api_version: str, kind: str, label_selector: str | None = None, namespace: str | None = None
 ) -> list[dict[str, Any]]:
-    found = _resource(api_version, kind).get(label_selector=label_selector)
+    found = _resource(api_version, kind).get(label_selector=label_selector, namespace=namespace)
     return [dict(item) for item in found.to_dict()["items"]]
 
 
@@ -192,9 +192,18 @@ def read_secret(namespace: str, name: str, *, owner_uid: str) -> dict[str, str] 
     return {k: base64.b64decode(v).decode() for k, v in (secret.get("data") or {}).items()}
 
 
-def merge_patch(api_version: str, kind: str, name: str, patch: Mapping[str, Any]) -> None:
+def merge_patch(
+    api_version: str,
+    kind: str,
+    name: str,
+    patch: Mapping[str, Any],
+    namespace: str | None = None,
+) -> None:
     _resource(api_version, kind).patch(
-        name=name, body=dict(patch), content_type="application/merge-patch+json"
+        name=name,
+        namespace=namespace,
+        body=dict(patch),
+        content_type="application/merge-patch+json",
     )
 
 

@@ -11,6 +11,8 @@ lost retry cannot leave a tenant unconverged.
 
 A Tier change stamps the Tier's revision on its Tenants so each re-reconciles; deletion runs
 behind a finalizer, so it completes even if the operator was down when the Tenant was deleted.
+A Tenant deleted because its CRD is being deleted is never offboarded: `keeping` keeps its
+namespace and data for a re-created Tenant, then its finalizer is released.
 A handler turns an outcome into the status patch, Events and metrics, through `apply`.
 """
 
@@ -22,16 +24,17 @@ import logging
 import random
 import threading
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import kopf
 from kubernetes.client.rest import ApiException
 
-from tenantry_core import resources
+from tenantry_core import resources, tracing
 from tenantry_operator import (
     apply,
     conditions,
+    keeping,
     metrics,
     provisioner,
     provisioners,
@@ -44,6 +47,7 @@ KOPF_PREFIX = "kopf.tenantry.dev"
 RETRY = 5.0  # seconds before an unexpected handler error is retried
 TICK = 0.5  # seconds between a convergence daemon's looks at whether its tenant is due
 SETTLE = 0.2  # seconds a changed child waits, so a burst of changes is reconciled once
+SWEEP_EVERY, SWEEP_LIMIT = 1.0, 300.0  # seconds: releasing Tenants while their CRD is deleted
 log = logging.getLogger(__name__)
 # What a Tenant owns and the operator watches (group, version, plural), all labelled as ours.
 CHILDREN = (
@@ -144,6 +148,8 @@ def startup(
 ) -> None:
     for name in ("kopf.objects", "kopf.activities.startup"):
         logging.getLogger(name).addFilter(KopfLogs())
+    tracing.configure(tracing.OPERATOR)  # reconciles continue their Tenant's trace (`traces`)
+    tracing.tag_records()  # log lines of a reconcile carry its trace_id
     settings.persistence.finalizer = resources.FINALIZER
     # kopf ignores every annotation under its own prefix when it diffs an object, so its
     # bookkeeping must not share a prefix with annotations that mean a change (tier-revision).
@@ -277,6 +283,9 @@ for _group, _version, _plural in CHILDREN:
 @kopf.on.delete(resources.GROUP, resources.VERSION, resources.TENANT_PLURAL, backoff=RETRY)
 def delete_tenant(name: str, body: kopf.Body, patch: kopf.Patch, **_: Any) -> None:
     with SCHEDULE.lock(name):  # no reconcile of it is under way
+        if keeping.crd_going():
+            _keep(body)
+            return
         patch.status.update(status.deleting())
         try:
             offboarded = reconcile.offboard_tenant(body, cfg=config(), dbs=silo_databases())
@@ -292,10 +301,45 @@ def delete_tenant(name: str, body: kopf.Body, patch: kopf.Patch, **_: Any) -> No
     SCHEDULE.forget(name)
 
 
+def _keep(body: Mapping[str, Any]) -> None:
+    """The Tenant CRD is being deleted: keep the Tenant's namespace and data, never offboard."""
+    name = body["metadata"]["name"]
+    _post(body, conditions.Event("Normal", "DataKept", keeping.keep(body)))
+    metrics.forget_tenant(name)
+    SCHEDULE.forget(name)
+
+
+@kopf.on.event(
+    "apiextensions.k8s.io",
+    "v1",
+    "customresourcedefinitions",
+    when=lambda name, **_: name == keeping.TENANT_CRD,
+)
+def tenant_crd_changed(body: kopf.Body, **_: Any) -> None:
+    """While the Tenant CRD is being deleted, keep each deleted Tenant and release it: kopf
+    stops serving Tenants once their CRD terminates, maybe before it handled each deletion."""
+    deadline = time.monotonic() + SWEEP_LIMIT
+    while body["metadata"].get("deletionTimestamp") and time.monotonic() < deadline:
+        if not keeping.crd_exists():
+            return
+        for tenant in apply.list_objects(resources.API_VERSION, resources.TENANT_KIND):
+            meta = tenant["metadata"]
+            if meta.get("deletionTimestamp") and resources.FINALIZER in (
+                meta.get("finalizers") or []
+            ):
+                with SCHEDULE.lock(meta["name"]):
+                    _keep(tenant)
+                    try:
+                        keeping.release(tenant)
+                    except ApiException as exc:  # changed or gone meanwhile: looked at again
+                        log.info("tenant %s not released yet: %s", meta["name"], exc.reason)
+        time.sleep(SWEEP_EVERY)
+
+
 @kopf.on.resume(resources.GROUP, resources.VERSION, resources.TIER_PLURAL)
 @kopf.on.create(resources.GROUP, resources.VERSION, resources.TIER_PLURAL)
 @kopf.on.update(resources.GROUP, resources.VERSION, resources.TIER_PLURAL)
-def tier_changed(
+async def tier_changed(
     name: str,
     spec: kopf.Spec,
     logger: logging.Logger | logging.LoggerAdapter[Any],
@@ -303,9 +347,13 @@ def tier_changed(
     **_: Any,
 ) -> None:
     """Publish the Tier's features for the app, and stamp its revision on each of its Tenants;
-    each then re-reconciles itself."""
-    tenants: Iterable[str] = tenants_by_tier.get(name, []) if tenants_by_tier is not None else []
-    for tenant in reconcile.tier_changed(cfg=config(), tier=name, spec=spec, tenants=tenants):
+    each then re-reconciles itself. (The index is copied on the event loop, which updates it:
+    read from a thread, a Tenant created meanwhile broke the iteration.)"""
+    tenants = list(tenants_by_tier.get(name, [])) if tenants_by_tier is not None else []
+    stamped = await asyncio.to_thread(
+        reconcile.tier_changed, cfg=config(), tier=name, spec=spec, tenants=tenants
+    )
+    for tenant in stamped:
         logger.info("tier %s changed: tenant %s re-reconciles", name, tenant)
 
 

@@ -7,7 +7,8 @@ verify row counts and checksums, point the routing row at the target, release) �
 (drop the replication objects, purge the source unless deletionPolicy is Retain) → Completed.
 A verification failure goes to RollingBack (routing stays on the source, the target is
 discarded) → Failed. Progress lives in `status.migration` (a `migration_state.MigrationState`),
-so an operator killed at any step continues from where it was. Driven by the reconcile steps.
+so an operator killed at any step continues from where it was. Driven by the reconcile steps;
+each phase runs in a span of its own (`traces.phase`).
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from tenantry_operator import (
     replication,
     routes,
     settings,
+    traces,
 )
 
 LAG_SMALL_ENOUGH = 256 * 1024  # bytes of WAL the target may be behind before the fence
@@ -181,6 +183,17 @@ def step(state: State, ctx: Context) -> State:
     return _STEPS[state.phase](dataclasses.replace(state, detail=""), ctx)
 
 
+def _phase(state: State, ctx: Context, poll: float) -> State:
+    """Carry out the current phase until it ends: the state it returns names the next."""
+    with traces.phase(ctx.tenant, state) as span:
+        ran = state.phase
+        while (new := step(state, ctx)).phase is ran:
+            time.sleep(poll)
+            state = new
+        span.set_attributes(traces.phase_attributes(ctx.tenant, ran, new))
+        return new
+
+
 def run(
     state: State,
     ctx: Context,
@@ -190,12 +203,8 @@ def run(
 ) -> State:
     """Advance until Completed or Failed, persisting after every change of phase."""
     while state.running:
-        new = step(state, ctx)
-        if new.phase is not state.phase:
-            persist(new)
-            if ctx.pause:
-                time.sleep(ctx.pause)
-        else:
-            time.sleep(poll)
-        state = new
+        state = _phase(state, ctx, poll)
+        persist(state)
+        if ctx.pause:
+            time.sleep(ctx.pause)
     return state

@@ -1,11 +1,13 @@
 """Reconciling one Tenant, offboarding one, and following Tier changes: what each kopf handler
 asks for, carried out by ordered steps and turned into outcomes the handlers report.
 
-A Tenant reconcile: Tier → namespace → placement decision (`decide`: a live migration starts,
-resumes or waits; a changed isolation model it cannot migrate to keeps the old placement and
-says MigrationRequired) → credentials and data → restore → workload. A step may stop the
-sequence early; `status.compute` turns what was observed into the whole status, and the
-`Outcome` carries it, the Events and, for failures worth retrying, when to try again.
+A Tenant reconcile: a kept namespace taken over (`keeping`) → Tier → namespace → placement
+decision (`decide`: a live migration starts, resumes or waits; a changed isolation model it
+cannot migrate to keeps the old placement and says MigrationRequired) → credentials and data →
+restore → workload. A step may stop the sequence early; `status.compute` turns what was
+observed into the whole status, and the `Outcome` carries it, the Events and, for failures
+worth retrying, when to try again. A reconcile and an offboarding each run in a span under the
+Tenant's trace, a child span per step (`traces`).
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from tenantry_operator import (
     conditions,
     databases,
     decide,
-    metrics,
+    keeping,
     migration_state,
     model,
     planning,
@@ -32,6 +34,7 @@ from tenantry_operator import (
     snapshots,
     status,
     steps,
+    traces,
 )
 
 SERVING_FROM_SOURCE = conditions.StepResult(
@@ -58,39 +61,69 @@ def reconcile_tenant(
     now: dt.datetime | None = None,
 ) -> Outcome:
     """Run the Tenant's steps in order, each only if the one it needs succeeded, and compute
-    the status they add up to."""
-    now = now or dt.datetime.now(dt.UTC)
+    the status they add up to (in a span that continues the Tenant's trace)."""
+    taken = keeping.take_over(body)  # a namespace kept when the Tenant CRD was deleted
+    with traces.reconcile(taken.body) as traced:
+        outcome = _reconcile(
+            taken.body,
+            refused=taken.refused,
+            cfg=cfg,
+            dbs=dbs,
+            now=now or dt.datetime.now(dt.UTC),
+        )
+        traced.finished(outcome.new_status)
+        return outcome
+
+
+def _reconcile(
+    body: steps.Body,
+    *,
+    refused: conditions.StepResult | None,
+    cfg: settings.OperatorSettings,
+    dbs: provisioner.DatabaseProvisioner,
+    now: dt.datetime,
+) -> Outcome:
     tenant = model.Tenant.from_body(body)
     recorded = dict(body.get("status") or {})
     previous = list(recorded.get("conditions") or [])
     obs = status.Observation(generation=tenant.generation, suspended=tenant.suspended)
-    tier = steps.load_tier(tenant.tier)
-    if tier is None:
-        missing = conditions.StepResult(
-            False, conditions.Reason.TIER_NOT_FOUND, f"Tier {tenant.tier!r} does not exist"
-        )
-        return _outcome(replace(obs, blocked=missing), recorded, now)
-    with metrics.step("namespace"):
-        namespace = steps.ensure_namespace(body, tenant, tier)
+    if refused is not None:  # a kept namespace that is another tenant's
+        return _outcome(replace(obs, namespace=refused), recorded, now)
+    with traces.step("tier", tenant) as step:
+        tier = steps.load_tier(tenant.tier)
+        if tier is None:
+            missing = step.result(
+                conditions.StepResult(
+                    False, conditions.Reason.TIER_NOT_FOUND, f"Tier {tenant.tier!r} does not exist"
+                )
+            )
+            return _outcome(replace(obs, blocked=missing), recorded, now)
+    with traces.step("namespace", tenant) as step:
+        namespace = step.result(steps.ensure_namespace(body, tenant, tier))
     obs = replace(
         obs, tier_revision=tier.revision, namespace_name=tenant.namespace, namespace=namespace
     )
     decision = decide.decide(tenant, tier, migration_state.stored(recorded), now)
     if obs.namespace.ok and (to_run := decision.to_run) is not None:
-        with metrics.step("migration"):
+        with traces.step("migration", tenant) as step:
             moved = steps.migrate(
                 body, tenant=tenant, state=to_run, previous=previous, cfg=cfg, dbs=dbs
             )
+            step.span.set_attributes(traces.phase_attributes(tenant, to_run.phase, moved.state))
         decision = decide.settle(decision, moved.state)
         obs = replace(obs, migration=moved.state, waiting=moved.waiting)
     obs = replace(obs, decision=decision)
     if obs.namespace.ok:
-        with metrics.step("data"):
+        with traces.step("data", tenant) as step:
             obs = _ensure_data(body, obs, tenant=tenant, tier=tier, cfg=cfg, dbs=dbs)
+            step.span.set_attributes({traces.PLACEMENT: decision.placement.value})
+            step.result(obs.database)
     if obs.database.ok:
-        with metrics.step("workload"):
-            workload = steps.ensure_workload(
-                body, tenant=tenant, tier=tier, placement=decision.placement, cfg=cfg
+        with traces.step("workload", tenant) as step:
+            workload = step.result(
+                steps.ensure_workload(
+                    body, tenant=tenant, tier=tier, placement=decision.placement, cfg=cfg
+                )
             )
         obs = replace(obs, workload=workload)
     return _outcome(obs, recorded, now)
@@ -153,18 +186,20 @@ def offboard_tenant(
 ) -> status.Offboarded:
     """Carry out deletionPolicy on the tenant's data, then remove its namespace (owner references
     would too, once the garbage collector notices). Unavailable when it must be retried."""
-    tenant = model.Tenant.from_body(body)
-    try:
-        state = migration_state.stored(dict(body.get("status") or {}))
-        offboarded = steps.offboard_data(tenant, state=state, cfg=cfg, dbs=dbs)
-    except (
-        postgres.DatabaseUnavailable,
-        provisioner.ProvisionerUnavailable,
-        snapshots.SnapshotError,
-    ) as exc:
-        raise Unavailable(str(exc)) from exc
-    apply.delete("v1", "Namespace", tenant.namespace)
-    return offboarded
+    with traces.reconcile(body, "offboard"):
+        tenant = model.Tenant.from_body(body)
+        try:
+            state = migration_state.stored(dict(body.get("status") or {}))
+            offboarded = steps.offboard_data(tenant, state=state, cfg=cfg, dbs=dbs)
+        except (
+            postgres.DatabaseUnavailable,
+            provisioner.ProvisionerUnavailable,
+            snapshots.SnapshotError,
+        ) as exc:
+            raise Unavailable(str(exc)) from exc
+        apply.delete("v1", "Namespace", tenant.namespace)
+        traces.forget(tenant.tenant_key)
+        return offboarded
 
 
 def prepare_platform(cfg: settings.OperatorSettings) -> None:

@@ -41,6 +41,9 @@ class OperatorSettings(BaseSettings):
     resync_jitter: float = Field(default=0.25, ge=0, lt=1)
     # Seconds to wait after each live-migration step: for demos and kill-at-each-step tests.
     migration_step_pause: float = 0.0
+    # Seconds to wait after each offboarding step (the snapshot, the data's deletion): for
+    # kill-at-each-step tests.
+    offboard_step_pause: float = 0.0
     # The command that upgrades one placement's schema (`tenantry_core.schema`), as a JSON list.
     migrate_command: list[str] = list(schema.DEFAULT_COMMAND)
     # Who creates silo databases when the Tier does not say (model.Provisioner): servers,

@@ -3,7 +3,10 @@
 A snapshot copies the tenant's rows into a staging schema `tenantry_snap_<key>` of the database
 that holds them, dumps that schema (`pg_dump -Fc`) next to a JSON manifest, and drops the
 staging schema (restores of one snapshot into one database take turns, under an advisory lock
-on its name). The same shape comes out of every placement, so a snapshot taken in the pool
+on its name). The archive is written under a temporary name and renamed, then the manifest
+(with the archive's sha256) the same way: a manifest means a complete snapshot, which a retried
+offboarding reuses (`written`) rather than dumping again, and which a restore checks.
+The same shape comes out of every placement, so a snapshot taken in the pool
 restores into a bridge schema or a silo database, and the other way round: `pg_restore` brings
 the staging schema back and its rows are inserted into the tenant's tables. Used by the
 reconcile steps (deletionPolicy Snapshot, spec.restoreFrom) and the migration benchmark.
@@ -12,6 +15,7 @@ reconcile steps (deletionPolicy Snapshot, spec.restoreFrom) and the migration be
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
 import re
 import shutil
@@ -76,6 +80,7 @@ def dump(
     partial = directory / f"{name}.dump.partial"
     try:
         _run([_bin("pg_dump"), "--format=custom", f"--schema={staging}", f"--file={partial}", url])
+        checksum = _sha256(partial)
         partial.replace(target)  # atomic: a .dump file is always complete
     finally:
         with postgres.connect(url) as conn:
@@ -90,10 +95,40 @@ def dump(
         "staging_schema": staging,
         "rows": rows,
         "file": target.name,
+        "sha256": checksum,
         "created": dt.datetime.now(dt.UTC).isoformat(),
     }
-    (directory / f"{name}.json").write_text(json.dumps(manifest, indent=2) + "\n")
+    # The manifest comes last, and whole (a new name, then a rename): it says the dump is done.
+    written = directory / f"{name}.json.partial"
+    written.write_text(json.dumps(manifest, indent=2) + "\n")
+    written.replace(directory / f"{name}.json")
     return manifest
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as archive:
+        for block in iter(lambda: archive.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _verified(snapshot: Path, manifest: dict[str, Any]) -> bool:
+    """Whether the archive is the one its manifest describes (a manifest from before checksums
+    were recorded vouches for any archive)."""
+    expected = manifest.get("sha256")
+    return snapshot.is_file() and (expected is None or _sha256(snapshot) == expected)
+
+
+def written(directory: Path, name: str) -> dict[str, Any] | None:
+    """The manifest of the complete snapshot `name` in `directory`, if one was written (its
+    archive matches the manifest's checksum): a retried offboarding reuses it, and never
+    overwrites a good snapshot with one taken later (after some data was deleted)."""
+    try:
+        manifest = dict(json.loads((directory / f"{name}.json").read_text()))
+    except (OSError, ValueError):
+        return None
+    return manifest if _verified(directory / f"{name}.dump", manifest) else None
 
 
 def manifest_of(snapshot: Path) -> dict[str, Any]:
@@ -108,6 +143,8 @@ def restore(url: str, plan: planning.DatabasePlan, snapshot: Path) -> int:
 
     Idempotent: if the tenant already has rows, nothing is loaded again."""
     manifest = manifest_of(snapshot)
+    if not _verified(snapshot, manifest):
+        raise SnapshotError(f"{snapshot.name} does not match its manifest's checksum")
     staging = str(manifest["staging_schema"])
     # The staging schema's name is in the archive: restores of one snapshot into one database
     # (several tenants of the pool) take turns, holding this session's lock until done.

@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import secrets
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Any
@@ -309,12 +310,17 @@ def offboard_data(
         )
     snapshot = None
     if tenant.deletion_policy is model.DeletionPolicy.SNAPSHOT:
-        url = databases.data_url(cfg, dbs, plan)
+        name = f"{tenant.tenant_key}-{tenant.uid[:8]}"
+        # A retry (the operator died after the dump) keeps the snapshot it wrote first.
+        manifest = snapshots.written(cfg.snapshot_dir, name)
+        url = databases.data_url(cfg, dbs, plan) if manifest is None else None
         if url is not None:
-            name = f"{tenant.tenant_key}-{tenant.uid[:8]}"
             manifest = snapshots.dump(url, plan, cfg.snapshot_dir, name, uid=tenant.uid)
+        if manifest is not None:
             snapshot = status.Snapshot(manifest["file"], manifest["rows"])
+        time.sleep(cfg.offboard_step_pause)
     databases.delete_tenant(cfg, dbs, plan)
+    time.sleep(cfg.offboard_step_pause)
     what = f"snapshot {snapshot.file} written, then " if snapshot else ""
     return status.Offboarded(
         f"{what}deleted the tenant's data ({plan.placement}) and role {plan.role}",

@@ -275,6 +275,16 @@ def set_tier(api: httpx.Client, env: dict[str, str], tenant_id: str, tier: str) 
     assert moved.status_code == 200, moved.text
 
 
+def grant(api: httpx.Client, env: dict[str, str], tenant_id: str, feature: str) -> None:
+    """Give a tenant a feature its plan lacks (an override, as the platform admin)."""
+    granted = api.put(
+        f"/tenants/{tenant_id}/overrides/{feature}",
+        headers=admin(api, env),
+        json={"enabled": True, "reason": "test"},
+    )
+    assert granted.status_code == 200, granted.text
+
+
 # -- mail, through the platform's SMTP sink -------------------------------------------------------
 def owner_email(body: dict[str, Any]) -> str:
     """The owner's email of a `signup` answer."""

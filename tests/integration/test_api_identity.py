@@ -139,9 +139,12 @@ def test_api_keys_are_shown_once_stored_hashed_scoped_and_revocable(
     assert unauthorized(api.get(f"/tenants/{tid}", headers=as_key))
 
 
-def test_invitations_roles_and_custom_roles_never_escalate(api: httpx.Client) -> None:
+def test_invitations_roles_and_custom_roles_never_escalate(
+    api: httpx.Client, env: dict[str, str]
+) -> None:
     body = support.signup(api, support.unique("Roles"))
     tid, owner = body["tenant"]["id"], support.auth(body)
+    support.grant(api, env, tid, "audit-log")  # the free plan has no audit log
     domain = f"{body['tenant']['slug']}.example.com"
     admin = support.join(api, tid, owner, "admin", f"admin@{domain}")
     member = support.join(api, tid, owner, "member", f"member@{domain}")

@@ -57,6 +57,7 @@ def test_oidc_tokens_from_the_configured_issuer_sign_users_in(
 ) -> None:
     _, key = idp
     body = support.signup(api, support.unique("Federated"))
+    support.grant(api, env, body["tenant"]["id"], "sso")  # signing in through OIDC is `sso`
     email = f"owner@{body['tenant']['company'].lower()}.example.com"
     support.login(api, email)  # the account proves itself before an identity links to it
     support.verify_email(api, env, email)  # and so does its email

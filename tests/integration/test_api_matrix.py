@@ -37,6 +37,9 @@ BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("post", "/api/v1/tenants/{tenant_id}/roles"): {"name": "pwn", "permissions": ["audit:read"]},
     ("patch", "/api/v1/tenants/{tenant_id}/roles/{role_id}"): {"permissions": ["audit:read"]},
     ("post", "/api/v1/tenants/{tenant_id}/api-keys"): {"name": "pwn", "scopes": ["tenant:read"]},
+    ("put", "/api/v1/flags/{key}"): {"percentage": 100},
+    ("put", "/api/v1/tenants/{tenant_id}/overrides/{feature}"): {"enabled": True},
+    ("put", "/api/v1/tenants/{tenant_id}/ring"): {"ring": "internal"},
 }
 
 
@@ -82,6 +85,7 @@ def build(api: httpx.Client, env: dict[str, str], tier: str, name: str) -> World
     ).json()["id"]
     world.ids["key_id"] = key["id"]
     world.ids["entry_id"] = "1"  # an outbox entry: platform admins only, refused before lookup
+    world.ids["key"] = world.ids["feature"] = "sso"  # a flag, an override: platform admins only
     return world
 
 
@@ -90,7 +94,9 @@ def worlds(
     api: httpx.Client, env: dict[str, str], custom: client.CustomObjectsApi
 ) -> tuple[World, World]:
     tier = support.unique("matrix")
-    support.make_tier(custom, tier, rateLimitPerMinute=100000, features=["projects"])
+    support.make_tier(
+        custom, tier, rateLimitPerMinute=100000, features=["projects", "audit-log"]
+    )
     return build(api, env, tier, "Alpha"), build(api, env, tier, "Beta")
 
 

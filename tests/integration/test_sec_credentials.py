@@ -44,10 +44,11 @@ def user_id(api: httpx.Client, headers: dict[str, str]) -> str:
 
 
 def test_an_api_key_narrows_with_its_creators_role_and_dies_with_its_creator(
-    api: httpx.Client, control_db: psycopg.Connection[Any]
+    api: httpx.Client, control_db: psycopg.Connection[Any], env: dict[str, str]
 ) -> None:
     body = support.signup(api, support.unique("Creator"))
     tid, owner = body["tenant"]["id"], support.auth(body)
+    support.grant(api, env, tid, "audit-log")  # the free plan has no audit log
     domain = f"{body['tenant']['slug']}.example.com"
     admin = support.join(api, tid, owner, "admin", f"admin@{domain}")
     key = make_key(api, tid, admin, scopes=["tenant:read", "users:read", "audit:read"])
@@ -218,6 +219,7 @@ def test_an_oidc_identity_links_only_to_an_account_that_proved_itself(
 ) -> None:
     _, key = idp
     body = support.signup(api, support.unique("Linked"))
+    support.grant(api, env, body["tenant"]["id"], "sso")  # signing in through OIDC is `sso`
     email = f"owner@{body['tenant']['company'].lower()}.example.com"
 
     def me(token: str) -> httpx.Response:

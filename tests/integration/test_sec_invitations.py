@@ -32,9 +32,11 @@ def test_an_invitation_accepted_by_its_identity_links_it(
     oidc_replica: httpx.Client,
     idp: tuple[str, Any],
     control_db: psycopg.Connection[Any],
+    env: dict[str, str],
 ) -> None:
     _, key = idp
     body = support.signup(api, support.unique("Federated"))
+    support.grant(api, env, body["tenant"]["id"], "sso")  # signing in through OIDC is `sso`
     email = f"{support.unique('sso')}@example.com"
     token = invite(api, body, email)
 

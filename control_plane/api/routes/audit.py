@@ -1,4 +1,5 @@
-"""The audit log: every entry for platform admins, a tenant's own entries for the tenant."""
+"""The audit log: every entry for platform admins, a tenant's own entries for the tenant (if
+its plan, an override or a flag gives it the `audit-log` feature)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from fastapi import APIRouter, Query
 
 from control_plane import schemas
 from control_plane.api import deps
-from control_plane.services import audit
+from control_plane.services import audit, features
 
 router = APIRouter(tags=["audit"])
 
@@ -58,7 +59,10 @@ def tenant_audit(
     cursor: Cursor = None,
     limit: Limit = 50,
 ) -> schemas.AuditPage:
-    """The tenant's own audit entries, newest first."""
+    """The tenant's own audit entries, newest first: the `audit-log` feature (platform admins
+    read any tenant's)."""
+    if not access.actor.platform_admin:
+        features.require(tenant_id=access.tenant.id, feature=features.AUDIT_LOG)
     found = audit.query(
         session=session,
         tenant_id=access.tenant.id,

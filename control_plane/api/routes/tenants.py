@@ -14,7 +14,7 @@ from fastapi import APIRouter, Query
 
 from control_plane import models, schemas
 from control_plane.api import deps
-from control_plane.services import plans, tenants, usage
+from control_plane.services import features, plans, tenants, usage
 
 every_tenant = APIRouter(prefix="/tenants", tags=["tenant admin"])
 one_tenant = APIRouter(prefix="/tenants", tags=["tenants"])
@@ -136,10 +136,12 @@ def restore_tenant(
 
 @one_tenant.get("/{tenant_id}/entitlements", response_model=schemas.EntitlementsPublic)
 def read_entitlements(
-    access: deps.BillingReader, tiers: deps.TiersDep
+    access: deps.BillingReader, session: deps.SessionDep, tiers: deps.TiersDep
 ) -> schemas.EntitlementsPublic:
-    """What the tenant's plan includes: the features of its Tier."""
-    return plans.entitlements(tenant=access.tenant, catalog=tiers)
+    """What the tenant may use now (its plan's features, its overrides and the flags that
+    reach it: tenantry_core.flags), and what its Tier lists."""
+    found = features.facts(session=session, tenant_id=access.tenant.id, catalog=tiers)
+    return features.entitlements(tenant=access.tenant, catalog=tiers, found=found)
 
 
 @one_tenant.post(

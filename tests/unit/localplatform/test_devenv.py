@@ -17,7 +17,9 @@ SECRETS = devenv.Secrets(
 
 
 def environment(
-    localstripe_port: int | None = None, smtp_port: int | None = None
+    localstripe_port: int | None = None,
+    smtp_port: int | None = None,
+    otlp_port: int | None = None,
 ) -> dict[str, str]:
     return devenv.environment(
         kubeconfig=Path("/state/kube/kubeconfig"),
@@ -28,6 +30,7 @@ def environment(
         app_plane_port=8001,
         localstripe_port=localstripe_port,
         smtp_port=smtp_port,
+        otlp_port=otlp_port,
     )
 
 
@@ -54,6 +57,16 @@ def test_stripe_calls_go_to_localstripe_only_when_it_runs() -> None:
     with_stripe = environment(localstripe_port=8420)
     assert with_stripe["STRIPE_API_KEY"] == devenv.LOCALSTRIPE_KEY
     assert with_stripe["STRIPE_API_BASE"] == "http://127.0.0.1:8420"
+
+
+def test_spans_go_to_the_local_receiver_only_when_it_runs() -> None:
+    assert not any(k.startswith("OTEL_") for k in environment())
+    traced = environment(otlp_port=4318)
+    assert traced["OTEL_EXPORTER_OTLP_ENDPOINT"] == "http://127.0.0.1:4318"
+    assert traced["OTEL_EXPORTER_OTLP_PROTOCOL"] == "http/protobuf"
+    assert traced["OTEL_BSP_SCHEDULE_DELAY"] == "200"  # spans arrive within a second
+    assert traced["TENANTRY_TRACES"] == "/state/traces.jsonl"
+    assert "TENANTRY_TRACES" in devenv.dev_env(traced, kubectl_dir=None)
 
 
 def test_mail_goes_to_the_local_sink_only_when_it_runs() -> None:

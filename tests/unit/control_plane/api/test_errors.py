@@ -135,3 +135,28 @@ def test_the_handler_answers_problem_json() -> None:
         "errors": UNKNOWN,
         "allowed": ["free"],
     }
+
+
+def test_a_refused_feature_names_the_plans_that_include_it() -> None:
+    found = api_errors.problem(
+        errors.NotEntitled("sso", plan="free", plans=["enterprise"], reason="NOT_IN_PLAN")
+    )
+    assert (found.status, found.title, found.type) == (
+        403,
+        "Not in your plan",
+        api_errors.ENTITLEMENT,
+    )
+    assert (
+        found.detail
+        == "the 'sso' feature is not in the 'free' plan; plans that include it: enterprise"
+    )
+    assert found.extra == {
+        "feature": "sso",
+        "plan": "free",
+        "plans_with_feature": ["enterprise"],
+        "reason": "NOT_IN_PLAN",
+    }
+    held = api_errors.problem(
+        errors.NotEntitled("new-ui", plan="pro", plans=[], reason="NOT_TARGETED")
+    )
+    assert (held.title, held.extra["reason"]) == ("Feature not available", "NOT_TARGETED")

@@ -128,6 +128,15 @@ POST   ~/tenants/{tenant_id}/billing/portal              billing:manage  201 401
 [outbox]
 GET    ~/outbox                                          platform:admin  200 401 403 404
 POST   ~/outbox/{entry_id}/retry                         platform:admin  200 401 403 404 409
+[feature flags]
+GET    ~/flags                                           platform:admin  200 401 403 404
+GET    ~/flags/{key}                                     platform:admin  200 401 403 404
+PUT    ~/flags/{key}                                     platform:admin  200 401 403 404 409
+DELETE ~/flags/{key}                                     platform:admin  204 401 403 404 409
+GET    ~/tenants/{tenant_id}/overrides                   platform:admin  200 401 403 404
+PUT    ~/tenants/{tenant_id}/overrides/{feature}         platform:admin  200 401 403 404 409
+DELETE ~/tenants/{tenant_id}/overrides/{feature}         platform:admin  204 401 403 404 409
+PUT    ~/tenants/{tenant_id}/ring                        platform:admin  200 401 403 404 409
 [auth]
 GET    /.well-known/jwks.json                            -               200
 [health]

@@ -11,7 +11,7 @@ import pytest
 
 from control_plane import models, schemas
 from control_plane.core import config, permissions
-from control_plane.services import audit, auth, errors, plans, tenants, tiers
+from control_plane.services import audit, auth, errors, features, tenants, tiers
 
 CTX = audit.Context("user:test")
 
@@ -112,7 +112,7 @@ def test_a_cursor_the_api_never_returned_is_invalid_input() -> None:
     assert (refused.value.location, refused.value.field) == ("query", "cursor")
 
 
-def test_entitlements_are_the_features_of_the_tenants_tier() -> None:
+def test_entitlements_are_the_tiers_features_with_overrides_and_flags() -> None:
     catalog = tiers.TierCache(["free"])
     catalog.replace(
         [
@@ -122,13 +122,19 @@ def test_entitlements_are_the_features_of_the_tenants_tier() -> None:
             }
         ]
     )
-    found = plans.entitlements(tenant=tenant(), catalog=catalog)
-    assert (found.tier, found.features, found.rate_limit_per_minute) == (
+    mine = tenant(ring="all")
+    found = features.facts_of(mine, catalog, overrides={"api": False, "sso": True})
+    seen = features.entitlements(tenant=mine, catalog=catalog, found=found)
+    assert (seen.tier, seen.features, seen.plan_features, seen.rate_limit_per_minute) == (
         "free",
+        ["projects", "sso"],
         ["api", "projects"],
         600,
     )
-    unknown = plans.entitlements(tenant=tenant(tier="retired"), catalog=catalog)
+    retired = tenant(tier="retired", ring="all")
+    unknown = features.entitlements(
+        tenant=retired, catalog=catalog, found=features.facts_of(retired, catalog)
+    )
     assert (unknown.features, unknown.rate_limit_per_minute) == ([], None)
 
 

@@ -25,3 +25,14 @@ def test_a_failed_entry_is_retried_later_until_its_last_attempt_makes_it_dead() 
     assert entry.attempts == 3
     assert entry.dead_at is not None
     assert entry.dead_at >= before
+
+
+def test_an_attempts_span_says_what_became_of_the_entry() -> None:
+    now = dt.datetime.now(dt.UTC)
+    entry = models.OutboxEntry(id=1, action="apply_tenant", attempts=1)
+    assert outbox.result(entry) == "retry"
+    entry.processed_at = now
+    assert outbox.result(entry) == "processed"
+    entry.last_error = "skipped: the tenant is offboarding"
+    assert outbox.result(entry) == "closed"
+    assert outbox.result(models.OutboxEntry(id=2, action="x", dead_at=now)) == "dead"

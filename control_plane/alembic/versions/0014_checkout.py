@@ -1,16 +1,16 @@
 """Stripe Checkout: the tenant's open Checkout session and the plan it pays for (a paid signup
 or an upgrade waits for it to complete); plans priced per seat.
 
-Revision ID: 0012
-Revises: 0011
+Revision ID: 0014
+Revises: 0013
 Create Date: 2026-11-24
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0012"
-down_revision = "0011"
+revision = "0014"
+down_revision = "0013"
 branch_labels = None
 depends_on = None
 
