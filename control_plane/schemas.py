@@ -63,6 +63,8 @@ class TenantPublic(TenantBase):
     billing_state: str = "none"
     # The tier asked for at signup, provisioned once the owner's email is verified.
     requested_tier: str | None = None
+    # A plan paid through Stripe Checkout that Stripe has not confirmed yet.
+    payment_pending: bool = False
     suspended: bool = False
     offboard_after: dt.datetime | None = None
     created_at: dt.datetime
@@ -228,6 +230,31 @@ class AuditPage(BaseModel):
 class SignupPublic(BaseModel):
     tenant: TenantPublic
     token: Token
+    # A signup on a paid plan without a trial: where its owner pays (Stripe Checkout). The
+    # tenant runs on the free tier until Stripe says it is paid. Null when nothing is due, or
+    # Stripe could not be reached (then POST /tenants/{id}/billing/checkout opens one).
+    checkout_url: str | None = None
+
+
+class CheckoutCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    plan: str = Field(
+        min_length=1,
+        max_length=120,
+        pattern=r"^[A-Za-z0-9_.\-]+$",
+        description="a paid plan of GET /plans",
+    )
+
+
+class CheckoutPublic(BaseModel):
+    id: str = Field(description="the Stripe Checkout session")
+    url: str = Field(description="where the customer pays")
+    plan: str
+    tier: str
+
+
+class PortalPublic(BaseModel):
+    url: str = Field(description="a session of Stripe's customer portal, valid for a short time")
 
 
 class EmailVerificationConfirm(BaseModel):
@@ -253,6 +280,8 @@ class TierPublic(BaseModel):
     # What a tenant admin must have before choosing the tier (Tier spec.selfService).
     requires_verified_email: bool = False
     requires_payment_method: bool = False
+    # Whether its tenants are billed through Stripe (Tier spec.billable; false: internal).
+    billable: bool = True
 
 
 class PlanPublic(BaseModel):
@@ -264,6 +293,7 @@ class PlanPublic(BaseModel):
     amount: int
     currency: str
     display_name: str
+    per_seat: bool = False
 
 
 class WebhookReceipt(BaseModel):

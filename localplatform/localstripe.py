@@ -1,28 +1,40 @@
-"""localstripe, a stateful fake of Stripe's API, for `make dev` and the tests.
+"""localstripe, a stateful fake of Stripe's API, for `make dev` and the tests, with the fake
+Checkout and customer portal of `localplatform.stripe_fake` in the same process.
 
 Development only: the `dev` extra installs it. Without it the platform runs without Stripe
 (the environment then names no Stripe API; `localplatform.devenv`). `localplatform.stack`
-starts it under the Supervisor.
+starts it under the Supervisor, with the control plane's webhook as where completed Checkout
+sessions are announced.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import sys
-from pathlib import Path
 
 from localplatform import devenv, procs
 
 
-def binary() -> Path | None:
-    """The `localstripe` command beside our Python, if installed."""
-    found = Path(sys.executable).parent / "localstripe"
-    return found if found.exists() else None
+def installed() -> bool:
+    return importlib.util.find_spec("localstripe") is not None
 
 
-def start(supervisor: procs.Supervisor, command: Path, *, port: int) -> procs.Process:
-    # --from-scratch: localstripe keeps its state in one fixed file (/tmp/localstripe.pickle)
-    # that every instance rewrites; loading it while another instance writes it crashes.
-    process = supervisor.start("localstripe", [str(command), "--port", str(port), "--from-scratch"])
+def start(
+    supervisor: procs.Supervisor, *, port: int, webhook_url: str, webhook_secret: str
+) -> procs.Process:
+    process = supervisor.start(
+        "localstripe",
+        [
+            sys.executable,
+            "-m",
+            "localplatform.stripe_fake",
+            "--port",
+            str(port),
+            "--webhook-url",
+            webhook_url,
+        ],
+        env={"STRIPE_WEBHOOK_SECRET": webhook_secret},
+    )
     customers = f"http://127.0.0.1:{port}/v1/customers"
     supervisor.wait_ready(
         process, lambda: procs.http_ok(customers, token=devenv.LOCALSTRIPE_KEY), timeout=30

@@ -131,10 +131,17 @@ class Platform:
         return "node/" in self.kubectl("get", "nodes", "-o", "name", check=False).stdout
 
     def start_localstripe(self) -> None:
-        """A stateful fake of Stripe's API, when installed (the `dev` extra)."""
-        command = localstripe.binary()
-        if command is not None:
-            process = localstripe.start(self.supervisor, command, port=self.port("localstripe"))
+        """A stateful fake of Stripe's API, when installed (the `dev` extra), with the fake
+        Checkout that announces completed sessions to the control plane's webhook."""
+        if localstripe.installed():
+            api = f"http://127.0.0.1:{self.port(services.CONTROL_PLANE)}"
+            secret = devenv.Secrets.load(self.state_dir / "secrets").stripe_webhook
+            process = localstripe.start(
+                self.supervisor,
+                port=self.port("localstripe"),
+                webhook_url=f"{api}/api/v1/billing/stripe/webhook",
+                webhook_secret="whsec_" + secret,
+            )
             self.processes["localstripe"] = process
 
     @property

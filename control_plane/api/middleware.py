@@ -29,9 +29,7 @@ class RateLimitHeaders:
 
         async def with_headers(message: Message) -> None:
             decision = (scope.get("state") or {}).get("ratelimit")
-            if message["type"] == "http.response.start" and isinstance(
-                decision, gcra.Decision
-            ):
+            if message["type"] == "http.response.start" and isinstance(decision, gcra.Decision):
                 present = {k.lower() for k, _ in message.get("headers", [])}
                 extra = [
                     (k.lower().encode(), v.encode())

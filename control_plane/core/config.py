@@ -39,6 +39,9 @@ class Settings(BaseSettings):
     FIRST_PLATFORM_ADMIN_EMAIL: str | None = None
     FIRST_PLATFORM_ADMIN_PASSWORD: str | None = None
     INVITATION_EXPIRE_HOURS: int = Field(default=72, ge=1)
+    # The page a mailed invitation opens (the token follows as `?token=`): the owner of a
+    # Tenant made with kubectl is invited by mail.
+    INVITATION_URL: str = "http://localhost:8000/accept-invitation"
     # API keys expire: after the default when none is asked for, never after the maximum.
     API_KEY_DEFAULT_DAYS: int = Field(default=90, ge=1)
     API_KEY_MAX_DAYS: int = Field(default=365, ge=1)
@@ -83,8 +86,14 @@ class Settings(BaseSettings):
     # Outgoing Stripe calls; no key: billing is off (signup works, no customer is created).
     STRIPE_API_KEY: str | None = None
     STRIPE_API_BASE: str | None = None  # e.g. a localstripe server in development and tests
-    # Paid plans start with a trial (no card needed); 0: no trial, Stripe waits for payment.
+    # Paid plans start with a trial (no card needed); 0: no trial, a paid plan starts once its
+    # Checkout session is paid.
     STRIPE_TRIAL_DAYS: int = Field(default=14, ge=0)
+    # Where Stripe Checkout sends the customer back (paid, or gone back), and where the
+    # customer portal's "back" link leads.
+    CHECKOUT_SUCCESS_URL: str = "http://localhost:8000/billing/checkout-complete"
+    CHECKOUT_CANCEL_URL: str = "http://localhost:8000/billing/checkout-canceled"
+    BILLING_RETURN_URL: str = "http://localhost:8000/billing"
     # The pool database as the app's role: the usage the app plane meters is read from it, and
     # each tenant's principals (who may use its data) are published to it. Without it, the
     # shared app plane admits nobody. (Formerly USAGE_DATABASE_URL, still accepted.)

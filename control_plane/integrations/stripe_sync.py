@@ -1,12 +1,14 @@
 """Stripe: verifying webhook events, and the outgoing calls (a tenant's customer and
-subscription, plan changes, usage meter events).
+subscription, plan changes, a per-seat plan's quantity following the users, canceling a
+replaced subscription, Checkout and customer-portal sessions, usage meter events).
 
 `sync` is run by the outbox dispatcher for SYNC_BILLING entries, so a failed call is retried and
 never lost. Each call is idempotent twice over: the Stripe ids are kept on the tenant (a retried
 job skips what exists), and every request carries an idempotency key derived from stable ids (the
 tenant, the plan, the outbox entry), so Stripe itself discards a repeated request. The webhook
 route verifies events with `verify_event`; the usage reporter sends `report_usage`;
-services.plans asks `has_payment_method` before a tier that needs one.
+services.plans asks `has_payment_method` before a tier that needs one; services.checkout opens
+Checkout and portal sessions (`start_checkout`, `expire_checkout`, `portal_url`).
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ import json
 from typing import Any
 
 import stripe
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from control_plane import models
@@ -93,35 +95,29 @@ def sync(session: Session, entry: models.OutboxEntry, settings: config.Settings)
         return "skipped: billing is off (no STRIPE_API_KEY)"
     stripe_client = client(settings.STRIPE_API_KEY, settings.STRIPE_API_BASE)
     tenant = entry.tenant
-    wanted = (entry.payload or {}).get("plan") or monthly_plan(session, tenant.tier)
-    metadata = {"tenant_id": str(tenant.id), "tenant": tenant.tenant_key}
+    payload = entry.payload or {}
+    wanted = payload.get("plan") or monthly_plan(session, tenant.tier)
+    metadata = _metadata(tenant)
     done = []
     try:
+        if payload.get("cancel"):  # replaced by the subscription a Checkout session brought
+            return _cancel(stripe_client, str(payload["cancel"]))
         if not tenant.stripe_customer_id:
-            customer = stripe_client.v1.customers.create(
-                params={
-                    "email": tenant.owner_email or "",
-                    "name": tenant.company,
-                    "metadata": metadata,
-                },
-                options={"idempotency_key": f"tenant-{tenant.id}-customer"},
-            )
-            tenant.stripe_customer_id = customer.id
-            done.append(f"customer {customer.id}")
+            done.append(f"customer {_ensure_customer(stripe_client, tenant)}")
         catalog = session.get(models.Plan, wanted) if wanted else None
         if catalog is not None:
             ensure_plan(stripe_client, catalog)
         if wanted and not tenant.stripe_subscription_id:
             params: dict[str, Any] = {
                 "customer": tenant.stripe_customer_id,
-                "items": [{"plan": wanted}],
+                "items": [{"plan": wanted, **_quantity(session, tenant, catalog)}],
                 "metadata": metadata,
             }
             paid = catalog is not None and catalog.amount > 0
             if paid and settings.STRIPE_TRIAL_DAYS:
                 params["trial_period_days"] = settings.STRIPE_TRIAL_DAYS
-            elif paid:
-                params["payment_behavior"] = "default_incomplete"  # the client pays next
+            elif paid:  # without a trial, a paid plan starts when its Checkout is paid
+                return ", ".join([*done, f"{wanted} waits for a Checkout session"])
             # A subscription that replaces a canceled one (a restored tenant) has a key of its own.
             replaces = (entry.payload or {}).get("replaces")
             key = f"tenant-{tenant.id}-subscription" + (f"-after-{replaces}" if replaces else "")
@@ -137,13 +133,155 @@ def sync(session: Session, entry: models.OutboxEntry, settings: config.Settings)
             if item["plan"]["id"] != wanted:
                 stripe_client.v1.subscriptions.update(
                     current.id,
-                    params={"items": [{"id": item["id"], "plan": wanted}]},
+                    params={  # type: ignore[arg-type]
+                        "items": [
+                            {
+                                "id": item["id"],
+                                "plan": wanted,
+                                **_quantity(session, tenant, catalog),
+                            }
+                        ]
+                    },
                     options={"idempotency_key": f"tenant-{tenant.id}-plan-{wanted}-{entry.id}"},
                 )
                 done.append(f"subscription {current.id} moved to {wanted}")
+        elif payload.get("seats") and tenant.stripe_subscription_id:
+            done.append(_follow_seats(stripe_client, session, tenant, entry))
     except stripe.StripeError as exc:
         raise BillingUnavailable(str(exc)) from exc
     return ", ".join(done) or "nothing to do"
+
+
+def seats(session: Session, tenant: models.Tenant) -> int:
+    """The seats a per-seat plan bills: the tenant's users (at least one)."""
+    users = session.scalar(
+        select(func.count()).select_from(models.User).where(models.User.tenant_id == tenant.id)
+    )
+    return max(1, int(users or 0))
+
+
+def _quantity(session: Session, tenant: models.Tenant, plan: models.Plan | None) -> dict[str, int]:
+    return {"quantity": seats(session, tenant)} if plan is not None and plan.per_seat else {}
+
+
+def _follow_seats(
+    stripe_client: stripe.StripeClient,
+    session: Session,
+    tenant: models.Tenant,
+    entry: models.OutboxEntry,
+) -> str:
+    """The subscription's quantity becomes the tenant's users now, prorated (on a per-seat
+    plan). Counted when the entry runs, so entries in any order end at the current count, and
+    one that finds it already right changes nothing."""
+    current = stripe_client.v1.subscriptions.retrieve(tenant.stripe_subscription_id or "")
+    item = current["items"]["data"][0]
+    plan = session.get(models.Plan, str(item["plan"]["id"]))
+    if plan is None or not plan.per_seat:
+        return f"{item['plan']['id']} is not priced per seat"
+    wanted = seats(session, tenant)
+    if int(item["quantity"] or 1) == wanted:
+        return f"{wanted} seats already"
+    stripe_client.v1.subscriptions.update(
+        current.id,
+        params={
+            "items": [{"id": item["id"], "quantity": wanted}],
+            "proration_behavior": "create_prorations",
+        },
+        options={"idempotency_key": f"tenant-{tenant.id}-seats-{wanted}-{entry.id}"},
+    )
+    return f"subscription {current.id} at {wanted} seats"
+
+
+def _metadata(tenant: models.Tenant) -> dict[str, str]:
+    return {"tenant_id": str(tenant.id), "tenant": tenant.tenant_key}
+
+
+def _ensure_customer(stripe_client: stripe.StripeClient, tenant: models.Tenant) -> str:
+    """The tenant's Stripe customer, created once (every caller uses the same idempotency key,
+    so a signup and the outbox racing to create it get the same one)."""
+    if not tenant.stripe_customer_id:
+        customer = stripe_client.v1.customers.create(
+            params={
+                "email": tenant.owner_email or "",
+                "name": tenant.company,
+                "metadata": _metadata(tenant),
+            },
+            options={"idempotency_key": f"tenant-{tenant.id}-customer"},
+        )
+        tenant.stripe_customer_id = customer.id
+    return tenant.stripe_customer_id
+
+
+def _cancel(stripe_client: stripe.StripeClient, subscription: str) -> str:
+    try:
+        stripe_client.v1.subscriptions.cancel(
+            subscription, options={"idempotency_key": f"cancel-{subscription}"}
+        )
+    except stripe.InvalidRequestError as exc:  # gone already: nothing left to cancel
+        if exc.http_status != 404:
+            raise
+        return f"subscription {subscription} was gone"
+    return f"subscription {subscription} canceled"
+
+
+def _configured(settings: config.Settings) -> stripe.StripeClient:
+    if not settings.STRIPE_API_KEY:
+        raise BillingUnavailable("billing is off (no STRIPE_API_KEY)")
+    return client(settings.STRIPE_API_KEY, settings.STRIPE_API_BASE)
+
+
+def start_checkout(
+    settings: config.Settings, *, tenant: models.Tenant, plan: models.Plan, key: str
+) -> tuple[str, str]:
+    """A Checkout session (subscription mode) for `plan` on the tenant's customer (created if
+    missing), with the trial of STRIPE_TRIAL_DAYS; returns its id and URL. `key` makes a
+    retried request the same session."""
+    stripe_client = _configured(settings)
+    try:
+        customer = _ensure_customer(stripe_client, tenant)
+        ensure_plan(stripe_client, plan)
+        subscription_data: dict[str, Any] = {"metadata": _metadata(tenant)}
+        if settings.STRIPE_TRIAL_DAYS:
+            subscription_data["trial_period_days"] = settings.STRIPE_TRIAL_DAYS
+        found = stripe_client.v1.checkout.sessions.create(
+            params={  # type: ignore[arg-type]
+                "mode": "subscription",
+                "customer": customer,
+                "line_items": [{"price": plan.id, "quantity": 1}],
+                "subscription_data": subscription_data,
+                "success_url": settings.CHECKOUT_SUCCESS_URL,
+                "cancel_url": settings.CHECKOUT_CANCEL_URL,
+                "client_reference_id": str(tenant.id),
+                "metadata": _metadata(tenant),
+            },
+            options={"idempotency_key": key},
+        )
+    except stripe.StripeError as exc:
+        raise BillingUnavailable(str(exc)) from exc
+    if not found.url:
+        raise BillingUnavailable(f"checkout session {found.id} has no URL")
+    return found.id, found.url
+
+
+def expire_checkout(settings: config.Settings, session_id: str) -> None:
+    """Close an open Checkout session nobody should pay any more (already closed: nothing)."""
+    try:
+        _configured(settings).v1.checkout.sessions.expire(session_id)
+    except stripe.InvalidRequestError:
+        return
+    except stripe.StripeError as exc:
+        raise BillingUnavailable(str(exc)) from exc
+
+
+def portal_url(settings: config.Settings, *, customer: str) -> str:
+    """A customer-portal session of `customer` (payment methods, invoices, cancellation)."""
+    try:
+        found = _configured(settings).v1.billing_portal.sessions.create(
+            params={"customer": customer, "return_url": settings.BILLING_RETURN_URL}
+        )
+    except stripe.StripeError as exc:
+        raise BillingUnavailable(str(exc)) from exc
+    return str(found.url)
 
 
 def has_payment_method(settings: config.Settings, customer_id: str | None) -> bool:

@@ -26,6 +26,10 @@ class Plan(base.Base):
     currency: Mapped[str] = mapped_column(String(3), nullable=False, default="usd")
     display_name: Mapped[str] = mapped_column(String(200), nullable=False)
     active: Mapped[bool] = mapped_column(nullable=False, default=True, server_default=text("true"))
+    # Priced per seat: the subscription's quantity follows the tenant's users.
+    per_seat: Mapped[bool] = mapped_column(
+        nullable=False, default=False, server_default=text("false")
+    )
 
 
 class StripeEvent(base.Base):

@@ -1,5 +1,5 @@
-"""The outbox: intents to change Kubernetes or Stripe, written in the transaction of the change
-they follow and carried out by workers.outbox.
+"""The outbox: intents to change Kubernetes or Stripe, or to send a mail, written in the
+transaction of the change they follow and carried out by workers.outbox.
 
 An entry is pending until it is processed, or until it has failed `OUTBOX_MAX_ATTEMPTS` times:
 then it is a dead letter (`dead_at`) that waits for a platform admin's retry (services.outbox).
@@ -28,6 +28,8 @@ class OutboxAction(enum.StrEnum):
     APPLY_TENANT = "apply_tenant"
     DELETE_TENANT = "delete_tenant"
     SYNC_BILLING = "sync_billing"  # create the Stripe customer and subscription, or change plan
+    SEND_MAIL = "send_mail"  # one message of services.notices to the tenant's billing contact
+    INVITE_OWNER = "invite_owner"  # a kubectl Tenant's spec.owner.email: invited, link mailed
 
 
 class OutboxState(enum.StrEnum):

@@ -98,6 +98,14 @@ class Tenant(base.Base):
     # The Stripe `created` of the newest subscription snapshot whose plan set the tier.
     billing_tier_version: Mapped[int] = mapped_column(nullable=False, default=0, server_default="0")
     grace_until: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    # A plan waiting to be paid through Stripe Checkout (services.checkout), and its open
+    # session: payment is pending until Stripe announces it completed (services.billing).
+    checkout_plan: Mapped[str | None] = mapped_column(String(120))
+    checkout_session_id: Mapped[str | None] = mapped_column(String(255))
+
+    @property
+    def payment_pending(self) -> bool:
+        return self.checkout_plan is not None
     # Where the tenant stands in feature rollouts (tenantry_core.flags.Ring; services.flags).
     ring: Mapped[str] = mapped_column(
         String(10), nullable=False, default="all", server_default="all"

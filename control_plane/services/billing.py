@@ -4,13 +4,16 @@ and suspension.
 The webhook route hands each verified event to `handle_event`. In one transaction it records
 the event id (a redelivery is a no-op), finds and locks the tenant by the Stripe customer we
 created for it (never by metadata or a client_reference_id, which whoever pays may set), acts on
-an event only when it is about the tenant's current subscription (billing_rules), asks
+an event only when it is about the tenant's current subscription (billing_rules; a completed
+Checkout session of its own brings it a new one, `_take_checkout`), asks
 `billing_rules.decide` what the event means, applies it, writes the audit log, and records the
 Kubernetes intent in the outbox: a new tier (the operator migrates the tenant if the isolation
 model changes) or suspension. A cancellation closes the tenant like the API's offboarding:
 suspended now, restorable until `offboard_after`, then offboarded by workers.sweeper
 (services.tenants.offboard_expired). workers.sweeper runs `suspend_overdue` for tenants whose
-billing grace period ran out. Used by api.routes.billing and workers.sweeper.
+billing grace period ran out. What the billing contact is told (trial ending, each failed payment,
+suspended, resumed, offboarding scheduled) is queued in the same transaction (services.notices).
+Used by api.routes.billing and workers.sweeper.
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
 from control_plane import models
-from control_plane.services import audit, billing_rules
+from control_plane.services import audit, billing_rules, notices, verification
 
 State = billing_rules.State
 
@@ -154,6 +157,9 @@ def _apply_event(
         return record.outcome
     if str(event["type"]).startswith("customer.subscription."):
         tenant.stripe_subscription_id = str(obj["id"])
+    released = None
+    if event["type"] == "checkout.session.completed":
+        released = _take_checkout(session, tenant, obj)
     current = billing_rules.Current(
         State(tenant.billing_state),
         tenant.tier,
@@ -162,14 +168,14 @@ def _apply_event(
     )
     decision = billing_rules.decide(current, str(event["type"]), created, obj, _plan_tiers(session))
     record.outcome = decision.outcome
-    if decision.applied:
+    if decision.applied or released:
         tenant.billing_version = decision.version
-        tenant.billing_tier_version = decision.tier_version
+        tenant.billing_tier_version = max(decision.tier_version, created if released else 0)
         _transition(
             session,
             tenant,
             decision.state,
-            tier=decision.tier,
+            tier=released or decision.tier,
             actor=f"stripe:{event['id']}",
             action=f"billing.{event['type']}",
             request_id=request_id,
@@ -177,7 +183,67 @@ def _apply_event(
             grace=grace if decision.start_grace else None,
             offboard_grace=offboard_grace,
         )
+    if decision.applied:
+        for told in billing_rules.notices(str(event["type"]), current.state, decision.state):
+            _tell(session, tenant, notices.Notice(told), obj)
     return record.outcome
+
+
+def _tell(
+    session: Session, tenant: models.Tenant, notice: notices.Notice, obj: dict[str, Any]
+) -> None:
+    """Queue a notice once the transition is made, with the dates it set."""
+    if notice is notices.Notice.TRIAL_ENDING:
+        trial_end = obj.get("trial_end")
+        notices.queue(
+            session,
+            tenant,
+            notice,
+            trial_end=notices.day(trial_end if isinstance(trial_end, int) else None),
+        )
+    elif notice is notices.Notice.PAYMENT_FAILED:
+        notices.queue(
+            session,
+            tenant,
+            notice,
+            attempt=int(obj.get("attempt_count") or 1),
+            grace_until=notices.day(tenant.grace_until),
+        )
+    elif notice is notices.Notice.OFFBOARDING_SCHEDULED:
+        notices.queue(session, tenant, notice, offboard_after=notices.day(tenant.offboard_after))
+    else:
+        notices.queue(session, tenant, notice)
+
+
+def _take_checkout(session: Session, tenant: models.Tenant, obj: dict[str, Any]) -> str | None:
+    """A completed Checkout session of the tenant's own: the subscription it brought becomes
+    the tenant's, the one it replaces is canceled (through the outbox; its events are then
+    another subscription's), and the tier it paid for is returned to move to, unless the owner
+    has still to verify their email (then it stays held, and verifying releases it)."""
+    subscription = billing_rules.takeover(obj, tenant.checkout_session_id)
+    if subscription is None:
+        return None
+    replaced, plan = tenant.stripe_subscription_id, tenant.checkout_plan
+    tenant.stripe_subscription_id = subscription
+    tenant.checkout_session_id = tenant.checkout_plan = None
+    if replaced and replaced != subscription:
+        session.add(
+            models.OutboxEntry(
+                tenant=tenant,
+                action=models.OutboxAction.SYNC_BILLING,
+                payload={"cancel": replaced},
+            )
+        )
+    tier = _plan_tiers(session).get(plan or "")
+    if tier is None:
+        return None
+    if tenant.requested_tier is not None and not verification.tenant_verified(
+        session=session, tenant=tenant
+    ):
+        tenant.requested_tier = tier
+        return None
+    tenant.requested_tier = None
+    return tier
 
 
 def suspend_overdue(*, session: Session, now: dt.datetime) -> int:
@@ -197,4 +263,5 @@ def suspend_overdue(*, session: Session, now: dt.datetime) -> int:
             actor="tenantry:billing",
             action="billing.grace_period_ended",
         )
+        notices.queue(session, tenant, notices.Notice.SUSPENDED)
     return len(overdue)

@@ -3,7 +3,10 @@
 Events arrive late, twice and out of order, so a decision depends only on the event's own
 snapshot and timestamp (`created`) and on the tenant's state, never on arrival order: an event
 older than the newest one applied is stale and changes nothing. A subscription event counts
-only for the tenant's current subscription. Used by `services.billing`.
+only for the tenant's current subscription. A payment (an invoice or a payment intent) makes the
+tenant active, a failed one past due; a completed Checkout session active, or trialing when
+nothing was due. `takeover` says whether a completed Checkout session brings the tenant's new
+subscription. Used by `services.billing`.
 """
 
 from __future__ import annotations
@@ -31,14 +34,18 @@ SUBSCRIPTION_STATUS = {
     "canceled": State.CANCELED,
     "incomplete_expired": State.CANCELED,
 }
+PAID = {"invoice.paid", "invoice.payment_succeeded", "payment_intent.succeeded"}
+FAILED = {"invoice.payment_failed", "payment_intent.payment_failed"}
+# Checkout's payment_status once the customer is through: paid, or nothing due yet (a trial).
+CHECKOUT_STATUS = {"paid": State.ACTIVE, "no_payment_required": State.TRIALING}
 HANDLED = {
     "customer.subscription.created",
     "customer.subscription.updated",
     "customer.subscription.deleted",
-    "invoice.paid",
-    "invoice.payment_succeeded",
-    "invoice.payment_failed",
+    "customer.subscription.trial_will_end",
     "checkout.session.completed",
+    *PAID,
+    *FAILED,
 }
 
 
@@ -126,12 +133,39 @@ def decide(
         state = SUBSCRIPTION_STATUS[status]
         if state is State.PAST_DUE and current.state is State.SUSPENDED:
             state = State.SUSPENDED  # still unpaid: the grace period already ran out
-    elif event_type in ("invoice.paid", "invoice.payment_succeeded"):
+    elif event_type in PAID:
         state = State.ACTIVE
-    elif event_type == "invoice.payment_failed":
+    elif event_type in FAILED:
         if current.state is not State.SUSPENDED:
             state = State.PAST_DUE
-    elif event_type == "checkout.session.completed" and obj.get("payment_status") == "paid":
-        state = State.ACTIVE
+    elif event_type == "checkout.session.completed":
+        state = CHECKOUT_STATUS.get(str(obj.get("payment_status")), current.state)
     start_grace = state is State.PAST_DUE and current.state is not State.PAST_DUE
     return Decision("applied", state, tier, created, tier_version, start_grace)
+
+
+def takeover(obj: Mapping[str, Any], pending_session: str | None) -> str | None:
+    """The subscription a completed Checkout session brings, when it is the tenant's own open
+    session (the one the control plane created and recorded) in subscription mode."""
+    subscription = obj.get("subscription")
+    if pending_session is None or obj.get("id") != pending_session:
+        return None
+    if obj.get("mode", "subscription") != "subscription" or not isinstance(subscription, str):
+        return None
+    return subscription
+
+
+def notices(event_type: str, before: State, after: State) -> list[str]:
+    """What an applied event tells the tenant's billing contact (services.notices' names): the
+    trial ending, a failed payment (each attempt, while past due), resuming after suspension,
+    and a cancellation's offboarding."""
+    told = []
+    if event_type == "customer.subscription.trial_will_end" and after is State.TRIALING:
+        told.append("trial_ending")
+    if event_type in FAILED and event_type.startswith("invoice.") and after is State.PAST_DUE:
+        told.append("payment_failed")  # the payment intent's failure is the same attempt
+    if before is State.SUSPENDED and after in (State.ACTIVE, State.TRIALING):
+        told.append("resumed")
+    if after is State.CANCELED and before is not State.CANCELED:
+        told.append("offboarding_scheduled")
+    return told

@@ -2,8 +2,11 @@
 
 Nobody grants what they do not hold: a role given to a user or an invitation, and a change to
 someone whose role outranks the caller, are checked against the caller's own permissions
-(services.access). A tenant always keeps an owner. Every change is audited in its transaction.
-Used by api.routes.users; `find_role` and `commit_or_conflict` by services.roles too.
+(services.access). A tenant always keeps an owner. On a tier priced per seat, a user joining
+or leaving has the subscription's quantity follow (through the outbox). Every change is
+audited in its transaction.
+Used by api.routes.users; `find_role` and `commit_or_conflict` by services.roles too;
+`invite_owner` by workers.outbox (the owner of a Tenant made with kubectl).
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ from control_plane.services import (
 from tenantry_core import tokens
 
 INVITATION_PREFIX = "inv"
+KUBERNETES = "tenantry:kubernetes"  # who invites the owner of a Tenant made with kubectl
 
 
 def commit_or_conflict(*, session: Session, title: str, detail: str) -> None:
@@ -66,6 +70,23 @@ def _not_a_member(session: Session, tenant_id: uuid.UUID, email: str) -> None:
     )
     if found is not None:
         raise errors.Conflict("Already a member", "this email is already a member of the tenant")
+
+
+def _seats_changed(session: Session, tenant_id: uuid.UUID | None) -> None:
+    """On a tier priced per seat, have the subscription's quantity follow the users (through
+    the outbox, which counts them when it runs)."""
+    tenant = session.get(models.Tenant, tenant_id) if tenant_id else None
+    if tenant is None:
+        return
+    per_seat = session.scalar(
+        select(models.Plan.id).where(models.Plan.tier == tenant.tier, models.Plan.per_seat)
+    )
+    if per_seat is not None:
+        session.add(
+            models.OutboxEntry(
+                tenant=tenant, action=models.OutboxAction.SYNC_BILLING, payload={"seats": True}
+            )
+        )
 
 
 def _email_free(session: Session, email: str) -> None:
@@ -172,6 +193,7 @@ def remove_user(
     )
     api_keys.revoke_created_by(session=session, ctx=ctx, user=user)
     session.delete(user)
+    _seats_changed(session, user.tenant_id)
     session.commit()
 
 
@@ -245,6 +267,52 @@ def invite(
     )
     session.commit()
     return schemas.InvitationCreated(**invitation_public(inv), token=token)
+
+
+def invite_owner(
+    *, session: Session, tenant: models.Tenant, expires: dt.timedelta
+) -> tuple[models.Invitation, str] | None:
+    """Invite the owner a Tenant made with kubectl names (`spec.owner.email`) with the owner
+    role; the invitation and its token, shown this once (for the mail). None when that email
+    already belongs to the tenant or has an open invitation."""
+    email = (tenant.owner_email or "").lower()
+    if not email:
+        return None
+    member = session.scalar(
+        select(models.User.id).where(models.User.email == email, models.User.tenant_id == tenant.id)
+    )
+    open_invitation = session.scalar(
+        select(models.Invitation.id).where(
+            models.Invitation.tenant_id == tenant.id,
+            models.Invitation.email == email,
+            models.Invitation.accepted_at.is_(None),
+            models.Invitation.revoked_at.is_(None),
+            models.Invitation.expires_at > func.now(),
+        )
+    )
+    if member is not None or open_invitation is not None:
+        return None
+    token, token_hash = security.new_secret(INVITATION_PREFIX)
+    inv = models.Invitation(
+        id=uuid.uuid4(),
+        tenant_id=tenant.id,
+        email=email,
+        role=auth.builtin_role(session=session, name=permissions.OWNER),
+        token_hash=token_hash,
+        invited_by=KUBERNETES,
+        expires_at=dt.datetime.now(dt.UTC) + expires,
+    )
+    session.add(inv)
+    session.flush()
+    audit.record(
+        session=session,
+        ctx=audit.Context(KUBERNETES),
+        action="invitation.create",
+        tenant_id=tenant.id,
+        resource=f"invitation:{inv.id}",
+        after={"email": email, "role": permissions.OWNER},
+    )
+    return inv, token
 
 
 def list_invitations(*, session: Session, tenant_id: uuid.UUID) -> list[models.Invitation]:
@@ -321,6 +389,7 @@ def accept(
             session=session, ctx=ctx, user=user, issuer=verifier.issuer, claims=claims
         )
     inv.accepted_at = now
+    _seats_changed(session, inv.tenant_id)
     audit.record(
         session=session,
         ctx=audit.Context(f"user:{user.id}", ctx.request_id, ctx.client_ip),

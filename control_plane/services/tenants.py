@@ -7,7 +7,8 @@ lost nor applied twice; workers.outbox carries it out. Offboarding first closes 
 suspended at once and restorable until `offboard_after`; then workers.sweeper runs
 `offboard_expired`, which deletes its Tenant resource, and the operator offboards it by its
 deletionPolicy. A signup beyond `UNVERIFIED_TIER` runs on that tier until its owner verifies
-their email (services.verification); a restored canceled tenant gets a new subscription.
+their email (services.verification), and, on a paid plan without a trial, until its Checkout
+session is paid (services.checkout); a restored canceled tenant gets a new subscription.
 Conflicts answer neutrally (services.errors): no other tenant's name, company or email is told.
 Used by api.routes.tenants, api.routes.signup and api.deps.
 """
@@ -29,7 +30,15 @@ from sqlalchemy.orm import Session
 from control_plane import models, schemas
 from control_plane.core import config, permissions, security
 from control_plane.integrations import kube
-from control_plane.services import audit, auth, errors, tiers, verification
+from control_plane.services import (
+    audit,
+    auth,
+    checkout,
+    errors,
+    notices,
+    tiers,
+    verification,
+)
 from tenantry_core import enums, identity, tracing
 
 log = structlog.get_logger(__name__)
@@ -83,6 +92,7 @@ def signup(
     if chosen is not None:  # held until verified, so only a payment method cannot wait
         tiers.admit(chosen, email_verified=True, has_payment_method=lambda: False)
     held = data.tier != settings.UNVERIFIED_TIER
+    to_pay = checkout.signup_plan(session=session, settings=settings, tier=data.tier)
     tenant_key = identity.from_company(data.company)
     tracing.set_attributes({"tenantry.tenant_key": tenant_key, "tenantry.tier": data.tier})
     conflict = session.scalar(
@@ -106,6 +116,7 @@ def signup(
         source=models.Source.SIGNUP,
         phase=enums.Phase.PENDING,
         conditions=[],
+        checkout_plan=to_pay.id if held and to_pay else None,
     )
     session.add(tenant)
     owner = models.User(
@@ -150,7 +161,16 @@ def signup(
         verification.send(session=session, ctx=as_owner, settings=settings, user=owner)
     except errors.Unavailable:  # logged there; the owner asks for another link
         log.warning("signup without a verification mail", tenant_id=str(tenant.id))
-    return schemas.SignupPublic(tenant=schemas.TenantPublic.model_validate(tenant), token=token)
+    paying = (
+        checkout.for_signup(session=session, settings=settings, tenant=tenant)
+        if tenant.payment_pending
+        else None
+    )
+    return schemas.SignupPublic(
+        tenant=schemas.TenantPublic.model_validate(tenant),
+        token=token,
+        checkout_url=paying.url if paying else None,
+    )
 
 
 # -- listing ------------------------------------------------------------------------------------
@@ -318,6 +338,12 @@ def offboard(
     tenant.lifecycle = models.Lifecycle.CLOSING
     tenant.suspended = True
     tenant.offboard_after = dt.datetime.now(dt.UTC) + grace
+    notices.queue(
+        session,
+        tenant,
+        notices.Notice.OFFBOARDING_SCHEDULED,
+        offboard_after=notices.day(tenant.offboard_after),
+    )
     return _commit(session, ctx, tenant, "tenant.offboard", before)
 
 

@@ -37,6 +37,7 @@ class TierCache:
             self_service=name in self.signup_tiers and bool(rules.get("allowed", True)),
             requires_verified_email=bool(rules.get("requiresVerifiedEmail", False)),
             requires_payment_method=bool(rules.get("requiresPaymentMethod", False)),
+            billable=bool(spec.get("billable", True)),
         )
 
     def replace(self, items: list[dict[str, Any]]) -> None:
@@ -63,6 +64,11 @@ class TierCache:
 
     def names(self) -> set[str]:
         return set(self._tiers)
+
+    def billable(self, tier: str | None) -> bool:
+        """Whether tenants on `tier` are billed (an unknown tier is, like the default)."""
+        found = self.get(tier)
+        return found.billable if found else True
 
     def rate_limit(self, tier: str | None) -> int | None:
         """The tier's requests a minute, None for an unknown tier."""

@@ -127,8 +127,8 @@ def confirm(*, session: Session, ctx: audit.Context, token: str) -> schemas.Emai
 def _release(session: Session, ctx: audit.Context, tenant: models.Tenant) -> None:
     """Give an open tenant the tier its signup asked for: apply it, move its subscription."""
     wanted = tenant.requested_tier
-    if wanted is None or tenant.lifecycle != models.Lifecycle.ACTIVE:
-        return
+    if wanted is None or tenant.lifecycle != models.Lifecycle.ACTIVE or tenant.payment_pending:
+        return  # nothing held, closed, or held until its Checkout is paid (services.billing)
     before = {"tier": tenant.tier, "requested_tier": wanted}
     tenant.tier, tenant.requested_tier = wanted, None
     tenant.updated_at = dt.datetime.now(dt.UTC)

@@ -1,15 +1,17 @@
 """Mirrors Kubernetes into the registry: Tenant status back to tenant rows, Tiers into the tier
 catalog (services.tiers).
 
-A Tenant created with kubectl gets a registry row; a Tenant deleted with kubectl marks its row
-offboarding, but one deleted with its CRD (an uninstall) is `Kept`: the operator keeps its data,
-and once the CRD is served again the control plane re-creates the Tenants it made (a kubectl
-tenant's row follows the Tenant that names it in spec.adoptRetainedFrom). A change made with
-kubectl to tier, suspended or displayName is taken into the registry and audited (the Tenant
-resource is the source of truth for those fields). Rows match resources by uid, never by a
-reusable name, and each resource is mirrored on its own. Each mirror lists, then watches from
-the list's resourceVersion, and lists again after any error, so a missed event is repaired by
-the next list. Started by `control_plane.main`.
+A Tenant created with kubectl gets a registry row, an owner invited by mail and, on a
+billable Tier, a Stripe customer and subscription (through the outbox). A Tenant deleted with
+kubectl marks its row offboarding, and once it is gone its billing contact is told
+(services.notices). One deleted with its CRD (an uninstall) is `Kept` instead: the operator
+keeps its data, and once the CRD is served again the control plane re-creates the Tenants it
+made (a kubectl tenant's row follows the Tenant that names it in spec.adoptRetainedFrom). A
+change made with kubectl to tier, suspended or displayName is taken into the registry and
+audited (the Tenant resource is the source of truth for those fields). Rows match resources by
+uid, never by a reusable name, and each resource is mirrored on its own. Each mirror lists, then
+watches from the list's resourceVersion, and lists again after any error, so a missed event is
+repaired by the next list. Started by `control_plane.main`.
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from control_plane import models
 from control_plane.integrations import kube
-from control_plane.services import audit, tiers
+from control_plane.services import audit, notices, tiers
 from tenantry_core import enums, resources
 
 log = logging.getLogger(__name__)
@@ -109,8 +111,24 @@ def _follow_spec(session: Session, tenant: models.Tenant, obj: dict[str, Any]) -
         )
 
 
-def sync_tenant(session: Session, obj: dict[str, Any], *, deleted: bool = False) -> None:
-    """Reflect one Tenant resource (or its deletion) into the registry."""
+def _welcome(session: Session, tenant: models.Tenant, catalog: tiers.TierCache | None) -> None:
+    """A Tenant made with kubectl gets an owner (an invitation mailed to `spec.owner.email`) and,
+    unless its Tier is not billable, a Stripe customer and subscription, like a signup's."""
+    if tenant.owner_email:
+        session.add(models.OutboxEntry(tenant=tenant, action=models.OutboxAction.INVITE_OWNER))
+    if catalog is None or catalog.billable(tenant.tier):
+        session.add(models.OutboxEntry(tenant=tenant, action=models.OutboxAction.SYNC_BILLING))
+
+
+def sync_tenant(
+    session: Session,
+    obj: dict[str, Any],
+    *,
+    deleted: bool = False,
+    catalog: tiers.TierCache | None = None,
+) -> None:
+    """Reflect one Tenant resource (or its deletion) into the registry; `catalog` says whether
+    a new kubectl tenant's Tier is billable (every Tier is without one)."""
     meta, spec, status = obj["metadata"], obj.get("spec") or {}, obj.get("status") or {}
     tenant = _row_for(session, obj)
     if tenant is None:
@@ -124,6 +142,8 @@ def sync_tenant(session: Session, obj: dict[str, Any], *, deleted: bool = False)
             source=models.Source.KUBERNETES,
         )
         session.add(tenant)
+        if not (deleted or meta.get("deletionTimestamp")):
+            _welcome(session, tenant, catalog)
     tenant.cr_uid = meta["uid"]
     _follow_spec(session, tenant, obj)
     tenant.phase = str(status.get("phase") or tenant.phase or enums.Phase.PENDING)
@@ -133,7 +153,7 @@ def sync_tenant(session: Session, obj: dict[str, Any], *, deleted: bool = False)
         if not kube.tenant_crd_served():
             keep(tenant)  # deleted with its CRD
             return
-        mark_offboarding(tenant, gone=deleted)
+        mark_offboarding(session, tenant, gone=deleted)
     if status.get("retainedData"):
         tenant.data_retention = {"policy": "Retain", **status["retainedData"]}
     elif status.get("snapshot"):
@@ -141,23 +161,32 @@ def sync_tenant(session: Session, obj: dict[str, Any], *, deleted: bool = False)
     tenant.updated_at = dt.datetime.now(dt.UTC)
 
 
-def sync_one(session: Session, obj: dict[str, Any], *, deleted: bool = False) -> bool:
+def sync_one(
+    session: Session,
+    obj: dict[str, Any],
+    *,
+    deleted: bool = False,
+    catalog: tiers.TierCache | None = None,
+) -> bool:
     """`sync_tenant` in a savepoint: a Tenant the registry refuses is logged and skipped, and
     never holds up the others. False if it was skipped."""
     try:
         with session.begin_nested():
-            sync_tenant(session, obj, deleted=deleted)
+            sync_tenant(session, obj, deleted=deleted, catalog=catalog)
     except SQLAlchemyError:
         log.exception("tenant %s not mirrored", obj["metadata"].get("name"))
         return False
     return True
 
 
-def mark_offboarding(tenant: models.Tenant, *, gone: bool) -> None:
+def mark_offboarding(session: Session, tenant: models.Tenant, *, gone: bool) -> None:
+    """The Tenant is being deleted; once it is gone, its billing contact is told (once)."""
     tenant.lifecycle = models.Lifecycle.OFFBOARDING
     if gone:
         tenant.phase = "Deleted"
-        tenant.offboarded_at = tenant.offboarded_at or dt.datetime.now(dt.UTC)
+        if tenant.offboarded_at is None:
+            tenant.offboarded_at = dt.datetime.now(dt.UTC)
+            notices.queue(session, tenant, notices.Notice.OFFBOARDING_COMPLETED)
 
 
 def keep(tenant: models.Tenant) -> None:
@@ -196,10 +225,12 @@ def reapply_kept(session: Session) -> None:
             session.add(models.OutboxEntry(tenant=tenant, action=models.OutboxAction.APPLY_TENANT))
 
 
-def sync_tenant_list(session: Session, items: list[dict[str, Any]]) -> None:
+def sync_tenant_list(
+    session: Session, items: list[dict[str, Any]], catalog: tiers.TierCache | None = None
+) -> None:
     """After a (re)list: reflect every resource, and the deletion of any we saw before."""
     for obj in items:
-        sync_one(session, obj)
+        sync_one(session, obj, catalog=catalog)
     present = [str(obj["metadata"]["uid"]) for obj in items]
     vanished = session.scalars(
         select(models.Tenant).where(
@@ -215,7 +246,7 @@ def sync_tenant_list(session: Session, items: list[dict[str, Any]]) -> None:
         current = kube.get_tenant(tenant.tenant_key)
         if current is None or current["metadata"].get("uid") != tenant.cr_uid:
             if kube.tenant_crd_served():
-                mark_offboarding(tenant, gone=True)
+                mark_offboarding(session, tenant, gone=True)
             else:
                 keep(tenant)
     reapply_kept(session)
@@ -243,12 +274,13 @@ class Mirror:
         ]
 
     def _tenants_listed(self, items: list[dict[str, Any]]) -> None:
+        self.tiers.loaded.wait(timeout=30)  # whether a new tenant's Tier is billable
         with self.sessions() as session, session.begin():
-            sync_tenant_list(session, items)
+            sync_tenant_list(session, items, self.tiers)
 
     def _tenant_event(self, event: str, obj: dict[str, Any]) -> None:
         with self.sessions() as session, session.begin():
-            sync_one(session, obj, deleted=event == "DELETED")
+            sync_one(session, obj, deleted=event == "DELETED", catalog=self.tiers)
 
     def _loop(
         self,

@@ -1,17 +1,20 @@
-"""The outbox dispatcher: carries out the Kubernetes and Stripe intents that transactions
-recorded (integrations.kube, integrations.stripe_sync), and the outbox's Prometheus metrics.
+"""The outbox dispatcher: carries out the Kubernetes and Stripe intents and the mails that
+transactions recorded (integrations.kube, integrations.stripe_sync, services.notices through
+integrations.mailer; the invitation of a kubectl Tenant's owner, services.members), and the
+outbox's Prometheus metrics.
 
 Entries are claimed with `FOR UPDATE SKIP LOCKED`, so several control-plane replicas share the
-work without applying an entry twice. Each entry runs in a savepoint of its own: any failure
-(API server down, a bug, an action nobody knows) is retried with backoff, and after
-`OUTBOX_MAX_ATTEMPTS` failures the entry becomes a dead letter, so one bad entry never blocks
-those after it. An entry of an offboarding tenant is closed without applying: a tenant deleted
-in Kubernetes is never resurrected. Changes go only to the Tenant the row created (its uid, a
-precondition the API server checks): one of the same name made by someone else is never applied
-over nor deleted, and the entry is closed with the reason. Each entry is carried out in a span
-(`outbox.deliver`) that continues the trace the entry was written in, so the Tenant it applies
-carries that trace on to the operator. Started by `control_plane.main`, which wakes it after a
-commit and registers `Metrics` for its /metrics.
+work without applying an entry twice. Each entry is claimed and carried out in a transaction of
+its own, within a savepoint: any failure (API server down, a bug, an action nobody knows) is
+retried with backoff, and after `OUTBOX_MAX_ATTEMPTS` failures the entry becomes a dead
+letter, so one bad entry never blocks those after it. An entry of an offboarding tenant is
+closed without applying (a mail is still sent): a tenant deleted in Kubernetes is never
+resurrected. Changes go only to the Tenant the row created (its uid, a precondition the API
+server checks): one of the same name made by someone else is never applied over nor deleted,
+and the entry is closed with the reason. Each entry is carried out in a span (`outbox.deliver`)
+that continues the trace the entry was written in, so the Tenant it applies carries that trace
+on to the operator. Started by `control_plane.main`, which wakes it after a commit and registers
+`Metrics` for its /metrics.
 """
 
 from __future__ import annotations
@@ -29,7 +32,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from control_plane import models
 from control_plane.core import config
-from control_plane.integrations import kube, stripe_sync
+from control_plane.integrations import kube, mailer, stripe_sync
+from control_plane.services import members, notices
 from control_plane.services import outbox as outbox_service
 from tenantry_core import tracing
 
@@ -54,8 +58,16 @@ def _apply(
     if entry.action not in set(models.OutboxAction):
         raise UnknownAction(f"unknown action {entry.action!r}")
     deleting = entry.action == models.OutboxAction.DELETE_TENANT
+    if entry.action == models.OutboxAction.SEND_MAIL:  # an offboarded tenant is told too
+        entry.payload = {**(entry.payload or {}), "result": _send_mail(entry, settings)}
+        entry.processed_at, entry.last_error = now, None
+        return
     if tenant.lifecycle == models.Lifecycle.OFFBOARDING and not deleting:
         entry.processed_at, entry.last_error = now, "skipped: the tenant is offboarding"
+        return
+    if entry.action == models.OutboxAction.INVITE_OWNER:
+        entry.payload = {**(entry.payload or {}), "result": _invite_owner(session, entry, settings)}
+        entry.processed_at, entry.last_error = now, None
         return
     if entry.action == models.OutboxAction.SYNC_BILLING:
         done = stripe_sync.sync(session, entry, settings)
@@ -80,11 +92,71 @@ def _apply(
     tenant.cr_uid = applied["metadata"]["uid"]
 
 
+def _send_mail(entry: models.OutboxEntry, settings: config.Settings) -> str:
+    """Render and send a notice (services.notices); its Message-ID is the entry's, so a message
+    sent again after a crash before the commit is recognizably the same one."""
+    payload = entry.payload or {}
+    params = dict(payload.get("params") or {})
+    template = notices.TEMPLATES[notices.Notice(payload["notice"])]
+    if template.needs_portal:
+        params["portal_url"] = _portal(entry.tenant, settings)
+    subject, text, html = notices.render(payload["notice"], params)
+    mailer.send(
+        settings,
+        to=str(payload["to"]),
+        subject=subject,
+        body=text,
+        html=html,
+        message_id=f"<outbox-{entry.id}.{entry.tenant_id}@tenantry>",
+    )
+    return f"sent {payload['notice']}"
+
+
+def _invite_owner(session: Session, entry: models.OutboxEntry, settings: config.Settings) -> str:
+    """Invite the owner a Tenant made with kubectl names and mail the link (services.members);
+    the token is only in the mail. A retry after a failed mail makes a new invitation, as the
+    first one was rolled back with the savepoint."""
+    hours = settings.INVITATION_EXPIRE_HOURS
+    made = members.invite_owner(
+        session=session, tenant=entry.tenant, expires=dt.timedelta(hours=hours)
+    )
+    if made is None:
+        return "nothing to do: the owner is a member or invited"
+    invitation, token = made
+    separator = "&" if "?" in settings.INVITATION_URL else "?"
+    subject, text, html = notices.render(
+        notices.Notice.OWNER_INVITATION,
+        {
+            "company": entry.tenant.company,
+            "hours": hours,
+            "link": f"{settings.INVITATION_URL}{separator}token={token}",
+        },
+    )
+    mailer.send(
+        settings,
+        to=invitation.email,
+        subject=subject,
+        body=text,
+        html=html,
+        message_id=f"<outbox-{entry.id}.{entry.tenant_id}@tenantry>",
+    )
+    return f"invitation {invitation.id} mailed"
+
+
+def _portal(tenant: models.Tenant, settings: config.Settings) -> str:
+    """A fresh customer-portal session for a message's link (the billing page without Stripe)."""
+    if not settings.STRIPE_API_KEY or not tenant.stripe_customer_id:
+        return settings.BILLING_RETURN_URL
+    return stripe_sync.portal_url(settings, customer=tenant.stripe_customer_id)
+
+
 def failed_attempt(entry: models.OutboxEntry, exc: Exception, *, max_attempts: int) -> None:
     """Count a failed attempt: try again after a backoff, or give up (a dead letter)."""
     now = dt.datetime.now(dt.UTC)
     entry.attempts += 1
-    expected = isinstance(exc, kube.KubeUnavailable | stripe_sync.BillingUnavailable)
+    expected = isinstance(
+        exc, kube.KubeUnavailable | stripe_sync.BillingUnavailable | mailer.MailUnavailable
+    )
     entry.last_error = (str(exc) if expected else f"{type(exc).__name__}: {exc}")[:2000]
     if entry.attempts >= max_attempts:
         entry.dead_at = now
@@ -148,23 +220,27 @@ def dispatch_once(
     batch: int = 20,
     settings: config.Settings | None = None,
 ) -> int:
-    """Process the due entries; returns how many were claimed."""
+    """Process up to `batch` due entries, each in a transaction of its own (what one did, such
+    as an invitation it mailed, is committed before the next starts); returns how many were
+    claimed."""
     settings = settings or config.get_settings()
-    with sessions() as session, session.begin():
-        entries = session.scalars(
-            select(models.OutboxEntry)
-            .where(
-                models.OutboxEntry.processed_at.is_(None),
-                models.OutboxEntry.dead_at.is_(None),
-                models.OutboxEntry.next_attempt_at <= func.now(),
-            )
-            .order_by(models.OutboxEntry.id)
-            .limit(batch)
-            .with_for_update(skip_locked=True)
-        ).all()
-        for entry in entries:
+    for claimed in range(batch):
+        with sessions() as session, session.begin():
+            entry = session.scalars(
+                select(models.OutboxEntry)
+                .where(
+                    models.OutboxEntry.processed_at.is_(None),
+                    models.OutboxEntry.dead_at.is_(None),
+                    models.OutboxEntry.next_attempt_at <= func.now(),
+                )
+                .order_by(models.OutboxEntry.id)
+                .limit(1)
+                .with_for_update(skip_locked=True)
+            ).first()
+            if entry is None:
+                return claimed
             _deliver(session, entry, settings, field_manager)
-        return len(entries)
+    return batch
 
 
 class Dispatcher:

@@ -28,6 +28,7 @@ KEY_SCOPES = ["tenant:read", "users:read", "api_keys:read"]
 BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("patch", "/api/v1/tenants/{tenant_id}"): {"company": "Hijacked Inc"},
     ("post", "/api/v1/tenants/{tenant_id}/subscription"): {"plan": "enterprise-monthly"},
+    ("post", "/api/v1/tenants/{tenant_id}/billing/checkout"): {"plan": "standard-monthly"},
     ("patch", "/api/v1/tenants/{tenant_id}/users/{user_id}"): {"role": "owner"},
     ("post", "/api/v1/tenants/{tenant_id}/invitations"): {
         "email": "intruder@example.com",

@@ -1,5 +1,6 @@
-"""Billing routes: the plan catalog and the Stripe webhook (verified by integrations.stripe_sync,
-applied by services.billing)."""
+"""Billing routes: the plan catalog, the Stripe webhook (verified by integrations.stripe_sync,
+applied by services.billing), and a tenant's Checkout and customer-portal sessions
+(services.checkout)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from fastapi import APIRouter, Header, Request
 from control_plane import models, schemas
 from control_plane.api import deps
 from control_plane.integrations import stripe_sync
-from control_plane.services import billing
+from control_plane.services import billing, checkout
 from tenantry_core import problems
 
 router = APIRouter(tags=["billing"])
@@ -51,3 +52,58 @@ async def stripe_webhook(
     )
     wake()
     return schemas.WebhookReceipt(event=f"{event['type']} {event['id']}", outcome=outcome)
+
+
+@router.post(
+    "/tenants/{tenant_id}/billing/checkout",
+    response_model=schemas.CheckoutPublic,
+    status_code=201,
+    responses={
+        403: {"description": "The plan's tier is not self-service, or needs a verified email"},
+        404: {"description": "No such tenant visible to the caller"},
+        409: {"description": "The tenant is closed"},
+        422: {"description": "Unknown or free plan"},
+        503: {"description": "Stripe cannot be reached (see Retry-After)"},
+    },
+)
+def start_checkout(
+    data: schemas.CheckoutCreate,
+    access: deps.BillingManager,
+    session: deps.SessionDep,
+    settings: deps.SettingsDep,
+    tiers: deps.TiersDep,
+    ctx: deps.AuditDep,
+) -> schemas.CheckoutPublic:
+    """Open a Stripe Checkout session for a paid plan: the customer pays at `url`. The tenant
+    moves to the plan's tier once Stripe says it is paid (checkout.session.completed); until
+    then `payment_pending` is true. A new session closes the previous one."""
+    return checkout.start(
+        session=session,
+        ctx=ctx,
+        settings=settings,
+        actor=access.actor,
+        tenant=access.tenant,
+        plan_id=data.plan,
+        catalog=tiers,
+    )
+
+
+@router.post(
+    "/tenants/{tenant_id}/billing/portal",
+    response_model=schemas.PortalPublic,
+    status_code=201,
+    responses={
+        404: {"description": "No such tenant visible to the caller"},
+        409: {"description": "The tenant has no Stripe customer yet"},
+        503: {"description": "Stripe cannot be reached (see Retry-After)"},
+    },
+)
+def open_portal(
+    access: deps.BillingManager,
+    session: deps.SessionDep,
+    settings: deps.SettingsDep,
+    ctx: deps.AuditDep,
+) -> schemas.PortalPublic:
+    """A session of Stripe's customer portal, where the tenant's billing contact changes payment
+    methods, reads invoices and cancels."""
+    return checkout.portal(session=session, ctx=ctx, settings=settings, tenant=access.tenant)

@@ -81,3 +81,46 @@ def test_unknown_plans_and_events_change_nothing() -> None:
     assert not other.applied
     assert rules.plan_of({"plan": {"id": "x"}}) == "x"
     assert rules.plan_of({}) is None
+
+
+def test_payment_intents_count_like_invoices() -> None:
+    failed = rules.decide(ACTIVE, "payment_intent.payment_failed", 150, {}, PLANS)
+    assert (failed.state, failed.start_grace) == (rules.State.PAST_DUE, True)
+    suspended = rules.Current(rules.State.SUSPENDED, "standard", 150)
+    paid = rules.decide(suspended, "payment_intent.succeeded", 160, {}, PLANS)
+    assert paid.state is rules.State.ACTIVE
+
+
+def test_a_completed_checkout_is_active_or_trialing() -> None:
+    none = rules.Current(rules.State.NONE, "free", 0)
+    paid = rules.decide(none, "checkout.session.completed", 10, {"payment_status": "paid"}, PLANS)
+    assert paid.state is rules.State.ACTIVE
+    trial = rules.decide(
+        none, "checkout.session.completed", 10, {"payment_status": "no_payment_required"}, PLANS
+    )
+    assert trial.state is rules.State.TRIALING
+    unpaid = rules.decide(
+        none, "checkout.session.completed", 10, {"payment_status": "unpaid"}, PLANS
+    )
+    assert unpaid.state is rules.State.NONE
+
+
+def test_trial_will_end_is_a_subscription_snapshot() -> None:
+    trialing = rules.Current(rules.State.TRIALING, "standard", 100, 100)
+    ending = rules.decide(
+        trialing, "customer.subscription.trial_will_end", 200, subscription("trialing"), PLANS
+    )
+    assert (ending.outcome, ending.state, ending.tier) == (
+        "applied",
+        rules.State.TRIALING,
+        "standard",
+    )
+
+
+def test_only_the_tenants_own_checkout_session_brings_a_subscription() -> None:
+    done = {"id": "cs_1", "mode": "subscription", "subscription": "sub_new"}
+    assert rules.takeover(done, "cs_1") == "sub_new"
+    assert rules.takeover(done, "cs_2") is None  # another session: whoever made it
+    assert rules.takeover(done, None) is None
+    assert rules.takeover({**done, "mode": "setup"}, "cs_1") is None
+    assert rules.takeover({"id": "cs_1", "mode": "subscription"}, "cs_1") is None
