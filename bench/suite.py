@@ -9,6 +9,7 @@ not weigh on the others' figures.
 from __future__ import annotations
 
 import tempfile
+import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -36,8 +37,9 @@ def run(platform: stack.Platform, *, quick: bool, names: Sequence[str] = ()) -> 
     figures: list[report.Figure] = []
     for name, benchmark in BENCHMARKS.items():
         if not names or name in names:
-            print(f"bench: {name}", flush=True)
+            started = time.monotonic()
             figures += benchmark(platform, quick=quick)
+            print(f"bench: {name} took {time.monotonic() - started:.0f} s", flush=True)
     return figures
 
 
