@@ -17,9 +17,10 @@ def main() -> None:
         "names", nargs="*", metavar="NAME", help=f"run only these: {', '.join(suite.BENCHMARKS)}"
     )
     args = parser.parse_args()
+    taken = report.context()
     with suite.start() as platform:
         figures = suite.run(platform, quick=args.quick, names=args.names)
-    written = report.write(figures, quick=args.quick)
+    written = report.write(figures, quick=args.quick, taken=taken)
     print(written.with_suffix(".md").read_text())
 
 

@@ -123,12 +123,21 @@ def commit() -> str:
     return head + ("-dirty" if git("status", "--porcelain", "--untracked-files=no") else "")
 
 
-def document(figures: Sequence[Figure], *, quick: bool) -> dict[str, Any]:
-    """latest.json's content."""
+def context() -> dict[str, Any]:
+    """Where, when and from which commit a run is taken: read as it begins."""
     return {
         "machine": machine(),
         "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "commit": commit(),
+    }
+
+
+def document(
+    figures: Sequence[Figure], *, quick: bool, taken: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """latest.json's content; `taken` is the run's `context()` (now, by default)."""
+    return {
+        **(taken or context()),
         "mode": "quick" if quick else "full",
         "figures": [dataclasses.asdict(f) for f in figures],
     }
@@ -165,10 +174,16 @@ def table(doc: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def write(figures: Sequence[Figure], *, quick: bool, directory: Path = RESULTS) -> Path:
+def write(
+    figures: Sequence[Figure],
+    *,
+    quick: bool,
+    taken: dict[str, Any] | None = None,
+    directory: Path = RESULTS,
+) -> Path:
     """Write latest.json and latest.md into `directory`; returns the JSON's path."""
     directory.mkdir(parents=True, exist_ok=True)
-    doc = document(figures, quick=quick)
+    doc = document(figures, quick=quick, taken=taken)
     (directory / JSON_FILE).write_text(json.dumps(doc, indent=2, ensure_ascii=False) + "\n")
     (directory / TABLE_FILE).write_text(table(doc))
     return directory / JSON_FILE
