@@ -17,11 +17,13 @@ def main() -> None:
         "names", nargs="*", metavar="NAME", help=f"run only these: {', '.join(suite.BENCHMARKS)}"
     )
     args = parser.parse_args()
-    taken = report.context()
+    taken, failed = report.context(), list[str]()
     with suite.start() as platform:
-        figures = suite.run(platform, quick=args.quick, names=args.names)
-    written = report.write(figures, quick=args.quick, taken=taken)
+        figures = suite.run(platform, quick=args.quick, names=args.names, failed=failed)
+    written = report.write(figures, quick=args.quick, taken=taken, failed=failed)
     print(written.with_suffix(".md").read_text())
+    if failed:
+        raise SystemExit(1)
 
 
 if __name__ == "__main__":

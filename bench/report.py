@@ -133,13 +133,19 @@ def context() -> dict[str, Any]:
 
 
 def document(
-    figures: Sequence[Figure], *, quick: bool, taken: dict[str, Any] | None = None
+    figures: Sequence[Figure],
+    *,
+    quick: bool,
+    taken: dict[str, Any] | None = None,
+    failed: Sequence[str] = (),
 ) -> dict[str, Any]:
-    """latest.json's content; `taken` is the run's `context()` (now, by default)."""
+    """latest.json's content; `taken` is the run's `context()` (now, by default), `failed`
+    the benchmarks that raised instead of producing their figures."""
     return {
         **(taken or context()),
         "mode": "quick" if quick else "full",
         "figures": [dataclasses.asdict(f) for f in figures],
+        **({"failed": list(failed)} if failed else {}),
     }
 
 
@@ -171,6 +177,7 @@ def table(doc: dict[str, Any]) -> str:
             f"| {row['name']} | {_cell(row['value'])} {row['unit']}".rstrip() + " | "
             f"{_cell(row['baseline'])} | {_cell(row['ratio'])} | {row['target'] or '—'} | {met} |"
         )
+    lines += [f"\nNot measured: {failure}" for failure in doc.get("failed", [])]
     return "\n".join(lines) + "\n"
 
 
@@ -179,11 +186,12 @@ def write(
     *,
     quick: bool,
     taken: dict[str, Any] | None = None,
+    failed: Sequence[str] = (),
     directory: Path = RESULTS,
 ) -> Path:
     """Write latest.json and latest.md into `directory`; returns the JSON's path."""
     directory.mkdir(parents=True, exist_ok=True)
-    doc = document(figures, quick=quick, taken=taken)
+    doc = document(figures, quick=quick, taken=taken, failed=failed)
     (directory / JSON_FILE).write_text(json.dumps(doc, indent=2, ensure_ascii=False) + "\n")
     (directory / TABLE_FILE).write_text(table(doc))
     return directory / JSON_FILE

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import tempfile
 import time
+import traceback
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -29,17 +30,36 @@ BENCHMARKS: dict[str, Callable[..., list[report.Figure]]] = {
 SIGNUP_LIMITS = {"SIGNUP_PER_CLIENT_PER_MINUTE": "100000", "SIGNUP_GLOBAL_PER_MINUTE": "100000"}
 
 
-def run(platform: stack.Platform, *, quick: bool, names: Sequence[str] = ()) -> list[report.Figure]:
-    """The figures of the benchmarks `names` (all by default), in the table's order."""
+def run(
+    platform: stack.Platform,
+    *,
+    quick: bool,
+    names: Sequence[str] = (),
+    failed: list[str] | None = None,
+) -> list[report.Figure]:
+    """The figures of the benchmarks `names` (all by default), in the table's order, each
+    printed as it comes. A benchmark that raises stops the run, unless `failed` is given: then
+    its error is printed and added there, and the others still run."""
     unknown = set(names) - set(BENCHMARKS)
     if unknown:
         raise ValueError(f"no such benchmark: {', '.join(sorted(unknown))}")
     figures: list[report.Figure] = []
     for name, benchmark in BENCHMARKS.items():
-        if not names or name in names:
-            started = time.monotonic()
-            figures += benchmark(platform, quick=quick)
-            print(f"bench: {name} took {time.monotonic() - started:.0f} s", flush=True)
+        if names and name not in names:
+            continue
+        started = time.monotonic()
+        try:
+            produced = benchmark(platform, quick=quick)
+        except Exception as exc:
+            if failed is None:
+                raise
+            traceback.print_exc()
+            failed.append(f"{name}: {exc!r}")
+            continue
+        for produced_figure in produced:
+            print(f"bench: {produced_figure}", flush=True)
+        figures += produced
+        print(f"bench: {name} took {time.monotonic() - started:.0f} s", flush=True)
     return figures
 
 

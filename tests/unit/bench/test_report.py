@@ -94,3 +94,12 @@ def test_the_table_says_when_the_machine_was_busy() -> None:
     assert "under load" in report.table(doc)
     doc["machine"]["load_average_1m"] = 0.2  # type: ignore[index]
     assert "under load" not in report.table(doc)
+
+
+def test_the_table_names_the_benchmarks_that_failed(tmp_path: Path) -> None:
+    figures = [report.figure("healthz", 2.0, "ms")]
+    report.write(figures, quick=False, failed=["fleet: TimeoutError()"], directory=tmp_path)
+    assert json.loads((tmp_path / report.JSON_FILE).read_text())["failed"] == [
+        "fleet: TimeoutError()"
+    ]
+    assert "Not measured: fleet: TimeoutError()" in (tmp_path / report.TABLE_FILE).read_text()
