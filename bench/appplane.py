@@ -35,7 +35,7 @@ NEIGHBOURS = 3
 
 
 def run(platform: stack.Platform, *, quick: bool) -> list[report.Figure]:
-    rows, rounds = (200, 50) if quick else (10_000, 1000)
+    rows, rounds = (200, 50) if quick else (10_000, 300)
     custom = cluster.custom_api(platform)
     names = [f"bench-rls-{uuid.uuid4().hex[:8]}" for _ in range(1 + NEIGHBOURS)]
     with cluster.tier(custom, appRateLimitPerMinute=10_000_000) as tier:

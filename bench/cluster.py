@@ -60,7 +60,7 @@ def get_tenant(custom: client.CustomObjectsApi, name: str) -> dict[str, Any]:
 
 
 def wait_ready(
-    custom: client.CustomObjectsApi, name: str, *, timeout: float = 60, interval: float = 0.01
+    custom: client.CustomObjectsApi, name: str, *, timeout: float = 600, interval: float = 0.01
 ) -> None:
     until(lambda: is_ready(get_tenant(custom, name)), timeout=timeout, interval=interval)
 

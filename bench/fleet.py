@@ -53,7 +53,7 @@ def run(platform: stack.Platform, *, quick: bool) -> list[report.Figure]:
             )["items"]
             return sum(cluster.is_ready(t) for t in listed) == count - refused
 
-        cluster.until(all_ready, timeout=1800, interval=0.5)
+        cluster.until(all_ready, timeout=900, interval=0.5)
         all_ready_s = time.monotonic() - started
         logged = sum(_errors(path, offsets[name]) for name, path in logs.items())
         peak_mb = _peak_rss_mb(operator)

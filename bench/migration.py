@@ -114,7 +114,7 @@ def _migrate_under_writes(
             )
 
         cluster.until(
-            lambda: migration().get("phase") in ("Completed", "Failed"), timeout=300, interval=0.05
+            lambda: migration().get("phase") in ("Completed", "Failed"), timeout=900, interval=0.05
         )
         finished = time.monotonic()
         time.sleep(0.5)
