@@ -1,11 +1,11 @@
 """Fleet scale: a burst of pool tenants created at once, then the operator idle among them.
 
 `count` Tenants (1,000 in full mode) go to the API server in one `kubectl create`, as an
-operator of the platform would apply them. Reported: the time until every one is Ready, the
-operator's peak resident memory (VmHWM of the operator process the platform started, from
-/proc), and the errors of the burst: objects the API server refused, and error lines the
-API server, the control plane (which mirrors the Tenants into its registry) and the operator
-logged meanwhile. Then, with every tenant Ready, the operator's CPU over an idle window, from
+operator of the platform would apply them. Reported: the time until every one is Ready (past
+15 minutes: how many were), the operator's peak resident memory (VmHWM of the operator process
+the platform started, from /proc), and the errors of the burst: objects the API server refused,
+and error lines the API server, the control plane (which mirrors the Tenants into its registry)
+and the operator logged meanwhile. Then the operator's CPU over an idle window, from
 /proc/<pid>/stat. Run by `bench.suite`; targets: all Ready within 60 s, peak RSS at most 250 MB,
 no errors, idle CPU at most 5% of a core.
 """
@@ -27,6 +27,7 @@ from tenantry_core import resources
 LABEL = "bench.tenantry.dev/burst"
 # An error line: klog's severity letter (the API server), or a JSON log's level (the others).
 ERROR_LINE = re.compile(r'^E\d{4} |"(?:level|levelname|severity)":\s*"(?:error|critical)"', re.I)
+LIMIT_S = 900.0  # past it, the burst's figure says how many were Ready
 LOGGED = ("kube-apiserver", services.CONTROL_PLANE, services.OPERATOR)
 
 
@@ -44,16 +45,17 @@ def run(platform: stack.Platform, *, quick: bool) -> list[report.Figure]:
     try:
         refused = created.stderr.count("Error from server")
 
-        def all_ready() -> bool:
+        def ready() -> int:
             listed = custom.list_cluster_custom_object(
                 cluster.GROUP,
                 cluster.VERSION,
                 resources.TENANT_PLURAL,
                 label_selector=f"{LABEL}={burst}",
             )["items"]
-            return sum(cluster.is_ready(t) for t in listed) == count - refused
+            return sum(cluster.is_ready(t) for t in listed)
 
-        cluster.until(all_ready, timeout=900, interval=0.5)
+        while (done := ready()) < count - refused and time.monotonic() < started + LIMIT_S:
+            time.sleep(0.5)
         all_ready_s = time.monotonic() - started
         logged = sum(_errors(path, offsets[name]) for name, path in logs.items())
         peak_mb = _peak_rss_mb(operator)
@@ -62,7 +64,8 @@ def run(platform: stack.Platform, *, quick: bool) -> list[report.Figure]:
         platform.kubectl("delete", "tenants", "-l", f"{LABEL}={burst}", "--wait=false", check=False)
     return [
         report.figure(
-            f"Burst: {count} pool tenants created at once with kubectl, all Ready",
+            f"Burst: {count} pool tenants created at once with kubectl, "
+            + ("all Ready" if done == count else f"{done} Ready at the {LIMIT_S:g} s limit"),
             all_ready_s,
             "s",
             at_most=60,
@@ -75,7 +78,8 @@ def run(platform: stack.Platform, *, quick: bool) -> list[report.Figure]:
             at_most=0,
         ),
         report.figure(
-            f"Steady state with {count} tenants: operator CPU over {idle_s:g} s idle",
+            f"Steady state with {done} tenants Ready: operator CPU over {idle_s:g} s"
+            + (" idle" if done == count else ", the rest still converging"),
             cpu,
             "% of a core",
             at_most=5,
