@@ -33,6 +33,8 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
+# Every benchmark against one local platform; the table goes to bench/results/latest.{json,md}.
+# `python -m bench --quick` runs small counts (tests/integration/test_bench_quick.py does, in CI).
 bench: $(STAMP)
 	$(BIN)/python -m bench
 

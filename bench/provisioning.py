@@ -5,119 +5,89 @@ RBAC) straight to the API server and waits for the namespace to be Active: what 
 costs without Tenantry. Each placement's ratio is Tenantry's overhead on top: the role, the
 routing row and the Secret (pool); the schema and its migrations (bridge); the dedicated
 database, its migrations and a two-replica app deployment becoming Available (silo).
-Target: silo p95 at most 5 s.
+10 rounds (3 for silo; 1 in quick mode). Run by `bench.suite`; targets: pool p95 at most 1.5x
+the baseline's and 0.2 s, silo p95 2 s.
 """
 
 from __future__ import annotations
 
-import json
-import statistics
-import tempfile
 import time
 import uuid
-from collections.abc import Callable
-from pathlib import Path
-from typing import Any
 
 from kubernetes import client, config, dynamic
 from tenantry_operator import model, planning
 
+from bench import cluster, report
 from localplatform import stack
-from tenantry_core import resources
 
-GROUP, VERSION = resources.GROUP, resources.VERSION
-RESULTS = Path(__file__).resolve().parent / "results"
 PLACEMENTS = {"pool": "free", "bridge": "pro", "silo": "enterprise"}
-SILO_P95_TARGET = 5.0
 
 
-def _until(probe: Callable[[], bool], timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while not probe():
-        if time.monotonic() > deadline:
-            raise TimeoutError("not ready in time")
-        time.sleep(0.01)
+def run(platform: stack.Platform, *, quick: bool) -> list[report.Figure]:
+    rounds = 1 if quick else 10
+    api = config.new_client_from_config(config_file=str(platform.kubeconfig))
+    custom, core = client.CustomObjectsApi(api), client.CoreV1Api(api)
+    kinds = dynamic.DynamicClient(api).resources
+    tier = model.Tier.from_body(
+        custom.get_cluster_custom_object(cluster.GROUP, cluster.VERSION, "tiers", "free")
+    )
+    made: list[str] = []
 
-
-def summary(samples: list[float]) -> dict[str, float]:
-    ordered = sorted(samples)
-    p95 = ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))]
-    return {
-        "median_s": round(statistics.median(ordered), 3),
-        "p95_s": round(p95, 3),
-        "max_s": round(ordered[-1], 3),
-        "n": len(ordered),
-    }
-
-
-def run(rounds: int = 20) -> dict[str, Any]:
-    with tempfile.TemporaryDirectory() as state:
-        platform = stack.Platform(Path(state))
-        try:
-            platform.start_infrastructure()
-            platform.start_operator()
-            api = config.new_client_from_config(config_file=str(platform.kubeconfig))
-            custom, core = client.CustomObjectsApi(api), client.CoreV1Api(api)
-            resources = dynamic.DynamicClient(api).resources
-            tier = model.Tier.from_body(
-                custom.get_cluster_custom_object(GROUP, VERSION, "tiers", "free")
+    def baseline() -> float:
+        name = f"bench-base-{uuid.uuid4().hex[:8]}"
+        tenant = model.Tenant.from_body({"metadata": {"name": name}, "spec": {"tier": "free"}})
+        started = time.monotonic()
+        for obj in planning.plan_namespace(tenant, tier):
+            kinds.get(api_version=obj["apiVersion"], kind=obj["kind"]).server_side_apply(
+                body=obj, field_manager="bench"
             )
+        cluster.until(
+            lambda: core.read_namespace(f"tenant-{name}").status.phase == "Active", timeout=600
+        )
+        elapsed = time.monotonic() - started
+        core.delete_namespace(f"tenant-{name}")
+        return elapsed
 
-            def baseline() -> float:
-                name = f"base-{uuid.uuid4().hex[:8]}"
-                tenant = model.Tenant.from_body(
-                    {"metadata": {"name": name}, "spec": {"tier": "free"}}
-                )
-                started = time.monotonic()
-                for obj in planning.plan_namespace(tenant, tier):
-                    resources.get(
-                        api_version=obj["apiVersion"], kind=obj["kind"]
-                    ).server_side_apply(body=obj, field_manager="bench")
-                _until(lambda: core.read_namespace(f"tenant-{name}").status.phase == "Active")
-                return time.monotonic() - started
+    def tenantry(tier_name: str) -> float:
+        name = f"bench-{uuid.uuid4().hex[:8]}"
+        started = time.monotonic()
+        cluster.create_tenant(custom, name, tier_name)
+        made.append(name)
+        cluster.wait_ready(custom, name)
+        return time.monotonic() - started
 
-            def tenantry(tier_name: str) -> float:
-                name = f"bench-{uuid.uuid4().hex[:8]}"
-                started = time.monotonic()
-                body = {
-                    "apiVersion": f"{GROUP}/{VERSION}",
-                    "kind": "Tenant",
-                    "metadata": {"name": name},
-                    "spec": {"tier": tier_name},
-                }
-                custom.create_cluster_custom_object(GROUP, VERSION, "tenants", body)
-
-                def ready() -> bool:
-                    body = custom.get_cluster_custom_object(GROUP, VERSION, "tenants", name)
-                    conds = (body.get("status") or {}).get("conditions") or []
-                    return any(c["type"] == "Ready" and c["status"] == "True" for c in conds)
-
-                _until(ready)
-                return time.monotonic() - started
-
+    try:
+        if not quick:
             for tier_name in PLACEMENTS.values():
                 tenantry(tier_name)  # warm-up: first reconciles pay for imports and discovery
-            base = summary([baseline() for _ in range(rounds)])
-            series = {
-                placement: summary([tenantry(tier_name) for _ in range(rounds)])
-                for placement, tier_name in PLACEMENTS.items()
-            }
-        finally:
-            platform.stop()
-    result: dict[str, Any] = {"benchmark": "tenant time-to-Ready", "baseline": base}
-    for placement, stats in series.items():
-        result[placement] = {
-            **stats,
-            "ratio_median": round(stats["median_s"] / max(base["median_s"], 1e-6), 2),
-            "ratio_p95": round(stats["p95_s"] / max(base["p95_s"], 1e-6), 2),
+        base = [baseline() for _ in range(rounds)]
+        series = {
+            placement: [tenantry(tier_name) for _ in range(max(1, rounds // slower))]
+            for placement, tier_name in PLACEMENTS.items()
+            for slower in [3 if placement == "silo" else 1]
         }
-    result["silo"]["target_p95_s"] = SILO_P95_TARGET
-    result["silo"]["meets_target"] = result["silo"]["p95_s"] <= SILO_P95_TARGET
-    return result
-
-
-def main() -> None:
-    result = run()
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "provisioning.json").write_text(json.dumps(result, indent=2) + "\n")
-    print(json.dumps(result, indent=2))
+    finally:
+        cluster.delete_tenants(custom, made)
+    base_p95 = report.percentile(base, 0.95)
+    return [
+        report.figure(
+            "Pool tenant time-to-Ready, p95 (baseline: the namespace objects applied directly)",
+            report.percentile(series["pool"], 0.95),
+            "s",
+            baseline=base_p95,
+            ratio_at_most=1.5,
+            at_most=0.2,
+        ),
+        report.figure(
+            "Bridge tenant time-to-Ready, p95",
+            report.percentile(series["bridge"], 0.95),
+            "s",
+            baseline=base_p95,
+        ),
+        report.figure(
+            "Silo tenant time-to-Ready, p95 (database, 2 app pods Available)",
+            report.percentile(series["silo"], 0.95),
+            "s",
+            at_most=2.0,
+        ),
+    ]
