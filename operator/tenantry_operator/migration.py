@@ -181,8 +181,7 @@ def _switch(state: State, ctx: Context) -> State:
             message=f"tables {', '.join(exc.tables)} differ after the final catch-up",
             detail=str(exc),
         )
-    if source is not model.Isolation.POOL:  # its own schema or database: the role may write
-        grants.freeze(source_side.url, ctx.plan(source).schema, ctx.plan(source).role)
+    _freeze(source_side, ctx.plan(source))
     return dataclasses.replace(
         state,
         phase=Phase.CLEANING_UP,
@@ -191,6 +190,13 @@ def _switch(state: State, ctx: Context) -> State:
         replication_lag_bytes=0,
         message=f"switched to {target}; writes waited {switched.write_block_ms} ms",
     )
+
+
+def _freeze(side: replication.Side | None, plan: planning.DatabasePlan) -> None:
+    """The tenant's role may no longer change the old copy of a bridge schema or a silo (pooled
+    rows need nothing: row-level security serves them only while routed to the pool)."""
+    if side is not None and plan.placement is not model.Isolation.POOL:
+        grants.freeze(side.url, plan.schema, plan.role)
 
 
 def stop_copies(state: State, ctx: Context) -> None:
@@ -213,7 +219,9 @@ def stop_copies(state: State, ctx: Context) -> None:
 def _clean_up(state: State, ctx: Context) -> State:
     stop_copies(state, ctx)
     kept = ctx.tenant.deletion_policy is model.DeletionPolicy.RETAIN
-    if not kept:
+    if kept:  # again: an operator killed right after the switch did not freeze it
+        _freeze(ctx.side(state.source), ctx.plan(state.source))
+    else:
         databases.discard(ctx.cfg, ctx.dbs, ctx.plan(state.source))
     return dataclasses.replace(
         state,
