@@ -1,7 +1,8 @@
 """The operator SIGKILLed at every step of a bridge move while the app keeps writing: bridge →
 silo, the longest path (replication into a staging schema of the silo, then a mirror into its
 tables). The move completes, nothing is lost, and no trigger, slot, publication, subscription
-or staging schema is left behind. (Pool ↔ silo: `test_migration`.)"""
+or staging schema is left behind. (Pool ↔ silo: `test_migration`.) A Tenant deleted in the
+middle of a move into bridge leaves no trigger on the pooled tables either."""
 
 from __future__ import annotations
 
@@ -23,7 +24,7 @@ PAUSE = {"TENANTRY_MIGRATION_STEP_PAUSE": "1.0"}  # a second after each step to 
 STEPS = ("Provisioning", "Copying", "CatchingUp", "Switching", "CleaningUp")
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def slow_operator(platform: stack.Platform) -> Iterator[stack.Platform]:
     """An operator that pauses a second after each migration step, so a test can kill it there."""
     platform.stop_operator()
@@ -79,3 +80,37 @@ def test_operator_killed_at_every_step_of_a_bridge_move_converges(
     finally:
         running.finish()
     moving.assert_nothing_lost(app, running)
+
+
+def test_deleted_while_moving_into_bridge_leaves_nothing(
+    custom: client.CustomObjectsApi,
+    slow_operator: stack.Platform,
+    pool_admin: psycopg.Connection[Any],
+) -> None:
+    name = support.unique("leaving")
+    support.create_tenant(custom, name, tier="free", deletionPolicy="Delete")
+    support.wait_ready(custom, name)
+    pool_admin.execute(
+        "INSERT INTO projects (tenant_key, name) VALUES (%s, 'moving'), (%s, 'along')",
+        (name, name),
+    )
+    support.patch_tenant(custom, name, tier="pro")
+    eventually(
+        functools.partial(at, custom, name, "bridge", "CatchingUp"),
+        timeout=60,
+        what="the move into bridge copied",
+    )
+    support.delete_tenant(custom, name)
+    assert moving.replication_leftovers(pool_admin, name) == [], "no trigger or function left"
+    schema = "tenant_" + name.replace("-", "_")
+    assert (
+        pool_admin.execute("SELECT 1 FROM pg_namespace WHERE nspname = %s", (schema,)).fetchone()
+        is None
+    )
+    assert pool_admin.execute(
+        "SELECT count(*) FROM projects WHERE tenant_key = %s", (name,)
+    ).fetchone() == (0,)
+    role = "tnt_" + name.replace("-", "_")
+    assert (
+        pool_admin.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (role,)).fetchone() is None
+    )
