@@ -11,7 +11,8 @@ schema-qualified name, which inside one database is the published table itself. 
    then changes the target in its own transaction: the target never lags. CREATE TRIGGER waits
    for the writers under way (its lock conflicts with theirs), so every write committed later
    fires it; other writers of the table wait that long too (at most `lock_timeout`, 5 s, after
-   which the step is retried). The triggers are ENABLE ALWAYS: they also fire for rows a subscription applies.
+   which the step is retried). The triggers are ENABLE ALWAYS: they also fire for rows a
+   subscription applies.
 2. `fill`: copy the rows that existed before, in batches in primary-key order, `INSERT ... SELECT
    ... FOR KEY SHARE ... ON CONFLICT DO NOTHING`. The row lock makes a concurrent DELETE wait
    for the batch (or the batch skip a row deleted first), so a deleted row is never copied back;
