@@ -61,6 +61,7 @@ def _ensure_silo(
     with postgres.connect(database.server.url("postgres")) as conn:
         grants.ensure_server_roles(conn, cfg)
         grants.ensure_login_role(conn, plan, password)
+        grants.set_search_path(conn, plan.role, plan.database, None)
         conn.execute(
             sql.SQL("REVOKE ALL ON DATABASE {} FROM PUBLIC").format(sql.Identifier(plan.database))
         )
@@ -84,13 +85,10 @@ def _ensure_in_pool(
         grants.ensure_login_role(conn, plan, password)
         if plan.placement is model.Isolation.POOL:
             grants.grant_role(conn, routing.TENANT_GROUP, plan.role)
+            grants.set_search_path(conn, plan.role, cfg.pool_database, None)
         else:
             grants.grant_connect(conn, cfg.pool_database, plan.role)
-            conn.execute(
-                sql.SQL("ALTER ROLE {} SET search_path = {}").format(
-                    sql.Identifier(plan.role), sql.Identifier(plan.schema)
-                )
-            )
+            grants.set_search_path(conn, plan.role, cfg.pool_database, plan.schema)
             grants.prepare_schema(conn, plan.schema, plan.role)
     if plan.placement is model.Isolation.BRIDGE:
         app_schema.upgrade(cfg, pool_url, model.Isolation.BRIDGE, plan.schema)
@@ -152,13 +150,29 @@ def discard(
     plan: planning.DatabasePlan,
 ) -> None:
     """Remove the tenant's data from a placement that is not (or no longer) routed to: a silo's
-    database, or its rows in the pool."""
+    database, its bridge schema, or its rows in the pool."""
     if plan.placement is model.Isolation.SILO:
         assert plan.database is not None
         databases.drop(plan.database)
-        return
-    with postgres.connect(cfg.admin_url(cfg.pool_database)) as conn, conn.transaction():
-        _delete_rows(conn, plan)
+    elif plan.placement is model.Isolation.BRIDGE:
+        drop_schema(cfg.admin_url(cfg.pool_database), plan.schema)
+    else:
+        with postgres.connect(cfg.admin_url(cfg.pool_database)) as conn, conn.transaction():
+            _delete_rows(conn, plan)
+
+
+def ensure_staging(cfg: settings.OperatorSettings, url: str, schema: str) -> None:
+    """A live move's staging schema in the database at `url`: the app's tables, which no
+    tenant role may use."""
+    with postgres.connect(url) as conn:
+        grants.prepare_schema(conn, schema, None)
+    app_schema.upgrade(cfg, url, model.Isolation.BRIDGE, schema)
+
+
+def drop_schema(url: str, schema: str) -> None:
+    """Drop a schema and everything in it (a bridge schema, or a move's staging schema)."""
+    with postgres.connect(url) as conn:
+        conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(schema)))
 
 
 def offboarding_copies(

@@ -120,6 +120,18 @@ def ensure_login_role(conn: postgres.Conn, plan: planning.DatabasePlan, password
         postgres.end_sessions(conn, plan.role)
 
 
+def set_search_path(conn: postgres.Conn, role: str, database: str, schema: str | None) -> None:
+    """The role's search_path in one database: its bridge schema, or the default (None). A
+    setting for the whole role would follow it into a silo on the same server."""
+    ident = sql.Identifier(role)
+    conn.execute(sql.SQL("ALTER ROLE {} RESET search_path").format(ident))
+    target = sql.SQL("ALTER ROLE {} IN DATABASE {}").format(ident, sql.Identifier(database))
+    if schema is None:
+        conn.execute(sql.SQL("{} RESET search_path").format(target))
+    else:
+        conn.execute(sql.SQL("{} SET search_path = {}").format(target, sql.Identifier(schema)))
+
+
 def stop_logins(conn: postgres.Conn, role: str) -> None:
     """The role may no longer log in, and its open sessions end (if it exists)."""
     if postgres.role_exists(conn, role):

@@ -1,14 +1,18 @@
-"""Live migration of a tenant between the pool and a silo, as resumable, idempotent steps.
+"""Live migration of a tenant between any two placements (pool, bridge, silo), as resumable,
+idempotent steps.
 
-Phases, in order: Provisioning (the target database and role; routing untouched) → Copying
-(logical replication of the tenant's rows: initial copy, then streaming) → CatchingUp (until the
-replication lag is small) → Switching (fence the tenant's writes, let the target catch up,
-verify row counts and checksums, point the routing row at the target, release) → CleaningUp
-(drop the replication objects, purge the source unless deletionPolicy is Retain) → Completed.
-A verification failure goes to RollingBack (routing stays on the source, the target is
-discarded) → Failed. Progress lives in `status.migration` (a `migration_state.MigrationState`),
-so an operator killed at any step continues from where it was. Driven by the reconcile steps;
-each phase runs in a span of its own (`traces.phase`).
+Phases, in order: Provisioning (the target, and a staging schema if the move's path has one;
+routing untouched) → Copying (every hop of the path of `moves`: logical replication between
+databases, `mirror` triggers and a batched copy inside one; each hop is started downstream
+first, so nothing flows into a hop before it is ready) → CatchingUp (until the replication lag
+is small; a move by mirror alone never lags) → Switching (fence the tenant's writes, let the
+target catch up, verify row counts and checksums of the source against the final target, point
+the routing row at the target, release; the old copy of a bridge or silo is frozen) →
+CleaningUp (stop every hop, drop the staging schema, purge the source unless deletionPolicy is
+Retain) → Completed. A verification failure goes to RollingBack (routing stays on the source,
+the target is discarded) → Failed. Progress lives in `status.migration` (a
+`migration_state.MigrationState`), so an operator killed at any step continues from where it
+was. Driven by the reconcile steps; each phase runs in a span of its own (`traces.phase`).
 """
 
 from __future__ import annotations
@@ -16,13 +20,15 @@ from __future__ import annotations
 import dataclasses
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from tenantry_operator import (
     databases,
     grants,
     migration_state,
+    mirror,
     model,
+    moves,
     planning,
     provisioner,
     replication,
@@ -45,6 +51,7 @@ class Context:
     tenant: model.Tenant
     password: str
     pause: float = 0.0  # seconds between steps (demos and kill-at-each-step tests)
+    filled: set[moves.Hop] = field(default_factory=set)  # mirror hops copied by this process
 
     def plan(self, placement: model.Isolation) -> planning.DatabasePlan:
         return planning.plan_database(self.tenant, placement)
@@ -71,10 +78,30 @@ class Context:
     def pool_url(self) -> str:
         return self.cfg.admin_url(self.cfg.pool_database)
 
+    def hops(self, state: State) -> tuple[moves.Hop, ...]:
+        return moves.path(
+            state.source,
+            self.plan(state.source).schema,
+            state.target,
+            self.plan(state.target).schema,
+        )
+
+    def end(self, state: State, end: moves.End) -> replication.Side | None:
+        """Where one end of a hop is, or None if its database is gone."""
+        found = self.side(state.source if end.db is moves.Db.SOURCE else state.target)
+        return None if found is None else replication.Side(found.url, end.schema)
+
+    def need_end(self, state: State, end: moves.End) -> replication.Side:
+        found = self.need(state.source if end.db is moves.Db.SOURCE else state.target)
+        return replication.Side(found.url, end.schema)
+
 
 def _provision(state: State, ctx: Context) -> State:
     target = ctx.plan(state.target)
     endpoint = databases.ensure_tenant(ctx.cfg, ctx.dbs, target, ctx.password)
+    staged = moves.staging(ctx.hops(state))
+    if staged is not None:
+        databases.ensure_staging(ctx.cfg, ctx.need_end(state, staged).url, staged.schema)
     return dataclasses.replace(
         state,
         phase=Phase.COPYING,
@@ -83,10 +110,28 @@ def _provision(state: State, ctx: Context) -> State:
     )
 
 
-def _copy(state: State, ctx: Context) -> State:
+def _start(state: State, ctx: Context, hop: moves.Hop) -> None:
     key = ctx.tenant.tenant_key
-    replication.start(ctx.need(state.source), ctx.need(state.target), key)
-    done, rows = replication.copied(ctx.need(state.target), key)
+    source, target = ctx.need_end(state, hop.source), ctx.need_end(state, hop.target)
+    if hop.kind is moves.Kind.REPLICATE:
+        replication.start(source, target, key)
+        return
+    mirror.start(source.url, source.schema, target.schema, key)
+    if hop not in ctx.filled:  # once per process: a resumed move copies again, harmlessly
+        mirror.fill(source.url, source.schema, target.schema, key)
+        ctx.filled.add(hop)
+
+
+def _copy(state: State, ctx: Context) -> State:
+    hops = ctx.hops(state)
+    for hop in reversed(hops):  # downstream first: nothing flows into a hop not yet ready
+        _start(state, ctx, hop)
+    done = all(
+        replication.copied(ctx.need_end(state, hop.target), ctx.tenant.tenant_key)[0]
+        for hop in hops
+        if hop.kind is moves.Kind.REPLICATE
+    )
+    rows = replication.rows(ctx.need(state.target), ctx.tenant.tenant_key)
     return dataclasses.replace(
         state,
         phase=Phase.CATCHING_UP if done else state.phase,
@@ -97,8 +142,11 @@ def _copy(state: State, ctx: Context) -> State:
 
 def _catch_up(state: State, ctx: Context) -> State:
     key = ctx.tenant.tenant_key
-    lag = replication.lag_bytes(ctx.need(state.source), key)
-    _, rows = replication.copied(ctx.need(state.target), key)
+    lag: int | None = 0  # a mirror never lags: each writer changes the target itself
+    for hop in ctx.hops(state):
+        if hop.kind is moves.Kind.REPLICATE:
+            lag = replication.lag_bytes(ctx.need_end(state, hop.source), key)
+    rows = replication.rows(ctx.need(state.target), key)
     small = lag is not None and lag <= LAG_SMALL_ENOUGH
     return dataclasses.replace(
         state,
@@ -134,8 +182,7 @@ def _switch(state: State, ctx: Context) -> State:
             message=f"tables {', '.join(exc.tables)} differ after the final catch-up",
             detail=str(exc),
         )
-    if source is model.Isolation.SILO:
-        grants.freeze(source_side.url, ctx.plan(source).schema, ctx.plan(source).role)
+    _freeze(source_side, ctx.plan(source))
     return dataclasses.replace(
         state,
         phase=Phase.CLEANING_UP,
@@ -146,10 +193,36 @@ def _switch(state: State, ctx: Context) -> State:
     )
 
 
+def _freeze(side: replication.Side | None, plan: planning.DatabasePlan) -> None:
+    """The tenant's role may no longer change the old copy of a bridge schema or a silo (pooled
+    rows need nothing: row-level security serves them only while routed to the pool)."""
+    if side is not None and plan.placement is not model.Isolation.POOL:
+        grants.freeze(side.url, plan.schema, plan.role)
+
+
+def stop_copies(state: State, ctx: Context) -> None:
+    """Stop every hop of the move and drop its staging schema, wherever the databases are
+    still there. Idempotent; also used when a moving Tenant is deleted."""
+    key = ctx.tenant.tenant_key
+    hops = ctx.hops(state)
+    for hop in hops:
+        source, target = ctx.end(state, hop.source), ctx.end(state, hop.target)
+        if hop.kind is moves.Kind.REPLICATE:
+            replication.stop(source, target, key)
+        elif source is not None:
+            mirror.stop(source.url, source.schema, hop.target.schema, key)
+    staged = moves.staging(hops)
+    where = ctx.end(state, staged) if staged is not None else None
+    if where is not None:
+        databases.drop_schema(where.url, where.schema)
+
+
 def _clean_up(state: State, ctx: Context) -> State:
-    replication.stop(ctx.side(state.source), ctx.side(state.target), ctx.tenant.tenant_key)
+    stop_copies(state, ctx)
     kept = ctx.tenant.deletion_policy is model.DeletionPolicy.RETAIN
-    if not kept:
+    if kept:  # again: an operator killed right after the switch did not freeze it
+        _freeze(ctx.side(state.source), ctx.plan(state.source))
+    else:
         databases.discard(ctx.cfg, ctx.dbs, ctx.plan(state.source))
     return dataclasses.replace(
         state,
@@ -160,7 +233,7 @@ def _clean_up(state: State, ctx: Context) -> State:
 
 
 def _roll_back(state: State, ctx: Context) -> State:
-    replication.stop(ctx.side(state.source), ctx.side(state.target), ctx.tenant.tenant_key)
+    stop_copies(state, ctx)
     databases.discard(ctx.cfg, ctx.dbs, ctx.plan(state.target))
     return dataclasses.replace(state, phase=Phase.FAILED)
 

@@ -16,18 +16,19 @@ from collections.abc import Mapping
 from typing import Any
 
 from tenantry_core import enums
+from tenantry_operator import moves
 
 Phase = enums.MigrationPhase
 Isolation = enums.Isolation
 
 TERMINAL = frozenset({Phase.COMPLETED, Phase.FAILED})
-SUPPORTED = frozenset({Isolation.POOL, Isolation.SILO})  # live migration moves between these
 _STAMP = "%Y-%m-%dT%H:%M:%SZ"
 
 
 def supported(source: Isolation, target: Isolation) -> bool:
-    """Whether a live migration can move a tenant's data from `source` to `target`."""
-    return source != target and {source, target} <= SUPPORTED
+    """Whether a live migration can move a tenant's data from `source` to `target` (the move
+    matrix of `moves`)."""
+    return (source, target) in moves.LIVE
 
 
 @dataclasses.dataclass(frozen=True)

@@ -1,5 +1,6 @@
-"""Postgres I/O of a live migration: logical replication of one tenant, the write fence,
-verification and the routing switch. Used by `migration`; every function is idempotent.
+"""Postgres I/O of a live migration: logical replication of one tenant between two databases
+(the REPLICATE hop of `moves`), the write fence, verification and the routing switch. Used by
+`migration`; every function is idempotent.
 
 One tenant's rows stream from the source database to the target with a publication whose row
 filter is `tenant_key = <key>`, a slot created in the source, and a subscription in the target
@@ -98,16 +99,22 @@ def copied(target: Side, tenant_key: identity.TenantKey) -> tuple[bool, int]:
             "WHERE s.subname = %s AND r.srsubstate <> 'r'",
             (name,),
         ).fetchone()
-        rows = 0
-        for table in postgres.tenant_tables(conn, target.schema):
+    return (pending is not None and pending[0] == 0), rows(target, tenant_key)
+
+
+def rows(side: Side, tenant_key: identity.TenantKey) -> int:
+    """The tenant's rows in the tables of `side`."""
+    total = 0
+    with postgres.connect(side.url) as conn:
+        for table in postgres.tenant_tables(conn, side.schema):
             found = conn.execute(
                 sql.SQL("SELECT count(*) FROM {} WHERE {} = %s").format(
-                    sql.Identifier(target.schema, table), _KEY
+                    sql.Identifier(side.schema, table), _KEY
                 ),
                 (tenant_key,),
             ).fetchone()
-            rows += int(found[0]) if found else 0
-    return (pending is not None and pending[0] == 0), rows
+            total += int(found[0]) if found else 0
+    return total
 
 
 def lag_bytes(source: Side, tenant_key: identity.TenantKey) -> int | None:
@@ -204,7 +211,7 @@ def fenced_switch(
                         f"tables {', '.join(differing)} differ after the final catch-up: "
                         + "; ".join(
                             f"{t}: source {mine.get(t)} target {theirs.get(t)}" for t in differing
-                        )
+                        ),
                     )
                 time.sleep(0.002)
             fences[0].execute(switch_sql)

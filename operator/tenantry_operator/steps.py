@@ -29,7 +29,6 @@ from tenantry_operator import (
     planning,
     postgres,
     provisioner,
-    replication,
     retention,
     routes,
     settings,
@@ -268,11 +267,12 @@ def end_migration(
     cfg: settings.OperatorSettings,
     dbs: provisioner.DatabaseProvisioner,
 ) -> model.Isolation:
-    """For a Tenant being deleted: remove its live migration's subscription, slot and
-    publication, and discard the copy it is not served from (a target not switched to, or a
-    kept source); returns where it is served from. Idempotent, in an order a repeat finds."""
+    """For a Tenant being deleted: stop its live migration's copies (subscription, slot and
+    publication, triggers, staging schema), and discard the copy it is not served from (a
+    target not switched to, or a kept source); returns where it is served from. Idempotent, in
+    an order a repeat finds."""
     ctx = migration.Context(cfg, dbs, tenant, "")
-    replication.stop(ctx.side(state.source), ctx.side(state.target), tenant.tenant_key)
+    migration.stop_copies(state, ctx)
     switched = routes.routed_to(ctx.pool_url, tenant.tenant_key, state.target)
     current, stale = databases.offboarding_copies(placement, state, switched)
     if stale is not None:

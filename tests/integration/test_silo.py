@@ -99,36 +99,6 @@ def test_tier_change_within_silo_reapplies_quota_and_replicas(
     assert hard["limits.cpu"] == "3"
 
 
-def test_change_to_bridge_is_refused_without_touching_data(
-    custom: client.CustomObjectsApi,
-    core: client.CoreV1Api,
-    app: httpx.Client,
-    env: dict[str, str],
-) -> None:
-    name = silo_tenant(custom)
-    headers = support.token_for(env, name)
-    assert app.post("/projects", json={"name": "stays"}, headers=headers).status_code == 201
-    support.patch_tenant(custom, name, tier="pro")  # bridge: not migrated live
-    resource = support.wait_phase(custom, name, "Ready")
-    conds = {c["type"]: c for c in resource["status"]["conditions"]}
-    assert (conds["MigrationRequired"]["status"], conds["MigrationRequired"]["reason"]) == (
-        "True",
-        "IsolationChanged",
-    )
-    assert conds["Ready"]["status"] == "True"
-    assert resource["status"]["placement"] == "silo"
-    warnings = eventually(
-        lambda: [
-            e
-            for e in support.events_for(core, name)
-            if e.type == "Warning" and e.reason == "IsolationChanged"
-        ],
-        what="Warning event",
-    )
-    assert "stays on silo" in warnings[0].message
-    assert [p["name"] for p in app.get("/projects", headers=headers).json()] == ["stays"]
-
-
 def test_suspend_and_resume_silo(
     custom: client.CustomObjectsApi,
     core: client.CoreV1Api,

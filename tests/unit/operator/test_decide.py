@@ -3,6 +3,7 @@
 import datetime as dt
 from typing import Any
 
+import pytest
 from tenantry_operator import decide, migration_state, model, status
 
 NOW = dt.datetime(2026, 1, 1, 12, 0, tzinfo=dt.UTC)
@@ -108,22 +109,22 @@ def test_a_failure_towards_another_target_is_no_reason_to_wait() -> None:
     assert (decision.action, decision.failed) == (decide.Action.START, False)
 
 
-def test_pool_to_bridge_is_not_migrated_and_the_placement_stays() -> None:
-    decision = decide.decide(tenant(), tier("bridge"), None, NOW)
-    assert decision == decide.Decision("ent", model.Isolation.POOL, model.Isolation.BRIDGE)
-    assert not decision.supported
+@pytest.mark.parametrize(
+    ("placement", "wanted"),
+    [("pool", "bridge"), ("bridge", "pool"), ("bridge", "silo"), ("silo", "bridge")],
+)
+def test_moves_into_and_out_of_bridge_start_a_migration(placement: str, wanted: str) -> None:
+    decision = decide.decide(tenant(placement=placement), tier(wanted), None, NOW)
+    assert decision.supported
+    assert decision.action is decide.Action.START
+    assert decision.to_run is not None
+    assert (decision.to_run.source, decision.to_run.target) == (
+        model.Isolation(placement),
+        model.Isolation(wanted),
+    )
     required = migration_required(decision)
     assert (required["status"], required["reason"]) == ("True", "IsolationChanged")
-    assert required["message"] == (
-        "Tier 'ent' uses bridge isolation; the tenant stays on pool: live migration is not "
-        "supported between these models (its data is untouched)"
-    )
-
-
-def test_bridge_to_pool_is_not_migrated_either() -> None:
-    decision = decide.decide(tenant(placement="bridge"), tier("pool"), None, NOW)
-    assert (decision.placement, decision.action) == (model.Isolation.BRIDGE, decide.Action.NONE)
-    assert migration_required(decision)["status"] == "True"
+    assert "its live migration is under way" in required["message"]
 
 
 def test_settle_moves_the_placement_once_completed() -> None:

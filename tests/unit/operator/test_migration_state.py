@@ -71,12 +71,16 @@ def test_stored_reads_the_block_from_a_status() -> None:
     [
         (model.Isolation.POOL, model.Isolation.SILO, True),
         (model.Isolation.SILO, model.Isolation.POOL, True),
-        (model.Isolation.POOL, model.Isolation.BRIDGE, False),
-        (model.Isolation.BRIDGE, model.Isolation.SILO, False),
+        (model.Isolation.POOL, model.Isolation.BRIDGE, True),
+        (model.Isolation.BRIDGE, model.Isolation.POOL, True),
+        (model.Isolation.BRIDGE, model.Isolation.SILO, True),
+        (model.Isolation.SILO, model.Isolation.BRIDGE, True),
         (model.Isolation.POOL, model.Isolation.POOL, False),
+        (model.Isolation.BRIDGE, model.Isolation.BRIDGE, False),
+        (model.Isolation.SILO, model.Isolation.SILO, False),
     ],
 )
-def test_live_migration_moves_between_pool_and_silo_only(
+def test_live_migration_moves_between_any_two_placements(
     source: model.Isolation, target: model.Isolation, supported: bool
 ) -> None:
     assert migration_state.supported(source, target) is supported
