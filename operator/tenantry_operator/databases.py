@@ -76,8 +76,18 @@ def _ensure_silo(
     )
 
 
+def serve(cfg: settings.OperatorSettings, plan: planning.DatabasePlan) -> None:
+    """The tenant's own logins to the pool database land where `plan` keeps its data: its
+    bridge schema, or the pooled tables (a silo is a database of its own: nothing to do)."""
+    if plan.placement is model.Isolation.SILO:
+        return
+    schema = plan.schema if plan.placement is model.Isolation.BRIDGE else None
+    with postgres.connect(cfg.admin_url(cfg.pool_database)) as conn:
+        grants.set_search_path(conn, plan.role, cfg.pool_database, schema)
+
+
 def _ensure_in_pool(
-    cfg: settings.OperatorSettings, plan: planning.DatabasePlan, password: str
+    cfg: settings.OperatorSettings, plan: planning.DatabasePlan, password: str, serving: bool
 ) -> planning.Endpoint:
     """Pool rows (the tenant group's row-level security) or a bridge schema of its own."""
     pool_url = cfg.admin_url(cfg.pool_database)
@@ -85,11 +95,11 @@ def _ensure_in_pool(
         grants.ensure_login_role(conn, plan, password)
         if plan.placement is model.Isolation.POOL:
             grants.grant_role(conn, routing.TENANT_GROUP, plan.role)
-            grants.set_search_path(conn, plan.role, cfg.pool_database, None)
         else:
             grants.grant_connect(conn, cfg.pool_database, plan.role)
-            grants.set_search_path(conn, plan.role, cfg.pool_database, plan.schema)
             grants.prepare_schema(conn, plan.schema, plan.role)
+    if serving:
+        serve(cfg, plan)
     if plan.placement is model.Isolation.BRIDGE:
         app_schema.upgrade(cfg, pool_url, model.Isolation.BRIDGE, plan.schema)
         with postgres.connect(pool_url) as conn:
@@ -102,12 +112,15 @@ def ensure_tenant(
     databases: provisioner.DatabaseProvisioner,
     plan: planning.DatabasePlan,
     password: str,
+    *,
+    serving: bool = True,
 ) -> planning.Endpoint:
     """The tenant's role and data in its placement (its routing row is `routes.upsert`'s, once
-    the data is where it is served from); returns where."""
+    the data is where it is served from); returns where. A live move's target is not `serving`
+    until its switch: the tenant's own logins keep landing in the source (`serve`)."""
     if plan.placement is model.Isolation.SILO:
         return _ensure_silo(cfg, databases, plan, password)
-    return _ensure_in_pool(cfg, plan, password)
+    return _ensure_in_pool(cfg, plan, password, serving)
 
 
 def check_login(plan: planning.DatabasePlan, endpoint: planning.Endpoint, password: str) -> None:

@@ -98,7 +98,7 @@ class Context:
 
 def _provision(state: State, ctx: Context) -> State:
     target = ctx.plan(state.target)
-    endpoint = databases.ensure_tenant(ctx.cfg, ctx.dbs, target, ctx.password)
+    endpoint = databases.ensure_tenant(ctx.cfg, ctx.dbs, target, ctx.password, serving=False)
     staged = moves.staging(ctx.hops(state))
     if staged is not None:
         databases.ensure_staging(ctx.cfg, ctx.need_end(state, staged).url, staged.schema)
@@ -162,7 +162,9 @@ def _switch(state: State, ctx: Context) -> State:
     if routes.routed_to(ctx.pool_url, ctx.tenant.tenant_key, target):
         return dataclasses.replace(state, phase=Phase.CLEANING_UP)  # switched before a crash
     target_plan = ctx.plan(target)
-    endpoint = databases.ensure_tenant(ctx.cfg, ctx.dbs, target_plan, ctx.password)
+    endpoint = databases.ensure_tenant(
+        ctx.cfg, ctx.dbs, target_plan, ctx.password, serving=False
+    )
     source_side = ctx.need(source)
     fences = [source_side.url] if source is model.Isolation.SILO else []
     try:
@@ -183,6 +185,7 @@ def _switch(state: State, ctx: Context) -> State:
             detail=str(exc),
         )
     _freeze(source_side, ctx.plan(source))
+    databases.serve(ctx.cfg, target_plan)  # (after a crash here: the next data step does it)
     return dataclasses.replace(
         state,
         phase=Phase.CLEANING_UP,

@@ -100,6 +100,15 @@ def test_deleted_while_moving_into_bridge_leaves_nothing(
         timeout=60,
         what="the move into bridge copied",
     )
+    role = "tnt_" + name.replace("-", "_")
+    # Until the switch, the tenant's own logins still land in the pooled tables it is served
+    # from, not in the half-filled bridge schema.
+    assert pool_admin.execute(
+        "SELECT s.setconfig FROM pg_db_role_setting s JOIN pg_roles r ON r.oid = s.setrole "
+        "JOIN pg_database d ON d.oid = s.setdatabase "
+        "WHERE r.rolname = %s AND d.datname = current_database()",
+        (role,),
+    ).fetchall() == []
     support.delete_tenant(custom, name)
     assert moving.replication_leftovers(pool_admin, name) == [], "no trigger or function left"
     schema = "tenant_" + name.replace("-", "_")
@@ -110,7 +119,6 @@ def test_deleted_while_moving_into_bridge_leaves_nothing(
     assert pool_admin.execute(
         "SELECT count(*) FROM projects WHERE tenant_key = %s", (name,)
     ).fetchone() == (0,)
-    role = "tnt_" + name.replace("-", "_")
     assert (
         pool_admin.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (role,)).fetchone() is None
     )
