@@ -16,9 +16,10 @@ $(STAMP): pyproject.toml
 dev: $(STAMP) images-if-possible
 	$(BIN)/tenantry-dev up
 
-# Two workers, each with a platform of its own; a test file stays on one worker.
+# Two workers, each with a platform of its own; a test file stays on one worker, and the
+# longest files start first (tests/conftest.py).
 test: $(STAMP) images-if-possible lint typecheck
-	$(BIN)/pytest -n 2 --dist loadfile
+	$(BIN)/pytest -n 2 --dist loadfile --no-loadscope-reorder --durations=15
 
 unit: $(STAMP)
 	$(BIN)/pytest tests/unit

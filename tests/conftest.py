@@ -1,4 +1,5 @@
-"""Shared test helpers: polling with a deadline (never a fixed sleep)."""
+"""Shared test helpers: polling with a deadline (never a fixed sleep), and the order in which
+`make test`'s workers take the test files: the longest first."""
 
 from __future__ import annotations
 
@@ -6,7 +7,46 @@ import time
 from collections.abc import Callable
 from typing import Literal, TypeVar
 
+import pytest
+
 T = TypeVar("T")
+
+# The longest files, longest first. `make test` hands whole files to its two workers in
+# collection order (xdist `--dist loadfile --no-loadscope-reorder`), so these start first and no
+# worker is left running one of them alone at the end; then the other slow and integration
+# files, then the unit tests.
+LONGEST = (
+    "test_moves.py",
+    "test_faults.py",
+    "test_crd_deletion.py",
+    "test_moves_killed.py",
+    "test_faults_postgres.py",
+    "test_migration.py",
+    "test_faults_api_server.py",
+    "test_bench_quick.py",
+    "test_lifecycle.py",
+    "test_readme.py",
+)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Whole files, the longest first (`LONGEST`, then slow, integration, unit); a file's
+    tests keep their order and stay together, so module fixtures are set up once."""
+    first: dict[str, int] = {}
+    rank: dict[str, tuple[int, int]] = {}
+    for index, item in enumerate(items):
+        name, integration = item.path.name, "integration" in item.path.parts
+        first.setdefault(str(item.path), index)
+        if integration and name in LONGEST:
+            weight = (0, LONGEST.index(name))
+        elif item.get_closest_marker("slow") is not None:
+            weight = (1, 0)
+        elif integration:
+            weight = (2, 0)
+        else:
+            weight = (3, 0)
+        rank[str(item.path)] = min(rank.get(str(item.path), weight), weight)
+    items.sort(key=lambda item: (rank[str(item.path)], first[str(item.path)]))
 
 
 def eventually(
