@@ -3,6 +3,10 @@ references, reads, deletes, status patches and Events.
 
 The reconcile steps hand it planned objects; nothing here decides what should exist, but
 `apply` says which objects it had to create or change (what drifted, if they were converged).
+It learns that from the apply's answer alone, one call per object: the API server stamps our
+field manager's entry in `managedFields` only when an apply changes the object, and the uid
+changes when it had to be created again (`Seen`). Only an object this process has not applied
+yet is read first.
 With `handlers`, the only module that imports kopf: for `kopf.adopt`, which a running reconcile
 needs. Events on a Tenant are posted here rather than by kopf: kopf files those of a
 cluster-scoped object under namespace `default`, where `kubectl describe` does not look.
@@ -17,6 +21,7 @@ import json
 import logging
 import socket
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from typing import Any, cast
 
 import kopf
@@ -61,36 +66,74 @@ def _reason(exc: ApiException) -> str:
         return str(exc.reason)
 
 
-def _version(resource: Any, obj: Mapping[str, Any]) -> str | None:
-    """The object's resourceVersion as it is now, None when it does not exist."""
+@dataclass(frozen=True)
+class Seen:
+    """What an object looked like after our last apply of it: its uid, and when our field
+    manager last changed it (the `time` of its Apply entry in managedFields)."""
+
+    uid: str
+    applied: str | None
+
+    @classmethod
+    def of(cls, meta: Mapping[str, Any]) -> Seen:
+        """From an object's metadata, as the API server answered it."""
+        entries = meta.get("managedFields") or []
+        ours = [
+            e.get("time")
+            for e in entries
+            if e.get("manager") == FIELD_MANAGER
+            and e.get("operation") == "Apply"
+            and not e.get("subresource")
+        ]
+        return cls(str(meta["uid"]), str(ours[0]) if ours else None)
+
+    def change(self, after: Seen) -> str | None:
+        """How an apply that answered `after` changed an object we last saw as this."""
+        if after.uid != self.uid:
+            return "missing"  # deleted since, and created again by this apply
+        return "changed" if after.applied != self.applied else None
+
+
+_SEEN: dict[tuple[str, str, str | None, str], Seen] = {}  # this process's applies, by object
+
+
+def _before(resource: Any, obj: Mapping[str, Any]) -> Seen | None:
+    """The object as our last apply left it; read from the server only the first time."""
     meta = obj["metadata"]
+    key = (obj["apiVersion"], obj["kind"], meta.get("namespace"), meta["name"])
+    if key in _SEEN:
+        return _SEEN[key]
     try:
         found = resource.get(name=meta["name"], namespace=meta.get("namespace"))
     except ApiException as exc:
         if exc.status == 404:
             return None
         raise ApplyError(f"{_describe(obj)}: {_reason(exc)}") from exc
-    return str(found.metadata.resourceVersion)
+    return Seen.of(found.metadata.to_dict())
 
 
 def apply(objects: Iterable[Mapping[str, Any]]) -> list[str]:
     """Server-side apply each object in order, taking ownership of the fields we set; returns
     the objects that were missing ("... (missing)") or that the apply changed ("... (changed)").
-    An apply that changes nothing writes nothing, so its resourceVersion stays."""
+    An apply that changes nothing writes nothing, so neither its resourceVersion nor our
+    field manager's time moves."""
     changed = []
     for obj in objects:
         resource = _resource(obj["apiVersion"], obj["kind"])
-        before = _version(resource, obj)
+        before = _before(resource, obj)
         try:
             after = resource.server_side_apply(
                 body=dict(obj), field_manager=FIELD_MANAGER, force_conflicts=True
             )
         except ApiException as exc:
             raise ApplyError(f"{_describe(obj)}: {_reason(exc)}") from exc
-        if before is None:
-            changed.append(f"{_describe(obj)} (missing)")
-        elif str(after.metadata.resourceVersion) != before:
-            changed.append(f"{_describe(obj)} (changed)")
+        meta = obj["metadata"]
+        seen = _SEEN[(obj["apiVersion"], obj["kind"], meta.get("namespace"), meta["name"])] = (
+            Seen.of(after.metadata.to_dict())
+        )
+        how = "missing" if before is None else before.change(seen)
+        if how is not None:
+            changed.append(f"{_describe(obj)} ({how})")
     return changed
 
 
@@ -207,8 +250,19 @@ def merge_patch(
     )
 
 
+def _forget(kind: str, name: str, namespace: str | None) -> None:
+    """Drop what `apply` remembers of a deleted object (of a namespace: of all it held)."""
+    for key in [
+        k
+        for k in _SEEN
+        if (k[1], k[3], k[2]) == (kind, name, namespace) or (kind == "Namespace" and k[2] == name)
+    ]:
+        del _SEEN[key]
+
+
 def delete(api_version: str, kind: str, name: str, namespace: str | None = None) -> bool:
     """Delete an object in the background; False if it was already gone."""
+    _forget(kind, name, namespace)
     try:
         _resource(api_version, kind).delete(
             name=name, namespace=namespace, body={"propagationPolicy": "Background"}

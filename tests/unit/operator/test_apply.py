@@ -32,3 +32,33 @@ def test_a_long_message_is_shortened_in_the_middle() -> None:
     assert len(body["message"]) <= apply.MAX_EVENT_MESSAGE
     assert body["message"].startswith("a")
     assert body["message"].endswith("b")
+
+
+def _meta(uid: str, *entries: dict[str, str]) -> dict[str, object]:
+    return {"name": "tenant-quota", "uid": uid, "managedFields": list(entries)}
+
+
+OURS = {"manager": apply.FIELD_MANAGER, "operation": "Apply", "time": "2026-01-01T10:00:00Z"}
+LATER = {**OURS, "time": "2026-01-01T10:05:00Z"}
+KUBECTL = {"manager": "kubectl-edit", "operation": "Update", "time": "2026-01-01T10:03:00Z"}
+STATUS = {**OURS, "subresource": "status", "time": "2026-01-01T10:04:00Z"}
+
+
+def test_an_apply_that_changed_nothing_is_not_reported() -> None:
+    before = apply.Seen.of(_meta("u-1", OURS))
+    # Another manager changed the object meanwhile (a quota's status): not our drift.
+    assert before.change(apply.Seen.of(_meta("u-1", OURS, KUBECTL, STATUS))) is None
+
+
+def test_an_apply_that_changed_the_object_moved_our_managers_time() -> None:
+    before = apply.Seen.of(_meta("u-1", OURS, KUBECTL))
+    assert before.change(apply.Seen.of(_meta("u-1", LATER))) == "changed"
+
+
+def test_an_object_created_again_is_reported_missing() -> None:
+    before = apply.Seen.of(_meta("u-1", OURS))
+    assert before.change(apply.Seen.of(_meta("u-2", LATER))) == "missing"
+
+
+def test_an_object_we_never_applied_has_no_time_of_ours() -> None:
+    assert apply.Seen.of(_meta("u-1", KUBECTL)) == apply.Seen("u-1", None)
