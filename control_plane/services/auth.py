@@ -18,7 +18,7 @@ import uuid
 from dataclasses import dataclass
 
 from sqlalchemy import select, update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
 
 from control_plane import models, schemas
 from control_plane.core import config, oidc, permissions, security
@@ -82,6 +82,13 @@ def actor_for_user(user: models.User) -> Actor:
     )
 
 
+# A user with their tenant, role and its grants: what `actor_for_user` reads, in one query.
+_WHOLE_USER = (
+    joinedload(models.User.tenant),
+    joinedload(models.User.role).joinedload(models.Role.grants),
+)
+
+
 def resolve(
     *,
     session: Session,
@@ -112,7 +119,7 @@ def resolve(
             issuer=settings.JWT_ISSUER,
             audience=settings.JWT_AUDIENCE,
         )
-        user = session.get(models.User, uuid.UUID(str(claims["sub"])))
+        user = session.get(models.User, uuid.UUID(str(claims["sub"])), options=_WHOLE_USER)
     except (tokens.InvalidToken, ValueError) as exc:
         raise errors.Unauthorized("the bearer token is invalid or expired") from exc
     if user is None or (claims.get("tid") and str(user.tenant_id) != claims["tid"]):
