@@ -13,9 +13,11 @@ Tenant's trace, a child span per step (`traces`).
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
+
+import psycopg
 
 from tenantry_core import resources
 from tenantry_operator import (
@@ -30,6 +32,7 @@ from tenantry_operator import (
     postgres,
     provisioner,
     routes,
+    servers,
     settings,
     snapshots,
     status,
@@ -144,7 +147,13 @@ def _ensure_data(
     placement = obs.decision.placement
     if obs.waiting is not None:
         return replace(obs, database=SERVING_FROM_SOURCE, placement=placement.value)
-    plan = planning.plan_database(tenant, placement, tier=tier)
+    server = None
+    if tenant.placement is None and placement is not model.Isolation.SILO:
+        placed = steps.place_new(tenant, tier, cfg=cfg)
+        if isinstance(placed, conditions.StepResult):
+            return replace(obs, database=placed)
+        server = placed
+    plan = planning.plan_database(tenant, placement, tier=tier, server=server)
     refused = steps.ensure_adopted(tenant, plan=plan, cfg=cfg, dbs=dbs)
     if refused is not None:
         return replace(obs, database=refused)
@@ -202,11 +211,24 @@ def offboard_tenant(
         return offboarded
 
 
-def prepare_platform(cfg: settings.OperatorSettings) -> None:
-    """The shared pool database, once per operator start; Unavailable while it does not answer."""
+def prepare_platform(
+    cfg: settings.OperatorSettings, silos: Sequence[provisioner.Server] = ()
+) -> None:
+    """Every pool shard and the catalog of servers, once per operator start; Unavailable while
+    a shard does not answer."""
     try:
         databases.ensure_platform(cfg)
+        servers.declare(cfg, silos)
     except postgres.DatabaseUnavailable as exc:
+        raise Unavailable(str(exc)) from exc
+    refresh_servers(cfg, silos)
+
+
+def refresh_servers(cfg: settings.OperatorSettings, silos: Sequence[provisioner.Server]) -> None:
+    """The tenants and rows of each declared server in `tenantry.servers`."""
+    try:
+        servers.refresh(cfg, silos)
+    except (postgres.DatabaseUnavailable, psycopg.Error) as exc:
         raise Unavailable(str(exc)) from exc
 
 

@@ -160,6 +160,8 @@ def compute(
         result["migration"] = obs.migration.to_status()
     if obs.data is not None:
         result["database"] = database(*obs.data)
+        if obs.data[1].server:
+            result["server"] = obs.data[1].server
     if obs.restored_from is not None:
         result["restoredFrom"] = obs.restored_from
     return result

@@ -31,10 +31,12 @@ from tenantry_operator import (
     provisioner,
     retention,
     routes,
+    servers,
     settings,
     snapshots,
     status,
 )
+from tenantry_operator import placement as placement_policy
 
 Body = Mapping[str, Any]  # the Tenant as kopf passed it: its children's owner
 StepResult = conditions.StepResult
@@ -153,14 +155,36 @@ def ensure_database(
         return _logged(tenant, Reason.DATABASE_UNAVAILABLE, UNAVAILABLE, exc), None
     except psycopg.Error as exc:
         return _logged(tenant, Reason.DATABASE_FAILED, FAILED, exc), None
+    shard = f"{endpoint.database} (pool shard {plan.server})"
     where = {
-        model.Isolation.POOL: f"rows under row-level security in {cfg.pool_database}",
-        model.Isolation.BRIDGE: f"schema {plan.schema} in {cfg.pool_database}",
+        model.Isolation.POOL: f"rows under row-level security in {shard}",
+        model.Isolation.BRIDGE: f"schema {plan.schema} in {shard}",
         model.Isolation.SILO: f"database {plan.database} of its own",
     }[plan.placement]
     changed += [rerouted] if rerouted else []
     done = StepResult(True, Reason.PROVISIONED, f"role {plan.role}, {where}", tuple(changed))
     return done, endpoint
+
+
+def place_new(
+    tenant: model.Tenant,
+    tier: model.Tier,
+    *,
+    cfg: settings.OperatorSettings,
+) -> str | StepResult:
+    """The pool shard of a new pool or bridge tenant: the one status records (chosen by an
+    earlier reconcile), else the placement policy's choice, recorded in `status.server` before
+    any data is made there; a refusal when the Tenant or its Tier names an unknown server."""
+    if tenant.server:
+        return tenant.server
+    try:
+        chosen = placement_policy.pooled_server(tenant, tier, cfg.shard_names, servers.loads(cfg))
+    except placement_policy.UnknownServer as exc:
+        return StepResult(False, Reason.UNKNOWN_SERVER, str(exc))
+    except postgres.DatabaseUnavailable as exc:
+        return _logged(tenant, Reason.DATABASE_UNAVAILABLE, UNAVAILABLE, exc)
+    apply.patch_status(tenant.tenant_key, {"server": chosen})
+    return chosen
 
 
 def ensure_adopted(
