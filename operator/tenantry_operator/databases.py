@@ -183,6 +183,7 @@ def discard(
     else:
         with postgres.connect(cfg.shard_url(plan.server)) as conn, conn.transaction():
             _delete_rows(conn, plan)
+            routes.forget_guard(conn, plan)
 
 
 def ensure_staging(cfg: settings.OperatorSettings, url: str, schema: str) -> None:

@@ -72,8 +72,7 @@ def config() -> settings.OperatorSettings:
 
 @functools.cache
 def silo_servers() -> tuple[provisioner.Server, ...]:
-    urls = config().silo_servers or [config().admin_url()]
-    return tuple(provisioner.Server.from_url(u) for u in urls)
+    return tuple(provisioner.Server.from_url(u) for u in config().silo_urls)
 
 
 @functools.cache

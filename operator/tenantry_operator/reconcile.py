@@ -106,11 +106,24 @@ def _reconcile(
     obs = replace(
         obs, tier_revision=tier.revision, namespace_name=tenant.namespace, namespace=namespace
     )
-    decision = decide.decide(tenant, tier, migration_state.stored(recorded), now)
+    decision = decide.decide(
+        tenant,
+        tier,
+        migration_state.stored(recorded),
+        now,
+        pool_shards=cfg.shard_names,
+        silo_servers=[provisioner.Server.from_url(url).name for url in cfg.silo_urls],
+    )
     if obs.namespace.ok and (to_run := decision.to_run) is not None:
         with traces.step("migration", tenant) as step:
             moved = steps.migrate(
-                body, tenant=tenant, state=to_run, previous=previous, cfg=cfg, dbs=dbs
+                body,
+                tenant=tenant,
+                state=to_run,
+                previous=previous,
+                history=list(recorded.get("moves") or []),
+                cfg=cfg,
+                dbs=dbs,
             )
             step.span.set_attributes(traces.phase_attributes(tenant, to_run.phase, moved.state))
         decision = decide.settle(decision, moved.state)

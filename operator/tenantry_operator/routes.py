@@ -68,9 +68,7 @@ def upsert(
     the guard row of a pool shard other than the home one (its row-level security reads the
     shard's own catalog); says whether the routing row was missing or pointed elsewhere, None
     when it was already right."""
-    if plan.placement is not model.Isolation.SILO and plan.server != settings.HOME_SHARD:
-        with postgres.connect(cfg.shard_url(plan.server)) as conn:
-            conn.execute(_UPSERT, _values(plan, endpoint))
+    guard(cfg, plan, endpoint)
     with postgres.connect(cfg.admin_url(cfg.pool_database)) as conn:
         row = conn.execute(_UPSERT, _values(plan, endpoint)).fetchone()
     if row is None:
@@ -112,6 +110,33 @@ def routed_to(pool_url: str, tenant_key: identity.TenantKey, placement: model.Is
             f"SELECT placement FROM {ROUTING_TABLE} WHERE {KEY} = %s", (tenant_key,)
         ).fetchone()
     return row is not None and row[0] == placement.value
+
+
+def routed_server(pool_url: str, tenant_key: identity.TenantKey) -> str | None:
+    """The server the tenant's routing row points at, if it has one."""
+    with postgres.connect(pool_url) as conn:
+        row = conn.execute(
+            f"SELECT server FROM {ROUTING_TABLE} WHERE {KEY} = %s", (tenant_key,)
+        ).fetchone()
+    return None if row is None else str(row[0])
+
+
+def guard(
+    cfg: settings.OperatorSettings, plan: planning.DatabasePlan, endpoint: planning.Endpoint
+) -> None:
+    """The guard row of a pool tenant on a pool shard other than the home one, written before a
+    live move switches to it (the routing row is the switch's)."""
+    if plan.placement is not model.Isolation.SILO and plan.server != settings.HOME_SHARD:
+        with postgres.connect(cfg.shard_url(plan.server)) as conn:
+            conn.execute(_UPSERT, _values(plan, endpoint))
+
+
+def unguard(cfg: settings.OperatorSettings, plan: planning.DatabasePlan) -> None:
+    """Forget the guard row of a pool shard other than the home one: its row-level security
+    serves the tenant's rows there no more."""
+    if plan.server != settings.HOME_SHARD:
+        with postgres.connect(cfg.shard_url(plan.server)) as conn:
+            delete(conn, plan.tenant_key)
 
 
 def mark_retained(cfg: settings.OperatorSettings, tenant_key: identity.TenantKey) -> None:

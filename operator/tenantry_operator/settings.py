@@ -78,6 +78,11 @@ class OperatorSettings(BaseSettings):
             url += ("&" if "?" in url else "?") + "sslmode=disable"
         return url
 
+    @property
+    def silo_urls(self) -> list[str]:
+        """Superuser URLs of the silo servers: the declared ones, else the pool's server."""
+        return self.silo_servers or [self.admin_url()]
+
     def shard_url(self, server: str) -> str:
         """A superuser URL of the pool shard named `server` (`main`: the home pool database);
         KeyError for a shard not declared."""

@@ -61,7 +61,7 @@ def test_a_tier_asking_for_a_silo_starts_a_migration() -> None:
     assert decision.action is decide.Action.START
     assert decision.placement is model.Isolation.POOL  # until the migration completes
     assert decision.to_run == migration_state.begin(
-        model.Isolation.POOL, model.Isolation.SILO, generation=3, now=NOW
+        model.Isolation.POOL, model.Isolation.SILO, generation=3, now=NOW, source_server="main"
     )
     assert "its live migration is under way" in migration_required(decision)["message"]
 
