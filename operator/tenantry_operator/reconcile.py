@@ -160,7 +160,7 @@ def _ensure_data(
     placement = obs.decision.placement
     if obs.waiting is not None:
         return replace(obs, database=SERVING_FROM_SOURCE, placement=placement.value)
-    server = None
+    server = obs.decision.server or None  # where a move this reconcile ran left it
     if tenant.placement is None and placement is not model.Isolation.SILO:
         placed = steps.place_new(tenant, tier, cfg=cfg)
         if isinstance(placed, conditions.StepResult):

@@ -1,7 +1,8 @@
 """The operator's writes to the routing contract's tables (`tenantry_core.routing`) in the pool
 database: each tenant's routing row, and the features each Tier grants. A pool shard other than
-the home one keeps a guard row per tenant on it in its own `tenantry.tenants` (the same row):
-its row-level security (`tenantry.tenant_for`) reads the shard's own catalog.
+the home one keeps a guard row per tenant on it in its own `tenantry.tenants` (the same row,
+with no db_host/db_port/db_name: the data is there): its row-level security
+(`tenantry.tenant_for`) reads the shard's own catalog and answers only for such a row.
 
 The app plane reads both to find a tenant's data and what it may use. Used by `databases` (a
 tenant provisioned, retained or deleted), `migration` (the switch to the target) and
@@ -45,8 +46,11 @@ def _remote(plan: planning.DatabasePlan) -> bool:
     return plan.placement is model.Isolation.SILO or plan.server != settings.HOME_SHARD
 
 
-def _values(plan: planning.DatabasePlan, endpoint: planning.Endpoint) -> tuple[object, ...]:
-    remote = _remote(plan)
+def _values(
+    plan: planning.DatabasePlan, endpoint: planning.Endpoint, *, here: bool = False
+) -> tuple[object, ...]:
+    """The row's values; `here`: a guard row, in the database that holds the data."""
+    remote = _remote(plan) and not here
     return (
         plan.tenant_key,
         plan.placement.value,
@@ -128,7 +132,7 @@ def guard(
     live move switches to it (the routing row is the switch's)."""
     if plan.placement is not model.Isolation.SILO and plan.server != settings.HOME_SHARD:
         with postgres.connect(cfg.shard_url(plan.server)) as conn:
-            conn.execute(_UPSERT, _values(plan, endpoint))
+            conn.execute(_UPSERT, _values(plan, endpoint, here=True))
 
 
 def unguard(cfg: settings.OperatorSettings, plan: planning.DatabasePlan) -> None:
