@@ -160,3 +160,27 @@ def test_an_unknown_server_is_refused_and_nothing_is_made(
     # Naming a declared shard lets it go on.
     support.patch_tenant(custom, name, placement={"server": "shard-b"})
     assert support.wait_ready(custom, name)["status"]["server"] == "shard-b"
+
+
+def test_a_retained_shard_tenant_is_kept_on_its_shard_and_served_no_more(
+    custom: client.CustomObjectsApi,
+    app: httpx.Client,
+    env: dict[str, str],
+    pool_admin: psycopg.Connection[Any],
+    shards: dict[str, psycopg.Connection[Any]],
+) -> None:
+    name = support.unique("keptshard")
+    support.create_tenant(
+        custom, name, tier="free", deletionPolicy="Retain", placement={"server": "shard-b"}
+    )
+    uid = support.wait_ready(custom, name)["metadata"]["uid"]
+    use(app, env, name, 2)
+    support.delete_tenant(custom, name)
+    kept = "retained_" + uid.replace("-", "").lower()
+    assert notes_of(shards["shard-b"], kept) == 2
+    assert notes_of(shards["shard-b"], name) == 0
+    for conn in (pool_admin, shards["shard-b"]):
+        row = conn.execute(
+            "SELECT retained_at IS NOT NULL FROM tenantry.tenants WHERE tenant_key = %s", (name,)
+        ).fetchone()
+        assert row == (True,)
