@@ -135,7 +135,7 @@ def test_pool_shard_to_shard_then_silo_and_back_to_another_shard_while_writing(
         running.finish()
 
 
-def test_bridge_on_one_shard_to_bridge_on_another_while_writing(
+def test_bridge_to_bridge_on_another_shard_then_pool_on_a_third_while_writing(
     app: httpx.Client,
     env: dict[str, str],
     custom: client.CustomObjectsApi,
@@ -156,10 +156,25 @@ def test_bridge_on_one_shard_to_bridge_on_another_while_writing(
             is None
         ), "the main copy is purged"
         running.writes_flow()
+        # Both the shard and the schema change: staged beside the target's `public`.
+        completed(
+            moved(custom, name, {"isolation": "pool", "server": "shard-b"}),
+            ("bridge", "shard-c", "pool", "shard-b"),
+        )
+        assert routed(databases["main"], name) == ("pool", "shard-b", "tenantry_shard_b")
+        for shard in ("shard-b", "shard-c"):
+            assert (
+                databases[shard]
+                .execute("SELECT 1 FROM pg_namespace WHERE nspname = %s", (schema,))
+                .fetchone()
+                is None
+            ), f"no staging or source schema is left in {shard}"
+        running.writes_flow()
         running.finish()
         moving.assert_nothing_lost(app, running)
-        assert digest(databases["shard-c"], name, schema) == served_digest(app, running)
-        assert moving.replication_leftovers(databases["main"], name) == []
+        assert digest(databases["shard-b"], name, "public") == served_digest(app, running)
+        for conn in databases.values():
+            assert moving.replication_leftovers(conn, name) == []
     finally:
         running.finish()
 
