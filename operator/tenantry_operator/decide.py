@@ -1,5 +1,6 @@
-"""The placement decision of one reconcile: where the tenant's data is served from, and whether
-a live migration starts, resumes or waits.
+"""The placement decision of one reconcile: where the tenant's data is served from (placement
+and server), where spec.placement or the Tier wants it, and whether a live migration starts,
+resumes or waits (an undeclared server is refused).
 
 Pure: `reconcile` calls `decide` with the Tenant, its Tier and the migration its status
 records, carries out the decision, and hands the settled decision to `status`, which turns it

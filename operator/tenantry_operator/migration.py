@@ -1,5 +1,6 @@
-"""Live migration of a tenant between any two placements (pool, bridge, silo), as resumable,
-idempotent steps.
+"""Live migration of a tenant between any two placements (pool, bridge, silo), or between two
+pool shards of the same pooled placement, as resumable, idempotent steps. `Context` resolves
+each end (the source and the target, each a placement on a server) to its database.
 
 Phases, in order: Provisioning (the target, and a staging schema if the move's path has one;
 routing untouched) → Copying (every hop of the path of `moves`: logical replication between

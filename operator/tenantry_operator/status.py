@@ -1,11 +1,12 @@
 """Pure status computation: everything the operator writes into a Tenant's status.
 
 `compute` turns what one reconcile observed into the whole status: the conditions (by the rules
-of `conditions`), the phase, the placement, and the migration, database, restoredFrom,
+of `conditions`), the phase, the placement and server, and the migration, database, restoredFrom,
 tierRevision and namespace blocks; `drift_event` names what a reconcile restored.
-`migration_progress` is the patch and Event a running live
-migration posts after each phase; `deleting` is the delete handler's status. Used by
-`reconcile`, the reconcile steps and `handlers`; unit tests feed it literal observations.
+`migration_progress` is the patch and Event a running live migration posts after each phase
+(with its line in the history `moves` once it ended); `deleting` is the delete handler's
+status. Used by `reconcile`, the reconcile steps and `handlers`; unit tests feed it literal
+observations.
 """
 
 from __future__ import annotations
