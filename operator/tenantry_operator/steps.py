@@ -304,14 +304,9 @@ def end_migration(
     if stale is None:
         return planning.plan_database(tenant, current)
     after = switched or state.phase in (Phase.CLEANING_UP, Phase.COMPLETED)
-    served, other = (
-        (migration.TARGET, migration.SOURCE)
-        if after
-        else (
-            migration.SOURCE,
-            migration.TARGET,
-        )
-    )
+    served, other = (migration.TARGET, migration.SOURCE)
+    if not after:
+        served, other = other, served
     databases.discard(cfg, dbs, ctx.plan(state, other))
     return ctx.plan(state, served)
 
