@@ -8,11 +8,15 @@ into the next request. The routing row in the pool says where the tenant's data 
 - bridge: the tenant's schema, reached as the tenant's role (`SET LOCAL ROLE`);
 - silo: the tenant's dedicated database, also as the tenant's role.
 
+Pool and bridge tenants on a pool shard other than the home one have a routing row naming that
+shard's database (db_host, db_port, db_name, like a silo's): the same, in that database.
+
 A silo tenant's dedicated deployment (TENANTRY_TENANT_DATABASE_URL set) serves only its tenant,
 from its own database, with the tenant's own credentials.
 
-Each transaction first takes a shared advisory lock on the tenant. A live migration takes it
-exclusively while it switches the tenant's placement, so requests wait, then read the new route.
+Each transaction first takes a shared advisory lock on the tenant in the home pool database. A
+live migration takes it exclusively while it switches the tenant's placement, so requests wait,
+then read the new route.
 """
 
 from __future__ import annotations
@@ -48,8 +52,9 @@ def pool_engine() -> sa.Engine:
 
 
 @functools.cache
-def silo_engine(host: str, port: int, database: str) -> sa.Engine:
-    """The shared app role's connection to a silo database (same role and password)."""
+def database_engine(host: str, port: int, database: str) -> sa.Engine:
+    """The shared app role's connection to another database (a silo, or a pool shard other
+    than the home one), with the same role and password."""
     parts = urlsplit(settings.get_settings().pool_url())
     netloc = f"{parts.username}:{parts.password}@{host}:{port}"
     return _engine(parts._replace(netloc=netloc, path=f"/{database}").geturl())
@@ -113,14 +118,15 @@ def tenant_transaction(tenant_key: str) -> Iterator[sa.Connection]:
             raise TenantUnavailable(f"tenant {tenant_key!r} is not provisioned")
         if route.suspended:
             raise TenantUnavailable(f"tenant {tenant_key!r} is suspended")
-        if route.placement == enums.Isolation.POOL:
-            _enter(conn, tenant_key)
+        pooled = route.placement != enums.Isolation.SILO
+        bridge = route.placement == enums.Isolation.BRIDGE
+        role = route.db_role if route.placement != enums.Isolation.POOL else None
+        if pooled and route.db_host is None:  # the home pool database: this connection
+            _enter(conn, tenant_key, role=role, schema=route.schema_name if bridge else None)
             yield conn
-        elif route.placement == enums.Isolation.BRIDGE:
-            _enter(conn, tenant_key, role=route.db_role, schema=route.schema_name)
-            yield conn
-        else:
-            with silo_engine(route.db_host, route.db_port, route.db_name).begin() as silo:
-                _enter(silo, tenant_key, role=route.db_role)
-                yield silo
+            return
+        # A silo, or a pool shard other than the home one; the fence stays held here.
+        with database_engine(route.db_host, route.db_port, route.db_name).begin() as other:
+            _enter(other, tenant_key, role=role, schema=route.schema_name if bridge else None)
+            yield other
 

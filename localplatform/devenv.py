@@ -9,6 +9,7 @@ processes with it, the tests read it, and `dev_env` is the part `make dev` write
 
 from __future__ import annotations
 
+import json
 import secrets
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -19,6 +20,9 @@ from tenantry_core import routing, tokens, urls
 
 CONTROL_DB = "tenantry"
 POOL_DB = "tenantry_pool"
+# The extra pool shards beside the home one (`main`, POOL_DB): other databases on the one
+# Postgres server, which the operator creates (TENANTRY_POOL_SHARDS).
+POOL_SHARDS = {"shard-b": "tenantry_shard_b", "shard-c": "tenantry_shard_c"}
 PLATFORM_ADMIN_EMAIL = "admin@tenantry.example.com"
 TRACES_FILE = "traces.jsonl"  # in the state directory: the spans the local receiver got
 LOCALSTRIPE_KEY = "sk_test_local"
@@ -127,6 +131,9 @@ def environment(
         "DATABASE_URL": urls.sqlalchemy_url(urls.with_database(postgres_url, CONTROL_DB)),
         "TENANTRY_POSTGRES_ADMIN_URL": postgres_url,
         "TENANTRY_POOL_DATABASE": POOL_DB,
+        "TENANTRY_POOL_SHARDS": json.dumps(
+            {name: urls.with_database(postgres_url, db) for name, db in POOL_SHARDS.items()}
+        ),
         "TENANTRY_APP_DB_PASSWORD": secrets.app_db_password,
         "TENANTRY_APP_DATABASE_URL": pool_as_app,
         "APP_DATABASE_URL": pool_as_app,

@@ -54,6 +54,7 @@ class Reason(enum.StrEnum):
     NOT_MIGRATING = "NotMigrating"
     VERIFICATION_FAILED = "VerificationFailed"
     PLACEMENT_MATCHES_TIER = "PlacementMatchesTier"
+    UNKNOWN_SERVER = "UnknownServer"  # spec.placement or the Tier names no declared server
 
 
 @dataclass(frozen=True)

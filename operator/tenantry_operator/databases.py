@@ -12,7 +12,7 @@ from __future__ import annotations
 import psycopg
 from psycopg import sql
 
-from tenantry_core import identity, routing
+from tenantry_core import identity, routing, urls
 from tenantry_operator import (
     app_schema,
     grants,
@@ -27,26 +27,32 @@ from tenantry_operator import (
 
 
 def ensure_platform(cfg: settings.OperatorSettings) -> None:
-    """Create the pool database, the platform roles and the app plane's pooled tables."""
-    with postgres.connect(cfg.admin_url()) as conn:
-        if not conn.execute(
-            "SELECT 1 FROM pg_database WHERE datname = %s", (cfg.pool_database,)
-        ).fetchone():
-            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(cfg.pool_database)))
+    """Create every pool shard (the home pool database first), with the platform roles and the
+    app plane's pooled tables."""
+    for server in cfg.shard_names:
+        ensure_shard(cfg, server)
+
+
+def ensure_shard(cfg: settings.OperatorSettings, server: str) -> None:
+    """One pool shard's database, roles, grants and the app's pooled tables (and catalog)."""
+    url, name = cfg.shard_url(server), cfg.shard_database(server)
+    with postgres.connect(urls.with_database(url, "postgres")) as conn:
+        if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone():
+            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
         grants.ensure_server_roles(conn, cfg)
         grants.grant_role(conn, routing.TENANT_GROUP, routing.APP_ROLE)
-    with postgres.connect(cfg.admin_url(cfg.pool_database)) as conn:
+    with postgres.connect(url) as conn:
         # Only the tenant group, the app and bridge roles (granted one by one) may connect.
         conn.execute(
             sql.SQL("REVOKE CONNECT, TEMPORARY ON DATABASE {} FROM PUBLIC").format(
-                sql.Identifier(cfg.pool_database)
+                sql.Identifier(name)
             )
         )
-        grants.grant_connect(conn, cfg.pool_database, routing.TENANT_GROUP, routing.APP_ROLE)
+        grants.grant_connect(conn, name, routing.TENANT_GROUP, routing.APP_ROLE)
         grants.prepare_schema(conn, "tenantry", None)  # routing: the migration grants what's needed
         grants.prepare_schema(conn, "public", routing.TENANT_GROUP)
-    app_schema.upgrade(cfg, cfg.admin_url(cfg.pool_database), model.Isolation.POOL)
-    with postgres.connect(cfg.admin_url(cfg.pool_database)) as conn:
+    app_schema.upgrade(cfg, url, model.Isolation.POOL)
+    with postgres.connect(url) as conn:
         grants.grant_tables(conn, "public", routing.TENANT_GROUP)
 
 
@@ -72,7 +78,10 @@ def _ensure_silo(
     with postgres.connect(database.admin_url) as conn:
         grants.grant_tables(conn, "public", plan.role)
     return planning.Endpoint(
-        database.server.public_host, database.server.public_port, plan.database
+        database.server.public_host,
+        database.server.public_port,
+        plan.database,
+        database.server.name,
     )
 
 
@@ -82,21 +91,22 @@ def serve(cfg: settings.OperatorSettings, plan: planning.DatabasePlan) -> None:
     if plan.placement is model.Isolation.SILO:
         return
     schema = plan.schema if plan.placement is model.Isolation.BRIDGE else None
-    with postgres.connect(cfg.admin_url(cfg.pool_database)) as conn:
-        grants.set_search_path(conn, plan.role, cfg.pool_database, schema)
+    with postgres.connect(cfg.shard_url(plan.server)) as conn:
+        grants.set_search_path(conn, plan.role, cfg.shard_database(plan.server), schema)
 
 
 def _ensure_in_pool(
     cfg: settings.OperatorSettings, plan: planning.DatabasePlan, password: str, serving: bool
 ) -> planning.Endpoint:
-    """Pool rows (the tenant group's row-level security) or a bridge schema of its own."""
-    pool_url = cfg.admin_url(cfg.pool_database)
+    """Pool rows (the tenant group's row-level security) or a bridge schema of its own, in the
+    plan's pool shard."""
+    pool_url = cfg.shard_url(plan.server)
     with postgres.connect(pool_url) as conn:
         grants.ensure_login_role(conn, plan, password)
         if plan.placement is model.Isolation.POOL:
             grants.grant_role(conn, routing.TENANT_GROUP, plan.role)
         else:
-            grants.grant_connect(conn, cfg.pool_database, plan.role)
+            grants.grant_connect(conn, cfg.shard_database(plan.server), plan.role)
             grants.prepare_schema(conn, plan.schema, plan.role)
     if serving:
         serve(cfg, plan)
@@ -104,7 +114,8 @@ def _ensure_in_pool(
         app_schema.upgrade(cfg, pool_url, model.Isolation.BRIDGE, plan.schema)
         with postgres.connect(pool_url) as conn:
             grants.grant_tables(conn, plan.schema, plan.role)
-    return planning.Endpoint(cfg.public_host, cfg.public_port, cfg.pool_database)
+    host, port = cfg.shard_address(plan.server)
+    return planning.Endpoint(host, port, cfg.shard_database(plan.server), plan.server)
 
 
 def ensure_tenant(
@@ -140,7 +151,7 @@ def data_url(
 ) -> str | None:
     """A superuser URL of the database holding the tenant's data, if it exists."""
     if plan.placement is not model.Isolation.SILO:
-        return cfg.admin_url(cfg.pool_database)
+        return cfg.shard_url(plan.server)
     assert plan.database is not None
     found = databases.locate(plan.database)
     return found.admin_url if found else None
@@ -168,10 +179,11 @@ def discard(
         assert plan.database is not None
         databases.drop(plan.database)
     elif plan.placement is model.Isolation.BRIDGE:
-        drop_schema(cfg.admin_url(cfg.pool_database), plan.schema)
+        drop_schema(cfg.shard_url(plan.server), plan.schema)
     else:
-        with postgres.connect(cfg.admin_url(cfg.pool_database)) as conn, conn.transaction():
+        with postgres.connect(cfg.shard_url(plan.server)) as conn, conn.transaction():
             _delete_rows(conn, plan)
+            routes.forget_guard(conn, plan)
 
 
 def ensure_staging(cfg: settings.OperatorSettings, url: str, schema: str) -> None:
@@ -210,7 +222,7 @@ def disable_unplaced(
 ) -> None:
     """For a tenant with no placement recorded (provisioning may have been cut short): stop
     its role's logins wherever it may exist, and mark its routing row retained."""
-    servers = [cfg.admin_url(cfg.pool_database)]
+    servers = [urls.with_database(cfg.shard_url(name), "postgres") for name in cfg.shard_names]
     if (found := databases.locate(model.silo_database(tenant_key))) is not None:
         servers.append(found.server.url("postgres"))
     for server_url in dict.fromkeys(servers):
@@ -226,7 +238,7 @@ def delete_tenant(
 ) -> None:
     """Delete the tenant's data, its routing row and its role."""
     pool_url = cfg.admin_url(cfg.pool_database)
-    # The role is dropped on each server it is on: the pool's, and a silo's.
+    # The role is dropped on each server it is on: the pool's, its shard's, and a silo's.
     servers = [pool_url]
     if plan.placement is model.Isolation.SILO:
         assert plan.database is not None
@@ -234,13 +246,17 @@ def delete_tenant(
         if found:
             servers.append(found.server.url("postgres"))
             databases.drop(plan.database)
+    else:
+        servers.append(cfg.shard_url(plan.server))
+        with postgres.connect(cfg.shard_url(plan.server)) as conn, conn.transaction():
+            if plan.placement is model.Isolation.BRIDGE:
+                conn.execute(
+                    sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(plan.schema))
+                )
+            else:
+                _delete_rows(conn, plan)
+            routes.forget_guard(conn, plan)
     with postgres.connect(pool_url) as conn, conn.transaction():
-        if plan.placement is model.Isolation.BRIDGE:
-            conn.execute(
-                sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(plan.schema))
-            )
-        elif plan.placement is model.Isolation.POOL:
-            _delete_rows(conn, plan)
         routes.delete(conn, plan.tenant_key)
     for server_url in dict.fromkeys(servers):
         grants.drop_role(server_url, plan.role)

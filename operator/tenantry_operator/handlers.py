@@ -48,6 +48,7 @@ RETRY = 5.0  # seconds before an unexpected handler error is retried
 TICK = 0.5  # seconds between a convergence daemon's looks at whether its tenant is due
 SETTLE = 0.2  # seconds a changed child waits, so a burst of changes is reconciled once
 SWEEP_EVERY, SWEEP_LIMIT = 1.0, 300.0  # seconds: releasing Tenants while their CRD is deleted
+SERVERS_EVERY = 60.0  # seconds between two refreshes of `tenantry.servers`
 log = logging.getLogger(__name__)
 # What a Tenant owns and the operator watches (group, version, plural), all labelled as ours.
 CHILDREN = (
@@ -70,10 +71,25 @@ def config() -> settings.OperatorSettings:
 
 
 @functools.cache
+def silo_servers() -> tuple[provisioner.Server, ...]:
+    return tuple(provisioner.Server.from_url(u) for u in config().silo_urls)
+
+
+@functools.cache
 def silo_databases() -> provisioner.DatabaseProvisioner:
-    urls = config().silo_servers or [config().admin_url()]
-    servers = provisioner.ServerListProvisioner([provisioner.Server.from_url(u) for u in urls])
+    servers = provisioner.ServerListProvisioner(silo_servers())
     return provisioners.ByTier(servers, config())
+
+
+def keep_servers() -> None:
+    """Refresh the catalog of servers' figures every SERVERS_EVERY seconds, for as long as the
+    operator runs (a daemon thread)."""
+    while True:
+        time.sleep(SERVERS_EVERY)
+        try:
+            reconcile.refresh_servers(config(), silo_servers())
+        except reconcile.Unavailable as exc:
+            log.warning("the catalog of servers was not refreshed: %s", exc)
 
 
 class Schedule:
@@ -161,10 +177,15 @@ def startup(
     settings.watching.server_timeout = 300
     settings.execution.max_workers = 8
     try:
-        reconcile.prepare_platform(config())
+        reconcile.prepare_platform(config(), silo_servers())
     except reconcile.Unavailable as exc:
         raise kopf.TemporaryError(f"pool database unavailable: {exc}", delay=2) from exc
-    logger.info("pool database %s is ready", config().pool_database)
+    logger.info(
+        "pool database %s and pool shards %s are ready",
+        config().pool_database,
+        ", ".join(config().shard_names),
+    )
+    threading.Thread(target=keep_servers, daemon=True).start()
     try:
         metrics.serve(config().metrics_port, config().metrics_address)
     except OSError as exc:  # a busy port must not stop reconciliation

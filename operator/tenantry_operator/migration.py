@@ -1,5 +1,6 @@
-"""Live migration of a tenant between any two placements (pool, bridge, silo), as resumable,
-idempotent steps.
+"""Live migration of a tenant between any two placements (pool, bridge, silo), or between two
+pool shards of the same pooled placement, as resumable, idempotent steps. `Context` resolves
+each end (the source and the target, each a placement on a server) to its database.
 
 Phases, in order: Provisioning (the target, and a staging schema if the move's path has one;
 routing untouched) → Copying (every hop of the path of `moves`: logical replication between
@@ -18,6 +19,7 @@ was. Driven by the reconcile steps; each phase runs in a span of its own (`trace
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -53,52 +55,74 @@ class Context:
     pause: float = 0.0  # seconds between steps (demos and kill-at-each-step tests)
     filled: set[moves.Hop] = field(default_factory=set)  # mirror hops copied by this process
 
-    def plan(self, placement: model.Isolation) -> planning.DatabasePlan:
-        return planning.plan_database(self.tenant, placement)
+    def plan(self, state: State, db: moves.Db) -> planning.DatabasePlan:
+        """The move's source or target: its placement on its server (a pool shard's name; a
+        silo's server is the provisioner's to find)."""
+        source = db is moves.Db.SOURCE
+        placement = state.source if source else state.target
+        server = state.source_server if source else state.target_server
+        return planning.plan_database(self.tenant, placement, server=server or None)
 
-    def side(self, placement: model.Isolation) -> replication.Side | None:
-        """Where a placement's data is, or None if its database is gone. Only Provisioning
+    def side(self, state: State, db: moves.Db) -> replication.Side | None:
+        """Where one end's data is, or None if its database is gone. Only Provisioning
         creates databases: a resumed clean-up must not bring back a silo it already dropped."""
-        plan = self.plan(placement)
-        if placement is model.Isolation.SILO:
+        plan = self.plan(state, db)
+        if plan.placement is model.Isolation.SILO:
             assert plan.database is not None
             database = self.dbs.locate(plan.database)
             return replication.Side(database.admin_url, plan.schema) if database else None
-        return replication.Side(self.pool_url, plan.schema)
+        return replication.Side(self.cfg.shard_url(plan.server), plan.schema)
 
-    def need(self, placement: model.Isolation) -> replication.Side:
-        found = self.side(placement)
+    def need(self, state: State, db: moves.Db) -> replication.Side:
+        found = self.side(state, db)
         if found is None:
             raise provisioner.ProvisionerUnavailable(
-                f"the {placement} database of the migration is missing"
+                f"the {db} database of the migration is missing"
             )
         return found
 
     @property
     def pool_url(self) -> str:
+        """The home pool database: the routing catalog and the migration fence."""
         return self.cfg.admin_url(self.cfg.pool_database)
 
     def hops(self, state: State) -> tuple[moves.Hop, ...]:
+        source, target = self.plan(state, moves.Db.SOURCE), self.plan(state, moves.Db.TARGET)
+        pooled = moves.in_pool_database(state.source) and moves.in_pool_database(state.target)
         return moves.path(
             state.source,
-            self.plan(state.source).schema,
+            source.schema,
             state.target,
-            self.plan(state.target).schema,
+            target.schema,
+            same_database=pooled and source.server == target.server,
+        )
+
+    def switched(self, state: State) -> bool:
+        """Whether the routing row points at the move's target (placement, and server)."""
+        key = self.tenant.tenant_key
+        if not routes.routed_to(self.pool_url, key, state.target):
+            return False
+        return state.source is not state.target or (
+            routes.routed_server(self.pool_url, key) == state.target_server
         )
 
     def end(self, state: State, end: moves.End) -> replication.Side | None:
         """Where one end of a hop is, or None if its database is gone."""
-        found = self.side(state.source if end.db is moves.Db.SOURCE else state.target)
+        found = self.side(state, end.db)
         return None if found is None else replication.Side(found.url, end.schema)
 
     def need_end(self, state: State, end: moves.End) -> replication.Side:
-        found = self.need(state.source if end.db is moves.Db.SOURCE else state.target)
-        return replication.Side(found.url, end.schema)
+        return replication.Side(self.need(state, end.db).url, end.schema)
+
+
+SOURCE, TARGET = moves.Db.SOURCE, moves.Db.TARGET
 
 
 def _provision(state: State, ctx: Context) -> State:
-    target = ctx.plan(state.target)
+    target = ctx.plan(state, TARGET)
     endpoint = databases.ensure_tenant(ctx.cfg, ctx.dbs, target, ctx.password, serving=False)
+    state = dataclasses.replace(state, target_server=endpoint.server)  # a silo's: now known
+    routes.guard(ctx.cfg, target, endpoint)  # a pool shard's row-level security, once routed
     staged = moves.staging(ctx.hops(state))
     if staged is not None:
         databases.ensure_staging(ctx.cfg, ctx.need_end(state, staged).url, staged.schema)
@@ -131,7 +155,7 @@ def _copy(state: State, ctx: Context) -> State:
         for hop in hops
         if hop.kind is moves.Kind.REPLICATE
     )
-    rows = replication.rows(ctx.need(state.target), ctx.tenant.tenant_key)
+    rows = replication.rows(ctx.need(state, TARGET), ctx.tenant.tenant_key)
     return dataclasses.replace(
         state,
         phase=Phase.CATCHING_UP if done else state.phase,
@@ -146,7 +170,7 @@ def _catch_up(state: State, ctx: Context) -> State:
     for hop in ctx.hops(state):
         if hop.kind is moves.Kind.REPLICATE:
             lag = replication.lag_bytes(ctx.need_end(state, hop.source), key)
-    rows = replication.rows(ctx.need(state.target), key)
+    rows = replication.rows(ctx.need(state, TARGET), key)
     small = lag is not None and lag <= LAG_SMALL_ENOUGH
     return dataclasses.replace(
         state,
@@ -159,20 +183,18 @@ def _catch_up(state: State, ctx: Context) -> State:
 
 def _switch(state: State, ctx: Context) -> State:
     source, target = state.source, state.target
-    if routes.routed_to(ctx.pool_url, ctx.tenant.tenant_key, target):
+    if ctx.switched(state):
         return dataclasses.replace(state, phase=Phase.CLEANING_UP)  # switched before a crash
-    target_plan = ctx.plan(target)
-    endpoint = databases.ensure_tenant(
-        ctx.cfg, ctx.dbs, target_plan, ctx.password, serving=False
-    )
-    source_side = ctx.need(source)
+    target_plan = ctx.plan(state, TARGET)
+    endpoint = databases.ensure_tenant(ctx.cfg, ctx.dbs, target_plan, ctx.password, serving=False)
+    source_side = ctx.need(state, SOURCE)
     fences = [source_side.url] if source is model.Isolation.SILO else []
     try:
         switched = replication.fenced_switch(
             ctx.pool_url,
             fences,
             source_side,
-            ctx.need(target),
+            ctx.need(state, TARGET),
             ctx.tenant.tenant_key,
             routes.switch(target_plan, endpoint),
         )
@@ -184,7 +206,7 @@ def _switch(state: State, ctx: Context) -> State:
             message=f"tables {', '.join(exc.tables)} differ after the final catch-up",
             detail=str(exc),
         )
-    _freeze(source_side, ctx.plan(source))
+    _freeze(ctx.cfg, source_side, ctx.plan(state, SOURCE))
     databases.serve(ctx.cfg, target_plan)  # (after a crash here: the next data step does it)
     return dataclasses.replace(
         state,
@@ -196,11 +218,18 @@ def _switch(state: State, ctx: Context) -> State:
     )
 
 
-def _freeze(side: replication.Side | None, plan: planning.DatabasePlan) -> None:
-    """The tenant's role may no longer change the old copy of a bridge schema or a silo (pooled
-    rows need nothing: row-level security serves them only while routed to the pool)."""
-    if side is not None and plan.placement is not model.Isolation.POOL:
+def _freeze(
+    cfg: settings.OperatorSettings, side: replication.Side | None, plan: planning.DatabasePlan
+) -> None:
+    """The tenant's role may no longer change the old copy of a bridge schema or a silo; pooled
+    rows are served by row-level security only while the catalog of their shard says pool (the
+    routing row in the home shard, switched; a guard row in another, forgotten here)."""
+    if side is None:
+        return
+    if plan.placement is not model.Isolation.POOL:
         grants.freeze(side.url, plan.schema, plan.role)
+    elif plan.server != settings.HOME_SHARD:
+        routes.unguard(cfg, plan)
 
 
 def stop_copies(state: State, ctx: Context) -> None:
@@ -224,9 +253,9 @@ def _clean_up(state: State, ctx: Context) -> State:
     stop_copies(state, ctx)
     kept = ctx.tenant.deletion_policy is model.DeletionPolicy.RETAIN
     if kept:  # again: an operator killed right after the switch did not freeze it
-        _freeze(ctx.side(state.source), ctx.plan(state.source))
+        _freeze(ctx.cfg, ctx.side(state, SOURCE), ctx.plan(state, SOURCE))
     else:
-        databases.discard(ctx.cfg, ctx.dbs, ctx.plan(state.source))
+        databases.discard(ctx.cfg, ctx.dbs, ctx.plan(state, SOURCE))
     return dataclasses.replace(
         state,
         phase=Phase.COMPLETED,
@@ -237,7 +266,7 @@ def _clean_up(state: State, ctx: Context) -> State:
 
 def _roll_back(state: State, ctx: Context) -> State:
     stop_copies(state, ctx)
-    databases.discard(ctx.cfg, ctx.dbs, ctx.plan(state.target))
+    databases.discard(ctx.cfg, ctx.dbs, ctx.plan(state, TARGET))
     return dataclasses.replace(state, phase=Phase.FAILED)
 
 
@@ -279,7 +308,7 @@ def run(
 ) -> State:
     """Advance until Completed or Failed, persisting after every change of phase."""
     while state.running:
-        state = _phase(state, ctx, poll)
+        state = _phase(state, ctx, poll).ended(dt.datetime.now(dt.UTC))
         persist(state)
         if ctx.pause:
             time.sleep(ctx.pause)

@@ -2,8 +2,9 @@
 
 Pure data: `decide` reads it to start, resume or leave a migration, `migration` advances it one
 phase at a time, and `status` writes it back. `from_status` and `to_status` keep the JSON keys
-of the status block (phase, source, target, started, generation, rowsCopied,
-replicationLagBytes, writeBlockMs, reason, message), so an operator of any version resumes it.
+of the status block (phase, source, target, sourceServer, targetServer, started, finished,
+durationMs, generation, rowsCopied, replicationLagBytes, writeBlockMs, reason, message), so an
+operator of any version resumes it; `history_entry` is its line in `status.moves`.
 Tenants can read that block: its message is neutral, and the raw detail of a failure (`detail`)
 is never stored, only logged and posted as an Event for admins.
 """
@@ -12,7 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from tenantry_core import enums
@@ -25,9 +26,13 @@ TERMINAL = frozenset({Phase.COMPLETED, Phase.FAILED})
 _STAMP = "%Y-%m-%dT%H:%M:%SZ"
 
 
-def supported(source: Isolation, target: Isolation) -> bool:
-    """Whether a live migration can move a tenant's data from `source` to `target` (the move
-    matrix of `moves`)."""
+def supported(
+    source: Isolation, target: Isolation, source_server: str = "", target_server: str = ""
+) -> bool:
+    """Whether a live migration can move a tenant's data from `source` on `source_server` to
+    `target` on `target_server` (the move matrix of `moves`)."""
+    if source is target:
+        return source in moves.SAME_KIND and bool(target_server) and source_server != target_server
     return (source, target) in moves.LIVE
 
 
@@ -46,6 +51,10 @@ class MigrationState:
     message: str = ""  # neutral: no host, port or raw database error
     reason: str = ""  # CamelCase, set when the migration failed
     detail: str = dataclasses.field(default="", compare=False)  # for admins; not in status
+    source_server: str = ""  # the pool shard or silo server it moves from
+    target_server: str = ""  # ... and to ("": the provisioner's choice, known once provisioned)
+    finished: dt.datetime | None = None
+    duration_ms: int | None = None
 
     @property
     def running(self) -> bool:
@@ -58,13 +67,17 @@ class MigrationState:
             phase=Phase(block["phase"]),
             source=Isolation(block["source"]),
             target=Isolation(block["target"]),
-            started=dt.datetime.strptime(str(block["started"]), _STAMP).replace(tzinfo=dt.UTC),
+            started=_parse(block["started"]) or dt.datetime.now(dt.UTC),
             generation=int(block["generation"]),
             rows_copied=int(block.get("rowsCopied") or 0),
             replication_lag_bytes=None if lag is None else int(lag),
             write_block_ms=None if blocked is None else int(blocked),
             message=str(block.get("message") or ""),
             reason=str(block.get("reason") or ""),
+            source_server=str(block.get("sourceServer") or ""),
+            target_server=str(block.get("targetServer") or ""),
+            finished=_parse(block.get("finished")),
+            duration_ms=None if block.get("durationMs") is None else int(block["durationMs"]),
         )
 
     def to_status(self) -> dict[str, Any]:
@@ -72,7 +85,11 @@ class MigrationState:
             "phase": self.phase.value,
             "source": self.source.value,
             "target": self.target.value,
-            "started": self.started.astimezone(dt.UTC).strftime(_STAMP),
+            "sourceServer": self.source_server,
+            "targetServer": self.target_server,
+            "started": _stamp(self.started),
+            "finished": None if self.finished is None else _stamp(self.finished),
+            "durationMs": self.duration_ms,
             "generation": self.generation,
             "rowsCopied": self.rows_copied,
             "replicationLagBytes": self.replication_lag_bytes,
@@ -80,6 +97,50 @@ class MigrationState:
             "message": self.message,
             "reason": self.reason,
         }
+
+    def ended(self, now: dt.datetime) -> MigrationState:
+        """The state stamped with when it finished (once: a repeat keeps the first stamp)."""
+        if self.running or self.finished is not None:
+            return self
+        now = now.replace(microsecond=0)
+        elapsed = int((now - self.started).total_seconds() * 1000)
+        return dataclasses.replace(self, finished=now, duration_ms=max(elapsed, 0))
+
+    def history_entry(self) -> dict[str, Any]:
+        """Its line in `status.moves` (a finished move)."""
+        return {
+            "source": self.source.value,
+            "sourceServer": self.source_server,
+            "target": self.target.value,
+            "targetServer": self.target_server,
+            "started": _stamp(self.started),
+            "finished": _stamp(self.finished or self.started),
+            "result": "Completed" if self.phase is Phase.COMPLETED else "Failed",
+            "rowsCopied": self.rows_copied,
+            "writeBlockMs": self.write_block_ms,
+            "durationMs": self.duration_ms or 0,
+            "reason": self.reason,
+        }
+
+
+HISTORY = 10  # moves kept in status.moves
+
+
+def with_history(moves_so_far: Sequence[Mapping[str, Any]], ended: MigrationState) -> list[Any]:
+    """`status.moves` once `ended` finished: newest last, at most HISTORY, each move once."""
+    entry = ended.history_entry()
+    kept = [m for m in moves_so_far if m.get("started") != entry["started"]]
+    return [*kept, entry][-HISTORY:]
+
+
+def _stamp(when: dt.datetime) -> str:
+    return when.astimezone(dt.UTC).strftime(_STAMP)
+
+
+def _parse(text: object) -> dt.datetime | None:
+    if not text:
+        return None
+    return dt.datetime.strptime(str(text), _STAMP).replace(tzinfo=dt.UTC)
 
 
 def stored(status: Mapping[str, Any]) -> MigrationState | None:
@@ -89,7 +150,13 @@ def stored(status: Mapping[str, Any]) -> MigrationState | None:
 
 
 def begin(
-    source: Isolation, target: Isolation, *, generation: int, now: dt.datetime
+    source: Isolation,
+    target: Isolation,
+    *,
+    generation: int,
+    now: dt.datetime,
+    source_server: str = "",
+    target_server: str = "",
 ) -> MigrationState:
     """A new migration, at its first phase."""
     return MigrationState(
@@ -98,4 +165,6 @@ def begin(
         target=target,
         started=now.replace(microsecond=0),
         generation=generation,
+        source_server=source_server,
+        target_server=target_server,
     )

@@ -121,6 +121,13 @@ class Provisioning:
     parameters: Mapping[str, str] = field(default_factory=dict)
 
 
+class PlacementPolicy(enum.StrEnum):
+    """How a Tier spreads its new pooled tenants over the pool shards it may use (`placement`)."""
+
+    FEWEST_TENANTS = "FewestTenants"
+    LEAST_ROWS = "LeastRows"
+
+
 @dataclass(frozen=True)
 class Tier:
     name: str
@@ -134,6 +141,8 @@ class Tier:
     features: tuple[str, ...] = ()
     replicas: int = 1
     revision: str = ""
+    placement_policy: PlacementPolicy = PlacementPolicy.FEWEST_TENANTS  # spec.placement.policy
+    placement_servers: tuple[str, ...] = ()  # spec.placement.servers; empty: every shard
 
     @classmethod
     def from_body(cls, body: Mapping[str, Any]) -> Tier:
@@ -141,6 +150,7 @@ class Tier:
         quota = dict(spec.get("quota") or {})
         limits = dict(spec.get("limits") or {})
         database = dict(spec.get("database") or {})
+        placement = dict(spec.get("placement") or {})
         return cls(
             name=str(body["metadata"]["name"]),
             isolation=Isolation(spec["isolation"]),
@@ -176,6 +186,8 @@ class Tier:
             features=tuple(spec.get("features") or ()),
             replicas=int(spec.get("replicas", 1)),
             revision=revision_of(spec),
+            placement_policy=PlacementPolicy(placement.get("policy") or "FewestTenants"),
+            placement_servers=tuple(str(s) for s in placement.get("servers") or ()),
         )
 
 
@@ -199,12 +211,16 @@ class Tenant:
     restore_from_any: bool = False  # annotation: restoreFrom may name another Tenant's snapshot
     adopt_retained_from: str = ""  # the uid of a deleted Tenant whose retained data to take over
     placement: Isolation | None = None  # where the operator last placed the data (status)
+    server: str | None = None  # the server the data is on now (status)
+    wanted_isolation: Isolation | None = None  # spec.placement.isolation: overrides the Tier's
+    wanted_server: str = ""  # spec.placement.server
     restored_from: str = ""  # the snapshot whose rows were loaded already (status)
 
     @classmethod
     def from_body(cls, body: Mapping[str, Any]) -> Tenant:
         meta, spec = body["metadata"], dict(body.get("spec") or {})
         status = dict(body.get("status") or {})
+        wanted = dict(spec.get("placement") or {})
         return cls(
             tenant_key=identity.parse(str(meta["name"])),
             uid=str(meta.get("uid", "")),
@@ -221,6 +237,9 @@ class Tenant:
             == "true",
             adopt_retained_from=str(spec.get("adoptRetainedFrom") or ""),
             placement=Isolation(placed) if (placed := status.get("placement")) else None,
+            server=str(status["server"]) if status.get("server") else None,
+            wanted_isolation=Isolation(w) if (w := wanted.get("isolation")) else None,
+            wanted_server=str(wanted.get("server") or ""),
             restored_from=str(status.get("restoredFrom") or ""),
         )
 

@@ -10,11 +10,12 @@ whether a move is supported, and unit tests check the paths. Two kinds of hop ex
   `mirror`). Logical replication cannot do this: inside one database a subscription would
   apply to the very table it publishes.
 
-Pool and bridge share the pool database, so pool ↔ bridge is one MIRROR hop; pool ↔ silo keeps
-`public` on both ends, so one REPLICATE hop. Bridge ↔ silo changes both the database and the
-schema: the rows pass through a staging schema named like the bridge schema inside the silo
-database (never in the pool database, whose `public` holds every pooled tenant), replicated on
-one side of it and mirrored on the other.
+Pool and bridge on one pool shard share its database, so pool ↔ bridge there is one MIRROR hop;
+pool ↔ silo, and pool → pool or bridge → bridge on another shard, keep the schema name on both
+ends, so one REPLICATE hop. A move that changes both the database and the schema (bridge ↔
+silo, pool ↔ bridge across shards) passes the rows through a staging schema named like the
+bridge schema, in the database whose end is `public` (never `public` itself, which in a pool
+shard holds every pooled tenant), replicated on one side of it and mirrored on the other.
 """
 
 from __future__ import annotations
@@ -58,21 +59,29 @@ def in_pool_database(isolation: Isolation) -> bool:
 
 
 def path(
-    source: Isolation, source_schema: str, target: Isolation, target_schema: str
+    source: Isolation,
+    source_schema: str,
+    target: Isolation,
+    target_schema: str,
+    *,
+    same_database: bool | None = None,
 ) -> tuple[Hop, ...]:
     """The hops, in the order the rows flow, that take a tenant's tables from `source_schema`
-    of its source placement's database to `target_schema` of its target's."""
+    of its source placement's database to `target_schema` of its target's. `same_database`:
+    whether both ends are in one database (default: both pooled, on one pool shard)."""
+    if same_database is None:
+        same_database = in_pool_database(source) and in_pool_database(target)
     start, end = End(Db.SOURCE, source_schema), End(Db.TARGET, target_schema)
-    if in_pool_database(source) and in_pool_database(target):
+    if same_database:
         if source_schema == target_schema:
             raise ValueError(f"{source} and {target} are the same tables: nothing to move")
         return (Hop(Kind.MIRROR, start, end),)
     if source_schema == target_schema:
         return (Hop(Kind.REPLICATE, start, end),)
-    if not in_pool_database(target):  # stage in the target's database, under the source's name
+    if source_schema != "public":  # stage in the target's database, under the source's name
         staged = End(Db.TARGET, source_schema)
         return (Hop(Kind.REPLICATE, start, staged), Hop(Kind.MIRROR, staged, end))
-    staged = End(Db.SOURCE, target_schema)  # the source is the silo: stage there
+    staged = End(Db.SOURCE, target_schema)  # the source's tables are `public`: stage there
     return (Hop(Kind.MIRROR, start, staged), Hop(Kind.REPLICATE, staged, end))
 
 
@@ -82,5 +91,7 @@ def staging(hops: tuple[Hop, ...]) -> End | None:
     return hops[0].target if len(hops) > 1 else None
 
 
-# The move matrix: every direction between two different placements is live.
+# The move matrix: every direction between two different placements is live, and so is a move
+# between two pool shards of the same pooled placement (a REPLICATE hop, one schema name).
 LIVE = frozenset((s, t) for s in Isolation for t in Isolation if s is not t)
+SAME_KIND = frozenset({Isolation.POOL, Isolation.BRIDGE})

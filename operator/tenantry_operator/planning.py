@@ -18,7 +18,7 @@ from typing import Any
 import yaml
 
 from tenantry_core import identity, resources
-from tenantry_operator import model
+from tenantry_operator import model, settings
 
 TEMPLATES = Path(__file__).resolve().parents[2] / "templates"
 SECRET_NAME = "tenant-db"  # noqa: S105 - a name, not a secret
@@ -90,9 +90,9 @@ def plan_namespace(tenant: model.Tenant, tier: model.Tier) -> list[dict[str, Any
 class DatabasePlan:
     """Where the tenant's data lives and how it is reached, for any placement.
 
-    pool: rows in the shared pool database's public schema; bridge: a schema of its own in the
-    pool database; silo: a dedicated database, named `database`, on a server the provisioner
-    picks."""
+    pool: rows in the public schema of a pool shard (`server`); bridge: a schema of its own in
+    a pool shard; silo: a dedicated database, named `database`, on a server the provisioner
+    picks (`server` is empty: the provisioner knows where)."""
 
     tenant_key: identity.TenantKey
     role: str
@@ -102,13 +102,30 @@ class DatabasePlan:
     database: str | None
     suspended: bool
     limits: model.DatabaseLimits = field(default_factory=model.DatabaseLimits)  # the Tier's
+    server: str = settings.HOME_SHARD  # the pool shard of a pool or bridge placement
+
+
+def shard_of(tenant: model.Tenant, placement: model.Isolation, server: str | None = None) -> str:
+    """The pool shard of the tenant's data in a pooled `placement`: `server` when given, else
+    the one its status records for its current pooled placement, else the home shard."""
+    if placement is model.Isolation.SILO:
+        return ""
+    if server:
+        return server
+    pooled = tenant.placement is not None and tenant.placement is not model.Isolation.SILO
+    return tenant.server if pooled and tenant.server else settings.HOME_SHARD
 
 
 def plan_database(
-    tenant: model.Tenant, placement: model.Isolation, *, tier: model.Tier | None = None
+    tenant: model.Tenant,
+    placement: model.Isolation,
+    *,
+    tier: model.Tier | None = None,
+    server: str | None = None,
 ) -> DatabasePlan:
-    """The tenant's data in `placement`; the role's limits are the Tier's when it is given
-    (offboarding and a migration's target need none)."""
+    """The tenant's data in `placement` (on pool shard `server`, by default the one it is on);
+    the role's limits are the Tier's when it is given (offboarding and a migration's target
+    need none)."""
     key = tenant.tenant_key
     schema = model.bridge_schema(key) if placement is model.Isolation.BRIDGE else "public"
     database = model.silo_database(key) if placement is model.Isolation.SILO else None
@@ -121,6 +138,7 @@ def plan_database(
         database=database,
         suspended=tenant.suspended,
         limits=tier.database if tier is not None else model.DatabaseLimits(),
+        server=shard_of(tenant, placement, server),
     )
 
 
@@ -131,6 +149,7 @@ class Endpoint:
     host: str
     port: int
     database: str
+    server: str = ""  # the declared server's name: a pool shard's, or a silo server's host:port
 
 
 def connection_url(plan: DatabasePlan, endpoint: Endpoint, password: str) -> str:

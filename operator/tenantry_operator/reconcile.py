@@ -13,9 +13,11 @@ Tenant's trace, a child span per step (`traces`).
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
+
+import psycopg
 
 from tenantry_core import resources
 from tenantry_operator import (
@@ -30,6 +32,7 @@ from tenantry_operator import (
     postgres,
     provisioner,
     routes,
+    servers,
     settings,
     snapshots,
     status,
@@ -103,11 +106,24 @@ def _reconcile(
     obs = replace(
         obs, tier_revision=tier.revision, namespace_name=tenant.namespace, namespace=namespace
     )
-    decision = decide.decide(tenant, tier, migration_state.stored(recorded), now)
+    decision = decide.decide(
+        tenant,
+        tier,
+        migration_state.stored(recorded),
+        now,
+        pool_shards=cfg.shard_names,
+        silo_servers=[provisioner.Server.from_url(url).name for url in cfg.silo_urls],
+    )
     if obs.namespace.ok and (to_run := decision.to_run) is not None:
         with traces.step("migration", tenant) as step:
             moved = steps.migrate(
-                body, tenant=tenant, state=to_run, previous=previous, cfg=cfg, dbs=dbs
+                body,
+                tenant=tenant,
+                state=to_run,
+                previous=previous,
+                history=list(recorded.get("moves") or []),
+                cfg=cfg,
+                dbs=dbs,
             )
             step.span.set_attributes(traces.phase_attributes(tenant, to_run.phase, moved.state))
         decision = decide.settle(decision, moved.state)
@@ -144,7 +160,13 @@ def _ensure_data(
     placement = obs.decision.placement
     if obs.waiting is not None:
         return replace(obs, database=SERVING_FROM_SOURCE, placement=placement.value)
-    plan = planning.plan_database(tenant, placement, tier=tier)
+    server = obs.decision.server or None  # where a move this reconcile ran left it
+    if tenant.placement is None and placement is not model.Isolation.SILO:
+        placed = steps.place_new(tenant, tier, cfg=cfg)
+        if isinstance(placed, conditions.StepResult):
+            return replace(obs, database=placed)
+        server = placed
+    plan = planning.plan_database(tenant, placement, tier=tier, server=server)
     refused = steps.ensure_adopted(tenant, plan=plan, cfg=cfg, dbs=dbs)
     if refused is not None:
         return replace(obs, database=refused)
@@ -202,11 +224,24 @@ def offboard_tenant(
         return offboarded
 
 
-def prepare_platform(cfg: settings.OperatorSettings) -> None:
-    """The shared pool database, once per operator start; Unavailable while it does not answer."""
+def prepare_platform(
+    cfg: settings.OperatorSettings, silos: Sequence[provisioner.Server] = ()
+) -> None:
+    """Every pool shard and the catalog of servers, once per operator start; Unavailable while
+    a shard does not answer."""
     try:
         databases.ensure_platform(cfg)
+        servers.declare(cfg, silos)
     except postgres.DatabaseUnavailable as exc:
+        raise Unavailable(str(exc)) from exc
+    refresh_servers(cfg, silos)
+
+
+def refresh_servers(cfg: settings.OperatorSettings, silos: Sequence[provisioner.Server]) -> None:
+    """The tenants and rows of each declared server in `tenantry.servers`."""
+    try:
+        servers.refresh(cfg, silos)
+    except (postgres.DatabaseUnavailable, psycopg.Error) as exc:
         raise Unavailable(str(exc)) from exc
 
 

@@ -85,10 +85,13 @@ def retain(
     retained; returns the database that now holds the data."""
     name = model.retained_name(uid)
     pool_url = cfg.admin_url(cfg.pool_database)
-    servers = [pool_url]
-    with postgres.connect(pool_url) as conn:
-        grants.stop_logins(conn, plan.role)
-    database = cfg.pool_database
+    shard = plan.server or settings.HOME_SHARD  # a pooled tenant's data is on its shard
+    servers = [pool_url, cfg.shard_url(shard)]
+    for server_url in dict.fromkeys(servers):
+        with postgres.connect(server_url) as conn:
+            grants.stop_logins(conn, plan.role)
+    database = cfg.shard_database(shard)
+    pool_url = cfg.shard_url(shard)
     if plan.placement is model.Isolation.SILO:
         assert plan.database is not None
         if (found := dbs.locate(plan.database)) is not None:
@@ -129,7 +132,7 @@ def adopt(
     True if there was any to move. AdoptionRefused when it is in another placement or the
     tenant has data of its own there."""
     name = model.retained_name(uid)
-    pool_url = cfg.admin_url(cfg.pool_database)
+    pool_url = cfg.shard_url(plan.server or settings.HOME_SHARD)  # retained on the plan's shard
     kept = dbs.locate(name)
     for database in (kept, dbs.locate(plan.database) if plan.database else None):
         if database is not None:
@@ -183,7 +186,7 @@ def has_own_data(
     if plan.placement is model.Isolation.SILO:
         assert plan.database is not None
         return dbs.locate(plan.database) is not None
-    with postgres.connect(cfg.admin_url(cfg.pool_database)) as conn:
+    with postgres.connect(cfg.shard_url(plan.server)) as conn:
         if plan.placement is model.Isolation.BRIDGE:
             return _schema_exists(conn, plan.schema)
         return postgres.role_exists(conn, plan.role) or _has_rows(conn, "public", plan.tenant_key)

@@ -12,6 +12,8 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from tenantry_core import schema, urls
 
+HOME_SHARD = "main"  # the pool shard holding the routing catalog and the migration fence
+
 
 class OperatorSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="TENANTRY_", extra="ignore", populate_by_name=True)
@@ -27,6 +29,9 @@ class OperatorSettings(BaseSettings):
     # Superuser URLs of the servers silo databases may be placed on (JSON list); default: the
     # pool's server.
     silo_servers: list[str] = []
+    # More pool shards beside the home one (`main`: the admin URL's server, `pool_database`):
+    # a JSON object of shard name to a superuser URL including the shard's database.
+    pool_shards: dict[str, str] = {}
     # Where Snapshot deletions write their pg_dump archives, and restoreFrom reads them.
     snapshot_dir: Path = Path("/var/lib/tenantry/snapshots")
     # The app plane a silo tenant's dedicated Deployment runs, and the public key it verifies
@@ -72,6 +77,34 @@ class OperatorSettings(BaseSettings):
         if "sslmode=" not in url and host in {"127.0.0.1", "localhost", "::1"}:
             url += ("&" if "?" in url else "?") + "sslmode=disable"
         return url
+
+    @property
+    def silo_urls(self) -> list[str]:
+        """Superuser URLs of the silo servers: the declared ones, else the pool's server."""
+        return self.silo_servers or [self.admin_url()]
+
+    def shard_url(self, server: str) -> str:
+        """A superuser URL of the pool shard named `server` (`main`: the home pool database);
+        KeyError for a shard not declared."""
+        if server == HOME_SHARD:
+            return self.admin_url(self.pool_database)
+        return self.pool_shards[server]
+
+    def shard_database(self, server: str) -> str:
+        """The database name of a pool shard."""
+        return urlsplit(self.shard_url(server)).path.lstrip("/") or "postgres"
+
+    def shard_address(self, server: str) -> tuple[str, int]:
+        """Where a pool shard answers, as written into tenants' Secrets and routing rows."""
+        if server == HOME_SHARD:
+            return self.public_host, self.public_port
+        parts = urlsplit(self.shard_url(server))
+        return parts.hostname or "127.0.0.1", parts.port or 5432
+
+    @property
+    def shard_names(self) -> tuple[str, ...]:
+        """Every pool shard, the home one first."""
+        return (HOME_SHARD, *(n for n in self.pool_shards if n != HOME_SHARD))
 
     @property
     def public_host(self) -> str:

@@ -1,11 +1,12 @@
 """Pure status computation: everything the operator writes into a Tenant's status.
 
 `compute` turns what one reconcile observed into the whole status: the conditions (by the rules
-of `conditions`), the phase, the placement, and the migration, database, restoredFrom,
+of `conditions`), the phase, the placement and server, and the migration, database, restoredFrom,
 tierRevision and namespace blocks; `drift_event` names what a reconcile restored.
-`migration_progress` is the patch and Event a running live
-migration posts after each phase; `deleting` is the delete handler's status. Used by
-`reconcile`, the reconcile steps and `handlers`; unit tests feed it literal observations.
+`migration_progress` is the patch and Event a running live migration posts after each phase
+(with its line in the history `moves` once it ended); `deleting` is the delete handler's
+status. Used by `reconcile`, the reconcile steps and `handlers`; unit tests feed it literal
+observations.
 """
 
 from __future__ import annotations
@@ -87,7 +88,15 @@ def _placement(
         migrating = conditions.StepResult(
             True, conditions.Reason.MIGRATION_IN_PROGRESS, f"{last.phase}: waiting: {obs.waiting}"
         )
-    if decision.placement is not decision.wanted:
+    if decision.refused:
+        required = conditions.StepResult(
+            True,
+            conditions.Reason.UNKNOWN_SERVER,
+            f"spec.placement: {decision.refused}; the tenant stays on {decision.placement} on "
+            f"{decision.server or 'its server'} (its data is untouched)",
+        )
+    elif decision.elsewhere:
+        where = f" on {decision.wanted_server}" if decision.wanted_server else ""
         how = (
             "a live migration failed; change the Tenant to try again"
             if decision.failed
@@ -98,8 +107,8 @@ def _placement(
         required = conditions.StepResult(
             True,
             conditions.Reason.ISOLATION_CHANGED,
-            f"Tier {decision.tier!r} uses {decision.wanted} isolation; the tenant stays on "
-            f"{decision.placement}: {how} (its data is untouched)",
+            f"Tier {decision.tier!r} uses {decision.wanted} isolation{where}; the tenant stays "
+            f"on {decision.placement}: {how} (its data is untouched)",
         )
     return required, migrating, failed
 
@@ -160,6 +169,8 @@ def compute(
         result["migration"] = obs.migration.to_status()
     if obs.data is not None:
         result["database"] = database(*obs.data)
+        if obs.data[1].server:
+            result["server"] = obs.data[1].server
     if obs.restored_from is not None:
         result["restoredFrom"] = obs.restored_from
     return result
@@ -217,10 +228,12 @@ def migration_progress(
     state: migration_state.MigrationState,
     previous: Sequence[Mapping[str, Any]],
     now: dt.datetime,
+    moves: Sequence[Mapping[str, Any]] = (),
 ) -> Progress:
     """The migration block and a Migrating condition that says the phase; once routing points
-    at the target (CleaningUp, Completed), the placement too. The state's raw detail goes into
-    the Event only: tenants read status."""
+    at the target (CleaningUp, Completed), the placement and server too; once it ended, its
+    line in the history `moves` (status.moves so far). The state's raw detail goes into the
+    Event only: tenants read status."""
     stamp = now.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     kept = [c for c in previous if c.get("type") != conditions.ConditionType.MIGRATING]
     migrating = {
@@ -233,14 +246,23 @@ def migration_progress(
     patch: dict[str, Any] = {"migration": state.to_status(), "conditions": [*kept, migrating]}
     if state.phase in (MigrationPhase.CLEANING_UP, MigrationPhase.COMPLETED):
         patch["placement"] = state.target.value
+        if state.target_server:
+            patch["server"] = state.target_server
+    if not state.running:
+        patch["moves"] = migration_state.with_history(moves, state)
     failed = state.phase in (MigrationPhase.ROLLING_BACK, MigrationPhase.FAILED)
     detail = f" ({state.detail})" if state.detail else ""  # Events are for admins
     event = conditions.Event(
         "Warning" if failed else "Normal",
         f"Migration{state.phase}",
-        f"{state.source} → {state.target}: {state.message}{detail}",
+        f"{_end(state.source, state.source_server)} → {_end(state.target, state.target_server)}: "
+        f"{state.message}{detail}",
     )
     return Progress(patch, event)
+
+
+def _end(placement: enums.Isolation, server: str) -> str:
+    return f"{placement} on {server}" if server else str(placement)
 
 
 @dataclass(frozen=True)

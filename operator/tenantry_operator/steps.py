@@ -31,13 +31,16 @@ from tenantry_operator import (
     provisioner,
     retention,
     routes,
+    servers,
     settings,
     snapshots,
     status,
 )
+from tenantry_operator import placement as placement_policy
 
 Body = Mapping[str, Any]  # the Tenant as kopf passed it: its children's owner
 StepResult = conditions.StepResult
+Phase = migration_state.Phase
 Reason = conditions.Reason
 log = logging.getLogger(__name__)
 # Conditions are read by tenants: a database's own words (hosts, ports, errors) go to the log.
@@ -87,6 +90,7 @@ def migrate(
     tenant: model.Tenant,
     state: migration_state.MigrationState,
     previous: list[dict[str, Any]],
+    history: list[dict[str, Any]],
     cfg: settings.OperatorSettings,
     dbs: provisioner.DatabaseProvisioner,
 ) -> Migrated:
@@ -98,7 +102,7 @@ def migrate(
     )
 
     def persist(new: migration_state.MigrationState) -> None:
-        progress = status.migration_progress(new, previous, dt.datetime.now(dt.UTC))
+        progress = status.migration_progress(new, previous, dt.datetime.now(dt.UTC), history)
         apply.patch_status(tenant.tenant_key, progress.patch)
         apply.post_event(body, progress.event)
         if new.detail:  # the raw words of a failure are a warning; a target's address is not
@@ -153,14 +157,36 @@ def ensure_database(
         return _logged(tenant, Reason.DATABASE_UNAVAILABLE, UNAVAILABLE, exc), None
     except psycopg.Error as exc:
         return _logged(tenant, Reason.DATABASE_FAILED, FAILED, exc), None
+    shard = f"{endpoint.database} (pool shard {plan.server})"
     where = {
-        model.Isolation.POOL: f"rows under row-level security in {cfg.pool_database}",
-        model.Isolation.BRIDGE: f"schema {plan.schema} in {cfg.pool_database}",
+        model.Isolation.POOL: f"rows under row-level security in {shard}",
+        model.Isolation.BRIDGE: f"schema {plan.schema} in {shard}",
         model.Isolation.SILO: f"database {plan.database} of its own",
     }[plan.placement]
     changed += [rerouted] if rerouted else []
     done = StepResult(True, Reason.PROVISIONED, f"role {plan.role}, {where}", tuple(changed))
     return done, endpoint
+
+
+def place_new(
+    tenant: model.Tenant,
+    tier: model.Tier,
+    *,
+    cfg: settings.OperatorSettings,
+) -> str | StepResult:
+    """The pool shard of a new pool or bridge tenant: the one status records (chosen by an
+    earlier reconcile), else the placement policy's choice, recorded in `status.server` before
+    any data is made there; a refusal when the Tenant or its Tier names an unknown server."""
+    if tenant.server:
+        return tenant.server
+    try:
+        chosen = placement_policy.pooled_server(tenant, tier, cfg.shard_names, servers.loads(cfg))
+    except placement_policy.UnknownServer as exc:
+        return StepResult(False, Reason.UNKNOWN_SERVER, str(exc))
+    except postgres.DatabaseUnavailable as exc:
+        return _logged(tenant, Reason.DATABASE_UNAVAILABLE, UNAVAILABLE, exc)
+    apply.patch_status(tenant.tenant_key, {"server": chosen})
+    return chosen
 
 
 def ensure_adopted(
@@ -266,18 +292,23 @@ def end_migration(
     state: migration_state.MigrationState,
     cfg: settings.OperatorSettings,
     dbs: provisioner.DatabaseProvisioner,
-) -> model.Isolation:
+) -> planning.DatabasePlan:
     """For a Tenant being deleted: stop its live migration's copies (subscription, slot and
     publication, triggers, staging schema), and discard the copy it is not served from (a
     target not switched to, or a kept source); returns where it is served from. Idempotent, in
     an order a repeat finds."""
     ctx = migration.Context(cfg, dbs, tenant, "")
     migration.stop_copies(state, ctx)
-    switched = routes.routed_to(ctx.pool_url, tenant.tenant_key, state.target)
+    switched = ctx.switched(state)
     current, stale = databases.offboarding_copies(placement, state, switched)
-    if stale is not None:
-        databases.discard(cfg, dbs, planning.plan_database(tenant, stale))
-    return current
+    if stale is None:
+        return planning.plan_database(tenant, current)
+    after = switched or state.phase in (Phase.CLEANING_UP, Phase.COMPLETED)
+    served, other = (migration.TARGET, migration.SOURCE)
+    if not after:
+        served, other = other, served
+    databases.discard(cfg, dbs, ctx.plan(state, other))
+    return ctx.plan(state, served)
 
 
 def offboard_data(
@@ -295,10 +326,10 @@ def offboard_data(
         return status.Offboarded(
             "no placement was recorded; any role and routing row of the tenant are disabled"
         )
-    placement = tenant.placement
+    plan = planning.plan_database(tenant, tenant.placement)
     if state is not None:
-        placement = end_migration(tenant, placement, state=state, cfg=cfg, dbs=dbs)
-    plan = replace(planning.plan_database(tenant, placement), suspended=True)
+        plan = end_migration(tenant, tenant.placement, state=state, cfg=cfg, dbs=dbs)
+    plan = replace(plan, suspended=True)
     if tenant.deletion_policy is model.DeletionPolicy.RETAIN:
         database = retention.retain(cfg, dbs, plan, tenant.uid)
         name = model.retained_name(tenant.uid)

@@ -1,5 +1,6 @@
 """The placement decision, from literal Tenant and Tier specs and the migration status records."""
 
+import dataclasses
 import datetime as dt
 from typing import Any
 
@@ -61,7 +62,7 @@ def test_a_tier_asking_for_a_silo_starts_a_migration() -> None:
     assert decision.action is decide.Action.START
     assert decision.placement is model.Isolation.POOL  # until the migration completes
     assert decision.to_run == migration_state.begin(
-        model.Isolation.POOL, model.Isolation.SILO, generation=3, now=NOW
+        model.Isolation.POOL, model.Isolation.SILO, generation=3, now=NOW, source_server="main"
     )
     assert "its live migration is under way" in migration_required(decision)["message"]
 
@@ -134,3 +135,77 @@ def test_settle_moves_the_placement_once_completed() -> None:
     assert migration_required(done)["status"] == "False"
     failed = decide.settle(decision, stored(Phase.FAILED))
     assert (failed.placement, failed.failed) == (model.Isolation.POOL, True)
+
+
+def placed(placement: str, at: str | None = None, **wanted: str) -> model.Tenant:
+    body: dict[str, Any] = {
+        "metadata": {"name": "acme", "generation": 5},
+        "spec": {"tier": "ent", "placement": wanted},
+        "status": {"placement": placement, **({"server": at} if at else {})},
+    }
+    return model.Tenant.from_body(body)
+
+
+SHARDS = ("main", "shard-b", "shard-c")
+
+
+def test_naming_another_shard_starts_a_same_kind_move() -> None:
+    decision = decide.decide(
+        placed("pool", "main", server="shard-b"), tier("pool"), None, NOW, pool_shards=SHARDS
+    )
+    assert decision.action is decide.Action.START
+    run = decision.to_run
+    assert run is not None
+    assert (run.source, run.source_server, run.target, run.target_server) == (
+        model.Isolation.POOL,
+        "main",
+        model.Isolation.POOL,
+        "shard-b",
+    )
+    assert "on shard-b" in migration_required(decision)["message"]
+    done = decide.settle(decision, dataclasses.replace(run, phase=Phase.COMPLETED))
+    assert (done.placement, done.server) == (model.Isolation.POOL, "shard-b")
+
+
+def test_the_tenants_isolation_overrides_the_tier_and_stays_on_its_shard() -> None:
+    decision = decide.decide(
+        placed("pool", "shard-c", isolation="bridge"), tier("pool"), None, NOW, pool_shards=SHARDS
+    )
+    assert decision.to_run is not None
+    assert (decision.to_run.target, decision.to_run.target_server) == (
+        model.Isolation.BRIDGE,
+        "shard-c",
+    )
+    out_of_silo = decide.decide(placed("silo", "db:5432"), tier("pool"), None, NOW)
+    assert out_of_silo.to_run is not None
+    assert out_of_silo.to_run.target_server == "main"
+
+
+def test_an_unknown_server_is_refused_and_nothing_moves() -> None:
+    for tenant_, isolation in (
+        (placed("pool", "main", server="shard-z"), "pool"),
+        (placed("pool", "main", server="shard-b"), "silo"),  # a shard is no silo server
+    ):
+        decision = decide.decide(
+            tenant_, tier(isolation), None, NOW, pool_shards=SHARDS, silo_servers=("db:5432",)
+        )
+        assert decision.to_run is None
+        required = migration_required(decision)
+        assert (required["status"], required["reason"]) == ("True", "UnknownServer")
+
+
+def test_the_same_server_named_again_moves_nothing_and_silo_to_silo_is_not_live() -> None:
+    same = decide.decide(
+        placed("bridge", "shard-b", server="shard-b"), tier("bridge"), None, NOW, pool_shards=SHARDS
+    )
+    assert same.to_run is None
+    assert migration_required(same)["status"] == "False"
+    silos = decide.decide(
+        placed("silo", "a:5432", server="b:5432"),
+        tier("silo"),
+        None,
+        NOW,
+        silo_servers=("a:5432", "b:5432"),
+    )
+    assert silos.to_run is None
+    assert "not supported" in migration_required(silos)["message"]

@@ -13,7 +13,11 @@ SWITCHED: dict[str, Any] = {
     "phase": "CleaningUp",
     "source": "pool",
     "target": "silo",
+    "sourceServer": "shard-b",
+    "targetServer": "db1:5432",
     "started": "2026-01-01T10:20:30Z",
+    "finished": None,
+    "durationMs": None,
     "generation": 4,
     "rowsCopied": 51,
     "replicationLagBytes": 0,
@@ -35,6 +39,8 @@ def test_status_block_round_trips_unchanged() -> None:
         replication_lag_bytes=0,
         write_block_ms=37,
         message="switched to silo; writes waited 37 ms",
+        source_server="shard-b",
+        target_server="db1:5432",
     )
     assert state.to_status() == SWITCHED
     assert list(state.to_status()) == list(SWITCHED)  # the same keys, in the same order
@@ -47,7 +53,11 @@ def test_a_new_migration_starts_provisioning_with_nothing_measured() -> None:
         "phase": "Provisioning",
         "source": "silo",
         "target": "pool",
+        "sourceServer": "",
+        "targetServer": "",
         "started": "2026-01-01T10:20:30Z",
+        "finished": None,
+        "durationMs": None,
         "generation": 2,
         "rowsCopied": 0,
         "replicationLagBytes": None,
@@ -102,3 +112,47 @@ def test_the_raw_detail_of_a_step_never_reaches_the_status_block() -> None:
     assert detailed.to_status() == failed.to_status()
     assert detailed.to_status()["reason"] == "VerificationFailed"
     assert "abc" not in str(detailed.to_status())
+
+
+def test_same_kind_moves_need_another_server_and_a_pooled_placement() -> None:
+    pool, bridge, silo = model.Isolation.POOL, model.Isolation.BRIDGE, model.Isolation.SILO
+    assert migration_state.supported(pool, pool, "main", "shard-b")
+    assert migration_state.supported(bridge, bridge, "shard-b", "main")
+    assert not migration_state.supported(bridge, bridge, "main", "main")
+    assert not migration_state.supported(pool, pool, "main", "")
+    assert not migration_state.supported(silo, silo, "db0:5432", "db1:5432")
+    assert migration_state.supported(pool, silo, "shard-b", "")
+
+
+def test_a_finished_move_is_stamped_once_and_kept_in_a_bounded_history() -> None:
+    begun = migration_state.begin(
+        model.Isolation.POOL,
+        model.Isolation.POOL,
+        generation=3,
+        now=dt.datetime(2026, 1, 1, 10, 0, 0, tzinfo=dt.UTC),
+        source_server="main",
+        target_server="shard-b",
+    )
+    assert begun.ended(dt.datetime(2026, 1, 1, 10, 0, 5, tzinfo=dt.UTC)) is begun  # running
+    done = dataclasses.replace(begun, phase=Phase.COMPLETED, rows_copied=7, write_block_ms=12)
+    ended = done.ended(dt.datetime(2026, 1, 1, 10, 0, 2, 500000, tzinfo=dt.UTC))
+    assert (ended.duration_ms, ended.to_status()["finished"]) == (2000, "2026-01-01T10:00:02Z")
+    assert ended.ended(dt.datetime(2026, 1, 1, 11, 0, 0, tzinfo=dt.UTC)) == ended
+    assert ended.history_entry() == {
+        "source": "pool",
+        "sourceServer": "main",
+        "target": "pool",
+        "targetServer": "shard-b",
+        "started": "2026-01-01T10:00:00Z",
+        "finished": "2026-01-01T10:00:02Z",
+        "result": "Completed",
+        "rowsCopied": 7,
+        "writeBlockMs": 12,
+        "durationMs": 2000,
+        "reason": "",
+    }
+    older = [{"started": f"2025-01-01T00:00:{n:02d}Z"} for n in range(12)]
+    history = migration_state.with_history(older, ended)
+    assert len(history) == migration_state.HISTORY
+    assert history[-1] == ended.history_entry()
+    assert migration_state.with_history(history, ended) == history  # recorded once

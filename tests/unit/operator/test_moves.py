@@ -79,3 +79,28 @@ def test_every_path_starts_at_the_source_ends_at_the_target_and_never_stages_in_
 def test_the_same_tables_are_no_move() -> None:
     with pytest.raises(ValueError, match="nothing to move"):
         moves.path(Isolation.POOL, "public", Isolation.BRIDGE, "public")
+
+
+def test_the_same_placement_on_another_shard_is_one_replication() -> None:
+    for schema in ("public", BRIDGE):
+        assert moves.path(
+            Isolation.POOL if schema == "public" else Isolation.BRIDGE,
+            schema,
+            Isolation.POOL if schema == "public" else Isolation.BRIDGE,
+            schema,
+            same_database=False,
+        ) == (Hop(Kind.REPLICATE, End(Db.SOURCE, schema), End(Db.TARGET, schema)),)
+
+
+def test_pool_and_bridge_on_two_shards_stage_beside_the_public_end() -> None:
+    to_bridge = moves.path(Isolation.POOL, "public", Isolation.BRIDGE, BRIDGE, same_database=False)
+    assert to_bridge == (
+        Hop(Kind.MIRROR, End(Db.SOURCE, "public"), End(Db.SOURCE, BRIDGE)),
+        Hop(Kind.REPLICATE, End(Db.SOURCE, BRIDGE), End(Db.TARGET, BRIDGE)),
+    )
+    to_pool = moves.path(Isolation.BRIDGE, BRIDGE, Isolation.POOL, "public", same_database=False)
+    assert to_pool == (
+        Hop(Kind.REPLICATE, End(Db.SOURCE, BRIDGE), End(Db.TARGET, BRIDGE)),
+        Hop(Kind.MIRROR, End(Db.TARGET, BRIDGE), End(Db.TARGET, "public")),
+    )
+    assert moves.staging(to_pool) == End(Db.TARGET, BRIDGE)

@@ -146,6 +146,7 @@ def test_database_plan_per_placement(
         schema=schema,
         database=database,
         suspended=False,
+        server="" if placement is model.Isolation.SILO else "main",  # a pool shard's name
     )
 
 
