@@ -5,9 +5,10 @@ Phases, in order: Provisioning (the target, and a staging schema if the move's p
 routing untouched) → Copying (every hop of the path of `moves`: logical replication between
 databases, `mirror` triggers and a batched copy inside one; each hop is started downstream
 first, so nothing flows into a hop before it is ready) → CatchingUp (until the replication lag
-is small; a move by mirror alone never lags) → Switching (fence the tenant's writes, let the
-target catch up, verify row counts and checksums of the source against the final target, point
-the routing row at the target, release; the old copy of a bridge or silo is frozen) →
+is small; a move by mirror alone never lags) → Switching (`fencing`: verify the bulk of the
+final target against the source while the tenant writes, then fence its writes, let the target
+catch up, check the rows changed since, point the routing row at the target, release; a fence
+that takes too long gives way and is tried again; the old copy of a bridge or silo is frozen) →
 CleaningUp (stop every hop, drop the staging schema, purge the source unless deletionPolicy is
 Retain) → Completed. A verification failure goes to RollingBack (routing stays on the source,
 the target is discarded) → Failed. Progress lives in `status.migration` (a
@@ -23,7 +24,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from tenantry_operator import (
+    changelog,
     databases,
+    fencing,
     grants,
     migration_state,
     mirror,
@@ -167,16 +170,27 @@ def _switch(state: State, ctx: Context) -> State:
     )
     source_side = ctx.need(source)
     fences = [source_side.url] if source is model.Isolation.SILO else []
+    hops = ctx.hops(state)
     try:
-        switched = replication.fenced_switch(
-            ctx.pool_url,
-            fences,
-            source_side,
-            ctx.need(target),
-            ctx.tenant.tenant_key,
-            routes.switch(target_plan, endpoint),
+        switched = fencing.switch(
+            pool_url=ctx.pool_url,
+            fence_urls=fences,
+            source=source_side,
+            target=ctx.need(target),
+            senders=[
+                ctx.need_end(state, hop.source).url
+                for hop in hops
+                if hop.kind is moves.Kind.REPLICATE
+            ],
+            tenant_key=ctx.tenant.tenant_key,
+            switch_sql=routes.switch(target_plan, endpoint),
         )
-    except replication.VerificationFailed as exc:
+    except fencing.FenceTimedOut as exc:  # routing unchanged: try again
+        return dataclasses.replace(
+            state, message="the switch gave way to the tenant's writes; trying again",
+            detail=str(exc),
+        )
+    except fencing.VerificationFailed as exc:
         return dataclasses.replace(
             state,
             phase=Phase.ROLLING_BACK,
@@ -190,7 +204,7 @@ def _switch(state: State, ctx: Context) -> State:
         state,
         phase=Phase.CLEANING_UP,
         write_block_ms=switched.write_block_ms,
-        rows_copied=switched.rows,
+        rows_copied=replication.rows(ctx.need(target), ctx.tenant.tenant_key),
         replication_lag_bytes=0,
         message=f"switched to {target}; writes waited {switched.write_block_ms} ms",
     )
@@ -208,6 +222,9 @@ def stop_copies(state: State, ctx: Context) -> None:
     still there. Idempotent; also used when a moving Tenant is deleted."""
     key = ctx.tenant.tenant_key
     hops = ctx.hops(state)
+    origin = ctx.side(state.source)
+    if origin is not None:
+        changelog.stop(origin.url, key)
     for hop in hops:
         source, target = ctx.end(state, hop.source), ctx.end(state, hop.target)
         if hop.kind is moves.Kind.REPLICATE:

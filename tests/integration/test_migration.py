@@ -128,6 +128,38 @@ def test_operator_killed_at_each_step_converges(
     assert_nothing_lost(app, running)
 
 
+def test_a_target_row_changed_behind_the_replications_back_is_caught_before_the_fence(
+    writer: tuple[str, Writer],
+    slow_operator: stack.Platform,
+    env: dict[str, str],
+    custom: client.CustomObjectsApi,
+    app: httpx.Client,
+    pool_admin: psycopg.Connection[Any],
+) -> None:
+    name, running = writer
+    support.patch_tenant(custom, name, tier="enterprise")
+    eventually(
+        functools.partial(at_phase, custom, name, "CatchingUp"), timeout=60, what="catching up"
+    )
+    # A seeded note, which the writer never changes again, altered in the copy alone.
+    server = env["TENANTRY_POSTGRES_ADMIN_URL"].rsplit("/", 1)[0]
+    silo = f"{server}/tenant_{name.replace('-', '_')}"
+    with psycopg.connect(silo, autocommit=True) as target:
+        changed = target.execute(
+            "UPDATE public.notes SET title = 'tampered' WHERE tenant_key = %s AND title = 'seed7'",
+            (name,),
+        ).rowcount
+    assert changed == 1
+    failed = migrate(custom, name, "enterprise")
+    migration = failed["status"]["migration"]
+    assert (migration["phase"], migration["reason"]) == ("Failed", "VerificationFailed")
+    assert "notes" in migration["message"]
+    assert failed["status"]["placement"] == "pool"
+    assert replication_leftovers(pool_admin, name) == []
+    running.finish()
+    assert_nothing_lost(app, running)
+
+
 def test_verification_failure_rolls_back_and_loses_nothing(
     writer: tuple[str, Writer],
     custom: client.CustomObjectsApi,
