@@ -36,6 +36,7 @@ from tenantry_operator import (
     conditions,
     keeping,
     metrics,
+    movers,
     provisioner,
     provisioners,
     reconcile,
@@ -160,6 +161,7 @@ def startup(
     settings.posting.level = logging.INFO
     settings.watching.server_timeout = 300
     settings.execution.max_workers = 8
+    movers.MOVERS.notify = SCHEDULE.soon  # a move that ended: reconcile its Tenant at once
     try:
         reconcile.prepare_platform(config())
     except reconcile.Unavailable as exc:

@@ -13,12 +13,14 @@ CleaningUp (stop every hop, drop the staging schema, purge the source unless del
 Retain) → Completed. A verification failure goes to RollingBack (routing stays on the source,
 the target is discarded) → Failed. Progress lives in `status.migration` (a
 `migration_state.MigrationState`), so an operator killed at any step continues from where it
-was. Driven by the reconcile steps; each phase runs in a span of its own (`traces.phase`).
+was. Run by a mover thread of its own (`movers`), which the reconcile steps start and observe;
+each phase runs in a span of its own (`traces.phase`).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -55,6 +57,7 @@ class Context:
     password: str
     pause: float = 0.0  # seconds between steps (demos and kill-at-each-step tests)
     filled: set[moves.Hop] = field(default_factory=set)  # mirror hops copied by this process
+    stopping: threading.Event = field(default_factory=threading.Event)  # stop after this step
 
     def plan(self, placement: model.Isolation) -> planning.DatabasePlan:
         return planning.plan_database(self.tenant, placement)
@@ -280,7 +283,7 @@ def _phase(state: State, ctx: Context, poll: float) -> State:
     """Carry out the current phase until it ends: the state it returns names the next."""
     with traces.phase(ctx.tenant, state) as span:
         ran = state.phase
-        while (new := step(state, ctx)).phase is ran:
+        while (new := step(state, ctx)).phase is ran and not ctx.stopping.is_set():
             time.sleep(poll)
             state = new
         span.set_attributes(traces.phase_attributes(ctx.tenant, ran, new))
@@ -294,10 +297,11 @@ def run(
     *,
     poll: float = 0.05,
 ) -> State:
-    """Advance until Completed or Failed, persisting after every change of phase."""
-    while state.running:
+    """Advance until Completed or Failed (or until asked to stop), persisting after every change
+    of phase."""
+    while state.running and not ctx.stopping.is_set():
         state = _phase(state, ctx, poll)
         persist(state)
         if ctx.pause:
-            time.sleep(ctx.pause)
+            ctx.stopping.wait(ctx.pause)
     return state

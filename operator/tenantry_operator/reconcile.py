@@ -2,8 +2,9 @@
 asks for, carried out by ordered steps and turned into outcomes the handlers report.
 
 A Tenant reconcile: a kept namespace taken over (`keeping`) → Tier → namespace → placement
-decision (`decide`: a live migration starts, resumes or waits; a changed isolation model it
-cannot migrate to keeps the old placement and says MigrationRequired) → credentials and data →
+decision (`decide`: a live migration starts in its own mover, goes on there, or waits; a
+changed isolation model it cannot migrate to keeps the old placement and says
+MigrationRequired) → credentials and data →
 restore → workload. A step may stop the sequence early; `status.compute` turns what was
 observed into the whole status, and the `Outcome` carries it, the Events and, for failures
 worth retrying, when to try again. A reconcile and an offboarding each run in a span under the
@@ -85,7 +86,6 @@ def _reconcile(
 ) -> Outcome:
     tenant = model.Tenant.from_body(body)
     recorded = dict(body.get("status") or {})
-    previous = list(recorded.get("conditions") or [])
     obs = status.Observation(generation=tenant.generation, suspended=tenant.suspended)
     if refused is not None:  # a kept namespace that is another tenant's
         return _outcome(replace(obs, namespace=refused), recorded, now)
@@ -104,11 +104,10 @@ def _reconcile(
         obs, tier_revision=tier.revision, namespace_name=tenant.namespace, namespace=namespace
     )
     decision = decide.decide(tenant, tier, migration_state.stored(recorded), now)
-    if obs.namespace.ok and (to_run := decision.to_run) is not None:
+    moving = obs.namespace.ok and decision.to_run is not None
+    if moving and (to_run := decision.to_run) is not None:
         with traces.step("migration", tenant) as step:
-            moved = steps.migrate(
-                body, tenant=tenant, state=to_run, previous=previous, cfg=cfg, dbs=dbs
-            )
+            moved = steps.migrate(body, tenant=tenant, state=to_run, cfg=cfg, dbs=dbs)
             step.span.set_attributes(traces.phase_attributes(tenant, to_run.phase, moved.state))
         decision = decide.settle(decision, moved.state)
         obs = replace(obs, migration=moved.state, waiting=moved.waiting)
@@ -126,7 +125,11 @@ def _reconcile(
                 )
             )
         obs = replace(obs, workload=workload)
-    return _outcome(obs, recorded, now)
+    outcome = _outcome(obs, recorded, now)
+    if moving:  # its mover writes the migration block and, once switched, the placement
+        for key in ("migration", "placement"):
+            outcome.new_status.pop(key, None)
+    return outcome
 
 
 def _ensure_data(

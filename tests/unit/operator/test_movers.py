@@ -1,0 +1,66 @@
+"""The mover threads of live moves (`tenantry_operator.movers`): bounded, one job per tenant,
+stoppable, and they say when a move ended."""
+
+from __future__ import annotations
+
+import threading
+
+from tenantry_operator import movers
+
+
+def test_at_most_limit_moves_run_and_one_per_tenant() -> None:
+    pool = movers.Movers()
+    ended: list[str] = []
+    pool.notify = ended.append
+    release = threading.Event()
+    started: list[str] = []
+
+    def job(name: str) -> movers.Job:
+        def run(stopping: threading.Event) -> None:
+            started.append(name)
+            release.wait(5)
+
+        return run
+
+    assert pool.submit("a", job("a"), limit=2) in (True, False)
+    pool.submit("b", job("b"), limit=2)
+    assert pool.submit("c", job("c"), limit=2) is False, "the third waits for a free mover"
+    pool.submit("a", job("a again"), limit=2)  # a's move runs already: not a second one
+    release.set()
+    pool.stop("c")
+    pool.stop("a")
+    pool.stop("b")
+    assert sorted(started) == ["a", "b", "c"], "c ran once a mover was free; a ran once"
+    assert sorted(ended) == ["a", "b", "c"]
+
+
+def test_stop_asks_the_move_to_stop_and_waits_for_it() -> None:
+    pool = movers.Movers()
+    seen = threading.Event()
+    began = threading.Event()
+
+    def run(stopping: threading.Event) -> None:
+        began.set()
+        if stopping.wait(5):
+            seen.set()
+
+    pool.submit("a", run, limit=1)
+    assert began.wait(5)
+    pool.stop("a")
+    assert seen.is_set()
+    pool.stop("a")  # nothing left: no error
+
+
+def test_a_failing_move_is_logged_and_another_can_start() -> None:
+    pool = movers.Movers()
+    done = threading.Event()
+    pool.notify = lambda name: done.set()
+
+    def boom(stopping: threading.Event) -> None:
+        raise RuntimeError("database gone")
+
+    pool.submit("a", boom, limit=1)
+    assert done.wait(5)
+    ran = threading.Event()
+    pool.submit("a", lambda stopping: ran.set(), limit=1)
+    assert ran.wait(5)
