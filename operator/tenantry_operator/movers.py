@@ -16,7 +16,7 @@ from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 
 log = logging.getLogger(__name__)
-Job = Callable[[threading.Event], None]  # runs one move; stops early once the event is set
+Job = Callable[[threading.Event], object]  # runs one move; stops early once the event is set
 
 
 class Movers:

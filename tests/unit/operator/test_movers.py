@@ -11,7 +11,14 @@ from tenantry_operator import movers
 def test_at_most_limit_moves_run_and_one_per_tenant() -> None:
     pool = movers.Movers()
     ended: list[str] = []
-    pool.notify = ended.append
+    all_ended = threading.Event()
+
+    def notify(name: str) -> None:
+        ended.append(name)
+        if len(ended) == 3:
+            all_ended.set()
+
+    pool.notify = notify
     release = threading.Event()
     started: list[str] = []
 
@@ -27,11 +34,21 @@ def test_at_most_limit_moves_run_and_one_per_tenant() -> None:
     assert pool.submit("c", job("c"), limit=2) is False, "the third waits for a free mover"
     pool.submit("a", job("a again"), limit=2)  # a's move runs already: not a second one
     release.set()
-    pool.stop("c")
-    pool.stop("a")
-    pool.stop("b")
+    assert all_ended.wait(5)
     assert sorted(started) == ["a", "b", "c"], "c ran once a mover was free; a ran once"
     assert sorted(ended) == ["a", "b", "c"]
+
+
+def test_stop_drops_a_queued_move() -> None:
+    pool = movers.Movers()
+    release = threading.Event()
+    ran: list[str] = []
+    pool.submit("a", lambda stopping: release.wait(5), limit=1)
+    pool.submit("b", lambda stopping: ran.append("b"), limit=1)
+    pool.stop("b")
+    release.set()
+    pool.stop("a")
+    assert ran == []
 
 
 def test_stop_asks_the_move_to_stop_and_waits_for_it() -> None:
