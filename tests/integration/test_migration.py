@@ -104,6 +104,53 @@ def slow_operator(platform: stack.Platform) -> Iterator[stack.Platform]:
     platform.start_operator()
 
 
+@pytest.fixture
+def slower_operator(platform: stack.Platform) -> Iterator[stack.Platform]:
+    """An operator whose moves pause 3 s after each step: a move lasts well over 15 s."""
+    platform.stop_operator()
+    platform.start_operator({"TENANTRY_MIGRATION_STEP_PAUSE": "3.0"})
+    yield platform
+    platform.stop_operator()
+    platform.start_operator()
+
+
+def test_a_move_runs_apart_from_the_reconciles(
+    writer: tuple[str, Writer],
+    slower_operator: stack.Platform,
+    custom: client.CustomObjectsApi,
+    app: httpx.Client,
+) -> None:
+    name, running = writer
+    support.patch_tenant(custom, name, tier="enterprise")
+    eventually(
+        functools.partial(at_phase, custom, name, "Provisioning"), timeout=30, what="moving"
+    )
+
+    def moving() -> bool:
+        status = (support.get_tenant(custom, name) or {}).get("status") or {}
+        return status.get("migration", {}).get("phase") not in ("Completed", "Failed")
+
+    other = support.unique("beside")
+    support.create_tenant(custom, other, tier="free")
+    support.wait_ready(custom, other)
+    assert moving(), "another tenant became Ready while the move went on"
+    # The moving tenant's own reconciles go on too: a change to it is observed at once.
+    support.patch_tenant(custom, name, displayName="renamed while moving")
+
+    def observed() -> bool:
+        tenant = support.get_tenant(custom, name) or {}
+        generation = tenant["metadata"]["generation"]
+        return bool((tenant.get("status") or {}).get("observedGeneration") == generation)
+
+    eventually(observed, timeout=10, what="the change observed")
+    assert moving()
+    done = migrate(custom, name, "enterprise")
+    assert done["status"]["migration"]["phase"] == "Completed"
+    running.finish()
+    assert_nothing_lost(app, running)
+    support.delete_tenant(custom, other)
+
+
 def test_operator_killed_at_each_step_converges(
     writer: tuple[str, Writer],
     slow_operator: stack.Platform,
