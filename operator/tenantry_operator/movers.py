@@ -1,7 +1,7 @@
 """The runners of live moves: a bounded pool of mover threads, one job per moving Tenant, apart
 from kopf's workers and the reconciles. Used by `steps` (a reconcile starts or observes its
-Tenant's move, and offboarding stops it) and configured by `handlers` (who to wake when a move
-ends).
+Tenant's move, collects what it returned once it ended, and offboarding stops it) and
+configured by `handlers` (who to wake when a move ends).
 
 A move's progress is in the Tenant's status (`status.migration`), never only here: an operator
 that dies loses its movers, and the next reconcile starts the move again from its phase. At
@@ -24,7 +24,7 @@ class Movers:
         self._lock = threading.Lock()
         self._pool: ThreadPoolExecutor | None = None
         self._limit = 0
-        self._jobs: dict[str, tuple[Future[None], threading.Event]] = {}
+        self._jobs: dict[str, tuple[Future[object], threading.Event]] = {}
         self.notify: Callable[[str], None] = lambda name: None  # called when a move ends
 
     def submit(self, name: str, job: Job, *, limit: int) -> bool:
@@ -45,13 +45,23 @@ class Movers:
                 self._jobs[name] = found
             return found[0].running() or found[0].done()
 
-    def _run(self, name: str, job: Job, stopping: threading.Event) -> None:
+    def _run(self, name: str, job: Job, stopping: threading.Event) -> object:
         try:
-            job(stopping)
+            return job(stopping)
         except Exception:  # the next reconcile starts the move again from its status
             log.exception("the move of tenant %s stopped", name)
+            return None
         finally:
             self.notify(name)
+
+    def collect(self, name: str) -> object:
+        """What the Tenant's move returned, once it ended (then forgotten); else None."""
+        with self._lock:
+            found = self._jobs.get(name)
+            if found is None or not found[0].done() or found[0].cancelled():
+                return None
+            del self._jobs[name]
+            return found[0].result()
 
     def stop(self, name: str, *, timeout: float = 120.0) -> None:
         """Ask the Tenant's move to stop after its current step and wait for it (or drop it

@@ -104,8 +104,7 @@ def _reconcile(
         obs, tier_revision=tier.revision, namespace_name=tenant.namespace, namespace=namespace
     )
     decision = decide.decide(tenant, tier, migration_state.stored(recorded), now)
-    moving = obs.namespace.ok and decision.to_run is not None
-    if moving and (to_run := decision.to_run) is not None:
+    if obs.namespace.ok and (to_run := decision.to_run) is not None:
         with traces.step("migration", tenant) as step:
             moved = steps.migrate(body, tenant=tenant, state=to_run, cfg=cfg, dbs=dbs)
             step.span.set_attributes(traces.phase_attributes(tenant, to_run.phase, moved.state))
@@ -126,7 +125,7 @@ def _reconcile(
             )
         obs = replace(obs, workload=workload)
     outcome = _outcome(obs, recorded, now)
-    if moving:  # its mover writes the migration block and, once switched, the placement
+    if obs.waiting is not None:  # its mover writes the migration block and the placement
         for key in ("migration", "placement"):
             outcome.new_status.pop(key, None)
     return outcome

@@ -93,10 +93,20 @@ def migrate(
     dbs: provisioner.DatabaseProvisioner,
 ) -> Migrated:
     """Start the Tenant's live migration in a mover of its own (`movers`), or leave the one
-    under way to it; the reconcile goes on serving from where status says the data is."""
+    under way to it (`waiting` says so: the reconcile goes on serving from where status says
+    the data is). Once the mover reached Completed or Failed, that end is returned for this
+    reconcile to write, with the status it implies, in one patch."""
+    key = tenant.tenant_key
+    ended = movers.MOVERS.collect(key)
+    if (
+        isinstance(ended, migration_state.MigrationState)
+        and not ended.running
+        and (ended.started, ended.target) == (state.started, state.target)
+    ):
+        return Migrated(ended)
     job = functools.partial(_move, body, tenant=tenant, state=state, cfg=cfg, dbs=dbs)
     limit = cfg.max_concurrent_moves
-    if movers.MOVERS.submit(tenant.tenant_key, job, limit=limit):
+    if movers.MOVERS.submit(key, job, limit=limit):
         return Migrated(state, "the move is under way in its own runner")
     return Migrated(state, f"queued: at most {limit} moves run at once")
 
@@ -109,9 +119,11 @@ def _move(
     state: migration_state.MigrationState,
     cfg: settings.OperatorSettings,
     dbs: provisioner.DatabaseProvisioner,
-) -> None:
-    """Drive a live migration to its end, reporting each phase in status and an Event. A
-    database it cannot reach leaves it where it was, to be resumed by the next reconcile."""
+) -> migration_state.MigrationState:
+    """Drive a live migration to its end, reporting each phase in status and an Event; the end
+    itself (Completed, Failed) only as an Event and the return value: the reconcile that
+    collects it writes it. A database it cannot reach leaves it where it was, to be resumed by
+    the next reconcile."""
     stored = apply.read_secret(tenant.namespace, planning.SECRET_NAME, owner_uid=tenant.uid) or {}
     ctx = migration.Context(
         cfg, dbs, tenant, stored.get("password", ""), pause=cfg.migration_step_pause,
@@ -122,7 +134,8 @@ def _move(
         now = apply.get(resources.API_VERSION, resources.TENANT_KIND, tenant.tenant_key) or body
         previous = list((now.get("status") or {}).get("conditions") or [])
         progress = status.migration_progress(new, previous, dt.datetime.now(dt.UTC))
-        apply.patch_status(tenant.tenant_key, progress.patch)
+        if new.running:
+            apply.patch_status(tenant.tenant_key, progress.patch)
         apply.post_event(body, progress.event)
         if new.detail:  # the raw words of a failure are a warning; a target's address is not
             level = logging.WARNING if new.reason else logging.INFO
@@ -130,12 +143,13 @@ def _move(
 
     try:
         persist(state)
-        migration.run(state, ctx, persist)
+        return migration.run(state, ctx, persist)
     except (postgres.DatabaseUnavailable, provisioner.ProvisionerUnavailable, psycopg.Error) as exc:
         raw = str(exc).strip()
         log.warning("tenant %s: migration waits: %s", tenant.tenant_key, raw)
         waits = conditions.Event("Warning", "MigrationWaiting", f"{state.phase}: {raw}")
         apply.post_event(body, waits)
+        return state
 
 
 def ensure_database(

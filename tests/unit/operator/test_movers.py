@@ -81,3 +81,19 @@ def test_a_failing_move_is_logged_and_another_can_start() -> None:
     ran = threading.Event()
     pool.submit("a", lambda stopping: ran.set(), limit=1)
     assert ran.wait(5)
+
+
+def test_what_a_move_returned_is_collected_once() -> None:
+    pool = movers.Movers()
+    release = threading.Event()
+    pool.submit("a", lambda stopping: "Completed" if release.wait(5) else None, limit=1)
+    assert pool.collect("a") is None, "still running"
+    release.set()
+    found = None
+    for _ in range(500):
+        found = pool.collect("a")
+        if found is not None:
+            break
+        release.wait(0.01)
+    assert found == "Completed"
+    assert pool.collect("a") is None, "forgotten once collected"
