@@ -4,6 +4,7 @@ stoppable, and they say when a move ended."""
 from __future__ import annotations
 
 import threading
+import time
 
 from tenantry_operator import movers
 
@@ -94,6 +95,6 @@ def test_what_a_move_returned_is_collected_once() -> None:
         found = pool.collect("a")
         if found is not None:
             break
-        release.wait(0.01)
+        time.sleep(0.01)
     assert found == "Completed"
     assert pool.collect("a") is None, "forgotten once collected"
