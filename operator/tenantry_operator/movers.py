@@ -27,6 +27,12 @@ class Movers:
         self._jobs: dict[str, tuple[Future[object], threading.Event]] = {}
         self.notify: Callable[[str], None] = lambda name: None  # called when a move ends
 
+    def busy(self, name: str) -> bool:
+        """Whether a move of the Tenant `name` is queued or running."""
+        with self._lock:
+            found = self._jobs.get(name)
+            return found is not None and not found[0].done()
+
     def submit(self, name: str, job: Job, *, limit: int) -> bool:
         """Run `job` for the Tenant `name` unless one is queued or running; True if it started
         now or runs already, False if it waits for a free mover."""

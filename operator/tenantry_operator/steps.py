@@ -104,11 +104,26 @@ def migrate(
         and (ended.started, ended.target) == (state.started, state.target)
     ):
         return Migrated(ended)
+    if not movers.MOVERS.busy(key):  # its status says where it starts, before it runs
+        _persist(body, tenant, state)
     job = functools.partial(_move, body, tenant=tenant, state=state, cfg=cfg, dbs=dbs)
     limit = cfg.max_concurrent_moves
     if movers.MOVERS.submit(key, job, limit=limit):
         return Migrated(state, "the move is under way in its own runner")
     return Migrated(state, f"queued: at most {limit} moves run at once")
+
+
+def _persist(body: Body, tenant: model.Tenant, new: migration_state.MigrationState) -> None:
+    """A move's phase in status (unless it ended: the reconcile writes that) and its Event."""
+    now = apply.get(resources.API_VERSION, resources.TENANT_KIND, tenant.tenant_key) or body
+    previous = list((now.get("status") or {}).get("conditions") or [])
+    progress = status.migration_progress(new, previous, dt.datetime.now(dt.UTC))
+    if new.running:
+        apply.patch_status(tenant.tenant_key, progress.patch)
+    apply.post_event(body, progress.event)
+    if new.detail:  # the raw words of a failure are a warning; a target's address is not
+        level = logging.WARNING if new.reason else logging.INFO
+        log.log(level, "tenant %s: migration %s: %s", tenant.tenant_key, new.phase, new.detail)
 
 
 def _move(
@@ -126,24 +141,15 @@ def _move(
     the next reconcile."""
     stored = apply.read_secret(tenant.namespace, planning.SECRET_NAME, owner_uid=tenant.uid) or {}
     ctx = migration.Context(
-        cfg, dbs, tenant, stored.get("password", ""), pause=cfg.migration_step_pause,
+        cfg,
+        dbs,
+        tenant,
+        stored.get("password", ""),
+        pause=cfg.migration_step_pause,
         stopping=stopping,
     )
-
-    def persist(new: migration_state.MigrationState) -> None:
-        now = apply.get(resources.API_VERSION, resources.TENANT_KIND, tenant.tenant_key) or body
-        previous = list((now.get("status") or {}).get("conditions") or [])
-        progress = status.migration_progress(new, previous, dt.datetime.now(dt.UTC))
-        if new.running:
-            apply.patch_status(tenant.tenant_key, progress.patch)
-        apply.post_event(body, progress.event)
-        if new.detail:  # the raw words of a failure are a warning; a target's address is not
-            level = logging.WARNING if new.reason else logging.INFO
-            log.log(level, "tenant %s: migration %s: %s", tenant.tenant_key, new.phase, new.detail)
-
     try:
-        persist(state)
-        return migration.run(state, ctx, persist)
+        return migration.run(state, ctx, functools.partial(_persist, body, tenant))
     except (postgres.DatabaseUnavailable, provisioner.ProvisionerUnavailable, psycopg.Error) as exc:
         raw = str(exc).strip()
         log.warning("tenant %s: migration waits: %s", tenant.tenant_key, raw)
