@@ -20,6 +20,7 @@ each phase runs in a span of its own (`traces.phase`).
 from __future__ import annotations
 
 import dataclasses
+import logging
 import threading
 import time
 from collections.abc import Callable
@@ -44,6 +45,7 @@ from tenantry_operator import (
 
 LAG_SMALL_ENOUGH = 256 * 1024  # bytes of WAL the target may be behind before the fence
 VERIFICATION_FAILED = "VerificationFailed"  # status.migration.reason of a rolled-back switch
+log = logging.getLogger(__name__)
 
 Phase = migration_state.Phase
 State = migration_state.MigrationState
@@ -189,6 +191,7 @@ def _switch(state: State, ctx: Context) -> State:
             switch_sql=routes.switch(target_plan, endpoint),
         )
     except fencing.FenceTimedOut as exc:  # routing unchanged: try again
+        log.info("tenant %s: the switch gave way: %s", ctx.tenant.tenant_key, exc)
         return dataclasses.replace(
             state, message="the switch gave way to the tenant's writes; trying again",
             detail=str(exc),
