@@ -22,7 +22,6 @@ from __future__ import annotations
 import dataclasses
 import logging
 import threading
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -44,6 +43,7 @@ from tenantry_operator import (
 )
 
 LAG_SMALL_ENOUGH = 256 * 1024  # bytes of WAL the target may be behind before the fence
+POLL_MAX = 0.5  # seconds between two looks at a phase that goes on
 VERIFICATION_FAILED = "VerificationFailed"  # status.migration.reason of a rolled-back switch
 log = logging.getLogger(__name__)
 
@@ -135,7 +135,7 @@ def _copy(state: State, ctx: Context) -> State:
     for hop in reversed(hops):  # downstream first: nothing flows into a hop not yet ready
         _start(state, ctx, hop)
     done = all(
-        replication.copied(ctx.need_end(state, hop.target), ctx.tenant.tenant_key)[0]
+        replication.copied(ctx.need_end(state, hop.target), ctx.tenant.tenant_key)
         for hop in hops
         if hop.kind is moves.Kind.REPLICATE
     )
@@ -285,10 +285,11 @@ def step(state: State, ctx: Context) -> State:
 def _phase(state: State, ctx: Context, poll: float) -> State:
     """Carry out the current phase until it ends: the state it returns names the next."""
     with traces.phase(ctx.tenant, state) as span:
-        ran = state.phase
+        ran, wait = state.phase, poll
         while (new := step(state, ctx)).phase is ran and not ctx.stopping.is_set():
-            time.sleep(poll)
-            state = new
+            # Each look counts the tenant's rows: a long phase is looked at less often.
+            ctx.stopping.wait(wait)
+            wait, state = min(wait * 2, POLL_MAX), new
         span.set_attributes(traces.phase_attributes(ctx.tenant, ran, new))
         return new
 

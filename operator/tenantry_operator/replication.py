@@ -87,8 +87,8 @@ def start(source: Side, target: Side, tenant_key: identity.TenantKey) -> None:
         )
 
 
-def copied(target: Side, tenant_key: identity.TenantKey) -> tuple[bool, int]:
-    """(initial copy finished for every table, rows of the tenant in the target)."""
+def copied(target: Side, tenant_key: identity.TenantKey) -> bool:
+    """Whether the initial copy finished for every table."""
     name = model.replication_name(tenant_key)
     with postgres.connect(target.url) as conn:
         pending = conn.execute(
@@ -97,7 +97,7 @@ def copied(target: Side, tenant_key: identity.TenantKey) -> tuple[bool, int]:
             "WHERE s.subname = %s AND r.srsubstate <> 'r'",
             (name,),
         ).fetchone()
-    return (pending is not None and pending[0] == 0), rows(target, tenant_key)
+    return pending is not None and pending[0] == 0
 
 
 def rows(side: Side, tenant_key: identity.TenantKey) -> int:
