@@ -36,6 +36,7 @@ from tenantry_operator import (
     conditions,
     keeping,
     metrics,
+    movers,
     provisioner,
     provisioners,
     reconcile,
@@ -176,6 +177,7 @@ def startup(
     settings.posting.level = logging.INFO
     settings.watching.server_timeout = 300
     settings.execution.max_workers = 8
+    movers.MOVERS.notify = SCHEDULE.soon  # a move that ended: reconcile its Tenant at once
     try:
         reconcile.prepare_platform(config(), silo_servers())
     except reconcile.Unavailable as exc:

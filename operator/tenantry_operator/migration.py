@@ -6,26 +6,31 @@ Phases, in order: Provisioning (the target, and a staging schema if the move's p
 routing untouched) → Copying (every hop of the path of `moves`: logical replication between
 databases, `mirror` triggers and a batched copy inside one; each hop is started downstream
 first, so nothing flows into a hop before it is ready) → CatchingUp (until the replication lag
-is small; a move by mirror alone never lags) → Switching (fence the tenant's writes, let the
-target catch up, verify row counts and checksums of the source against the final target, point
-the routing row at the target, release; the old copy of a bridge or silo is frozen) →
+is small; a move by mirror alone never lags) → Switching (`fencing`: verify the bulk of the
+final target against the source while the tenant writes, then fence its writes, let the target
+catch up, check the rows changed since, point the routing row at the target, release; a fence
+that takes too long gives way and is tried again; the old copy of a bridge or silo is frozen) →
 CleaningUp (stop every hop, drop the staging schema, purge the source unless deletionPolicy is
 Retain) → Completed. A verification failure goes to RollingBack (routing stays on the source,
 the target is discarded) → Failed. Progress lives in `status.migration` (a
 `migration_state.MigrationState`), so an operator killed at any step continues from where it
-was. Driven by the reconcile steps; each phase runs in a span of its own (`traces.phase`).
+was. Run by a mover thread of its own (`movers`), which the reconcile steps start and observe;
+each phase runs in a span of its own (`traces.phase`).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import time
+import logging
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from tenantry_operator import (
+    changelog,
     databases,
+    fencing,
     grants,
     migration_state,
     mirror,
@@ -40,7 +45,9 @@ from tenantry_operator import (
 )
 
 LAG_SMALL_ENOUGH = 256 * 1024  # bytes of WAL the target may be behind before the fence
+POLL_MAX = 0.5  # seconds between two looks at a phase that goes on
 VERIFICATION_FAILED = "VerificationFailed"  # status.migration.reason of a rolled-back switch
+log = logging.getLogger(__name__)
 
 Phase = migration_state.Phase
 State = migration_state.MigrationState
@@ -54,6 +61,7 @@ class Context:
     password: str
     pause: float = 0.0  # seconds between steps (demos and kill-at-each-step tests)
     filled: set[moves.Hop] = field(default_factory=set)  # mirror hops copied by this process
+    stopping: threading.Event = field(default_factory=threading.Event)  # stop after this step
 
     def plan(self, state: State, db: moves.Db) -> planning.DatabasePlan:
         """The move's source or target: its placement on its server (a pool shard's name; a
@@ -151,7 +159,7 @@ def _copy(state: State, ctx: Context) -> State:
     for hop in reversed(hops):  # downstream first: nothing flows into a hop not yet ready
         _start(state, ctx, hop)
     done = all(
-        replication.copied(ctx.need_end(state, hop.target), ctx.tenant.tenant_key)[0]
+        replication.copied(ctx.need_end(state, hop.target), ctx.tenant.tenant_key)
         for hop in hops
         if hop.kind is moves.Kind.REPLICATE
     )
@@ -189,16 +197,28 @@ def _switch(state: State, ctx: Context) -> State:
     endpoint = databases.ensure_tenant(ctx.cfg, ctx.dbs, target_plan, ctx.password, serving=False)
     source_side = ctx.need(state, SOURCE)
     fences = [source_side.url] if source is model.Isolation.SILO else []
+    hops = ctx.hops(state)
     try:
-        switched = replication.fenced_switch(
-            ctx.pool_url,
-            fences,
-            source_side,
-            ctx.need(state, TARGET),
-            ctx.tenant.tenant_key,
-            routes.switch(target_plan, endpoint),
+        switched = fencing.switch(
+            pool_url=ctx.pool_url,
+            fence_urls=fences,
+            source=source_side,
+            target=ctx.need(state, TARGET),
+            senders=[
+                ctx.need_end(state, hop.source).url
+                for hop in hops
+                if hop.kind is moves.Kind.REPLICATE
+            ],
+            tenant_key=ctx.tenant.tenant_key,
+            switch_sql=routes.switch(target_plan, endpoint),
         )
-    except replication.VerificationFailed as exc:
+    except fencing.FenceTimedOut as exc:  # routing unchanged: try again
+        log.info("tenant %s: the switch gave way: %s", ctx.tenant.tenant_key, exc)
+        return dataclasses.replace(
+            state, message="the switch gave way to the tenant's writes; trying again",
+            detail=str(exc),
+        )
+    except fencing.VerificationFailed as exc:
         return dataclasses.replace(
             state,
             phase=Phase.ROLLING_BACK,
@@ -212,7 +232,7 @@ def _switch(state: State, ctx: Context) -> State:
         state,
         phase=Phase.CLEANING_UP,
         write_block_ms=switched.write_block_ms,
-        rows_copied=switched.rows,
+        rows_copied=replication.rows(ctx.need(state, TARGET), ctx.tenant.tenant_key),
         replication_lag_bytes=0,
         message=f"switched to {target}; writes waited {switched.write_block_ms} ms",
     )
@@ -237,6 +257,9 @@ def stop_copies(state: State, ctx: Context) -> None:
     still there. Idempotent; also used when a moving Tenant is deleted."""
     key = ctx.tenant.tenant_key
     hops = ctx.hops(state)
+    origin = ctx.side(state, SOURCE)
+    if origin is not None:
+        changelog.stop(origin.url, key)
     for hop in hops:
         source, target = ctx.end(state, hop.source), ctx.end(state, hop.target)
         if hop.kind is moves.Kind.REPLICATE:
@@ -291,10 +314,11 @@ def step(state: State, ctx: Context) -> State:
 def _phase(state: State, ctx: Context, poll: float) -> State:
     """Carry out the current phase until it ends: the state it returns names the next."""
     with traces.phase(ctx.tenant, state) as span:
-        ran = state.phase
-        while (new := step(state, ctx)).phase is ran:
-            time.sleep(poll)
-            state = new
+        ran, wait = state.phase, poll
+        while (new := step(state, ctx)).phase is ran and not ctx.stopping.is_set():
+            # Each look counts the tenant's rows: a long phase is looked at less often.
+            ctx.stopping.wait(wait)
+            wait, state = min(wait * 2, POLL_MAX), new
         span.set_attributes(traces.phase_attributes(ctx.tenant, ran, new))
         return new
 
@@ -306,10 +330,11 @@ def run(
     *,
     poll: float = 0.05,
 ) -> State:
-    """Advance until Completed or Failed, persisting after every change of phase."""
-    while state.running:
+    """Advance until Completed or Failed (or until asked to stop), persisting after every change
+    of phase."""
+    while state.running and not ctx.stopping.is_set():
         state = _phase(state, ctx, poll).ended(dt.datetime.now(dt.UTC))
         persist(state)
         if ctx.pause:
-            time.sleep(ctx.pause)
+            ctx.stopping.wait(ctx.pause)
     return state

@@ -23,7 +23,7 @@ Both the triggers' functions and `fill` write with `session_replication_role = r
 subscription's apply does: the target's foreign keys are not checked row by row (a note may
 arrive before its project), and the source's checks keep the data consistent. The functions are
 SECURITY DEFINER (owned by the operator's superuser), so the tenant's writers need no privilege
-on the target. The fence, verification and switch are `replication.fenced_switch`'s.
+on the target. The fence, verification and switch are `fencing.switch`'s.
 """
 
 from __future__ import annotations
@@ -64,14 +64,7 @@ def _columns(conn: postgres.Conn, schema: str, table: str) -> tuple[list[str], l
         "AND NOT attisdropped ORDER BY attnum",
         (relation,),
     ).fetchall()
-    key = conn.execute(
-        "SELECT a.attname FROM pg_index i JOIN pg_attribute a "
-        "ON a.attrelid = i.indrelid AND a.attnum = ANY (i.indkey) "
-        "WHERE i.indrelid = %s::regclass AND i.indisprimary "
-        "ORDER BY array_position(i.indkey::int2[], a.attnum)",
-        (relation,),
-    ).fetchall()
-    return [str(r[0]) for r in columns], [str(r[0]) for r in key]
+    return [str(r[0]) for r in columns], postgres.primary_key(conn, schema, table)
 
 
 def _names(prefix: str, names: list[str]) -> sql.Composable:

@@ -1,8 +1,8 @@
 """Connections to Postgres, and the lookups every Postgres module of the operator shares.
 
-Used by `grants`, `routes`, `databases`, `replication` and `snapshots`: one way to connect (a
-server that does not answer is `DatabaseUnavailable`, which the reconciler retries), and the
-app tables that hold tenant rows.
+Used by `grants`, `routes`, `databases`, `replication`, `mirror`, `changelog`, `fencing` and
+`snapshots`: one way to connect (a server that does not answer is `DatabaseUnavailable`, which
+the reconciler retries), the app tables that hold tenant rows, and their primary keys.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from contextlib import contextmanager
 from typing import Any
 
 import psycopg
+from psycopg import sql
 
 from tenantry_core import routing
 
@@ -43,6 +44,18 @@ def tenant_tables(
             WHERE c.column_name = %s AND t.table_type = 'BASE TABLE'
               AND c.table_schema = %s ORDER BY c.table_name""",
         (column, schema),
+    ).fetchall()
+    return [str(r[0]) for r in rows]
+
+
+def primary_key(conn: Conn, schema: str, table: str) -> list[str]:
+    """The columns of the table's primary key, in key order."""
+    rows = conn.execute(
+        "SELECT a.attname FROM pg_index i JOIN pg_attribute a "
+        "ON a.attrelid = i.indrelid AND a.attnum = ANY (i.indkey) "
+        "WHERE i.indrelid = %s::regclass AND i.indisprimary "
+        "ORDER BY array_position(i.indkey::int2[], a.attnum)",
+        (sql.Identifier(schema, table).as_string(conn),),
     ).fetchall()
     return [str(r[0]) for r in rows]
 

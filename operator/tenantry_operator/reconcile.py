@@ -2,12 +2,12 @@
 asks for, carried out by ordered steps and turned into outcomes the handlers report.
 
 A Tenant reconcile: a kept namespace taken over (`keeping`) → Tier → namespace → placement
-decision (`decide`: a live migration starts, resumes or waits; a changed isolation model it
-cannot migrate to keeps the old placement and says MigrationRequired) → credentials and data →
-restore → workload. A step may stop the sequence early; `status.compute` turns what was
-observed into the whole status, and the `Outcome` carries it, the Events and, for failures
-worth retrying, when to try again. A reconcile and an offboarding each run in a span under the
-Tenant's trace, a child span per step (`traces`).
+decision (`decide`: a live migration starts in its own mover, goes on there, or waits; a
+changed isolation model it cannot migrate to keeps the old placement and says
+MigrationRequired) → credentials and data → restore → workload. A step may stop the sequence
+early; `status.compute` turns what was observed into the whole status, and the `Outcome`
+carries it, the Events and, for failures worth retrying, when to try again. A reconcile and an
+offboarding each run in a span under the Tenant's trace, a child span per step (`traces`).
 """
 
 from __future__ import annotations
@@ -88,7 +88,6 @@ def _reconcile(
 ) -> Outcome:
     tenant = model.Tenant.from_body(body)
     recorded = dict(body.get("status") or {})
-    previous = list(recorded.get("conditions") or [])
     obs = status.Observation(generation=tenant.generation, suspended=tenant.suspended)
     if refused is not None:  # a kept namespace that is another tenant's
         return _outcome(replace(obs, namespace=refused), recorded, now)
@@ -114,20 +113,14 @@ def _reconcile(
         pool_shards=cfg.shard_names,
         silo_servers=[provisioner.Server.from_url(url).name for url in cfg.silo_urls],
     )
+    ended = None  # a move its mover finished: this reconcile writes its end and history
     if obs.namespace.ok and (to_run := decision.to_run) is not None:
         with traces.step("migration", tenant) as step:
-            moved = steps.migrate(
-                body,
-                tenant=tenant,
-                state=to_run,
-                previous=previous,
-                history=list(recorded.get("moves") or []),
-                cfg=cfg,
-                dbs=dbs,
-            )
+            moved = steps.migrate(body, tenant=tenant, state=to_run, cfg=cfg, dbs=dbs)
             step.span.set_attributes(traces.phase_attributes(tenant, to_run.phase, moved.state))
         decision = decide.settle(decision, moved.state)
         obs = replace(obs, migration=moved.state, waiting=moved.waiting)
+        ended = None if moved.state.running else moved.state
     obs = replace(obs, decision=decision)
     if obs.namespace.ok:
         with traces.step("data", tenant) as step:
@@ -142,7 +135,14 @@ def _reconcile(
                 )
             )
         obs = replace(obs, workload=workload)
-    return _outcome(obs, recorded, now)
+    outcome = _outcome(obs, recorded, now)
+    if obs.waiting is not None:  # its mover writes the migration block and the placement
+        for key in ("migration", "placement", "server"):
+            outcome.new_status.pop(key, None)
+    if ended is not None:
+        moves = list(recorded.get("moves") or [])
+        outcome.new_status["moves"] = migration_state.with_history(moves, ended)
+    return outcome
 
 
 def _ensure_data(

@@ -1,19 +1,17 @@
 """Postgres I/O of a live migration: logical replication of one tenant between two databases
-(the REPLICATE hop of `moves`), the write fence, verification and the routing switch. Used by
-`migration`; every function is idempotent.
+(the REPLICATE hop of `moves`). Used by `migration` and `fencing` (which owns the write fence,
+the verification and the routing switch); every function is idempotent.
 
 One tenant's rows stream from the source database to the target with a publication whose row
 filter is `tenant_key = <key>`, a slot created in the source, and a subscription in the target
 that uses that slot (created separately: inside one server a subscription cannot create its own
-slot). The fence is an advisory lock: every app transaction takes it shared before it reads the
-routing row, the migrator takes it exclusively, so writers wait instead of failing.
+slot). The subscription commits with synchronous_commit = local, so it acknowledges what it
+applied at once (`fencing` waits for that acknowledgement while writes are fenced).
 """
 
 from __future__ import annotations
 
 import time
-from concurrent.futures import ThreadPoolExecutor
-from contextlib import ExitStack
 from dataclasses import dataclass
 
 from psycopg import conninfo, sql
@@ -21,7 +19,6 @@ from psycopg import conninfo, sql
 from tenantry_core import identity, routing
 from tenantry_operator import model, postgres
 
-FENCE_CLASS = routing.FENCE_CLASS
 _KEY = sql.Identifier(routing.TENANT_COLUMN)
 
 
@@ -79,7 +76,8 @@ def start(source: Side, target: Side, tenant_key: identity.TenantKey) -> None:
         conn.execute(
             sql.SQL(
                 "CREATE SUBSCRIPTION {} CONNECTION {} PUBLICATION {} WITH (create_slot = false, "
-                "slot_name = {}, copy_data = true, run_as_owner = true)"
+                "slot_name = {}, copy_data = true, run_as_owner = true, "
+                "synchronous_commit = 'local')"
             ).format(
                 sql.Identifier(name),
                 sql.Literal(_conninfo(source.url)),
@@ -89,8 +87,8 @@ def start(source: Side, target: Side, tenant_key: identity.TenantKey) -> None:
         )
 
 
-def copied(target: Side, tenant_key: identity.TenantKey) -> tuple[bool, int]:
-    """(initial copy finished for every table, rows of the tenant in the target)."""
+def copied(target: Side, tenant_key: identity.TenantKey) -> bool:
+    """Whether the initial copy finished for every table."""
     name = model.replication_name(tenant_key)
     with postgres.connect(target.url) as conn:
         pending = conn.execute(
@@ -99,7 +97,7 @@ def copied(target: Side, tenant_key: identity.TenantKey) -> tuple[bool, int]:
             "WHERE s.subname = %s AND r.srsubstate <> 'r'",
             (name,),
         ).fetchone()
-    return (pending is not None and pending[0] == 0), rows(target, tenant_key)
+    return pending is not None and pending[0] == 0
 
 
 def rows(side: Side, tenant_key: identity.TenantKey) -> int:
@@ -125,102 +123,6 @@ def lag_bytes(source: Side, tenant_key: identity.TenantKey) -> int | None:
             (model.replication_name(tenant_key),),
         ).fetchone()
     return int(row[0]) if row and row[0] is not None else None
-
-
-def _checksums(
-    conn: postgres.Conn, schema: str, names: list[str], tenant_key: identity.TenantKey
-) -> dict[str, tuple[int, str]]:
-    result = {}
-    for table in names:
-        row = conn.execute(
-            sql.SQL(
-                # Order-independent: a sum of 64-bit hashes of whole rows needs no sort.
-                "SELECT count(*), coalesce(sum(hashtextextended(t::text, 0)::numeric), 0)::text "
-                "FROM {} t WHERE {} = %s"
-            ).format(sql.Identifier(schema, table), _KEY),
-            (tenant_key,),
-        ).fetchone()
-        count, digest = row if row else (0, "")
-        result[table] = (int(count), str(digest))
-    return result
-
-
-def checksums(side: Side, tenant_key: identity.TenantKey) -> dict[str, tuple[int, str]]:
-    """Per table: (rows, sum of 64-bit hashes of the rows) of the tenant's rows."""
-    with postgres.connect(side.url) as conn:
-        return _checksums(conn, side.schema, postgres.tenant_tables(conn, side.schema), tenant_key)
-
-
-class VerificationFailed(Exception):
-    """Source and target differ after the final catch-up in `tables`; the message says how."""
-
-    def __init__(self, tables: list[str], message: str) -> None:
-        super().__init__(message)
-        self.tables = tables
-
-
-@dataclass(frozen=True)
-class Switched:
-    write_block_ms: int
-    rows: int
-
-
-def fenced_switch(
-    pool_url: str,
-    fence_urls: list[str],
-    source: Side,
-    target: Side,
-    tenant_key: identity.TenantKey,
-    switch_sql: sql.Composed,
-    *,
-    deadline: float = 3.0,
-) -> Switched:
-    """Block the tenant's writes, let the target catch up, verify it equals the source, switch
-    the routing row and release. On a mismatch the fence is released with routing unchanged.
-
-    Every connection is open before the fence is taken, so writers wait only for the work."""
-    with ExitStack() as stack:
-        fences = [
-            stack.enter_context(postgres.connect(url))
-            for url in dict.fromkeys([pool_url, *fence_urls])
-        ]
-        sides = [
-            (stack.enter_context(postgres.connect(side.url)), side) for side in (source, target)
-        ]
-        names = postgres.tenant_tables(sides[0][0], source.schema)
-        workers = stack.enter_context(ThreadPoolExecutor(2))
-
-        def digest(pair: tuple[postgres.Conn, Side]) -> dict[str, tuple[int, str]]:
-            return _checksums(pair[0], pair[1].schema, names, tenant_key)
-
-        started = time.monotonic()
-        try:
-            for conn in fences:
-                conn.execute("SELECT pg_advisory_lock(%s, hashtext(%s))", (FENCE_CLASS, tenant_key))
-            # Flush the source's WAL now, so the last writes reach the walsender at once rather
-            # than at the WAL writer's next round (synchronous_commit = off).
-            sides[0][0].execute("SELECT pg_logical_emit_message(false, 'tenantry', 'fence', true)")
-            while True:
-                mine, theirs = workers.map(digest, sides)
-                if mine == theirs:
-                    break
-                if time.monotonic() - started > deadline:
-                    differing = sorted(t for t in mine if mine.get(t) != theirs.get(t))
-                    raise VerificationFailed(
-                        differing,
-                        f"tables {', '.join(differing)} differ after the final catch-up: "
-                        + "; ".join(
-                            f"{t}: source {mine.get(t)} target {theirs.get(t)}" for t in differing
-                        ),
-                    )
-                time.sleep(0.002)
-            fences[0].execute(switch_sql)
-            return Switched(
-                int((time.monotonic() - started) * 1000), sum(n for n, _ in mine.values())
-            )
-        finally:
-            for conn in fences:
-                conn.execute("SELECT pg_advisory_unlock_all()")
 
 
 def stop(

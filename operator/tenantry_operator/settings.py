@@ -46,6 +46,8 @@ class OperatorSettings(BaseSettings):
     resync_jitter: float = Field(default=0.25, ge=0, lt=1)
     # Seconds to wait after each live-migration step: for demos and kill-at-each-step tests.
     migration_step_pause: float = 0.0
+    # Live moves that run at once, each in a mover thread of its own (`movers`); more wait.
+    max_concurrent_moves: int = Field(default=2, ge=1)
     # Seconds to wait after each offboarding step (the snapshot, the data's deletion): for
     # kill-at-each-step tests.
     offboard_step_pause: float = 0.0

@@ -1,6 +1,6 @@
 """The steps `reconcile` runs for one Tenant, each idempotent and each reporting a StepResult:
-Tier → namespace → live migration → credentials and data → restore → workload, and the
-offboarding of its data when it is deleted.
+Tier → namespace → live migration (started in, or left to, its mover: `movers`) → credentials
+and data → restore → workload, and the offboarding of its data when it is deleted.
 
 The I/O is theirs (through `apply` for Kubernetes, `databases` and friends for Postgres); what
 to do comes from `planning` and `decide`, and what status to write from `status`.
@@ -9,8 +9,10 @@ to do comes from `planning` and `decide`, and what status to write from `status`
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import logging
 import secrets
+import threading
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
@@ -26,6 +28,7 @@ from tenantry_operator import (
     migration,
     migration_state,
     model,
+    movers,
     planning,
     postgres,
     provisioner,
@@ -89,35 +92,73 @@ def migrate(
     *,
     tenant: model.Tenant,
     state: migration_state.MigrationState,
-    previous: list[dict[str, Any]],
-    history: list[dict[str, Any]],
     cfg: settings.OperatorSettings,
     dbs: provisioner.DatabaseProvisioner,
 ) -> Migrated:
-    """Drive a live migration to its end, reporting each phase in status and an Event. A
-    database it cannot reach leaves it where it was, to be resumed."""
+    """Start the Tenant's live migration in a mover of its own (`movers`), or leave the one
+    under way to it (`waiting` says so: the reconcile goes on serving from where status says
+    the data is). Once the mover reached Completed or Failed, that end is returned for this
+    reconcile to write, with the status it implies, in one patch."""
+    key = tenant.tenant_key
+    ended = movers.MOVERS.collect(key)
+    if (
+        isinstance(ended, migration_state.MigrationState)
+        and not ended.running
+        and (ended.started, ended.target) == (state.started, state.target)
+    ):
+        return Migrated(ended)
+    if not movers.MOVERS.busy(key):  # its status says where it starts, before it runs
+        _persist(body, tenant, state)
+    job = functools.partial(_move, body, tenant=tenant, state=state, cfg=cfg, dbs=dbs)
+    limit = cfg.max_concurrent_moves
+    if movers.MOVERS.submit(key, job, limit=limit):
+        return Migrated(state, "the move is under way in its own runner")
+    return Migrated(state, f"queued: at most {limit} moves run at once")
+
+
+def _persist(body: Body, tenant: model.Tenant, new: migration_state.MigrationState) -> None:
+    """A move's phase in status (unless it ended: the reconcile writes that) and its Event."""
+    now = apply.get(resources.API_VERSION, resources.TENANT_KIND, tenant.tenant_key) or body
+    previous = list((now.get("status") or {}).get("conditions") or [])
+    progress = status.migration_progress(new, previous, dt.datetime.now(dt.UTC))
+    if new.running:
+        apply.patch_status(tenant.tenant_key, progress.patch)
+    apply.post_event(body, progress.event)
+    if new.detail:  # the raw words of a failure are a warning; a target's address is not
+        level = logging.WARNING if new.reason else logging.INFO
+        log.log(level, "tenant %s: migration %s: %s", tenant.tenant_key, new.phase, new.detail)
+
+
+def _move(
+    body: Body,
+    stopping: threading.Event,
+    *,
+    tenant: model.Tenant,
+    state: migration_state.MigrationState,
+    cfg: settings.OperatorSettings,
+    dbs: provisioner.DatabaseProvisioner,
+) -> migration_state.MigrationState:
+    """Drive a live migration to its end, reporting each phase in status and an Event; the end
+    itself (Completed, Failed) only as an Event and the return value: the reconcile that
+    collects it writes it. A database it cannot reach leaves it where it was, to be resumed by
+    the next reconcile."""
     stored = apply.read_secret(tenant.namespace, planning.SECRET_NAME, owner_uid=tenant.uid) or {}
     ctx = migration.Context(
-        cfg, dbs, tenant, stored.get("password", ""), pause=cfg.migration_step_pause
+        cfg,
+        dbs,
+        tenant,
+        stored.get("password", ""),
+        pause=cfg.migration_step_pause,
+        stopping=stopping,
     )
-
-    def persist(new: migration_state.MigrationState) -> None:
-        progress = status.migration_progress(new, previous, dt.datetime.now(dt.UTC), history)
-        apply.patch_status(tenant.tenant_key, progress.patch)
-        apply.post_event(body, progress.event)
-        if new.detail:  # the raw words of a failure are a warning; a target's address is not
-            level = logging.WARNING if new.reason else logging.INFO
-            log.log(level, "tenant %s: migration %s: %s", tenant.tenant_key, new.phase, new.detail)
-
     try:
-        persist(state)
-        return Migrated(migration.run(state, ctx, persist))
+        return migration.run(state, ctx, functools.partial(_persist, body, tenant))
     except (postgres.DatabaseUnavailable, provisioner.ProvisionerUnavailable, psycopg.Error) as exc:
         raw = str(exc).strip()
         log.warning("tenant %s: migration waits: %s", tenant.tenant_key, raw)
         waits = conditions.Event("Warning", "MigrationWaiting", f"{state.phase}: {raw}")
         apply.post_event(body, waits)
-        return Migrated(state, "a database does not answer or refused a step; it is retried")
+        return state
 
 
 def ensure_database(
@@ -297,6 +338,7 @@ def end_migration(
     publication, triggers, staging schema), and discard the copy it is not served from (a
     target not switched to, or a kept source); returns where it is served from. Idempotent, in
     an order a repeat finds."""
+    movers.MOVERS.stop(tenant.tenant_key)  # its mover first: it would start them again
     ctx = migration.Context(cfg, dbs, tenant, "")
     migration.stop_copies(state, ctx)
     switched = ctx.switched(state)

@@ -133,7 +133,8 @@ def at_phase(custom: client.CustomObjectsApi, name: str, phase: str) -> bool:
 
 
 def replication_leftovers(pool_admin: psycopg.Connection[Any], name: str) -> list[Any]:
-    """The move's slots, subscriptions, publications and triggers still in the pool database."""
+    """The move's slots, subscriptions, publications, triggers and change log still in the pool
+    database."""
     mig = "tenantry_mig_" + name.replace("-", "_")
     return [
         *pool_admin.execute(
@@ -152,6 +153,11 @@ def replication_leftovers(pool_admin: psycopg.Connection[Any], name: str) -> lis
         ).fetchall(),
         *pool_admin.execute(
             "SELECT proname FROM pg_proc WHERE proname LIKE 'tenantry\\_move\\_%%'"
+        ).fetchall(),
+        *pool_admin.execute(  # the change log of `changelog`
+            "SELECT relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+            "WHERE n.nspname = 'tenantry_move' AND c.relname = %s",
+            (mig,),
         ).fetchall(),
     ]
 

@@ -104,6 +104,53 @@ def slow_operator(platform: stack.Platform) -> Iterator[stack.Platform]:
     platform.start_operator()
 
 
+@pytest.fixture
+def slower_operator(platform: stack.Platform) -> Iterator[stack.Platform]:
+    """An operator whose moves pause 3 s after each step: a move lasts well over 15 s."""
+    platform.stop_operator()
+    platform.start_operator({"TENANTRY_MIGRATION_STEP_PAUSE": "3.0"})
+    yield platform
+    platform.stop_operator()
+    platform.start_operator()
+
+
+def test_a_move_runs_apart_from_the_reconciles(
+    writer: tuple[str, Writer],
+    slower_operator: stack.Platform,
+    custom: client.CustomObjectsApi,
+    app: httpx.Client,
+) -> None:
+    name, running = writer
+    support.patch_tenant(custom, name, tier="enterprise")
+    eventually(
+        functools.partial(at_phase, custom, name, "Provisioning"), timeout=30, what="moving"
+    )
+
+    def moving() -> bool:
+        status = (support.get_tenant(custom, name) or {}).get("status") or {}
+        return status.get("migration", {}).get("phase") not in ("Completed", "Failed")
+
+    other = support.unique("beside")
+    support.create_tenant(custom, other, tier="free")
+    support.wait_ready(custom, other)
+    assert moving(), "another tenant became Ready while the move went on"
+    # The moving tenant's own reconciles go on too: a change to it is observed at once.
+    support.patch_tenant(custom, name, displayName="renamed while moving")
+
+    def observed() -> bool:
+        tenant = support.get_tenant(custom, name) or {}
+        generation = tenant["metadata"]["generation"]
+        return bool((tenant.get("status") or {}).get("observedGeneration") == generation)
+
+    eventually(observed, timeout=10, what="the change observed")
+    assert moving()
+    done = migrate(custom, name, "enterprise")
+    assert done["status"]["migration"]["phase"] == "Completed"
+    running.finish()
+    assert_nothing_lost(app, running)
+    support.delete_tenant(custom, other)
+
+
 def test_operator_killed_at_each_step_converges(
     writer: tuple[str, Writer],
     slow_operator: stack.Platform,
@@ -124,6 +171,38 @@ def test_operator_killed_at_each_step_converges(
         done = migrate(custom, name, tier)
         assert done["status"]["migration"]["phase"] == "Completed", step
         assert replication_leftovers(pool_admin, name) == [], step
+    running.finish()
+    assert_nothing_lost(app, running)
+
+
+def test_a_target_row_changed_behind_the_replications_back_is_caught_before_the_fence(
+    writer: tuple[str, Writer],
+    slow_operator: stack.Platform,
+    env: dict[str, str],
+    custom: client.CustomObjectsApi,
+    app: httpx.Client,
+    pool_admin: psycopg.Connection[Any],
+) -> None:
+    name, running = writer
+    support.patch_tenant(custom, name, tier="enterprise")
+    eventually(
+        functools.partial(at_phase, custom, name, "CatchingUp"), timeout=60, what="catching up"
+    )
+    # A seeded note, which the writer never changes again, altered in the copy alone.
+    server = env["TENANTRY_POSTGRES_ADMIN_URL"].rsplit("/", 1)[0]
+    silo = f"{server}/tenant_{name.replace('-', '_')}"
+    with psycopg.connect(silo, autocommit=True) as target:
+        changed = target.execute(
+            "UPDATE public.notes SET title = 'tampered' WHERE tenant_key = %s AND title = 'seed7'",
+            (name,),
+        ).rowcount
+    assert changed == 1
+    failed = migrate(custom, name, "enterprise")
+    migration = failed["status"]["migration"]
+    assert (migration["phase"], migration["reason"]) == ("Failed", "VerificationFailed")
+    assert "notes" in migration["message"]
+    assert failed["status"]["placement"] == "pool"
+    assert replication_leftovers(pool_admin, name) == []
     running.finish()
     assert_nothing_lost(app, running)
 
