@@ -117,6 +117,9 @@ class RebalanceCreate(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     by: RebalanceBy = "rows"
+    tier: (
+        Annotated[str, Field(max_length=63, pattern=r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")] | None
+    ) = Field(default=None, description="even out only the tenants of this tier")
     dry_run: bool = False
     max_moves: int = Field(default=10, ge=1, le=100, description="moves planned, at most")
     max_concurrent: int = Field(default=2, ge=1, le=10, description="moves running at once")

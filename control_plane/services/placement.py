@@ -188,19 +188,17 @@ def rebalance(
     today: dt.date,
     servers: ServersOf = app_db.servers,
 ) -> schemas.RebalancePlan:
-    """Plan the moves that even out the pool shards; unless it is a dry run, set going as many
-    as keep `max_concurrent` running."""
+    """Plan the moves that even out the pool shards (their loads counted over the pooled
+    tenants, or those of `data.tier`); unless it is a dry run, set going as many as keep
+    `max_concurrent` running."""
     shards = [s.name for s in list_servers(servers=servers).items if s.kind == "pool"]
-    pooled = list(
-        session.scalars(
-            select(models.Tenant)
-            .where(
-                models.Tenant.placement.in_(POOLED),
-                models.Tenant.lifecycle == models.Lifecycle.ACTIVE.value,
-            )
-            .order_by(models.Tenant.tenant_key)
-        )
+    chosen = select(models.Tenant).where(
+        models.Tenant.placement.in_(POOLED),
+        models.Tenant.lifecycle == models.Lifecycle.ACTIVE.value,
     )
+    if data.tier is not None:
+        chosen = chosen.where(models.Tenant.tier == data.tier)
+    pooled = list(session.scalars(chosen.order_by(models.Tenant.tenant_key)))
     loads: dict[str, app_db.TenantLoad] = {}
     if data.by != "tenants":
         try:
