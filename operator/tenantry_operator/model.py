@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from tenantry_core import enums, identity, resources
+from tenantry_operator import promotion
 
 Isolation = enums.Isolation
 DeletionPolicy = enums.DeletionPolicy
@@ -134,6 +135,7 @@ class Tier:
     features: tuple[str, ...] = ()
     replicas: int = 1
     revision: str = ""
+    promote: promotion.Rule | None = None  # spec.placement.promote: the policy move
 
     @classmethod
     def from_body(cls, body: Mapping[str, Any]) -> Tier:
@@ -176,6 +178,7 @@ class Tier:
             features=tuple(spec.get("features") or ()),
             replicas=int(spec.get("replicas", 1)),
             revision=revision_of(spec),
+            promote=promotion.Rule.from_spec(spec),
         )
 
 

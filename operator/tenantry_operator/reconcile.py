@@ -4,10 +4,10 @@ asks for, carried out by ordered steps and turned into outcomes the handlers rep
 A Tenant reconcile: a kept namespace taken over (`keeping`) → Tier → namespace → placement
 decision (`decide`: a live migration starts, resumes or waits; a changed isolation model it
 cannot migrate to keeps the old placement and says MigrationRequired) → credentials and data →
-restore → workload. A step may stop the sequence early; `status.compute` turns what was
-observed into the whole status, and the `Outcome` carries it, the Events and, for failures
-worth retrying, when to try again. A reconcile and an offboarding each run in a span under the
-Tenant's trace, a child span per step (`traces`).
+restore → workload → the Tier's policy move (`promoting`). A step may stop the sequence early;
+`status.compute` turns what was observed into the whole status, and the `Outcome` carries it,
+the Events and, for failures worth retrying, when to try again. A reconcile and an offboarding
+each run in a span under the Tenant's trace, a child span per step (`traces`).
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ from tenantry_operator import (
     model,
     planning,
     postgres,
+    promoting,
     provisioner,
     routes,
     settings,
@@ -126,6 +127,10 @@ def _reconcile(
                 )
             )
         obs = replace(obs, workload=workload)
+        proposal = promoting.ensure(
+            body, tenant=tenant, tier=tier, decision=decision, previous=previous, cfg=cfg, now=now
+        )
+        obs = replace(obs, proposal=proposal)
     return _outcome(obs, recorded, now)
 
 
