@@ -163,3 +163,43 @@ def test_rebalancing_evens_out_a_tiers_tenants_over_the_pool_shards(
     assert sorted(done["loads_after"].values())[-1] - sorted(done["loads_after"].values())[0] <= 1
     on = [(support.get_tenant(custom, n) or {}).get("status", {}).get("server") for n in names]
     assert len(set(on)) == len(shards), on
+
+
+def test_a_tiers_policy_moves_a_tenant_that_outgrew_the_pool(
+    app: httpx.Client,
+    env: dict[str, str],
+    custom: client.CustomObjectsApi,
+    core: client.CoreV1Api,
+) -> None:
+    tier = support.unique("promoting")
+    promote = {"to": "bridge", "aboveRows": 3, "action": "Move"}
+    support.make_tier(custom, tier, billable=False, placement={"promote": promote})
+    name = support.unique("promoted")
+    support.create_tenant(custom, name, tier=tier)
+    support.wait_ready(custom, name)
+    headers = support.token_for(env, name)
+    project = app.post("/projects", json={"name": "growing"}, headers=headers).json()["id"]
+    for number in range(4):
+        made = app.post(f"/projects/{project}/notes", json={"title": f"n{number}"}, headers=headers)
+        assert made.status_code == 201, made.text
+
+    def promoted() -> dict[str, Any] | None:
+        tenant = support.get_tenant(custom, name) or {}
+        status = tenant.get("status") or {}
+        done = (status.get("migration") or {}).get("phase") == "Completed"
+        return tenant if done and status.get("placement") == "bridge" else None
+
+    tenant = eventually(promoted, timeout=120, what=f"{name} promoted to bridge")
+    assert tenant["spec"]["placement"] == {"isolation": "bridge"}
+    owners = {
+        entry["manager"]
+        for entry in tenant["metadata"]["managedFields"]
+        if "f:placement" in (entry.get("fieldsV1") or {}).get("f:spec", {})
+    }
+    assert owners == {"tenantry-policy"}
+    reasons = {e.reason: e.type for e in support.events_for(core, name)}
+    assert reasons["PolicyMove"] == "Normal"
+    assert reasons["MigrationCompleted"] == "Normal"
+    notes = app.get(f"/projects/{project}/notes", headers=headers)
+    assert notes.status_code == 200
+    assert len(notes.json()) == 4, "nothing lost"
