@@ -171,6 +171,21 @@ def list_servers(*, servers: ServersOf = app_db.servers) -> schemas.ServerList:
     return schemas.ServerList(items=[schemas.ServerPublic.model_validate(s) for s in found])
 
 
+def bound_for(tenant: models.Tenant) -> str | None:
+    """The pool shard a pooled tenant's load counts on when planning: where a move under way
+    takes it (None: out of the pool shards), else where it is."""
+    if not moving(tenant):
+        return server_of(tenant)
+    wanted = tenant.placement_request or {}
+    last = tenant.migration or {}
+    running = last.get("phase") not in (None, *FINISHED)
+    isolation = last.get("target") if running else wanted.get("isolation")
+    server = last.get("targetServer") if running else wanted.get("server")
+    if isolation not in POOLED:
+        return None
+    return str(server) if server else server_of(tenant)
+
+
 def _load(tenant: models.Tenant, by: str, loads: dict[str, app_db.TenantLoad]) -> int:
     if by == "tenants":
         return 1
@@ -207,10 +222,9 @@ def rebalance(
             raise errors.Unavailable("Usage unavailable", "usage cannot be read now") from exc
     by_key = {t.tenant_key: t for t in pooled}
     placed = [
-        rebalancing.Placed(
-            t.tenant_key, server_of(t) or HOME_SHARD, _load(t, data.by, loads), moving(t)
-        )
+        rebalancing.Placed(t.tenant_key, bound, _load(t, data.by, loads), moving(t))
         for t in pooled
+        if (bound := bound_for(t)) is not None
     ]
     planned = rebalancing.plan(shards=shards, tenants=placed, max_moves=data.max_moves)
     running = sum(1 for p in placed if p.moving and p.server in shards)

@@ -57,6 +57,19 @@ def _kept(previous: Sequence[Mapping[str, Any]]) -> conditions.StepResult | None
     return None
 
 
+def explicit(body: Mapping[str, Any]) -> bool:
+    """Whether someone other than the policy chose the tenant's isolation (spec.placement)."""
+    if not ((body.get("spec") or {}).get("placement") or {}).get("isolation"):
+        return False
+    owners = {
+        str(entry.get("manager"))
+        for entry in (body.get("metadata") or {}).get("managedFields") or []
+        if "f:isolation"
+        in (((entry.get("fieldsV1") or {}).get("f:spec") or {}).get("f:placement") or {})
+    }
+    return not owners or bool(owners - {FIELD_MANAGER})
+
+
 def ensure(
     body: Mapping[str, Any],
     *,
@@ -82,9 +95,8 @@ def ensure(
     except postgres.DatabaseUnavailable as exc:
         log.warning("tenant %s: usage unavailable: %s", tenant.tenant_key, exc)
         return _kept(previous)
-    wanted = ((body.get("spec") or {}).get("placement") or {}).get("isolation")
     proposal = promotion.decide(
-        rule=rule, placement=placement, explicit=bool(wanted), moving=False, load=measured
+        rule=rule, placement=placement, explicit=explicit(body), moving=False, load=measured
     )
     if proposal is None:
         return None

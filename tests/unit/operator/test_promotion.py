@@ -5,9 +5,10 @@ MoveProposed condition and its Events (Normal only)."""
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 import pytest
-from tenantry_operator import conditions, model, promotion, status
+from tenantry_operator import conditions, model, promoting, promotion, status
 
 from tests.unit.operator import test_model
 
@@ -168,3 +169,18 @@ def test_the_tier_crd_declares_the_rule_as_it_is_read() -> None:
     assert promote["action"]["default"] == Action.PROPOSE.value
     placement = test_model.crd_properties("tiers.tenantry.dev.yaml", "spec", "placement")
     assert placement["policy"]["enum"] == ["FewestTenants", "LeastRows"]
+
+
+def test_a_placement_the_policy_set_itself_is_not_an_explicit_choice() -> None:
+    def body(*managers: str, isolation: str | None = "bridge") -> dict[str, Any]:
+        fields = {"f:spec": {"f:placement": {"f:isolation": {}}}}
+        return {
+            "metadata": {"managedFields": [{"manager": m, "fieldsV1": fields} for m in managers]},
+            "spec": {"placement": {"isolation": isolation}} if isolation else {},
+        }
+
+    assert not promoting.explicit(body(isolation=None))
+    assert not promoting.explicit(body(promoting.FIELD_MANAGER))
+    assert promoting.explicit(body("tenantry-control-plane"))
+    assert promoting.explicit(body(promoting.FIELD_MANAGER, "kubectl-patch"))
+    assert promoting.explicit(body())  # no managedFields: assume someone chose it

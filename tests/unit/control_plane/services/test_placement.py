@@ -223,3 +223,29 @@ def test_the_tenant_resource_carries_the_placement_asked_for() -> None:
     assert "placement" not in plain["spec"]
     asked = kube.tenant_resource(tenant(placement_request={"isolation": "pool", "server": "x"}))
     assert asked["spec"]["placement"] == {"isolation": "pool", "server": "x"}
+
+
+@pytest.mark.parametrize(
+    ("fields", "bound"),
+    [
+        ({}, "main"),
+        ({"server": None}, "main"),
+        ({"placement_request": {"isolation": "pool", "server": "shard-b"}}, "shard-b"),
+        ({"placement_request": {"isolation": "bridge"}}, "main"),  # the same shard, as bridge
+        ({"placement_request": {"isolation": "silo"}}, None),  # leaving the pool shards
+        (
+            {"migration": {"phase": "Copying", "target": "pool", "targetServer": "shard-c"}},
+            "shard-c",
+        ),
+        ({"migration": {"phase": "Copying", "target": "silo", "targetServer": "db:5432"}}, None),
+        (  # a failed move: where the tenant is
+            {
+                "placement_request": {"isolation": "pool", "server": "shard-b"},
+                "migration": {"phase": "Failed", "target": "pool", "targetServer": "shard-b"},
+            },
+            "main",
+        ),
+    ],
+)
+def test_a_tenant_counts_where_its_move_takes_it(fields: dict[str, Any], bound: str | None) -> None:
+    assert placement.bound_for(tenant(**fields)) == bound
