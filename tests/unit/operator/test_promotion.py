@@ -173,7 +173,7 @@ def test_the_tier_crd_declares_the_rule_as_it_is_read() -> None:
 
 def test_a_placement_the_policy_set_itself_is_not_an_explicit_choice() -> None:
     def body(*managers: str, isolation: str | None = "bridge") -> dict[str, Any]:
-        fields = {"f:spec": {"f:placement": {"f:isolation": {}}}}
+        fields: dict[str, Any] = {"f:spec": {"f:placement": {"f:isolation": {}}}}
         return {
             "metadata": {"managedFields": [{"manager": m, "fieldsV1": fields} for m in managers]},
             "spec": {"placement": {"isolation": isolation}} if isolation else {},

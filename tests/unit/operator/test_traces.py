@@ -186,4 +186,6 @@ def test_the_operators_json_log_lines_carry_the_trace_id(spans: InMemorySpanExpo
     line = json.loads(loggers.make_formatter(log_format=loggers.LogFormat.JSON).format(record))
     assert line["message"] == "waits"
     assert line["trace_id"] == PARENT.split("-")[1]
-    assert line["span_id"] == trace.format_span_id(spans.get_finished_spans()[0].context.span_id)
+    assert line["span_id"] == trace.format_span_id(
+        spans.get_finished_spans()[0].context.span_id
+    )
