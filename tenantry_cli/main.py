@@ -277,8 +277,8 @@ def move(
             body = {"isolation": goal.isolation, **({"server": server} if server else {})}
             ctx.obj.api().post(f"/tenants/{tenant_id}/moves", body)
         else:
-            placed = {"isolation": goal.isolation, **({"server": server} if server else {})}
-            cluster.patch_spec(name, {"placement": placed})
+            # A merge patch: an unset server is removed (null), not kept from an earlier move.
+            cluster.patch_spec(name, {"placement": {"isolation": goal.isolation, "server": server}})
     except api.ApiError as exc:
         raise _fail(str(exc)) from exc
     result = _follow(name, goal, before, timeout, output, give_up_after)
