@@ -113,7 +113,8 @@ class ServerList(BaseModel):
 
 
 class RebalanceCreate(BaseModel):
-    """Even out the pool shards by stored rows, tenant count or requests (the last day)."""
+    """Even out the pool shards by stored rows, tenant count or requests (yesterday's and
+    today's)."""
 
     model_config = ConfigDict(extra="forbid")
     by: RebalanceBy = "rows"

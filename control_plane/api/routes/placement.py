@@ -89,9 +89,10 @@ def rebalance(
     ctx: deps.AuditDep,
     wake: deps.WakeDep,
 ) -> schemas.RebalancePlan:
-    """Plan the moves that even out the pool shards (by stored rows, tenants or the last day's
-    requests); unless `dry_run`, set the first ones going, at most `max_concurrent` running at
-    once. Call again once they finished: each call plans afresh from where tenants are."""
+    """Plan the moves that even out the pool shards (by stored rows, tenants or the requests of
+    yesterday and today); unless `dry_run`, set the first ones going, at most `max_concurrent`
+    running at once. Call again once they finished: each call plans afresh from where tenants
+    are."""
     plan = placement.rebalance(
         session=session, ctx=ctx, data=data, today=dt.datetime.now(dt.UTC).date()
     )
