@@ -1,6 +1,7 @@
 """The `tenantry` command ([project.scripts]): tenants, describe, watch, move, suspend, resume
 and the outbox's pending entries and dead letters, each with `--output json`; feature flags
-under `tenantry flags` (tenantry_cli.flags).
+under `tenantry flags` (tenantry_cli.flags); moves, servers and rebalance
+(tenantry_cli.placement).
 
 Tenants are read from the cluster (`tenantry_cli.cluster`). A tenant the control plane created
 (it carries the `tenantry.dev/tenant-id` label) is owned by the registry, so its tier and
@@ -23,16 +24,25 @@ import rich
 import typer
 from rich import console, live
 
-from tenantry_cli import api, cluster, flags, views
+from tenantry_cli import api, cluster, flags, placement, views
 from tenantry_core import resources
 
 app = typer.Typer(help="Operate Tenantry: tenants in the cluster, the control plane's outbox.")
 outbox_app = typer.Typer(help="The outbox's pending entries and dead letters.")
 app.add_typer(outbox_app, name="outbox")
 app.add_typer(flags.app, name="flags")
+app.command()(placement.moves)
+app.command()(placement.servers)
+app.command()(placement.rebalance)
 
 
 Output = views.Output
+
+
+class Isolation(enum.StrEnum):
+    POOL = "pool"
+    BRIDGE = "bridge"
+    SILO = "silo"
 
 
 class OutboxStates(enum.StrEnum):
@@ -159,10 +169,32 @@ def watch(
         return
 
 
+@dataclass(frozen=True)
+class Goal:
+    """What a move asks of the Tenant's spec: a tier, or a placement (isolation, server)."""
+
+    tier: str | None = None
+    isolation: str | None = None
+    server: str | None = None
+
+    def asked(self, spec: dict[str, Any]) -> bool:
+        if self.tier is not None:
+            return spec.get("tier") == self.tier
+        wanted = spec.get("placement") or {}
+        return wanted.get("isolation") == self.isolation and (
+            self.server is None or wanted.get("server") == self.server
+        )
+
+    def __str__(self) -> str:
+        if self.tier is not None:
+            return f"tier {self.tier}"
+        return f"{self.isolation}" + (f" on {self.server}" if self.server else "")
+
+
 def _follow(
-    name: str, tier: str, before: int, timeout: float, output: Output, give_up_after: float
+    name: str, goal: Goal, before: int, timeout: float, output: Output, give_up_after: float
 ) -> dict[str, Any]:
-    """Wait for the Tenant's spec to ask for `tier` (a generation after `before`), then follow
+    """Wait for the Tenant's spec to ask for `goal` (a generation after `before`), then follow
     the migration's phases until the move ends Ready or Failed. A failed step is retried by the
     operator, so it ends the move only once it has lasted `give_up_after` seconds."""
     deadline, generation = time.monotonic() + timeout, 0
@@ -171,7 +203,7 @@ def _follow(
     while time.monotonic() < deadline:
         tenant = _tenant(name)
         meta, status = tenant["metadata"], tenant.get("status") or {}
-        if not generation and tenant["spec"].get("tier") == tier and meta["generation"] > before:
+        if not generation and goal.asked(tenant["spec"]) and meta["generation"] > before:
             generation = meta["generation"]
         phase = (status.get("migration") or {}).get("phase")
         if generation and phase and (not phases or phases[-1] != phase):
@@ -191,9 +223,9 @@ def _follow(
         if result:
             return {
                 "name": name,
-                "tier": tier,
+                "tier": tenant["spec"].get("tier"),
                 "result": result,
-                "placement": status.get("placement"),
+                **views.placement_of(tenant),
                 "phases": phases,
                 "reason": None
                 if result == "Ready"
@@ -201,34 +233,55 @@ def _follow(
                 "migration": status.get("migration"),
             }
         time.sleep(0.5)
-    raise _fail(f"{name} did not finish moving to {tier} within {timeout:.0f}s")
+    raise _fail(f"{name} did not finish moving to {goal} within {timeout:.0f}s")
 
 
 @app.command()
 def move(
     ctx: typer.Context,
     name: str,
-    tier: Annotated[str, typer.Option(help="the Tier to move to")],
+    to: Annotated[
+        Isolation | None, typer.Option("--to", help="the isolation model to move to")
+    ] = None,
+    server: Annotated[
+        str | None, typer.Option(help="the server to move to (default: the current one)")
+    ] = None,
+    tier: Annotated[str | None, typer.Option(help="the Tier to move to")] = None,
     timeout: Annotated[float, typer.Option(help="seconds to follow the migration")] = 300.0,
     give_up_after: Annotated[
         float, typer.Option(help="seconds a failed step may last before the move counts as failed")
     ] = 60.0,
     output: OutputOpt = Output.TABLE,
 ) -> None:
-    """Change the tenant's tier, then follow its migration until Ready or Failed."""
+    """Move the tenant live: to another isolation model and/or server (`--to`, `--server`, as
+    a platform admin: POST /tenants/{id}/moves), or to another tier (`--tier`); then follow its
+    migration until Ready or Failed."""
+    if (tier is None) == (to is None and server is None):
+        raise _fail("give either --tier, or --to (and --server)")
     tenant = _tenant(name)
-    if tenant["spec"].get("tier") == tier:
-        raise _fail(f"{name} is already on tier {tier}")
     before = int(tenant["metadata"]["generation"])
     tenant_id = _tenant_id(tenant)
+    if tier is not None:
+        goal = Goal(tier=tier)
+        if tenant["spec"].get("tier") == tier:
+            raise _fail(f"{name} is already on tier {tier}")
+    else:
+        isolation = to.value if to else (tenant.get("status") or {}).get("placement")
+        goal = Goal(isolation=isolation, server=server)
     try:
-        if tenant_id:
+        if tier is not None and tenant_id:
             ctx.obj.api().patch(f"/tenants/{tenant_id}", {"tier": tier})
-        else:
+        elif tier is not None:
             cluster.patch_spec(name, {"tier": tier})
+        elif tenant_id:
+            body = {"isolation": goal.isolation, **({"server": server} if server else {})}
+            ctx.obj.api().post(f"/tenants/{tenant_id}/moves", body)
+        else:
+            # A merge patch: an unset server is removed (null), not kept from an earlier move.
+            cluster.patch_spec(name, {"placement": {"isolation": goal.isolation, "server": server}})
     except api.ApiError as exc:
         raise _fail(str(exc)) from exc
-    result = _follow(name, tier, before, timeout, output, give_up_after)
+    result = _follow(name, goal, before, timeout, output, give_up_after)
     _emit(output, result, views.pairs(f"Moved {name}", {**result, "migration": None}))
     if result["result"] != "Ready":
         raise typer.Exit(1)

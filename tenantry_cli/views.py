@@ -178,3 +178,55 @@ def failing(tenant: Mapping[str, Any]) -> str | None:
         return None
     ready = condition(tenant, "Ready")
     return f"{ready.get('reason', 'Failed')}: {ready.get('message', '')}".rstrip(": ")
+
+
+MOVE_COLUMNS = (
+    "started",
+    "source",
+    "source_server",
+    "target",
+    "target_server",
+    "result",
+    "rows_copied",
+    "write_block_ms",
+    "duration_ms",
+    "reason",
+)
+SERVER_COLUMNS = ("name", "kind", "tenants", "rows", "host", "port", "database")
+PLAN_COLUMNS = ("slug", "isolation", "source_server", "target_server", "load", "started")
+REBALANCED_COLUMNS = ("slug", "source_server", "target_server", "result", "server")
+
+
+def move_rows(tenant: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """`tenantry moves`: the Tenant's move history (status.moves, oldest first), then the move
+    under way, if one is (result: its phase)."""
+    status = tenant.get("status") or {}
+    rows = [
+        {column: entry.get(_camel(column)) for column in MOVE_COLUMNS}
+        for entry in status.get("moves") or []
+    ]
+    current = status.get("migration") or {}
+    if current.get("phase") and current["phase"] not in FINAL_MIGRATION_PHASES:
+        row = {column: current.get(_camel(column)) for column in MOVE_COLUMNS}
+        rows.append({**row, "result": current["phase"]})
+    return rows
+
+
+def _camel(name: str) -> str:
+    first, *rest = name.split("_")
+    return first + "".join(part.title() for part in rest)
+
+
+def server_row(server: Mapping[str, Any]) -> dict[str, Any]:
+    return {column: server.get(column) for column in SERVER_COLUMNS}
+
+
+def placement_of(tenant: Mapping[str, Any]) -> dict[str, str | None]:
+    """Where a Tenant's data is now: its isolation model and server."""
+    status = tenant.get("status") or {}
+    return {"placement": status.get("placement"), "server": status.get("server")}
+
+
+def spread(loads: Mapping[str, int]) -> int:
+    """The most loaded server's load less the least loaded one's."""
+    return max(loads.values()) - min(loads.values()) if loads else 0

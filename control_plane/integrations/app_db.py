@@ -1,9 +1,10 @@
 """The pool database as the app's non-privileged role (APP_DATABASE_URL): the control plane
-reads the usage the app plane meters (`tenantry.usage`) and publishes each tenant's principals
-(`tenantry.principals`: its users and API keys with the `data:*` permissions they hold now),
-which the app plane checks on every request, and the feature flags, overrides and rings
-(`tenantry_core.flags`), which it evaluates. Used by services.usage, services.principals,
-services.flags and workers.usage_reporter.
+reads the usage the app plane meters (`tenantry.usage`) and the servers the operator keeps
+(`tenantry.servers`: moves and rebalancing, services.placement), and publishes each tenant's
+principals (`tenantry.principals`: its users and API keys with the `data:*` permissions they
+hold now), which the app plane checks on every request, and the feature flags, overrides and
+rings (`tenantry_core.flags`), which it evaluates. Used by services.usage, services.principals,
+services.flags, services.placement and workers.usage_reporter.
 """
 
 from __future__ import annotations
@@ -24,6 +25,10 @@ class UsageUnavailable(Exception):
     """No usage database is configured or it cannot be reached."""
 
 
+class ServersUnavailable(Exception):
+    """The servers catalog (`tenantry.servers`) is not configured, not there or not reachable."""
+
+
 class PrincipalsUnavailable(Exception):
     """The pool database did not take a tenant's principals (the change is not committed)."""
 
@@ -41,6 +46,34 @@ class Principal:
     permissions: frozenset[str]
     key_hash: str | None = None
     expires_at: dt.datetime | None = None
+
+
+SERVERS_TABLE = "tenantry.servers"  # the operator keeps it (the placement contract)
+
+
+@dataclass(frozen=True)
+class Server:
+    """A database server (silo) or pool shard (pool) tenants may be placed on, with how many
+    tenants and tenant rows it holds (refreshed by the operator about once a minute)."""
+
+    name: str
+    kind: str  # "pool" | "silo"
+    host: str
+    port: int
+    database: str | None
+    tenants: int
+    rows: int
+    updated_at: dt.datetime | None
+
+
+@dataclass(frozen=True)
+class TenantLoad:
+    """A tenant's metered load: its stored rows at the last flush, and its API calls over the
+    days asked for."""
+
+    tenant_key: str
+    rows: int
+    requests: int
 
 
 @functools.cache
@@ -69,6 +102,61 @@ def daily_usage(tenant_key: str, since: dt.date) -> list[tuple[dt.date, int, int
     except sa.exc.OperationalError as exc:
         raise UsageUnavailable(str(exc).splitlines()[0]) from exc
     return [(row.day, int(row.api_calls), int(row.stored_rows)) for row in rows]
+
+
+def servers() -> list[Server]:
+    """Every server in the catalog, by kind and name."""
+    url = _url()
+    if not url:
+        raise ServersUnavailable("APP_DATABASE_URL is not configured")
+    try:
+        with _engine(url).connect() as conn:
+            rows = conn.execute(
+                sa.text(
+                    "SELECT name, kind, host, port, database, tenants, rows, updated_at "
+                    f"FROM {SERVERS_TABLE} ORDER BY kind, name"
+                )
+            ).all()
+    except (sa.exc.OperationalError, sa.exc.ProgrammingError) as exc:
+        raise ServersUnavailable(str(exc).splitlines()[0]) from exc
+    return [
+        Server(
+            name=str(r.name),
+            kind=str(r.kind),
+            host=str(r.host),
+            port=int(r.port),
+            database=r.database,
+            tenants=int(r.tenants or 0),
+            rows=int(r.rows or 0),
+            updated_at=r.updated_at,
+        )
+        for r in rows
+    ]
+
+
+def tenant_loads(since: dt.date) -> dict[str, TenantLoad]:
+    """Each metered tenant's load: its latest stored rows and its API calls since `since`."""
+    url = _url()
+    if not url:
+        raise UsageUnavailable("APP_DATABASE_URL is not configured")
+    key = routing.TENANT_COLUMN
+    try:
+        with _engine(url).connect() as conn:
+            rows = conn.execute(
+                sa.text(
+                    f"SELECT {key} AS tenant_key, "
+                    "(array_agg(stored_rows ORDER BY day DESC))[1] AS rows, "
+                    "sum(api_calls) FILTER (WHERE day >= :s) AS requests "
+                    f"FROM {routing.USAGE_TABLE} GROUP BY {key}"
+                ),
+                {"s": since},
+            ).all()
+    except sa.exc.OperationalError as exc:
+        raise UsageUnavailable(str(exc).splitlines()[0]) from exc
+    return {
+        str(r.tenant_key): TenantLoad(str(r.tenant_key), int(r.rows or 0), int(r.requests or 0))
+        for r in rows
+    }
 
 
 def publish(

@@ -40,8 +40,9 @@ def _failed(exc: Exception) -> KubeUnavailable:
 
 
 def tenant_resource(tenant: models.Tenant) -> dict[str, Any]:
-    """The Tenant custom resource the control plane owns for a registry row; it carries the
-    current trace (`tenantry_core.tracing.ANNOTATION`), which the operator's reconciles continue."""
+    """The Tenant custom resource the control plane owns for a registry row (with the placement
+    a platform admin asked for, services.placement); it carries the current trace
+    (`tenantry_core.tracing.ANNOTATION`), which the operator's reconciles continue."""
     parent = tracing.traceparent()
     return {
         "apiVersion": resources.API_VERSION,
@@ -59,6 +60,7 @@ def tenant_resource(tenant: models.Tenant) -> dict[str, Any]:
             "displayName": tenant.company,
             "suspended": tenant.suspended,
             **({"owner": {"email": tenant.owner_email}} if tenant.owner_email else {}),
+            **({"placement": dict(tenant.placement_request)} if tenant.placement_request else {}),
         },
     }
 

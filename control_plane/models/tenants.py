@@ -73,6 +73,14 @@ class Tenant(base.Base):
         server_default=enums.Phase.PENDING.value,
     )
     placement: Mapped[str | None] = mapped_column(String(10))
+    server: Mapped[str | None] = mapped_column(String(63))  # status.server
+    migration: Mapped[dict[str, Any] | None] = mapped_column(JSONB)  # status.migration
+    moves: Mapped[list[dict[str, Any]]] = mapped_column(  # status.moves, newest last
+        JSONB, nullable=False, default=list, server_default=text("'[]'::jsonb")
+    )
+    # The Tenant's spec.placement ({isolation, server?}) a platform admin asked for
+    # (services.moves), or a change to it made in Kubernetes (workers.mirror follows it).
+    placement_request: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
     conditions: Mapped[list[dict[str, Any]]] = mapped_column(
         JSONB, nullable=False, default=list, server_default=text("'[]'::jsonb")
     )

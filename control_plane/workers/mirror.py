@@ -7,8 +7,9 @@ kubectl marks its row offboarding, and once it is gone its billing contact is to
 (services.notices). One deleted with its CRD (an uninstall) is `Kept` instead: the operator
 keeps its data, and once the CRD is served again the control plane re-creates the Tenants it
 made (a kubectl tenant's row follows the Tenant that names it in spec.adoptRetainedFrom). A
-change made with kubectl to tier, suspended or displayName is taken into the registry and
-audited (the Tenant resource is the source of truth for those fields). Rows match resources by
+change made with kubectl (or a Tier's move policy) to tier, suspended, displayName or placement
+is taken into the registry and audited (the Tenant resource is the source of truth for those
+fields); status brings the placement, server, last migration and move history. Rows match by
 uid, never by a reusable name, and each resource is mirrored on its own. Each mirror lists, then
 watches from the list's resourceVersion, and lists again after any error, so a missed event is
 repaired by the next list. Started by `control_plane.main`.
@@ -36,7 +37,12 @@ log = logging.getLogger(__name__)
 
 
 # What kubectl may change on any Tenant, and the registry column that follows it.
-FOLLOWED = (("tier", "tier"), ("suspended", "suspended"), ("displayName", "company"))
+FOLLOWED = (
+    ("tier", "tier"),
+    ("suspended", "suspended"),
+    ("displayName", "company"),
+    ("placement", "placement_request"),  # a move set going in Kubernetes (a Tier's policy)
+)
 # The registry phase of a tenant whose Tenant went with its CRD: its data is kept.
 KEPT = "Kept"
 MAX_RELIST_BACKOFF = 30.0
@@ -148,6 +154,9 @@ def sync_tenant(
     _follow_spec(session, tenant, obj)
     tenant.phase = str(status.get("phase") or tenant.phase or enums.Phase.PENDING)
     tenant.placement = status.get("placement", tenant.placement)
+    tenant.server = status.get("server", tenant.server)
+    tenant.migration = status.get("migration", tenant.migration)
+    tenant.moves = list(status.get("moves") or tenant.moves or [])
     tenant.conditions = list(status.get("conditions") or tenant.conditions or [])
     if deleted or meta.get("deletionTimestamp"):
         if not kube.tenant_crd_served():

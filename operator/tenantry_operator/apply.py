@@ -279,3 +279,17 @@ def patch_status(name: str, patch: Mapping[str, Any]) -> None:
     client.CustomObjectsApi(kubeclient.api_client()).patch_cluster_custom_object_status(
         resources.GROUP, resources.VERSION, resources.TENANT_PLURAL, name, {"status": dict(patch)}
     )
+
+
+def apply_spec(name: str, uid: str, spec: Mapping[str, Any], *, field_manager: str) -> None:
+    """Server-side apply part of the Tenant `name`'s spec as `field_manager` (a Tier's policy
+    move), only to the Tenant with `uid`."""
+    body = {
+        "apiVersion": resources.API_VERSION,
+        "kind": resources.TENANT_KIND,
+        "metadata": {"name": name, "uid": uid},
+        "spec": dict(spec),
+    }
+    _resource(resources.API_VERSION, resources.TENANT_KIND).server_side_apply(
+        body=body, field_manager=field_manager, force_conflicts=True
+    )

@@ -28,6 +28,7 @@ class ConditionType(enum.StrEnum):
     MIGRATION_REQUIRED = "MigrationRequired"
     MIGRATING = "Migrating"
     MIGRATION_FAILED = "MigrationFailed"
+    MOVE_PROPOSED = "MoveProposed"  # a Tier's policy move (promotion); only on Tiers with one
     READY = "Ready"
 
 
@@ -55,6 +56,9 @@ class Reason(enum.StrEnum):
     VERIFICATION_FAILED = "VerificationFailed"
     PLACEMENT_MATCHES_TIER = "PlacementMatchesTier"
     UNKNOWN_SERVER = "UnknownServer"  # spec.placement or the Tier names no declared server
+    MOVE_PROPOSED = "MoveProposed"  # the Tier's policy proposes a move
+    POLICY_MOVE = "PolicyMove"  # the Tier's policy set the move going
+    BELOW_LIMITS = "BelowLimits"  # the Tier's policy has nothing to propose
 
 
 @dataclass(frozen=True)
@@ -85,12 +89,14 @@ _ABNORMAL_WHEN_TRUE = {
     ConditionType.MIGRATION_REQUIRED,
     ConditionType.MIGRATING,
     ConditionType.MIGRATION_FAILED,
+    ConditionType.MOVE_PROPOSED,
 }
 _CLEARED = {
     ConditionType.SUSPENDED: "Resumed",
     ConditionType.MIGRATION_REQUIRED: "PlacementMatchesTier",
     ConditionType.MIGRATING: "MigrationFinished",
     ConditionType.MIGRATION_FAILED: "MigrationFailureCleared",
+    ConditionType.MOVE_PROPOSED: "MoveProposalCleared",
 }
 _WARNING_WHEN_TRUE = {ConditionType.MIGRATION_REQUIRED, ConditionType.MIGRATION_FAILED}
 

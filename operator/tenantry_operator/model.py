@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from tenantry_core import enums, identity, resources
+from tenantry_operator import promotion
 
 Isolation = enums.Isolation
 DeletionPolicy = enums.DeletionPolicy
@@ -143,6 +144,7 @@ class Tier:
     revision: str = ""
     placement_policy: PlacementPolicy = PlacementPolicy.FEWEST_TENANTS  # spec.placement.policy
     placement_servers: tuple[str, ...] = ()  # spec.placement.servers; empty: every shard
+    promote: promotion.Rule | None = None  # spec.placement.promote: the policy move
 
     @classmethod
     def from_body(cls, body: Mapping[str, Any]) -> Tier:
@@ -188,6 +190,7 @@ class Tier:
             revision=revision_of(spec),
             placement_policy=PlacementPolicy(placement.get("policy") or "FewestTenants"),
             placement_servers=tuple(str(s) for s in placement.get("servers") or ()),
+            promote=promotion.Rule.from_spec(spec),
         )
 
 

@@ -4,10 +4,11 @@ asks for, carried out by ordered steps and turned into outcomes the handlers rep
 A Tenant reconcile: a kept namespace taken over (`keeping`) → Tier → namespace → placement
 decision (`decide`: a live migration starts in its own mover, goes on there, or waits; a
 changed isolation model it cannot migrate to keeps the old placement and says
-MigrationRequired) → credentials and data → restore → workload. A step may stop the sequence
-early; `status.compute` turns what was observed into the whole status, and the `Outcome`
-carries it, the Events and, for failures worth retrying, when to try again. A reconcile and an
-offboarding each run in a span under the Tenant's trace, a child span per step (`traces`).
+MigrationRequired) → credentials and data → restore → workload → the Tier's policy move
+(`promoting`). A step may stop the sequence early; `status.compute` turns what was observed
+into the whole status, and the `Outcome` carries it, the Events and, for failures worth
+retrying, when to try again. A reconcile and an offboarding each run in a span under the
+Tenant's trace, a child span per step (`traces`).
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from tenantry_operator import (
     model,
     planning,
     postgres,
+    promoting,
     provisioner,
     routes,
     servers,
@@ -135,6 +137,11 @@ def _reconcile(
                 )
             )
         obs = replace(obs, workload=workload)
+        previous = list(recorded.get("conditions") or [])
+        proposal = promoting.ensure(
+            body, tenant=tenant, tier=tier, decision=decision, previous=previous, cfg=cfg, now=now
+        )
+        obs = replace(obs, proposal=proposal)
     outcome = _outcome(obs, recorded, now)
     if obs.waiting is not None:  # its mover writes the migration block and the placement
         for key in ("migration", "placement", "server"):

@@ -41,6 +41,7 @@ class Observation:
     namespace_name: str | None = None
     data: tuple[planning.DatabasePlan, planning.Endpoint] | None = None  # provisioned data
     restored_from: str | None = None
+    proposal: conditions.StepResult | None = None  # a Tier's policy move (`promoting`), if any
 
     def failed_steps(self) -> list[conditions.StepResult]:
         steps = (self.namespace, self.database, self.workload)
@@ -141,6 +142,7 @@ def conditions_of(
         (kind.MIGRATION_REQUIRED, required),
         (kind.MIGRATING, migrating),
         (kind.MIGRATION_FAILED, failed),
+        *([(kind.MOVE_PROPOSED, obs.proposal)] if obs.proposal is not None else []),
         (kind.READY, _ready(obs)),
     )
     return [

@@ -40,6 +40,8 @@ BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("put", "/api/v1/flags/{key}"): {"percentage": 100},
     ("put", "/api/v1/tenants/{tenant_id}/overrides/{feature}"): {"enabled": True},
     ("put", "/api/v1/tenants/{tenant_id}/ring"): {"ring": "internal"},
+    ("post", "/api/v1/tenants/{tenant_id}/moves"): {"isolation": "silo"},
+    ("post", "/api/v1/placement/rebalance"): {"by": "tenants", "dry_run": True},
 }
 
 

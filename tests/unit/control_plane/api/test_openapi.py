@@ -137,6 +137,11 @@ GET    ~/tenants/{tenant_id}/overrides                   platform:admin  200 401
 PUT    ~/tenants/{tenant_id}/overrides/{feature}         platform:admin  200 401 403 404 409
 DELETE ~/tenants/{tenant_id}/overrides/{feature}         platform:admin  204 401 403 404 409
 PUT    ~/tenants/{tenant_id}/ring                        platform:admin  200 401 403 404 409
+[placement]
+POST   ~/tenants/{tenant_id}/moves                       platform:admin  202 401 403 404 409
+GET    ~/tenants/{tenant_id}/moves                       platform:admin  200 401 403 404
+GET    ~/placement/servers                               platform:admin  200 401 403 404
+POST   ~/placement/rebalance                             platform:admin  200 401 403 404 409
 [auth]
 GET    /.well-known/jwks.json                            -               200
 [health]
