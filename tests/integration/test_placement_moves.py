@@ -3,10 +3,7 @@ the operator: to a named silo server and to another pool shard, the history and 
 back (`GET .../moves`, `tenantry moves`), the servers catalog (`tenantry servers`), an unknown
 server or one of the wrong kind refused, a placement set in Kubernetes followed into the
 registry, and rebalancing a tier's tenants over the pool shards (dry run, then `tenantry
-rebalance`).
-
-These need the operator's pool shards (`tenantry.servers`, the Tenant's spec.placement): until
-they exist on this platform, the module is skipped."""
+rebalance`) over the local platform's pool shards (`main`, `shard-b`, `shard-c`)."""
 
 from __future__ import annotations
 
@@ -18,7 +15,6 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import psycopg
 import pytest
 from kubernetes import client
 
@@ -27,15 +23,6 @@ from tests.integration import support
 
 pytestmark = pytest.mark.integration
 TENANTRY = Path(sys.executable).with_name("tenantry")
-
-
-@pytest.fixture(autouse=True, scope="module")
-def _shards(env: dict[str, str]) -> None:
-    url = env["TENANTRY_POSTGRES_ADMIN_URL"].rsplit("/", 1)[0] + "/" + env["TENANTRY_POOL_DATABASE"]
-    with psycopg.connect(url) as conn:
-        found = conn.execute("SELECT to_regclass('tenantry.servers') IS NOT NULL").fetchone()
-    if not (found and found[0]):
-        pytest.skip("needs the operator's pool shards (tenantry.servers): the shards branch")
 
 
 def cli(env: dict[str, str], *args: str) -> Any:
