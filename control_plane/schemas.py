@@ -135,12 +135,11 @@ class InvitationPublic(BaseModel):
     invited_by: str
     created_at: dt.datetime
     expires_at: dt.datetime
+    mailed_at: dt.datetime | None = Field(
+        description="When the invitation's link (its one-time token) was mailed; null until then"
+    )
     accepted_at: dt.datetime | None
     revoked_at: dt.datetime | None
-
-
-class InvitationCreated(InvitationPublic):
-    token: str = Field(description="Shown once: send it to the invitee")
 
 
 class InvitationAccept(BaseModel):
