@@ -387,3 +387,41 @@ class UsagePublic(BaseModel):
     since: dt.date
     days: list[UsageDay]
     total_api_calls: int
+
+
+class MeterUsage(BaseModel):
+    meter: str = Field(description="the Stripe meter's event name")
+    reported: int = Field(description="sent to Stripe as meter events (finished days)")
+    unreported: int = Field(description="metered in the period but not sent yet (today too)")
+
+
+class BillingUsagePublic(BaseModel):
+    tenant_id: uuid.UUID
+    period_start: dt.datetime
+    period_end: dt.datetime
+    period_source: Literal["subscription", "calendar_month"] = Field(
+        description="the subscription's current period, or the UTC month without one"
+    )
+    meters: list[MeterUsage]
+
+
+class InvoiceLine(BaseModel):
+    description: str | None
+    plan: str | None
+    quantity: int | None
+    amount: int = Field(description="in the currency's minor unit")
+    proration: bool
+    period_start: dt.datetime | None
+    period_end: dt.datetime | None
+
+
+class UpcomingInvoicePublic(BaseModel):
+    tenant_id: uuid.UUID
+    currency: str
+    amount_due: int = Field(description="in the currency's minor unit")
+    subtotal: int
+    total: int
+    period_start: dt.datetime | None
+    period_end: dt.datetime | None
+    next_payment_attempt: dt.datetime | None
+    lines: list[InvoiceLine]
