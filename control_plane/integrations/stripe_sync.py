@@ -275,12 +275,44 @@ def expire_checkout(settings: config.Settings, session_id: str) -> None:
         raise BillingUnavailable(str(exc)) from exc
 
 
-def portal_url(settings: config.Settings, *, customer: str) -> str:
-    """A customer-portal session of `customer` (payment methods, invoices, cancellation)."""
+LIMITED_PORTAL = "payment-methods-and-invoices"  # the metadata `tenantry` of that configuration
+LIMITED_METADATA = {"tenantry": LIMITED_PORTAL}
+_LIMITED_PORTALS: dict[str, str] = {}  # by API key: the configuration's id, found or made once
+
+
+def _limited_portal(stripe_client: stripe.StripeClient, api_key: str) -> str:
+    """The portal configuration that offers payment methods and invoices but no cancellation
+    nor plan change: found by its metadata, else created (once per account)."""
+    if api_key not in _LIMITED_PORTALS:
+        found = stripe_client.v1.billing_portal.configurations.list(params={"limit": 100})
+        mine = [c.id for c in found.data if c.to_dict().get("metadata") == LIMITED_METADATA]
+        if not mine:
+            made = stripe_client.v1.billing_portal.configurations.create(
+                params={
+                    "features": {
+                        "payment_method_update": {"enabled": True},
+                        "invoice_history": {"enabled": True},
+                        "subscription_cancel": {"enabled": False},
+                        "subscription_update": {"enabled": False},
+                    },
+                    "metadata": LIMITED_METADATA,
+                },
+                options={"idempotency_key": f"portal-configuration-{LIMITED_PORTAL}"},
+            )
+            mine = [made.id]
+        _LIMITED_PORTALS[api_key] = mine[0]
+    return _LIMITED_PORTALS[api_key]
+
+
+def portal_url(settings: config.Settings, *, customer: str, limited: bool = False) -> str:
+    """A customer-portal session of `customer`: the account's default portal (payment
+    methods, invoices, cancellation), or, `limited`, one without cancellation nor plan change."""
+    stripe_client = _configured(settings)
+    params: dict[str, Any] = {"customer": customer, "return_url": settings.BILLING_RETURN_URL}
     try:
-        found = _configured(settings).v1.billing_portal.sessions.create(
-            params={"customer": customer, "return_url": settings.BILLING_RETURN_URL}
-        )
+        if limited:
+            params["configuration"] = _limited_portal(stripe_client, settings.STRIPE_API_KEY or "")
+        found = stripe_client.v1.billing_portal.sessions.create(params=params)  # type: ignore[arg-type]
     except stripe.StripeError as exc:
         raise BillingUnavailable(str(exc)) from exc
     return str(found.url)

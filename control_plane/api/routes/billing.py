@@ -11,6 +11,7 @@ from fastapi import APIRouter, Header, Request
 
 from control_plane import models, schemas
 from control_plane.api import deps
+from control_plane.core import permissions
 from control_plane.integrations import stripe_sync
 from control_plane.services import billing, checkout, invoices
 from tenantry_core import problems
@@ -99,14 +100,20 @@ def start_checkout(
     },
 )
 def open_portal(
-    access: deps.BillingManager,
+    access: deps.BillingPortal,
     session: deps.SessionDep,
     settings: deps.SettingsDep,
     ctx: deps.AuditDep,
 ) -> schemas.PortalPublic:
-    """A session of Stripe's customer portal, where the tenant's billing contact changes payment
-    methods, reads invoices and cancels."""
-    return checkout.portal(session=session, ctx=ctx, settings=settings, tenant=access.tenant)
+    """A session of Stripe's customer portal: payment methods and invoices; with
+    `billing:manage` (owners) also cancelling and changing plans."""
+    return checkout.portal(
+        session=session,
+        ctx=ctx,
+        settings=settings,
+        tenant=access.tenant,
+        full=access.actor.can(permissions.Permission.BILLING_MANAGE),
+    )
 
 
 @router.get(
