@@ -135,12 +135,11 @@ class InvitationPublic(BaseModel):
     invited_by: str
     created_at: dt.datetime
     expires_at: dt.datetime
+    mailed_at: dt.datetime | None = Field(
+        description="When the invitation's link (its one-time token) was mailed; null until then"
+    )
     accepted_at: dt.datetime | None
     revoked_at: dt.datetime | None
-
-
-class InvitationCreated(InvitationPublic):
-    token: str = Field(description="Shown once: send it to the invitee")
 
 
 class InvitationAccept(BaseModel):
@@ -388,3 +387,41 @@ class UsagePublic(BaseModel):
     since: dt.date
     days: list[UsageDay]
     total_api_calls: int
+
+
+class MeterUsage(BaseModel):
+    meter: str = Field(description="the Stripe meter's event name")
+    reported: int = Field(description="sent to Stripe as meter events (finished days)")
+    unreported: int = Field(description="metered in the period but not sent yet (today too)")
+
+
+class BillingUsagePublic(BaseModel):
+    tenant_id: uuid.UUID
+    period_start: dt.datetime
+    period_end: dt.datetime
+    period_source: Literal["subscription", "calendar_month"] = Field(
+        description="the subscription's current period, or the UTC month without one"
+    )
+    meters: list[MeterUsage]
+
+
+class InvoiceLine(BaseModel):
+    description: str | None
+    plan: str | None
+    quantity: int | None
+    amount: int = Field(description="in the currency's minor unit")
+    proration: bool
+    period_start: dt.datetime | None
+    period_end: dt.datetime | None
+
+
+class UpcomingInvoicePublic(BaseModel):
+    tenant_id: uuid.UUID
+    currency: str
+    amount_due: int = Field(description="in the currency's minor unit")
+    subtotal: int
+    total: int
+    period_start: dt.datetime | None
+    period_end: dt.datetime | None
+    next_payment_attempt: dt.datetime | None
+    lines: list[InvoiceLine]

@@ -8,14 +8,18 @@ portal sessions. This module adds, with Stripe's request and response shapes:
   with a `price` or `plan`, `subscription_data[trial_period_days]`, `success_url`,
   `cancel_url`, `metadata`), `GET /v1/checkout/sessions/{id}` and
   `POST /v1/checkout/sessions/{id}/expire`;
-- `POST /v1/billing_portal/sessions` (`customer`, `return_url`);
+- `POST /v1/billing_portal/sessions` (`customer`, `return_url`, `configuration`) and
+  `POST`/`GET /v1/billing_portal/configurations` (`features` with `enabled` flags for
+  `payment_method_update`, `invoice_history`, `subscription_cancel`, `subscription_update`,
+  and `metadata`; a session without a configuration offers every feature);
 - the pages a customer opens: `GET /checkout/{id}` (a form) and `POST /checkout/{id}` with
   `card` (default 4242424242424242): the card is attached to the customer as its default, the
   subscription is created in localstripe (with the trial asked for: `trialing`, a status
   localstripe itself never sets), the session completes and
   `checkout.session.completed` is sent, signed like Stripe does, to `--webhook-url` with the
   secret in `STRIPE_WEBHOOK_SECRET`; a declined card (localstripe's test numbers) answers 402
-  and the session stays open. `GET /portal/{id}` shows the portal session's customer;
+  and the session stays open. `GET /portal/{id}` shows the portal session's customer and the
+  features its configuration offers;
 - `proration_behavior` on a subscription update (localstripe knows only `prorate`).
 
 What is faked is only this; everything else is localstripe's. Run by
@@ -97,21 +101,67 @@ class CheckoutSession(resources.StripeObject):  # type: ignore[misc]
         return found
 
 
+PORTAL_FEATURES = (
+    "payment_method_update",
+    "invoice_history",
+    "subscription_cancel",
+    "subscription_update",
+)
+
+
+class PortalConfiguration(resources.StripeObject):  # type: ignore[misc]
+    object = "billing_portal.configuration"
+    _id_prefix = "bpc_"
+
+    def __init__(
+        self,
+        features: dict[str, dict[str, Any]] | None = None,
+        metadata: dict[str, str] | None = None,
+        **unexpected: Any,
+    ) -> None:
+        if unexpected:
+            raise _bad("Unexpected " + ", ".join(unexpected))
+        unknown = set(features or {}) - set(PORTAL_FEATURES)
+        if unknown:
+            raise _bad("Unknown features " + ", ".join(sorted(unknown)))
+        super().__init__()
+        self.features = {
+            name: {"enabled": str((features or {}).get(name, {}).get("enabled")).lower() == "true"}
+            for name in PORTAL_FEATURES
+        }
+        self.metadata = dict(metadata or {})
+        self.is_default = False
+
+
 class PortalSession(resources.StripeObject):  # type: ignore[misc]
     object = "billing_portal.session"
     _id_prefix = "bps_"
 
     def __init__(
-        self, customer: str | None = None, return_url: str | None = None, **unexpected: Any
+        self,
+        customer: str | None = None,
+        return_url: str | None = None,
+        configuration: str | None = None,
+        **unexpected: Any,
     ) -> None:
         if unexpected:
             raise _bad("Unexpected " + ", ".join(unexpected))
         if not customer:
             raise _bad("customer is required")
         resources.Customer._api_retrieve(customer)
+        if configuration is not None:
+            PortalConfiguration._api_retrieve(configuration)  # 404 for an unknown one
         super().__init__()
         self.customer, self.return_url = customer, return_url
+        self.configuration = configuration
         self.url = f"{BASE['url']}/portal/{self.id}"
+
+    def _offers(self) -> list[str]:
+        """The features this session's portal shows (every one without a configuration)."""
+        if self.configuration is None:
+            return list(PORTAL_FEATURES)
+        found: PortalConfiguration = PortalConfiguration._api_retrieve(self.configuration)
+        return [name for name in PORTAL_FEATURES if found.features[name]["enabled"]]
 
 
 def pay(session: CheckoutSession, card: str) -> None:
@@ -170,7 +220,9 @@ async def portal_page(request: web.Request) -> web.StreamResponse:
     back = html.escape(session.return_url or "")
     return _page(
         "Billing portal (local fake)",
-        f'<p>Customer {html.escape(session.customer)}.</p><a href="{back}">Back</a>',
+        f"<p>Customer {html.escape(session.customer)}.</p>"
+        f"<p>Offers: {html.escape(', '.join(session._offers()))}.</p>"
+        f'<a href="{back}">Back</a>',
     )
 
 
@@ -211,6 +263,12 @@ def install(app: Any) -> None:
     app.router.add_get(sessions + "/{id}", server.api_retrieve(CheckoutSession, sessions))
     portal = "/v1/billing_portal/sessions"
     app.router.add_post(portal, server.api_create(PortalSession, portal))
+    configurations = "/v1/billing_portal/configurations"
+    app.router.add_post(configurations, server.api_create(PortalConfiguration, configurations))
+    app.router.add_get(configurations, server.api_list_all(PortalConfiguration, configurations))
+    app.router.add_get(
+        configurations + "/{id}", server.api_retrieve(PortalConfiguration, configurations)
+    )
     app.router.add_route("*", "/checkout/{id}", checkout_page)
     app.router.add_get("/portal/{id}", portal_page)
 

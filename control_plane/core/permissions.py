@@ -20,7 +20,8 @@ class Permission(enum.StrEnum):
     TENANT_UPDATE = "tenant:update"
     TENANT_OFFBOARD = "tenant:offboard"  # close the account, and restore it within the grace
     BILLING_READ = "billing:read"
-    BILLING_MANAGE = "billing:manage"
+    BILLING_MANAGE = "billing:manage"  # plan changes, Checkout, the whole customer portal
+    BILLING_PORTAL = "billing:portal"  # the portal's payment methods and invoices
     USAGE_READ = "usage:read"
     USERS_READ = "users:read"
     USERS_MANAGE = "users:manage"  # invite, change roles, remove
@@ -48,6 +49,7 @@ _VIEWER = frozenset(
 )
 _MEMBER = _VIEWER | {Permission.API_KEYS_READ, Permission.API_KEYS_MANAGE, Permission.DATA_WRITE}
 _ADMIN = _MEMBER | {
+    Permission.BILLING_PORTAL,
     Permission.DATA_DELETE,
     Permission.DATA_EXPORT,
     Permission.TENANT_UPDATE,

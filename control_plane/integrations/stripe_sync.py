@@ -1,6 +1,7 @@
 """Stripe: verifying webhook events, and the outgoing calls (a tenant's customer and
 subscription, plan changes, a per-seat plan's quantity following the users, canceling a
-replaced subscription, Checkout and customer-portal sessions, usage meter events).
+replaced subscription, Checkout and customer-portal sessions, usage meter events, a
+subscription's current period and its upcoming invoice).
 
 `sync` is run by the outbox dispatcher for SYNC_BILLING entries, so a failed call is retried and
 never lost. Each call is idempotent twice over: the Stripe ids are kept on the tenant (a retried
@@ -8,7 +9,8 @@ job skips what exists), and every request carries an idempotency key derived fro
 tenant, the plan, the outbox entry), so Stripe itself discards a repeated request. The webhook
 route verifies events with `verify_event`; the usage reporter sends `report_usage`;
 services.plans asks `has_payment_method` before a tier that needs one; services.checkout opens
-Checkout and portal sessions (`start_checkout`, `expire_checkout`, `portal_url`).
+Checkout and portal sessions (`start_checkout`, `expire_checkout`, `portal_url`);
+services.invoices reads `current_period` and `upcoming_invoice`.
 """
 
 from __future__ import annotations
@@ -273,15 +275,81 @@ def expire_checkout(settings: config.Settings, session_id: str) -> None:
         raise BillingUnavailable(str(exc)) from exc
 
 
-def portal_url(settings: config.Settings, *, customer: str) -> str:
-    """A customer-portal session of `customer` (payment methods, invoices, cancellation)."""
+LIMITED_PORTAL = "payment-methods-and-invoices"  # the metadata `tenantry` of that configuration
+LIMITED_METADATA = {"tenantry": LIMITED_PORTAL}
+_LIMITED_PORTALS: dict[str, str] = {}  # by API key: the configuration's id, found or made once
+
+
+def _limited_portal(stripe_client: stripe.StripeClient, api_key: str) -> str:
+    """The portal configuration that offers payment methods and invoices but no cancellation
+    nor plan change: found by its metadata, else created (once per account)."""
+    if api_key not in _LIMITED_PORTALS:
+        found = stripe_client.v1.billing_portal.configurations.list(params={"limit": 100})
+        mine = [c.id for c in found.data if c.to_dict().get("metadata") == LIMITED_METADATA]
+        if not mine:
+            made = stripe_client.v1.billing_portal.configurations.create(
+                params={
+                    "features": {
+                        "payment_method_update": {"enabled": True},
+                        "invoice_history": {"enabled": True},
+                        "subscription_cancel": {"enabled": False},
+                        "subscription_update": {"enabled": False},
+                    },
+                    "metadata": LIMITED_METADATA,
+                },
+                options={"idempotency_key": f"portal-configuration-{LIMITED_PORTAL}"},
+            )
+            mine = [made.id]
+        _LIMITED_PORTALS[api_key] = mine[0]
+    return _LIMITED_PORTALS[api_key]
+
+
+def portal_url(settings: config.Settings, *, customer: str, limited: bool = False) -> str:
+    """A customer-portal session of `customer`: the account's default portal (payment
+    methods, invoices, cancellation), or, `limited`, one without cancellation nor plan change."""
+    stripe_client = _configured(settings)
+    params: dict[str, Any] = {"customer": customer, "return_url": settings.BILLING_RETURN_URL}
     try:
-        found = _configured(settings).v1.billing_portal.sessions.create(
-            params={"customer": customer, "return_url": settings.BILLING_RETURN_URL}
-        )
+        if limited:
+            params["configuration"] = _limited_portal(stripe_client, settings.STRIPE_API_KEY or "")
+        found = stripe_client.v1.billing_portal.sessions.create(params=params)  # type: ignore[arg-type]
     except stripe.StripeError as exc:
         raise BillingUnavailable(str(exc)) from exc
     return str(found.url)
+
+
+def current_period(settings: config.Settings, subscription: str) -> tuple[int, int]:
+    """The (start, end) unix times of the subscription's current billing period: on its first
+    item, where Stripe keeps it since API version 2025-03-31, else on the subscription (older
+    versions, and localstripe)."""
+    try:
+        found = _configured(settings).v1.subscriptions.retrieve(subscription).to_dict()
+    except stripe.StripeError as exc:
+        raise BillingUnavailable(str(exc)) from exc
+    items = (found.get("items") or {}).get("data") or [{}]
+    start = items[0].get("current_period_start") or found.get("current_period_start")
+    end = items[0].get("current_period_end") or found.get("current_period_end")
+    if start is None or end is None:
+        raise BillingUnavailable(f"subscription {subscription} has no current period")
+    return int(start), int(end)
+
+
+def upcoming_invoice(
+    settings: config.Settings, *, customer: str, subscription: str
+) -> dict[str, Any] | None:
+    """A preview of the subscription's next invoice (`POST /v1/invoices/create_preview`), as
+    Stripe answers it; None when Stripe has none to show (a canceled subscription)."""
+    try:
+        found = _configured(settings).v1.invoices.create_preview(
+            params={"customer": customer, "subscription": subscription}
+        )
+    except stripe.InvalidRequestError as exc:
+        if exc.http_status == 404:
+            return None
+        raise BillingUnavailable(str(exc)) from exc
+    except stripe.StripeError as exc:
+        raise BillingUnavailable(str(exc)) from exc
+    return dict(found.to_dict())
 
 
 def has_payment_method(settings: config.Settings, customer_id: str | None) -> bool:

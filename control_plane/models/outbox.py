@@ -30,6 +30,7 @@ class OutboxAction(enum.StrEnum):
     SYNC_BILLING = "sync_billing"  # create the Stripe customer and subscription, or change plan
     SEND_MAIL = "send_mail"  # one message of services.notices to the tenant's billing contact
     INVITE_OWNER = "invite_owner"  # a kubectl Tenant's spec.owner.email: invited, link mailed
+    SEND_INVITATION = "send_invitation"  # an invitation made in the API: its token, mailed
 
 
 class OutboxState(enum.StrEnum):

@@ -134,7 +134,8 @@ class ApiKey(base.Base):
 
 
 class Invitation(base.Base):
-    """An invitation to join a tenant with a role; its token is shown once, stored hashed."""
+    """An invitation to join a tenant with a role. Its token exists only in the mail the outbox
+    sends (`mailed_at`); stored hashed, none until then."""
 
     __tablename__ = "invitations"
 
@@ -144,12 +145,13 @@ class Invitation(base.Base):
     )
     email: Mapped[str] = mapped_column(String(320), nullable=False)
     role_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("roles.id"), nullable=False)
-    token_hash: Mapped[str] = mapped_column(String(64), unique=True, nullable=False)
+    token_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
     invited_by: Mapped[str] = mapped_column(String(200), nullable=False)
     created_at: Mapped[dt.datetime] = base.created_now()
     expires_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), nullable=False)
     accepted_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
     revoked_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    mailed_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
 
     role: Mapped[Role] = relationship(lazy="joined")
 

@@ -1,5 +1,6 @@
 """Paying through Stripe: Checkout sessions for a paid signup or an upgrade, and sessions of
-Stripe's customer portal (payment methods, invoices, cancellation).
+Stripe's customer portal (payment methods and invoices; cancellation and plan changes only for
+`billing:manage`).
 
 A Checkout session is opened for one paid plan of the catalog; the tenant records it
 (`checkout_plan`, `checkout_session_id`) and its payment is pending until Stripe announces the
@@ -124,13 +125,19 @@ def signup_plan(*, session: Session, settings: config.Settings, tier: str) -> mo
 
 
 def portal(
-    *, session: Session, ctx: audit.Context, settings: config.Settings, tenant: models.Tenant
+    *,
+    session: Session,
+    ctx: audit.Context,
+    settings: config.Settings,
+    tenant: models.Tenant,
+    full: bool,
 ) -> schemas.PortalPublic:
-    """A session of Stripe's customer portal for the tenant's customer."""
+    """A session of Stripe's customer portal for the tenant's customer: the whole portal when
+    `full` (the caller holds billing:manage), else payment methods and invoices only."""
     if not tenant.stripe_customer_id:
         raise errors.Conflict("No billing account", "the tenant has no Stripe customer yet")
     try:
-        url = stripe_sync.portal_url(settings, customer=tenant.stripe_customer_id)
+        url = stripe_sync.portal_url(settings, customer=tenant.stripe_customer_id, limited=not full)
     except stripe_sync.BillingUnavailable as exc:
         raise _unavailable(exc) from exc
     audit.record(
@@ -139,6 +146,7 @@ def portal(
         action="billing.portal_opened",
         tenant_id=tenant.id,
         resource=f"tenant:{tenant.id}",
+        after={"portal": "full" if full else "payment methods and invoices"},
     )
     session.commit()
     return schemas.PortalPublic(url=url)

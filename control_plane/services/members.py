@@ -1,19 +1,19 @@
-"""A tenant's people: its users and their roles, invitations, and accepting one.
+"""A tenant's people: its users and their roles, and accepting an invitation (made by
+services.invitations).
 
 Nobody grants what they do not hold: a role given to a user or an invitation, and a change to
 someone whose role outranks the caller, are checked against the caller's own permissions
 (services.access). A tenant always keeps an owner. On a tier priced per seat, a user joining
 or leaving has the subscription's quantity follow (through the outbox). Every change is
 audited in its transaction.
-Used by api.routes.users; `find_role` and `commit_or_conflict` by services.roles too;
-`invite_owner` by workers.outbox (the owner of a Tenant made with kubectl).
+Used by api.routes.users; `find_role` and `commit_or_conflict` by services.roles and
+services.invitations too.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import uuid
-from typing import Any
 
 from sqlalchemy import func, or_, select
 from sqlalchemy.exc import IntegrityError
@@ -31,9 +31,6 @@ from control_plane.services import (
     federation,
 )
 from tenantry_core import tokens
-
-INVITATION_PREFIX = "inv"
-KUBERNETES = "tenantry:kubernetes"  # who invites the owner of a Tenant made with kubectl
 
 
 def commit_or_conflict(*, session: Session, title: str, detail: str) -> None:
@@ -58,18 +55,6 @@ def find_role(*, session: Session, tenant_id: uuid.UUID, name: str) -> models.Ro
             "Unknown role", f"role {name!r} does not exist", field="role", reason="unknown role"
         )
     return role
-
-
-def _not_a_member(session: Session, tenant_id: uuid.UUID, email: str) -> None:
-    """Refuse to invite a member of the tenant; whether another tenant has the email is not
-    told (the invitee learns it when accepting, and only they hold the invitation)."""
-    found = session.scalar(
-        select(models.User.id).where(
-            models.User.email == email.lower(), models.User.tenant_id == tenant_id
-        )
-    )
-    if found is not None:
-        raise errors.Conflict("Already a member", "this email is already a member of the tenant")
 
 
 def _seats_changed(session: Session, tenant_id: uuid.UUID | None) -> None:
@@ -216,134 +201,7 @@ def _identity(
         raise errors.Unauthorized("the OIDC token is invalid, expired or unverified") from exc
 
 
-# -- invitations --------------------------------------------------------------------------------
-def invitation_public(inv: models.Invitation) -> dict[str, Any]:
-    return {
-        "id": inv.id,
-        "email": inv.email,
-        "role": inv.role.name,
-        "invited_by": inv.invited_by,
-        "created_at": inv.created_at,
-        "expires_at": inv.expires_at,
-        "accepted_at": inv.accepted_at,
-        "revoked_at": inv.revoked_at,
-    }
-
-
-def invite(
-    *,
-    session: Session,
-    ctx: audit.Context,
-    actor: auth.Actor,
-    tenant: models.Tenant,
-    data: schemas.InvitationCreate,
-    expires: dt.timedelta,
-) -> schemas.InvitationCreated:
-    """Invite someone by email; the answer holds the token, shown this once."""
-    role = find_role(session=session, tenant_id=tenant.id, name=data.role)
-    access.no_escalation(
-        actor=actor, granted=role.permissions, what=f"inviting with role {role.name!r}"
-    )
-    _not_a_member(session, tenant.id, data.email)
-    token, token_hash = security.new_secret(INVITATION_PREFIX)
-    inv = models.Invitation(
-        id=uuid.uuid4(),
-        tenant_id=tenant.id,
-        email=data.email.lower(),
-        role=role,
-        token_hash=token_hash,
-        invited_by=actor.ref,
-        expires_at=dt.datetime.now(dt.UTC) + expires,
-    )
-    session.add(inv)
-    session.flush()
-    audit.record(
-        session=session,
-        ctx=ctx,
-        action="invitation.create",
-        tenant_id=tenant.id,
-        resource=f"invitation:{inv.id}",
-        after={"email": inv.email, "role": role.name},
-    )
-    session.commit()
-    return schemas.InvitationCreated(**invitation_public(inv), token=token)
-
-
-def invite_owner(
-    *, session: Session, tenant: models.Tenant, expires: dt.timedelta
-) -> tuple[models.Invitation, str] | None:
-    """Invite the owner a Tenant made with kubectl names (`spec.owner.email`) with the owner
-    role; the invitation and its token, shown this once (for the mail). None when that email
-    already belongs to the tenant or has an open invitation."""
-    email = (tenant.owner_email or "").lower()
-    if not email:
-        return None
-    member = session.scalar(
-        select(models.User.id).where(models.User.email == email, models.User.tenant_id == tenant.id)
-    )
-    open_invitation = session.scalar(
-        select(models.Invitation.id).where(
-            models.Invitation.tenant_id == tenant.id,
-            models.Invitation.email == email,
-            models.Invitation.accepted_at.is_(None),
-            models.Invitation.revoked_at.is_(None),
-            models.Invitation.expires_at > func.now(),
-        )
-    )
-    if member is not None or open_invitation is not None:
-        return None
-    token, token_hash = security.new_secret(INVITATION_PREFIX)
-    inv = models.Invitation(
-        id=uuid.uuid4(),
-        tenant_id=tenant.id,
-        email=email,
-        role=auth.builtin_role(session=session, name=permissions.OWNER),
-        token_hash=token_hash,
-        invited_by=KUBERNETES,
-        expires_at=dt.datetime.now(dt.UTC) + expires,
-    )
-    session.add(inv)
-    session.flush()
-    audit.record(
-        session=session,
-        ctx=audit.Context(KUBERNETES),
-        action="invitation.create",
-        tenant_id=tenant.id,
-        resource=f"invitation:{inv.id}",
-        after={"email": email, "role": permissions.OWNER},
-    )
-    return inv, token
-
-
-def list_invitations(*, session: Session, tenant_id: uuid.UUID) -> list[models.Invitation]:
-    return list(
-        session.scalars(
-            select(models.Invitation)
-            .where(models.Invitation.tenant_id == tenant_id)
-            .order_by(models.Invitation.created_at.desc())
-        )
-    )
-
-
-def revoke_invitation(
-    *, session: Session, ctx: audit.Context, tenant_id: uuid.UUID, invitation_id: uuid.UUID
-) -> None:
-    inv = session.get(models.Invitation, invitation_id)
-    if inv is None or inv.tenant_id != tenant_id:
-        raise errors.NotFound("no such invitation")
-    if inv.revoked_at is None and inv.accepted_at is None:
-        inv.revoked_at = dt.datetime.now(dt.UTC)
-        audit.record(
-            session=session,
-            ctx=ctx,
-            action="invitation.revoke",
-            tenant_id=tenant_id,
-            resource=f"invitation:{inv.id}",
-            before={"email": inv.email},
-        )
-        session.commit()
-
-
+# -- joining ------------------------------------------------------------------------------------
 def accept(
     *,
     session: Session,

@@ -32,6 +32,7 @@ class Notice(enum.StrEnum):
     OFFBOARDING_SCHEDULED = "offboarding_scheduled"
     OFFBOARDING_COMPLETED = "offboarding_completed"
     OWNER_INVITATION = "owner_invitation"  # mailed by workers.outbox with its one-time link
+    INVITATION = "invitation"  # an invitation made in the API, mailed the same way
 
 
 @dataclass(frozen=True)
@@ -89,6 +90,13 @@ TEMPLATES = {
         "hours:\n\n$link\n",
         "<p>You are the owner of <b>$company</b> on Tenantry. Accept the "
         '<a href="$link">invitation</a>, once, within $hours hours.</p>',
+    ),
+    Notice.INVITATION: Template(
+        "You are invited to join $company on Tenantry",
+        "You are invited to join $company on Tenantry as $role. Accept the invitation, once,\n"
+        "before $expires:\n\n$link\n",
+        "<p>You are invited to join <b>$company</b> on Tenantry as $role. Accept the "
+        '<a href="$link">invitation</a>, once, before $expires.</p>',
     ),
     Notice.OFFBOARDING_COMPLETED: Template(
         "$company has been offboarded",

@@ -1,6 +1,6 @@
 """The outbox dispatcher: carries out the Kubernetes and Stripe intents and the mails that
 transactions recorded (integrations.kube, integrations.stripe_sync, services.notices through
-integrations.mailer; the invitation of a kubectl Tenant's owner, services.members), and the
+integrations.mailer; invitations and their one-time links, services.invitations), and the
 outbox's Prometheus metrics.
 
 Entries are claimed with `FOR UPDATE SKIP LOCKED`, so several control-plane replicas share the
@@ -22,6 +22,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import threading
+import uuid
 from collections.abc import Callable, Iterator
 
 from prometheus_client import registry
@@ -33,7 +34,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from control_plane import models
 from control_plane.core import config
 from control_plane.integrations import kube, mailer, stripe_sync
-from control_plane.services import members, notices
+from control_plane.services import invitations, notices
 from control_plane.services import outbox as outbox_service
 from tenantry_core import tracing
 
@@ -67,6 +68,12 @@ def _apply(
         return
     if entry.action == models.OutboxAction.INVITE_OWNER:
         entry.payload = {**(entry.payload or {}), "result": _invite_owner(session, entry, settings)}
+        entry.processed_at, entry.last_error = now, None
+        return
+    if entry.action == models.OutboxAction.SEND_INVITATION:
+        invitation_id = uuid.UUID(str((entry.payload or {})["invitation_id"]))
+        done = _mail_invitation(session, entry, settings, invitation_id, notices.Notice.INVITATION)
+        entry.payload = {**(entry.payload or {}), "result": done}
         entry.processed_at, entry.last_error = now, None
         return
     if entry.action == models.OutboxAction.SYNC_BILLING:
@@ -113,22 +120,39 @@ def _send_mail(entry: models.OutboxEntry, settings: config.Settings) -> str:
 
 
 def _invite_owner(session: Session, entry: models.OutboxEntry, settings: config.Settings) -> str:
-    """Invite the owner a Tenant made with kubectl names and mail the link (services.members);
-    the token is only in the mail. A retry after a failed mail makes a new invitation, as the
-    first one was rolled back with the savepoint."""
-    hours = settings.INVITATION_EXPIRE_HOURS
-    made = members.invite_owner(
-        session=session, tenant=entry.tenant, expires=dt.timedelta(hours=hours)
+    """Invite the owner a Tenant made with kubectl names and mail the link. A retry after a
+    failed mail makes a new invitation, as the first one was rolled back with the savepoint."""
+    made = invitations.invite_owner(
+        session=session,
+        tenant=entry.tenant,
+        expires=dt.timedelta(hours=settings.INVITATION_EXPIRE_HOURS),
     )
     if made is None:
         return "nothing to do: the owner is a member or invited"
-    invitation, token = made
+    return _mail_invitation(session, entry, settings, made.id, notices.Notice.OWNER_INVITATION)
+
+
+def _mail_invitation(
+    session: Session,
+    entry: models.OutboxEntry,
+    settings: config.Settings,
+    invitation_id: uuid.UUID,
+    notice: notices.Notice,
+) -> str:
+    """Give the invitation its one-time token and mail the link (services.invitations): the
+    token is only in the mail. A retry issues a new token (the failed one was rolled back)."""
+    issued = invitations.issue_token(session=session, invitation_id=invitation_id)
+    if issued is None:
+        return f"nothing to do: invitation {invitation_id} was accepted, revoked or expired"
+    invitation, token = issued
     separator = "&" if "?" in settings.INVITATION_URL else "?"
     subject, text, html = notices.render(
-        notices.Notice.OWNER_INVITATION,
+        notice,
         {
             "company": entry.tenant.company,
-            "hours": hours,
+            "role": invitation.role.name,
+            "hours": settings.INVITATION_EXPIRE_HOURS,
+            "expires": notices.day(invitation.expires_at),
             "link": f"{settings.INVITATION_URL}{separator}token={token}",
         },
     )

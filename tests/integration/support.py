@@ -254,14 +254,14 @@ def admin(api: httpx.Client, env: dict[str, str]) -> dict[str, str]:
 def join(
     api: httpx.Client, tenant_id: str, owner: dict[str, str], role: str, email: str
 ) -> dict[str, str]:
-    """Invite `email` with `role` as the owner, accept, and return the new user's headers."""
+    """Invite `email` with `role` as the owner, accept with the mailed token, and return the
+    new user's headers."""
     invited = api.post(
         f"/tenants/{tenant_id}/invitations", headers=owner, json={"email": email, "role": role}
     )
     assert invited.status_code == 201, invited.text
-    accepted = api.post(
-        "/invitations/accept", json={"token": invited.json()["token"], "password": PASSWORD}
-    )
+    token = invitation_token(api, email)
+    accepted = api.post("/invitations/accept", json={"token": token, "password": PASSWORD})
     assert accepted.status_code == 201, accepted.text
     return bearer(accepted.json()["access_token"])
 
@@ -291,19 +291,45 @@ def owner_email(body: dict[str, Any]) -> str:
     return f"owner@{body['tenant']['company'].lower()}.example.com"
 
 
+# The platform's Maildir by the base URL of the API client (set by conftest's `api`), so that
+# `join` finds the invitation it mails.
+MAILDIRS: dict[str, Path] = {}
+
+
+def _mailed(maildir: Path, email: str) -> list[Any]:
+    return mailsink.messages(maildir, to=email) if maildir.exists() else []
+
+
+def _token(message: Any, prefix: str = "") -> str | None:
+    found = re.search(rf"[?&]token=({prefix}[A-Za-z0-9_\-]+)", mailsink.text(message))
+    return found.group(1) if found else None
+
+
 def mailed_token(env: dict[str, str], email: str, *, after: int = 0) -> str:
     """The token of the verification link in the newest mail to `email`, once more than `after`
     mails reached it."""
+    maildir = Path(env["TENANTRY_MAILDIR"])
 
     def arrived() -> list[Any] | None:
-        found = mailsink.messages(Path(env["TENANTRY_MAILDIR"]), to=email)
+        found = _mailed(maildir, email)
         return found if len(found) > after else None
 
     newest = eventually(arrived, what=f"mail number {after + 1} to {email}")[-1]
-    text = newest.get_payload(decode=True).decode()
-    found = re.search(r"[?&]token=([A-Za-z0-9_\-]+)", text)
-    assert found, text
-    return found.group(1)
+    token = _token(newest)
+    assert token, mailsink.text(newest)
+    return token
+
+
+def invitation_token(api: httpx.Client, email: str, *, after: int = 0) -> str:
+    """The token of the newest invitation link mailed to `email` by the platform `api` talks
+    to, once more than `after` invitations reached it (other mails to it are not counted)."""
+    maildir = MAILDIRS[str(api.base_url)]
+
+    def arrived() -> list[str] | None:
+        found = [t for t in (_token(m, "inv_") for m in _mailed(maildir, email)) if t]
+        return found if len(found) > after else None
+
+    return eventually(arrived, what=f"invitation number {after + 1} to {email}")[-1]
 
 
 def verify_email(api: httpx.Client, env: dict[str, str], email: str) -> dict[str, Any]:

@@ -91,13 +91,14 @@ def test_idempotency_keys_replay_and_refuse_other_bodies(
     assert again.content == first.content
     assert again.headers["idempotent-replayed"] == "true"
     assert "idempotent-replayed" not in first.headers
-    # The stored answer holds the invitation's one-time token: kept encrypted, the key hashed.
+    # The stored answer is kept encrypted (the invitation's id is not readable), the key hashed.
     stored = control_db.execute(
         "SELECT key, response_body FROM idempotency_keys WHERE key = %s",
         (idempotency.key_ref(key["Idempotency-Key"]),),
     ).fetchone()
     assert stored is not None
-    assert first.json()["token"].encode() not in bytes(stored[1])
+    assert "token" not in first.json()  # the invitation's token is only in its mail
+    assert first.json()["id"].encode() not in bytes(stored[1])
     assert key["Idempotency-Key"] not in stored[0]
     count = control_db.execute(
         "SELECT count(*) FROM invitations WHERE tenant_id = %s", (tid,)

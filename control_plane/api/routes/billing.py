@@ -1,6 +1,6 @@
 """Billing routes: the plan catalog, the Stripe webhook (verified by integrations.stripe_sync,
-applied by services.billing), and a tenant's Checkout and customer-portal sessions
-(services.checkout)."""
+applied by services.billing), a tenant's Checkout and customer-portal sessions
+(services.checkout), and its period's usage and upcoming invoice (services.invoices)."""
 
 from __future__ import annotations
 
@@ -11,8 +11,9 @@ from fastapi import APIRouter, Header, Request
 
 from control_plane import models, schemas
 from control_plane.api import deps
+from control_plane.core import permissions
 from control_plane.integrations import stripe_sync
-from control_plane.services import billing, checkout
+from control_plane.services import billing, checkout, invoices
 from tenantry_core import problems
 
 router = APIRouter(tags=["billing"])
@@ -99,11 +100,51 @@ def start_checkout(
     },
 )
 def open_portal(
-    access: deps.BillingManager,
+    access: deps.BillingPortal,
     session: deps.SessionDep,
     settings: deps.SettingsDep,
     ctx: deps.AuditDep,
 ) -> schemas.PortalPublic:
-    """A session of Stripe's customer portal, where the tenant's billing contact changes payment
-    methods, reads invoices and cancels."""
-    return checkout.portal(session=session, ctx=ctx, settings=settings, tenant=access.tenant)
+    """A session of Stripe's customer portal: payment methods and invoices; with
+    `billing:manage` (owners) also cancelling and changing plans."""
+    return checkout.portal(
+        session=session,
+        ctx=ctx,
+        settings=settings,
+        tenant=access.tenant,
+        full=access.actor.can(permissions.Permission.BILLING_MANAGE),
+    )
+
+
+@router.get(
+    "/tenants/{tenant_id}/billing/usage",
+    response_model=schemas.BillingUsagePublic,
+    responses={
+        404: {"description": "No such tenant visible to the caller"},
+        503: {"description": "Stripe or the usage database cannot be reached"},
+    },
+)
+def billing_usage(
+    access: deps.BillingReader, session: deps.SessionDep, settings: deps.SettingsDep
+) -> schemas.BillingUsagePublic:
+    """The current billing period's metered usage per Stripe meter: what was sent as meter
+    events (finished days) and what is not yet (the days since, today included)."""
+    now = dt.datetime.now(dt.UTC)
+    return invoices.usage(session=session, settings=settings, tenant=access.tenant, now=now)
+
+
+@router.get(
+    "/tenants/{tenant_id}/billing/upcoming",
+    response_model=schemas.UpcomingInvoicePublic,
+    responses={
+        404: {"description": "No such tenant visible to the caller"},
+        409: {"description": "The tenant has no subscription, or Stripe has no upcoming invoice"},
+        503: {"description": "Stripe cannot be reached (see Retry-After)"},
+    },
+)
+def upcoming_invoice(
+    access: deps.BillingReader, settings: deps.SettingsDep
+) -> schemas.UpcomingInvoicePublic:
+    """A preview of the tenant's next invoice, as Stripe computes it: its lines, the amount
+    due and the period it bills."""
+    return invoices.upcoming(settings=settings, tenant=access.tenant)

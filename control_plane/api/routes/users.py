@@ -1,4 +1,4 @@
-"""A tenant's users and invitations, and accepting an invitation."""
+"""A tenant's users and invitations (mailed), and accepting an invitation."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from fastapi import APIRouter, status
 
 from control_plane import schemas
 from control_plane.api import deps
-from control_plane.services import members
+from control_plane.services import invitations, members
 
 router = APIRouter(tags=["users"])
 
@@ -46,7 +46,7 @@ def remove_user(
 
 @router.post(
     "/tenants/{tenant_id}/invitations",
-    response_model=schemas.InvitationCreated,
+    response_model=schemas.InvitationPublic,
     status_code=status.HTTP_201_CREATED,
 )
 def invite(
@@ -55,10 +55,11 @@ def invite(
     session: deps.SessionDep,
     settings: deps.SettingsDep,
     ctx: deps.AuditDep,
-) -> schemas.InvitationCreated:
-    """Invite someone by email; the token in the answer is shown once (send it to them)."""
+) -> schemas.InvitationPublic:
+    """Invite someone by email: the invitee is mailed a link with a one-time token (through
+    the outbox: `mailed_at` says when). The token is only in the mail."""
     expires = dt.timedelta(hours=settings.INVITATION_EXPIRE_HOURS)
-    return members.invite(
+    return invitations.invite(
         session=session,
         ctx=ctx,
         actor=access.actor,
@@ -73,8 +74,8 @@ def list_invitations(
     access: deps.UsersReader, session: deps.SessionDep
 ) -> list[schemas.InvitationPublic]:
     return [
-        schemas.InvitationPublic(**members.invitation_public(inv))
-        for inv in members.list_invitations(session=session, tenant_id=access.tenant.id)
+        schemas.InvitationPublic(**invitations.invitation_public(inv))
+        for inv in invitations.list_invitations(session=session, tenant_id=access.tenant.id)
     ]
 
 
@@ -87,7 +88,7 @@ def revoke_invitation(
     session: deps.SessionDep,
     ctx: deps.AuditDep,
 ) -> None:
-    members.revoke_invitation(
+    invitations.revoke_invitation(
         session=session, ctx=ctx, tenant_id=access.tenant.id, invitation_id=invitation_id
     )
 

@@ -124,7 +124,9 @@ GET    ~/tiers                                           -               200
 GET    ~/plans                                           -               200
 POST   ~/billing/stripe/webhook                          -               200 409
 POST   ~/tenants/{tenant_id}/billing/checkout            billing:manage  201 401 403 404 409
-POST   ~/tenants/{tenant_id}/billing/portal              billing:manage  201 401 403 404 409
+POST   ~/tenants/{tenant_id}/billing/portal              billing:portal  201 401 403 404 409
+GET    ~/tenants/{tenant_id}/billing/usage               billing:read    200 401 403 404
+GET    ~/tenants/{tenant_id}/billing/upcoming            billing:read    200 401 403 404 409
 [outbox]
 GET    ~/outbox                                          platform:admin  200 401 403 404
 POST   ~/outbox/{entry_id}/retry                         platform:admin  200 401 403 404 409

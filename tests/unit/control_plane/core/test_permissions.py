@@ -22,6 +22,13 @@ def test_builtin_roles_nest_and_owner_holds_every_permission() -> None:
     assert all(not p.startswith("platform") for p in roles["owner"])
 
 
+def test_admins_open_the_portal_and_only_owners_manage_billing() -> None:
+    roles = permissions.BUILTIN_ROLES
+    assert P.BILLING_PORTAL in roles["admin"]
+    assert P.BILLING_PORTAL not in roles["member"]
+    assert P.BILLING_MANAGE in roles["owner"]
+
+
 def test_parse_names_unknown_permissions_and_escalation() -> None:
     assert permissions.parse(["tenant:read"]) == {P.TENANT_READ}
     with pytest.raises(ValueError, match="platform:admin, tenant:write"):
@@ -49,11 +56,15 @@ def test_the_app_planes_permissions_go_from_viewer_to_owner() -> None:
 
 
 def test_the_migrations_seed_exactly_the_built_in_roles() -> None:
-    """Migration 0005's roles plus 0010's data permissions are today's built-in roles."""
+    """Migration 0005's roles plus 0010's data permissions and 0016's portal are today's
+    built-in roles."""
     versions = Path(__file__).parents[4] / "control_plane" / "alembic" / "versions"
     seeded = _module(versions / "0005_identity.py").BUILTIN
     added = _module(versions / "0010_data_permissions.py").ADDED
-    assert {role: set(seeded[role]) | set(added[role]) for role in seeded} == {
+    portal = _module(versions / "0016_billing_portal.py").ADDED
+    assert {
+        role: set(seeded[role]) | set(added[role]) | set(portal.get(role, [])) for role in seeded
+    } == {
         role: set(held) for role, held in permissions.BUILTIN_ROLES.items()
     }
 

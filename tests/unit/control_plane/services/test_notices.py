@@ -18,6 +18,8 @@ PARAMS = {
     "offboard_after": "2026-12-24 00:00 UTC",
     "link": "https://tenantry.example/accept-invitation?token=inv_x",
     "hours": 72,
+    "role": "admin",
+    "expires": "2026-12-04 00:00 UTC",
 }
 
 
@@ -81,3 +83,12 @@ State = billing_rules.State
 )
 def test_what_an_event_tells(event: str, before: State, after: State, told: list[str]) -> None:
     assert billing_rules.notices(event, before, after) == told
+
+
+def test_the_invitation_names_the_role_the_deadline_and_the_link() -> None:
+    subject, text, html = notices.render("invitation", PARAMS)
+    assert subject == "You are invited to join Acme <Corp> on Tenantry"
+    assert "as admin" in text
+    assert "before 2026-12-04 00:00 UTC" in text
+    assert "https://tenantry.example/accept-invitation?token=inv_x" in text
+    assert 'href="https://tenantry.example/accept-invitation?token=inv_x"' in html
