@@ -56,12 +56,12 @@ def test_the_app_planes_permissions_go_from_viewer_to_owner() -> None:
 
 
 def test_the_migrations_seed_exactly_the_built_in_roles() -> None:
-    """Migration 0005's roles plus 0010's data permissions and 0016's portal are today's
+    """Migration 0005's roles plus 0010's data permissions and 0017's portal are today's
     built-in roles."""
     versions = Path(__file__).parents[4] / "control_plane" / "alembic" / "versions"
     seeded = _module(versions / "0005_identity.py").BUILTIN
     added = _module(versions / "0010_data_permissions.py").ADDED
-    portal = _module(versions / "0016_billing_portal.py").ADDED
+    portal = _module(versions / "0017_billing_portal.py").ADDED
     assert {
         role: set(seeded[role]) | set(added[role]) | set(portal.get(role, [])) for role in seeded
     } == {

@@ -1,16 +1,16 @@
 """Invitations are mailed: the token is made when the mail is sent (an invitation has no token
 until then), and `mailed_at` says when it was.
 
-Revision ID: 0015
-Revises: 0014
+Revision ID: 0016
+Revises: 0015
 Create Date: 2026-11-24
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0015"
-down_revision = "0014"
+revision = "0016"
+down_revision = "0015"
 branch_labels = None
 depends_on = None
 

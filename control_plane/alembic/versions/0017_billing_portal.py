@@ -2,16 +2,16 @@
 (`core.permissions`). An admin's portal offers payment methods and invoices; cancelling and
 changing plans there stay with `billing:manage` (owners).
 
-Revision ID: 0016
-Revises: 0015
+Revision ID: 0017
+Revises: 0016
 Create Date: 2026-11-24
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0016"
-down_revision = "0015"
+revision = "0017"
+down_revision = "0016"
 branch_labels = None
 depends_on = None
 
