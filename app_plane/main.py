@@ -294,9 +294,9 @@ def _export_body(stack: ExitStack, tx: sa.Connection) -> Iterator[bytes]:
             ("notes", f"SELECT {_NOTE} FROM notes", schemas.NotePublic),
         ):
             yield (b'{"' if name == "projects" else b'],"') + name.encode() + b'":['
-            rows = tx.execution_options(yield_per=500).execute(
+            rows = tx.execution_options(stream_results=True, max_row_buffer=500).execute(
                 sa.text(f"{select} ORDER BY created_at, id")
-            )
+            )  # a server-side cursor (`yield_per` alone buffers it all: app_plane.archive)
             for i, row in enumerate(rows):
                 item = model.model_validate(dict(row._mapping)).model_dump_json().encode()
                 yield item if i == 0 else b"," + item
