@@ -18,6 +18,9 @@ PARAMS = {
     "offboard_after": "2026-12-24 00:00 UTC",
     "link": "https://tenantry.example/accept-invitation?token=inv_x",
     "hours": 72,
+    "export_id": "5f1e",
+    "rows": 100001,
+    "size": 2048,
 }
 
 
@@ -81,3 +84,10 @@ State = billing_rules.State
 )
 def test_what_an_event_tells(event: str, before: State, after: State, told: list[str]) -> None:
     assert billing_rules.notices(event, before, after) == told
+
+
+def test_the_export_ready_mail_says_where_the_link_is() -> None:
+    subject, text, html = notices.render("export_ready", PARAMS)
+    assert subject == "The export of Acme <Corp> is ready"
+    assert "GET /api/exports/5f1e" in text
+    assert "100001 rows" in html
