@@ -86,6 +86,9 @@ def read_export(export_id: uuid.UUID, caller: deps.CallerDep, request: Request) 
     "/api/exports/{export_id}/archive",
     response_class=FileResponse,
     responses={200: {"content": {"application/zip": {}}}},
+    # No token: the signed link carries the permission of the `data:export` holder it was
+    # issued to (GET /api/exports/{id}), for this one export until it expires.
+    openapi_extra={"x-permission": scopes.DATA_EXPORT, "x-credential": "signed link"},
 )
 def download_export(
     export_id: uuid.UUID,
