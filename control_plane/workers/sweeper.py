@@ -1,6 +1,7 @@
 """The sweeper: every few seconds, suspends past-due tenants whose billing grace ran out
 (services.billing) and offboards closed tenants (offboarded by the API or canceled by billing)
-whose offboarding grace ended (services.tenants) and queues the mail of finished app-plane
+whose offboarding grace ended (services.tenants), erases the users of tenants whose
+offboarding completed (services.erasure) and queues the mail of finished app-plane
 exports (services.exports); once a minute, purges expired records
 (workers.housekeeping); at start-up and hourly, republishes every tenant's principals for the
 app plane (services.principals) and the feature flags (services.flags). Started by
@@ -17,10 +18,11 @@ import time
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
-from control_plane.services import billing, exports, flags, principals, tenants
+from control_plane.services import audit, billing, erasure, exports, flags, principals, tenants
 from control_plane.workers import housekeeping
 
 log = logging.getLogger(__name__)
+ERASER = audit.Context(actor="tenantry:sweeper")
 
 
 class Sweeper:
@@ -51,6 +53,7 @@ class Sweeper:
                 with self.sessions() as session, session.begin():
                     changed = billing.suspend_overdue(session=session, now=now)
                     changed += tenants.offboard_expired(session=session, now=now)
+                    erasure.erase_offboarded(session=session, ctx=ERASER)
                 changed += self._notify_exports()
                 if changed and self.wake:
                     self.wake.set()

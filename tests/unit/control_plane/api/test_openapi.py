@@ -137,6 +137,8 @@ GET    ~/tenants/{tenant_id}/overrides                   platform:admin  200 401
 PUT    ~/tenants/{tenant_id}/overrides/{feature}         platform:admin  200 401 403 404 409
 DELETE ~/tenants/{tenant_id}/overrides/{feature}         platform:admin  204 401 403 404 409
 PUT    ~/tenants/{tenant_id}/ring                        platform:admin  200 401 403 404 409
+[erasure]
+POST   ~/users/{user_id}/erasure                         platform:admin  200 401 403 404 409
 [auth]
 GET    /.well-known/jwks.json                            -               200
 [health]
