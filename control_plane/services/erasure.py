@@ -58,7 +58,7 @@ def _forget_address(session: Session, email: str, now: dt.datetime) -> None:
 
 def erase_user(*, session: Session, ctx: audit.Context, user_id: uuid.UUID) -> int:
     """Erase the user `user_id` (NotFound when there is none); the keys destroyed."""
-    user = session.get(models.User, user_id, with_for_update=True)
+    user = session.get(models.User, user_id, with_for_update={"of": models.User})
     if user is None:
         raise errors.NotFound(f"no user {user_id}")
     email = user.email.lower()
