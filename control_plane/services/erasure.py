@@ -1,4 +1,5 @@
-"""Erasure of a person's data (GDPR art. 17): on request by a platform admin (api.routes.erasure),
+"""Erasure of a person's data (GDPR art. 17): on request, by a platform admin or the user
+themselves (api.routes.erasure),
 and for the users of a tenant whose offboarding completed, once its last mails went out
 (`erase_offboarded`, from workers.sweeper).
 
@@ -21,8 +22,8 @@ from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from control_plane import models
-from control_plane.core import shredding
-from control_plane.services import audit, errors
+from control_plane.core import permissions, shredding
+from control_plane.services import audit, auth, errors
 
 ERASED = shredding.ERASED
 
@@ -85,6 +86,31 @@ def erase_user(*, session: Session, ctx: audit.Context, user_id: uuid.UUID) -> i
         after={"keys_destroyed": destroyed},
     )
     return destroyed
+
+
+def erase_self(*, session: Session, ctx: audit.Context, actor: auth.Actor) -> int:
+    """A user erases themselves (not with an API key; not a platform admin, nor the last owner
+    of their tenant: Conflict, so that a tenant always keeps an owner and the platform an
+    admin)."""
+    if actor.kind != "user":
+        raise errors.Forbidden("an API key cannot erase its creator", reason="api_key")
+    if actor.platform_admin:
+        raise errors.Conflict("Platform admin", "another platform admin erases a platform admin")
+    owners = session.scalar(
+        select(func.count())
+        .select_from(models.User)
+        .join(models.Role, models.User.role_id == models.Role.id)
+        .where(
+            models.User.tenant_id == actor.tenant_id,
+            models.Role.tenant_id.is_(None),
+            models.Role.name == permissions.OWNER,
+        )
+    )
+    if actor.role == permissions.OWNER and (owners or 0) <= 1:
+        raise errors.Conflict(
+            "Last owner", "make another user owner, or offboard the tenant, before erasing"
+        )
+    return erase_user(session=session, ctx=ctx, user_id=actor.id)
 
 
 def erase_tenant_users(*, session: Session, ctx: audit.Context, tenant_id: uuid.UUID) -> int:

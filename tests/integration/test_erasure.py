@@ -1,5 +1,5 @@
-"""Erasure with crypto-shredding: after a user is erased, on request or at the end of their
-tenant's offboarding, no table of the registry or the pool holds their address in clear, and
+"""Erasure with crypto-shredding: after a user is erased, on request (a platform admin's, or
+their own) or at the end of their tenant's offboarding, no table of the registry or the pool holds their address in clear, and
 the audit log keeps every entry, their personal values read "[erased]"."""
 
 from __future__ import annotations
@@ -67,6 +67,14 @@ def test_an_erased_user_is_nowhere_in_clear_and_the_audit_log_keeps_its_entries(
     email = f"{support.unique('leaver')}@example.com"
     member = support.join(api, tid, owner, "member", email)
     assert app.post("/projects", json={"name": "theirs"}, headers=member).status_code == 201
+    # A user may erase themselves, except a tenant's last owner.
+    quitter_email = f"{support.unique('quitter')}@example.com"
+    quitter = support.join(api, tid, owner, "viewer", quitter_email)
+    last_owner = api.delete("/users/me", headers=owner)
+    assert last_owner.status_code == 409
+    assert last_owner.json()["title"] == "Last owner"
+    assert api.delete("/users/me", headers=quitter).status_code == 204
+    assert api.get("/auth/me", headers=quitter).status_code == 401
     (user,) = (
         u for u in api.get(f"/tenants/{tid}/users", headers=owner).json() if u["email"] == email
     )
@@ -88,8 +96,9 @@ def test_an_erased_user_is_nowhere_in_clear_and_the_audit_log_keeps_its_entries(
     assert erased.status_code == 200, erased.text
     assert erased.json()["keys_destroyed"] >= 1
 
-    assert holding(control_db, email) == []
-    assert holding(pool_admin, email) == []
+    for address in (email, quitter_email):
+        assert holding(control_db, address) == []
+        assert holding(pool_admin, address) == []
     after = audit_ids(control_db)
     assert before <= after
     assert len(after) == len(before) + 1  # the erasure's own entry, naming only user:<id>
