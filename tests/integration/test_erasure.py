@@ -1,6 +1,7 @@
 """Erasure with crypto-shredding: after a user is erased, on request (a platform admin's, or
-their own) or at the end of their tenant's offboarding, no table of the registry or the pool holds their address in clear, and
-the audit log keeps every entry, their personal values read "[erased]"."""
+their own) or at the end of their tenant's offboarding, no table of the registry or the pool
+holds their address in clear, and the audit log keeps every entry, their personal values read
+"[erased]"."""
 
 from __future__ import annotations
 
