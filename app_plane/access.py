@@ -28,7 +28,7 @@ from tenantry_core import bearer, gcra, problems, routing
 API_KEY_PREFIX = "tnt_"
 _CHALLENGE = {"WWW-Authenticate": "Bearer"}
 _PRINCIPAL = f"""
-    SELECT p.tenant_id, p.tenant_key, p.permissions, l.requests_per_minute
+    SELECT p.id, p.kind, p.tenant_id, p.tenant_key, p.permissions, l.requests_per_minute
       FROM {routing.PRINCIPALS_TABLE} p
       LEFT JOIN {routing.ROUTING_TABLE} t ON t.{routing.TENANT_COLUMN} = p.tenant_key
       LEFT JOIN {routing.TIER_LIMITS_TABLE} l ON l.tier = t.tier
@@ -47,6 +47,8 @@ class Caller:
     tenant_key: str
     permissions: frozenset[str]
     ratelimit: gcra.Decision | None = None
+    principal_id: str = ""  # the user or API key (its id in tenantry.principals)
+    principal_kind: str = "user"
 
 
 def _refused(detail: str) -> problems.Problem:
@@ -69,7 +71,12 @@ def authenticate(credential: str | None) -> Caller:
         audience=cfg.JWT_AUDIENCE,
     )
     if cfg.dedicated:
-        return Caller(str(principal.tenant_id), principal.tenant_key, principal.permissions)
+        return Caller(
+            str(principal.tenant_id),
+            principal.tenant_key,
+            principal.permissions,
+            principal_id=str(principal.user_id),
+        )
     params = {"id": principal.user_id, "tid": principal.tenant_id, "key": principal.tenant_key}
     return _admit(_USER, params, "token")
 
@@ -100,7 +107,14 @@ def _admit(query: sa.TextClause, params: dict[str, object], what: str) -> Caller
             f"the tenant's limit of {decision.limit} app requests a minute is used up",
             headers=decision.headers(),
         )
-    return Caller(str(row.tenant_id), row.tenant_key, frozenset(row.permissions), decision)
+    return Caller(
+        str(row.tenant_id),
+        row.tenant_key,
+        frozenset(row.permissions),
+        decision,
+        principal_id=str(row.id),
+        principal_kind=row.kind,
+    )
 
 
 def require(caller: Caller, permission: str) -> None:

@@ -10,7 +10,7 @@ tenant's key (`tenantry_core.serverspans`), exported when OTEL_EXPORTER_OTLP_END
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Iterator
 from contextlib import ExitStack, asynccontextmanager, contextmanager
 from typing import Annotated, Any
 
@@ -18,9 +18,19 @@ import sqlalchemy as sa
 from asgi_correlation_id import CorrelationIdMiddleware
 from fastapi import Depends, FastAPI, Query, Request, Response
 from fastapi.responses import StreamingResponse
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from app_plane import access, data, features, metrics, pages, schemas, settings, usage
+from app_plane import (
+    data,
+    deps,
+    export_routes,
+    exports,
+    features,
+    metrics,
+    pages,
+    schemas,
+    settings,
+    usage,
+)
 from tenantry_core import logs, problems, scopes, serverspans, tracing
 
 
@@ -30,7 +40,10 @@ async def lifespan(_: FastAPI) -> AsyncIterator[None]:
     features.install()
     tracing.configure(tracing.APP_PLANE)
     usage.meter.start()
+    if settings.get_settings().exports:
+        exports.start()
     yield
+    exports.stop()
     usage.meter.stop()
 
 
@@ -42,6 +55,7 @@ app = FastAPI(
     docs_url="/api/docs",
 )
 problems.install(app)
+app.include_router(export_routes.router)
 metrics.install(app)
 app.add_middleware(
     logs.AccessLog,
@@ -53,44 +67,6 @@ app.add_middleware(
     fields=lambda state: {"tenantry.tenant_key": state.get(metrics.STATE_KEY)},
 )
 app.add_middleware(CorrelationIdMiddleware)
-_bearer = HTTPBearer(auto_error=False, description="An access token or an API key")
-
-
-def current_caller(
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
-    request: Request,
-    response: Response,
-) -> access.Caller:
-    """The authenticated caller (once per request), its budget's state in the headers."""
-    caller = access.authenticate(credentials.credentials if credentials else None)
-    setattr(request.state, metrics.STATE_KEY, caller.tenant_key)
-    if caller.ratelimit is not None:
-        response.headers.update(caller.ratelimit.headers())
-    if not settings.get_settings().dedicated:  # a dedicated app does not meter
-        usage.meter.count(caller.tenant_key)
-    return caller
-
-
-CallerDep = Annotated[access.Caller, Depends(current_caller)]
-
-
-class Allow:
-    """Admit a caller that holds `permission`."""
-
-    def __init__(self, permission: str) -> None:
-        self.permission = permission
-
-    def __call__(self, caller: CallerDep) -> access.Caller:
-        access.require(caller, self.permission)
-        return caller
-
-
-def needs(permission: str) -> dict[str, Any]:
-    """A route's keyword arguments for needing `permission` (checked, and shown in OpenAPI)."""
-    return {
-        "dependencies": [Depends(Allow(permission))],
-        "openapi_extra": {"x-permission": permission},
-    }
 
 
 @contextmanager
@@ -106,7 +82,7 @@ def _tenant_transaction(tenant_key: str) -> Iterator[sa.Connection]:
         raise problems.Problem(404, "Not Found", str(exc)) from exc
 
 
-def transaction(caller: CallerDep) -> Iterator[sa.Connection]:
+def transaction(caller: deps.CallerDep) -> Iterator[sa.Connection]:
     with _tenant_transaction(caller.tenant_key) as conn:
         yield conn
 
@@ -176,7 +152,7 @@ _NOTE = "id, project_id, title, body, created_at, updated_at"
     "/api/projects",
     response_model=list[schemas.ProjectPublic],
     tags=["projects"],
-    **needs(scopes.DATA_READ),
+    **deps.needs(scopes.DATA_READ),
 )
 def list_projects(tx: Tx, page: PageDep) -> list[dict[str, Any]]:
     return page.of(tx, f"SELECT {_PROJECT} FROM projects WHERE TRUE")
@@ -187,7 +163,7 @@ def list_projects(tx: Tx, page: PageDep) -> list[dict[str, Any]]:
     response_model=schemas.ProjectPublic,
     status_code=201,
     tags=["projects"],
-    **needs(scopes.DATA_WRITE),
+    **deps.needs(scopes.DATA_WRITE),
 )
 def create_project(body: schemas.ProjectCreate, tx: Tx) -> dict[str, Any]:
     row = tx.execute(
@@ -210,14 +186,17 @@ def _project(tx: sa.Connection, project_id: uuid.UUID) -> dict[str, Any]:
     "/api/projects/{project_id}",
     response_model=schemas.ProjectPublic,
     tags=["projects"],
-    **needs(scopes.DATA_READ),
+    **deps.needs(scopes.DATA_READ),
 )
 def read_project(project_id: uuid.UUID, tx: Tx) -> dict[str, Any]:
     return _project(tx, project_id)
 
 
 @app.delete(
-    "/api/projects/{project_id}", status_code=204, tags=["projects"], **needs(scopes.DATA_DELETE)
+    "/api/projects/{project_id}",
+    status_code=204,
+    tags=["projects"],
+    **deps.needs(scopes.DATA_DELETE),
 )
 def delete_project(project_id: uuid.UUID, tx: Tx) -> None:
     if not tx.execute(sa.text("DELETE FROM projects WHERE id = :id"), {"id": project_id}).rowcount:
@@ -228,7 +207,7 @@ def delete_project(project_id: uuid.UUID, tx: Tx) -> None:
     "/api/projects/{project_id}/notes",
     response_model=list[schemas.NotePublic],
     tags=["notes"],
-    **needs(scopes.DATA_READ),
+    **deps.needs(scopes.DATA_READ),
 )
 def list_notes(project_id: uuid.UUID, tx: Tx, page: PageDep) -> list[dict[str, Any]]:
     _project(tx, project_id)
@@ -240,7 +219,7 @@ def list_notes(project_id: uuid.UUID, tx: Tx, page: PageDep) -> list[dict[str, A
     response_model=schemas.NotePublic,
     status_code=201,
     tags=["notes"],
-    **needs(scopes.DATA_WRITE),
+    **deps.needs(scopes.DATA_WRITE),
 )
 def create_note(project_id: uuid.UUID, body: schemas.NoteCreate, tx: Tx) -> dict[str, Any]:
     _project(tx, project_id)
@@ -257,7 +236,7 @@ def create_note(project_id: uuid.UUID, body: schemas.NoteCreate, tx: Tx) -> dict
     "/api/notes/{note_id}",
     response_model=schemas.NotePublic,
     tags=["notes"],
-    **needs(scopes.DATA_READ),
+    **deps.needs(scopes.DATA_READ),
 )
 def read_note(note_id: uuid.UUID, tx: Tx) -> dict[str, Any]:
     return _one(
@@ -272,7 +251,7 @@ def read_note(note_id: uuid.UUID, tx: Tx) -> dict[str, Any]:
     "/api/notes/{note_id}",
     response_model=schemas.NotePublic,
     tags=["notes"],
-    **needs(scopes.DATA_WRITE),
+    **deps.needs(scopes.DATA_WRITE),
 )
 def update_note(note_id: uuid.UUID, body: schemas.NoteUpdate, tx: Tx) -> dict[str, Any]:
     row = tx.execute(
@@ -285,55 +264,22 @@ def update_note(note_id: uuid.UUID, body: schemas.NoteUpdate, tx: Tx) -> dict[st
     return _one(row, "note")
 
 
-@app.delete("/api/notes/{note_id}", status_code=204, tags=["notes"], **needs(scopes.DATA_DELETE))
+@app.delete(
+    "/api/notes/{note_id}", status_code=204, tags=["notes"], **deps.needs(scopes.DATA_DELETE)
+)
 def delete_note(note_id: uuid.UUID, tx: Tx) -> None:
     if not tx.execute(sa.text("DELETE FROM notes WHERE id = :id"), {"id": note_id}).rowcount:
         raise _not_found("note")
-
-
-def require(feature: str) -> Callable[[access.Caller], access.Caller]:
-    """A dependency that lets a request through only if the tenant may use `feature` (its plan,
-    an override or a flag: app_plane.features)."""
-
-    def check(caller: CallerDep) -> access.Caller:
-        answer = features.ask(feature, tenant_id=caller.tenant_id, tenant_key=caller.tenant_key)
-        if answer.enabled:
-            return caller
-        if answer.reason == "ERROR":
-            raise problems.Problem(
-                503, "Features unavailable", str(answer.error), headers={"Retry-After": "2"}
-            )
-        if answer.reason == "NOT_IN_PLAN":
-            title = "Not in your plan"
-            detail = (
-                f"the {feature!r} feature is not in the {answer.tier!r} plan; "
-                f"plans that include it: {', '.join(answer.plans) or 'none'}"
-            )
-        else:
-            title = "Feature not available"
-            detail = f"the {feature!r} feature is not available to this tenant ({answer.reason})"
-        raise problems.Problem(
-            403,
-            title,
-            detail,
-            type_="https://tenantry.dev/problems/entitlement",
-            feature=feature,
-            plan=answer.tier,
-            plans_with_feature=answer.plans,
-            reason=answer.reason,
-        )
-
-    return check
 
 
 @app.get(
     "/api/export",
     response_model=schemas.Export,
     tags=["export"],
-    dependencies=[Depends(Allow(scopes.DATA_EXPORT)), Depends(require("export"))],
+    dependencies=[Depends(deps.Allow(scopes.DATA_EXPORT)), Depends(deps.require("export"))],
     openapi_extra={"x-permission": scopes.DATA_EXPORT},
 )
-def export(caller: CallerDep) -> StreamingResponse:
+def export(caller: deps.CallerDep) -> StreamingResponse:
     """Everything the tenant has (the `export` feature: standard plans and up), streamed as
     it is read, in one transaction, so its size costs no memory."""
     stack = ExitStack()
@@ -348,9 +294,9 @@ def _export_body(stack: ExitStack, tx: sa.Connection) -> Iterator[bytes]:
             ("notes", f"SELECT {_NOTE} FROM notes", schemas.NotePublic),
         ):
             yield (b'{"' if name == "projects" else b'],"') + name.encode() + b'":['
-            rows = tx.execution_options(yield_per=500).execute(
+            rows = tx.execution_options(stream_results=True, max_row_buffer=500).execute(
                 sa.text(f"{select} ORDER BY created_at, id")
-            )
+            )  # a server-side cursor (`yield_per` alone buffers it all: app_plane.archive)
             for i, row in enumerate(rows):
                 item = model.model_validate(dict(row._mapping)).model_dump_json().encode()
                 yield item if i == 0 else b"," + item

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -44,3 +45,22 @@ class Export(BaseModel):
 
     projects: list[ProjectPublic]
     notes: list[NotePublic]
+
+
+class ExportPublic(BaseModel):
+    """A background export (`POST /api/exports`) and, once done, its signed download link."""
+
+    id: uuid.UUID
+    state: str = Field(description="queued, running, done or failed")
+    tables_done: int
+    tables_total: int
+    rows_done: int
+    size_bytes: int | None = None
+    error: str | None = None
+    created_at: dt.datetime
+    finished_at: dt.datetime | None = None
+    manifest: dict[str, Any] | None = None
+    download_url: str | None = Field(
+        default=None, description="Works without a token until download_expires_at"
+    )
+    download_expires_at: dt.datetime | None = None

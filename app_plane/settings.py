@@ -8,6 +8,7 @@ from the tenant's Secret instead.
 from __future__ import annotations
 
 import functools
+from pathlib import Path
 
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -32,6 +33,14 @@ class AppSettings(BaseSettings):
     # another OpenFeature provider for features (`package.module:factory`; none: Tenantry's).
     TENANTRY_FLAGS_CHECK_SECONDS: float = Field(default=1.0, ge=0)
     TENANTRY_FEATURE_FLAG_PROVIDER: str | None = None
+    # Background exports (app_plane.exports): where archives go, the key that signs their
+    # download links and how long a link lasts; how often the worker looks for a job, and how
+    # long a running job's worker may be silent before another replica starts it again.
+    TENANTRY_EXPORT_DIR: Path | None = None
+    TENANTRY_EXPORT_LINK_SECRET: str | None = None
+    TENANTRY_EXPORT_LINK_SECONDS: int = Field(default=3600, ge=1)
+    TENANTRY_EXPORT_POLL_SECONDS: float = Field(default=2.0, gt=0)
+    TENANTRY_EXPORT_LEASE_SECONDS: float = Field(default=60.0, gt=0)
 
     @model_validator(mode="after")
     def _one_mode(self) -> AppSettings:
@@ -49,6 +58,13 @@ class AppSettings(BaseSettings):
     def dedicated(self) -> bool:
         """A silo tenant's dedicated app (no pool database), not the shared one."""
         return bool(self.TENANTRY_TENANT_DATABASE_URL)
+
+    @property
+    def exports(self) -> bool:
+        """Background exports are on: the shared app, with a directory and a link secret."""
+        return bool(
+            not self.dedicated and self.TENANTRY_EXPORT_DIR and self.TENANTRY_EXPORT_LINK_SECRET
+        )
 
     def pool_url(self) -> str:
         assert self.TENANTRY_APP_DATABASE_URL is not None

@@ -58,6 +58,7 @@ class Secrets:
     jwt_signing_key: str  # PEM; only the control plane gets it
     admin_password: str
     stripe_webhook: str
+    export_link: str  # signs the app plane's export download links
 
     @classmethod
     def load(cls, directory: Path) -> Secrets:
@@ -67,6 +68,7 @@ class Secrets:
             jwt_signing_key=_kept(directory / "jwt-signing-key.pem", tokens.generate_signing_key),
             admin_password=_kept(directory / "admin-password"),
             stripe_webhook=_kept(directory / "stripe-webhook"),
+            export_link=_kept(directory / "export-link-secret"),
         )
 
 
@@ -146,6 +148,8 @@ def environment(
         "STRIPE_WEBHOOK_SECRET": "whsec_" + secrets.stripe_webhook,
         "TENANTRY_SNAPSHOT_DIR": str(state_dir / "snapshots"),
         "TENANTRY_TERRAFORM_WORK_DIR": str(state_dir / "terraform"),
+        "TENANTRY_EXPORT_DIR": str(state_dir / "exports"),
+        "TENANTRY_EXPORT_LINK_SECRET": secrets.export_link,
         **mail,
         **traces,
         "EMAIL_VERIFY_URL": f"{api_url}/verify-email",

@@ -11,6 +11,7 @@ from control_plane.api.routes import (
     audit,
     auth,
     billing,
+    erasure,
     flags,
     outbox,
     placement,
@@ -34,3 +35,4 @@ api_router.include_router(billing.router)
 api_router.include_router(outbox.router)
 api_router.include_router(flags.router)
 api_router.include_router(placement.router)
+api_router.include_router(erasure.router)

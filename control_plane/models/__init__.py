@@ -10,7 +10,13 @@ from control_plane.models.base import Base
 from control_plane.models.billing import Plan, StripeEvent, UsageReport
 from control_plane.models.flags import FeatureFlag, FeatureOverride
 from control_plane.models.outbox import OutboxAction, OutboxEntry, OutboxState
-from control_plane.models.records import AuditEntry, IdempotencyRecord, RateLimit, SignInFailure
+from control_plane.models.records import (
+    AuditEntry,
+    AuditSubjectKey,
+    IdempotencyRecord,
+    RateLimit,
+    SignInFailure,
+)
 from control_plane.models.tenants import Lifecycle, Source, Tenant
 from control_plane.models.users import (
     ApiKey,
@@ -25,6 +31,7 @@ from control_plane.models.users import (
 __all__ = [
     "ApiKey",
     "AuditEntry",
+    "AuditSubjectKey",
     "Base",
     "EmailVerification",
     "FeatureFlag",

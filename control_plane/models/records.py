@@ -1,5 +1,6 @@
-"""The audit log and the API's per-request state: stored Idempotency-Key responses, rate-limit
-state and failed sign-ins per client. Used by services.audit, api.idempotency, tenantry_core.gcra,
+"""The audit log and the keys of its personal fields (core.shredding), and the API's
+per-request state: stored Idempotency-Key responses, rate-limit state and failed sign-ins per
+client. Used by services.audit, services.erasure, api.idempotency, tenantry_core.gcra,
 api.signin and workers.housekeeping.
 """
 
@@ -9,7 +10,7 @@ import datetime as dt
 import uuid
 from typing import Any
 
-from sqlalchemy import DateTime, Index, Integer, String
+from sqlalchemy import DateTime, Index, Integer, LargeBinary, String
 from sqlalchemy.dialects.postgresql import JSONB, UUID
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -30,8 +31,21 @@ class AuditEntry(base.Base):
     before: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
     after: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
     request_id: Mapped[str | None] = mapped_column(String(64))
-    client_ip: Mapped[str | None] = mapped_column(String(64))
+    client_ip: Mapped[str | None] = mapped_column(String(200))  # sealed (core.shredding)
     created_at: Mapped[dt.datetime] = base.created_now()
+
+
+class AuditSubjectKey(base.Base):
+    """A data subject's key for the audit log's personal fields (core.shredding), kept apart
+    from the log. Erasure destroys `key` and forgets whose it was; the row says when."""
+
+    __tablename__ = "audit_subject_keys"
+
+    id: Mapped[uuid.UUID] = mapped_column(UUID, primary_key=True, default=uuid.uuid4)
+    subject_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
+    key: Mapped[bytes | None] = mapped_column(LargeBinary)
+    created_at: Mapped[dt.datetime] = base.created_now()
+    erased_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
 
 
 class IdempotencyRecord(base.Base):

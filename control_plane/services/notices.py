@@ -6,8 +6,8 @@ workers.outbox renders it with `render` when it sends it, retries it while the S
 refuses, and leaves it a dead letter (GET /outbox?state=dead) after OUTBOX_MAX_ATTEMPTS. A
 message that names `$portal_url` gets a fresh customer-portal session at sending time.
 Used by services.billing (trial ending, payment failed, suspended, resumed, offboarding
-scheduled), services.tenants (offboarding scheduled), workers.mirror (offboarding completed) and
-workers.outbox (render).
+scheduled), services.tenants (offboarding scheduled), workers.mirror (offboarding completed),
+services.exports (export ready) and workers.outbox (render).
 """
 
 from __future__ import annotations
@@ -33,6 +33,7 @@ class Notice(enum.StrEnum):
     OFFBOARDING_COMPLETED = "offboarding_completed"
     OWNER_INVITATION = "owner_invitation"  # mailed by workers.outbox with its one-time link
     INVITATION = "invitation"  # an invitation made in the API, mailed the same way
+    EXPORT_READY = "export_ready"  # to the requester (services.exports)
 
 
 @dataclass(frozen=True)
@@ -98,6 +99,15 @@ TEMPLATES = {
         "<p>You are invited to join <b>$company</b> on Tenantry as $role. Accept the "
         '<a href="$link">invitation</a>, once, before $expires.</p>',
     ),
+    Notice.EXPORT_READY: Template(
+        "The export of $company is ready",
+        "The export of $company's data you asked for is ready ($rows rows, $size bytes). Its\n"
+        "download link, valid for a limited time, is in the export's status on the app's API:\n\n"
+        "GET /api/exports/$export_id\n",
+        "<p>The export of <b>$company</b>'s data you asked for is ready ($rows rows, $size bytes)."
+        " Its download link, valid for a limited time, is in the export's status on the app's "
+        "API: <code>GET /api/exports/$export_id</code>.</p>",
+    ),
     Notice.OFFBOARDING_COMPLETED: Template(
         "$company has been offboarded",
         "$company has been offboarded: its workload is gone and its data was handled by its\n"
@@ -118,17 +128,23 @@ def day(moment: dt.datetime | int | None) -> str:
 
 
 def queue(
-    session: Session, tenant: models.Tenant, notice: Notice, **params: str | int
+    session: Session,
+    tenant: models.Tenant,
+    notice: Notice,
+    to: str | None = None,
+    **params: str | int,
 ) -> models.OutboxEntry | None:
-    """Record the message to the tenant's owner email in the outbox (None without one)."""
-    if not tenant.owner_email:
+    """Record the message to `to` (by default the tenant's owner email) in the outbox (None
+    without an address)."""
+    to = to or tenant.owner_email
+    if not to:
         return None
     entry = models.OutboxEntry(
         tenant=tenant,
         action=models.OutboxAction.SEND_MAIL,
         payload={
             "notice": str(notice),
-            "to": tenant.owner_email,
+            "to": to,
             "params": {
                 "company": tenant.company,
                 "tier": tenant.tier,

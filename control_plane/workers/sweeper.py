@@ -1,6 +1,8 @@
 """The sweeper: every few seconds, suspends past-due tenants whose billing grace ran out
 (services.billing) and offboards closed tenants (offboarded by the API or canceled by billing)
-whose offboarding grace ended (services.tenants); once a minute, purges expired records
+whose offboarding grace ended (services.tenants), erases the users of tenants whose
+offboarding completed (services.erasure) and queues the mail of finished app-plane
+exports (services.exports); once a minute, purges expired records
 (workers.housekeeping); at start-up and hourly, republishes every tenant's principals for the
 app plane (services.principals) and the feature flags (services.flags). Started by
 `control_plane.main`; wakes the outbox dispatcher when it recorded intents.
@@ -13,12 +15,14 @@ import logging
 import threading
 import time
 
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
-from control_plane.services import billing, flags, principals, tenants
+from control_plane.services import audit, billing, erasure, exports, flags, principals, tenants
 from control_plane.workers import housekeeping
 
 log = logging.getLogger(__name__)
+ERASER = audit.Context(actor="tenantry:sweeper")
 
 
 class Sweeper:
@@ -49,6 +53,8 @@ class Sweeper:
                 with self.sessions() as session, session.begin():
                     changed = billing.suspend_overdue(session=session, now=now)
                     changed += tenants.offboard_expired(session=session, now=now)
+                    erasure.erase_offboarded(session=session, ctx=ERASER)
+                changed += self._notify_exports()
                 if changed and self.wake:
                     self.wake.set()
                 if time.monotonic() - last_housekeeping >= self.HOUSEKEEPING_SECONDS:
@@ -67,6 +73,15 @@ class Sweeper:
                     log.info("republished the principals of %d tenants", count)
             except Exception:
                 log.exception("billing sweep failed")
+
+    def _notify_exports(self) -> int:
+        """Queue the mails of finished exports; 0 while the pool cannot be read."""
+        try:
+            with self.sessions() as session:
+                return exports.notify_ready(session=session)
+        except SQLAlchemyError:
+            log.exception("could not read the finished exports")
+            return 0
 
     def start(self) -> None:
         self.thread.start()

@@ -1,5 +1,7 @@
 """The app plane's settings: the shared app or a silo tenant's dedicated app, never neither."""
 
+import pathlib
+
 import pydantic
 import pytest
 
@@ -55,3 +57,22 @@ def test_the_token_key_is_required(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("JWT_PUBLIC_KEY")
     with pytest.raises(pydantic.ValidationError, match="JWT_PUBLIC_KEY"):
         settings.AppSettings(TENANTRY_APP_DATABASE_URL=POOL)
+
+
+def test_exports_run_in_the_shared_app_with_a_directory_and_a_link_secret(
+    tmp_path: pathlib.Path,
+) -> None:
+    unsigned = settings.AppSettings(TENANTRY_APP_DATABASE_URL=POOL, TENANTRY_EXPORT_DIR=tmp_path)
+    assert not unsigned.exports
+    assert settings.AppSettings(
+        TENANTRY_APP_DATABASE_URL=POOL,
+        TENANTRY_EXPORT_DIR=tmp_path,
+        TENANTRY_EXPORT_LINK_SECRET="k",
+    ).exports
+    dedicated = settings.AppSettings(
+        TENANTRY_TENANT_DATABASE_URL=SILO,
+        TENANTRY_TENANT_KEY="acme",
+        TENANTRY_EXPORT_DIR=tmp_path,
+        TENANTRY_EXPORT_LINK_SECRET="k",
+    )
+    assert not dedicated.exports

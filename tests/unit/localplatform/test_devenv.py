@@ -13,6 +13,7 @@ SECRETS = devenv.Secrets(
     jwt_signing_key=SIGNING_KEY,
     admin_password="admin-pw",
     stripe_webhook="hook",
+    export_link="link",
 )
 
 
@@ -81,7 +82,10 @@ def test_mail_goes_to_the_local_sink_only_when_it_runs() -> None:
 def test_secrets_are_made_once_then_reused(tmp_path: Path) -> None:
     first = devenv.Secrets.load(tmp_path / "secrets")
     assert devenv.Secrets.load(tmp_path / "secrets") == first
-    assert len({first.app_db_password, first.admin_password, first.stripe_webhook}) == 3
+    assert (
+        len({first.app_db_password, first.admin_password, first.stripe_webhook, first.export_link})
+        == 4
+    )
     assert tokens.public_key_pem(first.jwt_signing_key).startswith("-----BEGIN PUBLIC KEY-----")
     for kept in (tmp_path / "secrets").iterdir():
         assert kept.stat().st_mode & 0o777 == 0o600, kept

@@ -45,7 +45,11 @@ def test_idempotency_key_is_offered_on_post_and_patch_only(spec: dict[str, Any])
 
 def test_every_tenant_route_declares_its_permission(spec: dict[str, Any]) -> None:
     """A route added without an authorization dependency fails here, before it ships."""
-    authenticated_only = {("get", "/api/v1/auth/me"), ("post", "/api/v1/auth/verify-email/resend")}
+    authenticated_only = {
+        ("get", "/api/v1/auth/me"),
+        ("post", "/api/v1/auth/verify-email/resend"),
+        ("delete", "/api/v1/users/me"),
+    }
     public = {
         ("post", "/api/v1/signup"),
         ("post", "/api/v1/auth/login"),
@@ -144,6 +148,9 @@ POST   ~/tenants/{tenant_id}/moves                       platform:admin  202 401
 GET    ~/tenants/{tenant_id}/moves                       platform:admin  200 401 403 404
 GET    ~/placement/servers                               platform:admin  200 401 403 404
 POST   ~/placement/rebalance                             platform:admin  200 401 403 404 409
+[erasure]
+POST   ~/users/{user_id}/erasure                         platform:admin  200 401 403 404 409
+DELETE ~/users/me                                        -               204 401 403 404 409
 [auth]
 GET    /.well-known/jwks.json                            -               200
 [health]

@@ -20,6 +20,9 @@ PARAMS = {
     "hours": 72,
     "role": "admin",
     "expires": "2026-12-04 00:00 UTC",
+    "export_id": "5f1e",
+    "rows": 100001,
+    "size": 2048,
 }
 
 
@@ -92,3 +95,10 @@ def test_the_invitation_names_the_role_the_deadline_and_the_link() -> None:
     assert "before 2026-12-04 00:00 UTC" in text
     assert "https://tenantry.example/accept-invitation?token=inv_x" in text
     assert 'href="https://tenantry.example/accept-invitation?token=inv_x"' in html
+
+
+def test_the_export_ready_mail_says_where_the_link_is() -> None:
+    subject, text, html = notices.render("export_ready", PARAMS)
+    assert subject == "The export of Acme <Corp> is ready"
+    assert "GET /api/exports/5f1e" in text
+    assert "100001 rows" in html
