@@ -46,14 +46,15 @@ def platform(request: pytest.FixtureRequest) -> Iterator[stack.Platform]:
 
 @pytest.fixture(scope="session")
 def env(platform: stack.Platform) -> dict[str, str]:
-    return platform.env()
+    found = platform.env()
+    support.remember_maildir(found)
+    return found
 
 
 @pytest.fixture(scope="session")
 def api(env: dict[str, str]) -> Iterator[httpx.Client]:
     with httpx.Client(base_url=env["API_URL"] + "/api/v1", timeout=30) as http:
         eventually(lambda: http.get("/tiers").status_code == 200, what="tier catalog")
-        support.MAILDIRS[str(http.base_url)] = Path(env["TENANTRY_MAILDIR"])
         yield http
 
 

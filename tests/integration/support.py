@@ -107,6 +107,7 @@ def auth(body: dict[str, Any]) -> dict[str, str]:
 def token_for(env: dict[str, str], tenant_key: str) -> dict[str, str]:
     """Auth headers of an owner of a tenant made with kubectl (which has no users): once the
     mirror has recorded the tenant, the platform admin invites one, who accepts."""
+    remember_maildir(env)
     with httpx.Client(base_url=env["API_URL"] + "/api/v1", timeout=30) as api:
         headers = admin(api, env)
 
@@ -291,9 +292,14 @@ def owner_email(body: dict[str, Any]) -> str:
     return f"owner@{body['tenant']['company'].lower()}.example.com"
 
 
-# The platform's Maildir by the base URL of the API client (set by conftest's `api`), so that
-# `join` finds the invitation it mails.
-MAILDIRS: dict[str, Path] = {}
+# The Maildirs of the platforms this test process runs (`remember_maildir`), where `join` looks
+# for the invitation it mails: addresses are unique per test, so one search finds it.
+MAILDIRS: set[Path] = set()
+
+
+def remember_maildir(env: dict[str, str]) -> None:
+    """Let `invitation_token` find the mails of the platform `env` describes."""
+    MAILDIRS.add(Path(env["TENANTRY_MAILDIR"]))
 
 
 def _mailed(maildir: Path, email: str) -> list[Any]:
@@ -321,12 +327,14 @@ def mailed_token(env: dict[str, str], email: str, *, after: int = 0) -> str:
 
 
 def invitation_token(api: httpx.Client, email: str, *, after: int = 0) -> str:
-    """The token of the newest invitation link mailed to `email` by the platform `api` talks
-    to, once more than `after` invitations reached it (other mails to it are not counted)."""
-    maildir = MAILDIRS[str(api.base_url)]
+    """The token of the newest invitation link mailed to `email` (by the platform `api` talks
+    to: a remembered one), once more than `after` invitations reached it (other mails to it are
+    not counted)."""
+    assert MAILDIRS, f"no platform's Maildir is known to find {email}'s invitation in"
 
     def arrived() -> list[str] | None:
-        found = [t for t in (_token(m, "inv_") for m in _mailed(maildir, email)) if t]
+        mails = [m for maildir in sorted(MAILDIRS) for m in _mailed(maildir, email)]
+        found = [t for t in (_token(m, "inv_") for m in mails) if t]
         return found if len(found) > after else None
 
     return eventually(arrived, what=f"invitation number {after + 1} to {email}")[-1]

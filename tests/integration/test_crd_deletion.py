@@ -146,6 +146,7 @@ def test_deleting_the_crds_keeps_every_tenant_and_reinstalling_serves_it_again(
     own_platform: stack.Platform,
 ) -> None:
     env = own_platform.env()
+    support.remember_maildir(env)
     kube = config.new_client_from_config(config_file=str(own_platform.kubeconfig))
     custom, core = client.CustomObjectsApi(kube), client.CoreV1Api(kube)
     names = {kind: support.unique(f"crd-{kind}") for kind in TENANTS}
