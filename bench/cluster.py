@@ -73,7 +73,8 @@ def delete_tenants(custom: client.CustomObjectsApi, names: list[str]) -> None:
 
 @contextmanager
 def tier(custom: client.CustomObjectsApi, **spec: Any) -> Iterator[str]:
-    """A pool Tier of its own with `spec`, for the duration; yields its name."""
+    """A pool Tier of its own with `spec`, for the duration; yields its name. Its tenants are
+    placed in the home pool database (`main`), where the benchmarks seed and read them."""
     name = f"bench-{uuid.uuid4().hex[:6]}"
     custom.create_cluster_custom_object(
         GROUP,
@@ -83,7 +84,7 @@ def tier(custom: client.CustomObjectsApi, **spec: Any) -> Iterator[str]:
             "apiVersion": resources.API_VERSION,
             "kind": resources.TIER_KIND,
             "metadata": {"name": name},
-            "spec": {"isolation": "pool", **spec},
+            "spec": {"isolation": "pool", "placement": {"servers": ["main"]}, **spec},
         },
     )
     try:

@@ -348,16 +348,19 @@ def verify_email(api: httpx.Client, env: dict[str, str], email: str) -> dict[str
 
 
 def wait_tier(custom: client.CustomObjectsApi, name: str, tier: str) -> dict[str, Any]:
-    """The Tenant once its spec names `tier` and the operator has reconciled it, Ready."""
+    """The Tenant once its spec names `tier` and the operator has reconciled it, Ready, with no
+    live move under way (a moving tenant is Ready: it serves from the source meanwhile)."""
 
     def reached() -> dict[str, Any] | None:
         tenant = get_tenant(custom, name) or {}
         status = tenant.get("status") or {}
         current = status.get("observedGeneration") == tenant.get("metadata", {}).get("generation")
         ready = condition(tenant).get("status") == "True"
-        return tenant if tenant.get("spec", {}).get("tier") == tier and current and ready else None
+        moving = condition(tenant, "Migrating").get("status") == "True"
+        named = tenant.get("spec", {}).get("tier") == tier
+        return tenant if named and current and ready and not moving else None
 
-    return eventually(reached, timeout=60, what=f"{name} Ready on {tier}")
+    return eventually(reached, timeout=90, what=f"{name} Ready on {tier}")
 
 
 def wait_processed(control_db: Any, entry_id: int) -> None:

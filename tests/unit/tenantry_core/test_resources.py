@@ -84,3 +84,25 @@ def schema_keywords(node: dict[str, Any], where: str) -> list[str]:
 def test_the_crd_schemas_use_only_schema_keywords(plural: str) -> None:
     [version] = [v for v in crd(plural)["spec"]["versions"] if v["storage"]]
     assert schema_keywords(version["schema"]["openAPIV3Schema"], plural) == []
+
+
+class _Unique(yaml.SafeLoader):
+    """A loader that refuses a key twice in one mapping (the API server's does; PyYAML's keeps
+    the last one silently)."""
+
+
+def _unique_mapping(loader: _Unique, node: yaml.MappingNode) -> dict[Any, Any]:
+    seen: set[Any] = set()
+    for key_node, _ in node.value:
+        key = loader.construct_object(key_node)
+        assert key not in seen, f"{key!r} twice, line {key_node.start_mark.line + 1}"
+        seen.add(key)
+    return dict(loader.construct_mapping(node))
+
+
+_Unique.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _unique_mapping)
+
+
+@pytest.mark.parametrize("path", sorted(CRDS.glob("*.yaml")), ids=lambda p: p.name)
+def test_no_crd_file_names_a_key_twice(path: Path) -> None:
+    assert list(yaml.load_all(path.read_text(), Loader=_Unique))
