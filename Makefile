@@ -5,7 +5,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: dev test unit integration lint typecheck bench clean images images-if-possible lock
+.PHONY: dev test unit integration lint typecheck bench clean images images-if-possible lock \
+	pgbouncer-if-possible
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -18,13 +19,13 @@ dev: $(STAMP) images-if-possible
 
 # Two workers, each with a platform of its own; a test file stays on one worker, and the
 # longest files start first (tests/conftest.py).
-test: $(STAMP) images-if-possible lint typecheck
+test: $(STAMP) images-if-possible pgbouncer-if-possible lint typecheck
 	$(BIN)/pytest -n 2 --dist loadfile --no-loadscope-reorder --durations=15
 
 unit: $(STAMP)
 	$(BIN)/pytest tests/unit
 
-integration: $(STAMP)
+integration: $(STAMP) pgbouncer-if-possible
 	$(BIN)/pytest tests/integration
 
 lint: $(STAMP)
@@ -47,6 +48,14 @@ images:
 # For make dev and make test: where the image cannot be built (not root), pods run as processes.
 images-if-possible:
 	PYTHON=$(PYTHON) images/build.sh --if-possible
+
+# PgBouncer (Debian) for tests/integration/test_pgbouncer.py: installed where root has apt-get;
+# elsewhere those tests are skipped, saying so.
+pgbouncer-if-possible:
+	@command -v pgbouncer >/dev/null || test -x /usr/sbin/pgbouncer || \
+		{ [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq pgbouncer >/dev/null; } || \
+		echo "pgbouncer: not installed (needs root and apt-get); tests/integration/test_pgbouncer.py skips"
 
 # Re-resolve the image's dependencies from pyproject.toml into images/requirements.lock.
 lock:

@@ -17,6 +17,10 @@ from its own database, with the tenant's own credentials.
 Each transaction first takes a shared advisory lock on the tenant in the home pool database. A
 live migration takes it exclusively while it switches the tenant's placement, so requests wait,
 then read the new route.
+
+Everything a transaction sets dies with it (set_config(..., true), SET LOCAL, the xact lock), so
+the app plane runs behind PgBouncer in transaction mode (README, Placement); no plain SET,
+session advisory lock or LISTEN belongs here.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 from urllib.parse import urlsplit
 
 import sqlalchemy as sa
@@ -41,9 +46,20 @@ class WrongTenant(Exception):
 
 
 def _engine(url: str) -> sa.Engine:
+    cfg = settings.get_settings()
     return sa.create_engine(
-        urls.sqlalchemy_url(url), pool_size=10, max_overflow=20, pool_pre_ping=True
+        urls.sqlalchemy_url(url),
+        pool_size=cfg.TENANTRY_DB_POOL_SIZE,
+        max_overflow=cfg.TENANTRY_DB_MAX_OVERFLOW,
+        pool_pre_ping=True,
+        connect_args=connect_args(prepared=cfg.TENANTRY_DB_PREPARED_STATEMENTS),
     )
+
+
+def connect_args(*, prepared: bool) -> dict[str, Any]:
+    """psycopg prepares a statement run 5 times on one connection; `prepare_threshold=None`
+    never does (PgBouncer in transaction mode before 1.21)."""
+    return {} if prepared else {"prepare_threshold": None}
 
 
 @functools.cache
@@ -129,4 +145,3 @@ def tenant_transaction(tenant_key: str) -> Iterator[sa.Connection]:
         with database_engine(route.db_host, route.db_port, route.db_name).begin() as other:
             _enter(other, tenant_key, role=role, schema=route.schema_name if bridge else None)
             yield other
-

@@ -41,6 +41,13 @@ class AppSettings(BaseSettings):
     TENANTRY_EXPORT_LINK_SECONDS: int = Field(default=3600, ge=1)
     TENANTRY_EXPORT_POLL_SECONDS: float = Field(default=2.0, gt=0)
     TENANTRY_EXPORT_LEASE_SECONDS: float = Field(default=60.0, gt=0)
+    # The connections of each database engine a replica opens (the home pool, each other pool
+    # shard, each silo it serves): kept open, and opened on top at peak. Behind PgBouncer in
+    # transaction mode, turn server-side prepared statements off (PgBouncer before 1.21 cannot
+    # carry them from one transaction's server connection to the next).
+    TENANTRY_DB_POOL_SIZE: int = Field(default=10, ge=1)
+    TENANTRY_DB_MAX_OVERFLOW: int = Field(default=20, ge=0)
+    TENANTRY_DB_PREPARED_STATEMENTS: bool = True
 
     @model_validator(mode="after")
     def _one_mode(self) -> AppSettings:

@@ -49,6 +49,12 @@ def _condition(tenant: models.Tenant, kind: str) -> dict[str, Any]:
     return next((c for c in tenant.conditions or [] if c.get("type") == kind), {})
 
 
+def wanted_isolation(tenant: models.Tenant) -> str | None:
+    """The isolation the placement asked for names; a server named alone (as a Tenant made with
+    kubectl may) keeps the tenant's isolation."""
+    return (tenant.placement_request or {}).get("isolation") or tenant.placement
+
+
 def moving(tenant: models.Tenant) -> bool:
     """Whether a move is under way: one running, or one asked for that has neither started nor
     ended (failed, or refused for an unknown server) yet."""
@@ -59,11 +65,12 @@ def moving(tenant: models.Tenant) -> bool:
     if not wanted or tenant.placement is None:
         return False
     server = wanted.get("server")
-    if wanted.get("isolation") == tenant.placement and server in (None, server_of(tenant)):
+    isolation = wanted_isolation(tenant)
+    if isolation == tenant.placement and server in (None, server_of(tenant)):
         return False  # there already
     failed = (
         last.get("phase") == enums.MigrationPhase.FAILED.value
-        and last.get("target") == wanted.get("isolation")
+        and last.get("target") == isolation
         and server in (None, last.get("targetServer"))
     )
     refused = _condition(tenant, "MigrationRequired").get("reason") == "UnknownServer"
@@ -179,7 +186,7 @@ def bound_for(tenant: models.Tenant) -> str | None:
     wanted = tenant.placement_request or {}
     last = tenant.migration or {}
     running = last.get("phase") not in (None, *FINISHED)
-    isolation = last.get("target") if running else wanted.get("isolation")
+    isolation = last.get("target") if running else wanted_isolation(tenant)
     server = last.get("targetServer") if running else wanted.get("server")
     if isolation not in POOLED:
         return None

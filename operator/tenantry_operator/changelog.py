@@ -18,12 +18,11 @@ from typing import Any
 
 from psycopg import sql
 
-from tenantry_core import identity, routing
+from tenantry_core import identity
 from tenantry_operator import model, postgres
 
 SCHEMA = "tenantry_move"
-_KEY = sql.Identifier(routing.TENANT_COLUMN)
-_EVENTS = {"i": ("INSERT", "NEW"), "u": ("UPDATE", "OLD"), "d": ("DELETE", "OLD")}
+_EVENTS = postgres.ROW_EVENTS
 _BODY = """DECLARE r jsonb;
 BEGIN
   IF TG_OP <> 'INSERT' THEN
@@ -48,8 +47,13 @@ def _function(tenant_key: identity.TenantKey) -> sql.Identifier:
     return sql.Identifier(SCHEMA, "tenantry_move_log_" + tenant_key.replace("-", "_"))
 
 
+def _triggers(tenant_key: identity.TenantKey) -> str:
+    """The prefix of the tenant's triggers' names (`postgres.tenant_row_triggers`)."""
+    return f"{model.replication_name(tenant_key)}_log"
+
+
 def _trigger(tenant_key: identity.TenantKey, event: str) -> str:
-    return f"{model.replication_name(tenant_key)}_log_{event}"
+    return f"{_triggers(tenant_key)}_{event}"
 
 
 def ensure(url: str, schema: str, tenant_key: identity.TenantKey) -> None:
@@ -92,26 +96,14 @@ def _create_triggers(
     function: sql.Identifier,
     tenant_key: identity.TenantKey,
 ) -> None:
-    source = sql.Identifier(schema, table)
     key = sql.SQL(", ").join(map(sql.Literal, postgres.primary_key(conn, schema, table)))
-    for event, (verb, row) in _EVENTS.items():
-        name = sql.Identifier(_trigger(tenant_key, event))
-        conn.execute(sql.SQL("DROP TRIGGER IF EXISTS {} ON {}").format(name, source))
-        conn.execute(
-            sql.SQL(
-                "CREATE TRIGGER {} AFTER {} ON {} FOR EACH ROW WHEN ({}.{} = {}) "
-                "EXECUTE FUNCTION {}({})"
-            ).format(
-                name,
-                sql.SQL(verb),
-                source,
-                sql.SQL(row),
-                _KEY,
-                sql.Literal(tenant_key),
-                function,
-                key,
-            )
-        )
+    postgres.tenant_row_triggers(
+        conn,
+        sql.Identifier(schema, table),
+        prefix=_triggers(tenant_key),
+        tenant_key=tenant_key,
+        function=sql.SQL("{}({})").format(function, key),
+    )
 
 
 def snapshot(conn: postgres.Conn) -> str:

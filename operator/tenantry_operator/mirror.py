@@ -38,7 +38,7 @@ from tenantry_operator import model, postgres
 
 BATCH = 2000  # rows per batch of `fill`: each locks that many source rows for a moment
 _KEY = sql.Identifier(routing.TENANT_COLUMN)
-_EVENTS = {"i": ("INSERT", "NEW"), "u": ("UPDATE", "OLD"), "d": ("DELETE", "OLD")}
+_EVENTS = postgres.ROW_EVENTS
 _FUNCTION_PREFIX = "tenantry_move_"
 
 
@@ -48,8 +48,13 @@ def home(source_schema: str, target_schema: str) -> str:
     return target_schema if target_schema != "public" else source_schema
 
 
+def _triggers(tenant_key: identity.TenantKey) -> str:
+    """The prefix of the tenant's triggers' names (`postgres.tenant_row_triggers`)."""
+    return f"{model.replication_name(tenant_key)}"
+
+
 def _trigger(tenant_key: identity.TenantKey, event: str) -> str:
-    return f"{model.replication_name(tenant_key)}_{event}"
+    return f"{_triggers(tenant_key)}_{event}"
 
 
 def _function(table: str) -> str:
@@ -145,25 +150,14 @@ def _create_triggers(
         ).format(function, sql.Literal(body))
     )
     conn.execute(sql.SQL("REVOKE ALL ON FUNCTION {}() FROM PUBLIC").format(function))
-    source = sql.Identifier(source_schema, table)
-    for event, (verb, row) in _EVENTS.items():
-        name = sql.Identifier(_trigger(tenant_key, event))
-        conn.execute(sql.SQL("DROP TRIGGER IF EXISTS {} ON {}").format(name, source))
-        conn.execute(
-            sql.SQL(
-                "CREATE TRIGGER {} AFTER {} ON {} FOR EACH ROW WHEN ({}.{} = {}) "
-                "EXECUTE FUNCTION {}()"
-            ).format(
-                name,
-                sql.SQL(verb),
-                source,
-                sql.SQL(row),
-                _KEY,
-                sql.Literal(tenant_key),
-                function,
-            )
-        )
-        conn.execute(sql.SQL("ALTER TABLE {} ENABLE ALWAYS TRIGGER {}").format(source, name))
+    postgres.tenant_row_triggers(
+        conn,
+        sql.Identifier(source_schema, table),
+        prefix=_triggers(tenant_key),
+        tenant_key=tenant_key,
+        function=sql.SQL("{}()").format(function),
+        always=True,
+    )
 
 
 def fill(

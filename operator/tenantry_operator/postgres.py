@@ -60,6 +60,43 @@ def primary_key(conn: Conn, schema: str, table: str) -> list[str]:
     return [str(r[0]) for r in rows]
 
 
+# A tenant's row triggers: the event's suffix, its verb, and which row names the tenant.
+ROW_EVENTS = {"i": ("INSERT", "NEW"), "u": ("UPDATE", "OLD"), "d": ("DELETE", "OLD")}
+
+
+def tenant_row_triggers(
+    conn: Conn,
+    source: sql.Identifier,
+    *,
+    prefix: str,
+    tenant_key: str,
+    function: sql.Composable,
+    always: bool = False,
+) -> None:
+    """(Re)create the AFTER ... FOR EACH ROW triggers named `prefix` + `_` + event on `source`
+    that call `function` (with its arguments) for the rows of one tenant only; `always`: they
+    fire for replicated changes too. Used by `mirror` and `changelog`."""
+    for event, (verb, row) in ROW_EVENTS.items():
+        name = sql.Identifier(f"{prefix}_{event}")
+        conn.execute(sql.SQL("DROP TRIGGER IF EXISTS {} ON {}").format(name, source))
+        conn.execute(
+            sql.SQL(
+                "CREATE TRIGGER {} AFTER {} ON {} FOR EACH ROW WHEN ({}.{} = {}) "
+                "EXECUTE FUNCTION {}"
+            ).format(
+                name,
+                sql.SQL(verb),
+                source,
+                sql.SQL(row),
+                sql.Identifier(routing.TENANT_COLUMN),
+                sql.Literal(tenant_key),
+                function,
+            )
+        )
+        if always:
+            conn.execute(sql.SQL("ALTER TABLE {} ENABLE ALWAYS TRIGGER {}").format(source, name))
+
+
 def role_exists(conn: Conn, role: str) -> bool:
     return conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (role,)).fetchone() is not None
 

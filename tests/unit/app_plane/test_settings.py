@@ -76,3 +76,16 @@ def test_exports_run_in_the_shared_app_with_a_directory_and_a_link_secret(
         TENANTRY_EXPORT_LINK_SECRET="k",
     )
     assert not dedicated.exports
+
+
+def test_the_database_pools_are_settings_with_bounds() -> None:
+    cfg = settings.AppSettings(
+        TENANTRY_APP_DATABASE_URL=POOL,
+        TENANTRY_DB_POOL_SIZE=3,
+        TENANTRY_DB_MAX_OVERFLOW=0,
+        TENANTRY_DB_PREPARED_STATEMENTS=False,
+    )
+    assert (cfg.TENANTRY_DB_POOL_SIZE, cfg.TENANTRY_DB_MAX_OVERFLOW) == (3, 0)
+    assert cfg.TENANTRY_DB_PREPARED_STATEMENTS is False
+    with pytest.raises(pydantic.ValidationError, match="TENANTRY_DB_POOL_SIZE"):
+        settings.AppSettings(TENANTRY_APP_DATABASE_URL=POOL, TENANTRY_DB_POOL_SIZE=0)

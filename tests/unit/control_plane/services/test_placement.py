@@ -136,6 +136,7 @@ def test_a_move_under_way_is_a_conflict(fields: dict[str, Any]) -> None:
         {"migration": {"phase": "Completed", "target": "pool"}},
         {"placement_request": {"isolation": "pool"}},  # there already
         {"placement_request": {"isolation": "pool", "server": "main"}},
+        {"server": "shard-b", "placement_request": {"server": "shard-b"}},  # named at creation
         {  # the move asked for failed: another may be asked for
             "placement_request": {"isolation": "silo"},
             "migration": {"phase": "Failed", "target": "silo", "targetServer": "127.0.0.1:5432"},
@@ -233,6 +234,8 @@ def test_the_tenant_resource_carries_the_placement_asked_for() -> None:
         ({"placement_request": {"isolation": "pool", "server": "shard-b"}}, "shard-b"),
         ({"placement_request": {"isolation": "bridge"}}, "main"),  # the same shard, as bridge
         ({"placement_request": {"isolation": "silo"}}, None),  # leaving the pool shards
+        ({"server": "shard-b", "placement_request": {"server": "shard-b"}}, "shard-b"),
+        ({"placement_request": {"server": "shard-c"}}, "shard-c"),  # a server alone: same model
         (
             {"migration": {"phase": "Copying", "target": "pool", "targetServer": "shard-c"}},
             "shard-c",
