@@ -26,7 +26,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
 from control_plane import models
-from control_plane.services import audit, billing_rules, notices, verification
+from control_plane.services import audit, billing_rules, notices, verification, webhooks
 
 State = billing_rules.State
 
@@ -105,6 +105,7 @@ def _transition(
         before=before,
         after=after,
     )
+    webhooks.tenant_changed(session, tenant, before, after)
     if tenant.lifecycle == models.Lifecycle.OFFBOARDING:
         return  # its Tenant is deleted: nothing to apply
     if before["tier"] != after["tier"] or before["suspended"] != after["suspended"]:
@@ -182,6 +183,19 @@ def _apply_event(
             client_ip=client_ip,
             grace=grace if decision.start_grace else None,
             offboard_grace=offboard_grace,
+        )
+    if decision.applied and event["type"] == "invoice.payment_failed":
+        webhooks.emit(
+            session,
+            tenant,
+            webhooks.Event.INVOICE_PAYMENT_FAILED,
+            {
+                "invoice": obj.get("id"),
+                "attempt": int(obj.get("attempt_count") or 1),
+                "amount_due": obj.get("amount_due"),
+                "currency": obj.get("currency"),
+                "grace_until": tenant.grace_until.isoformat() if tenant.grace_until else None,
+            },
         )
     if decision.applied:
         for told in billing_rules.notices(str(event["type"]), current.state, decision.state):
