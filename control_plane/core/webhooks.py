@@ -18,7 +18,7 @@ import uuid
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-SECRET_PREFIX = "whsec_"
+SECRET_PREFIX = "whsec_"  # noqa: S105 - a prefix, not a secret
 SIGNATURE_HEADER = "Tenantry-Signature"
 EVENT_ID_HEADER = "Tenantry-Event-Id"
 EVENT_TYPE_HEADER = "Tenantry-Event-Type"

@@ -49,7 +49,9 @@ def create(
         webhook_http.check(data.url, allow_loopback=settings.WEBHOOK_ALLOW_LOOPBACK)
     except webhooks.UnsafeUrl as exc:
         raise errors.InvalidInput(
-            "Webhook URL refused", f"{data.url!r} cannot be used: {exc}", field="url",
+            "Webhook URL refused",
+            f"{data.url!r} cannot be used: {exc}",
+            field="url",
             reason=str(exc),
         ) from exc
     if len(list_endpoints(session=session, tenant_id=tenant_id)) >= MAX_ENDPOINTS:
@@ -142,7 +144,8 @@ def tenant_changed(
         event = Event.TENANT_SUSPENDED if after["suspended"] else Event.TENANT_RESUMED
         emit(session, tenant, event, {"suspended": after["suspended"]})
     if before["tier"] != after["tier"]:
-        emit(session, tenant, Event.TENANT_TIER_CHANGED, {"from": before["tier"], "to": after["tier"]})
+        tiers = {"from": before["tier"], "to": after["tier"]}
+        emit(session, tenant, Event.TENANT_TIER_CHANGED, tiers)
 
 
 def body(entry: models.OutboxEntry) -> tuple[uuid.UUID, dict[str, Any], bytes]:

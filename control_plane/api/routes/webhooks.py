@@ -42,7 +42,10 @@ def create_webhook(
 
 @router.delete("/{webhook_id}", status_code=status.HTTP_204_NO_CONTENT)
 def delete_webhook(
-    webhook_id: uuid.UUID, access: deps.WebhooksManager, session: deps.SessionDep, ctx: deps.AuditDep
+    webhook_id: uuid.UUID,
+    access: deps.WebhooksManager,
+    session: deps.SessionDep,
+    ctx: deps.AuditDep,
 ) -> None:
     """Remove an endpoint; deliveries not yet made to it are dropped."""
     webhooks.delete(session=session, ctx=ctx, tenant_id=access.tenant.id, endpoint_id=webhook_id)
