@@ -12,7 +12,9 @@ model changes) or suspension. A cancellation closes the tenant like the API's of
 suspended now, restorable until `offboard_after`, then offboarded by workers.sweeper
 (services.tenants.offboard_expired). workers.sweeper runs `suspend_overdue` for tenants whose
 billing grace period ran out. What the billing contact is told (trial ending, each failed payment,
-suspended, resumed, offboarding scheduled) is queued in the same transaction (services.notices).
+suspended, resumed, offboarding scheduled) is queued in the same transaction (services.notices),
+as are the tenant's webhook events (services.webhooks: suspended, resumed, tier changed, payment
+failed).
 Used by api.routes.billing and workers.sweeper.
 """
 

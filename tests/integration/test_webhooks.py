@@ -108,7 +108,13 @@ def test_lifecycle_events_are_signed_delivered_retried_and_kept_to_their_tenant(
     )
     tid, slug = body["tenant"]["id"], body["tenant"]["slug"]
     admin = support.join(api, tid, support.auth(body), "admin", f"admin@{slug}.example.com")
-    secret = register(api, tid, admin, ours.url)
+    keyed = {**admin, "Idempotency-Key": f"hook-{tid}"}
+    made = api.post(f"/tenants/{tid}/webhooks", headers=keyed, json={"url": ours.url})
+    assert made.status_code == 201, made.text
+    replayed = api.post(f"/tenants/{tid}/webhooks", headers=keyed, json={"url": ours.url})
+    assert replayed.headers["Idempotent-Replayed"] == "true"
+    assert replayed.json() == made.json()  # one endpoint, its secret replayed to its caller
+    secret = str(made.json()["secret"])
     other_secret = register(api, other["tenant"]["id"], support.auth(other), theirs.url)
     listed = api.get(f"/tenants/{tid}/webhooks", headers=admin)
     assert listed.status_code == 200
