@@ -175,12 +175,14 @@ def test_lifecycle_events_are_signed_delivered_retried_and_kept_to_their_tenant(
     assert ours.refused == 2
     assert ours.events(secret)[-1]["type"] == "tenant.suspended"
     eventually(  # committed just after the receiver answered
-        lambda: control_db.execute(
-            "SELECT max(attempts) FROM outbox WHERE tenant_id = %s"
-            " AND action = 'deliver_webhook' AND processed_at IS NOT NULL",
-            (tid,),
-        ).fetchone()
-        == (2,),
+        lambda: (
+            control_db.execute(
+                "SELECT max(attempts) FROM outbox WHERE tenant_id = %s"
+                " AND action = 'deliver_webhook' AND processed_at IS NOT NULL",
+                (tid,),
+            ).fetchone()
+            == (2,)
+        ),
         what="the delivery processed after two failed attempts",
     )
 
