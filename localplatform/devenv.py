@@ -142,6 +142,7 @@ def environment(
         "JWT_PRIVATE_KEY": secrets.jwt_signing_key,
         "JWT_PUBLIC_KEY": tokens.public_key_pem(secrets.jwt_signing_key),
         "ENVIRONMENT": "local",
+        "WEBHOOK_ALLOW_LOOPBACK": "true",  # tests and `make dev` receive webhooks on 127.0.0.1
         "FIRST_PLATFORM_ADMIN_EMAIL": PLATFORM_ADMIN_EMAIL,
         "FIRST_PLATFORM_ADMIN_PASSWORD": secrets.admin_password,
         **stripe,

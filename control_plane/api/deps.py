@@ -212,6 +212,7 @@ RolesManager = Annotated[TenantAccess, _access(P.ROLES_MANAGE)]
 ApiKeysReader = Annotated[TenantAccess, _access(P.API_KEYS_READ)]
 ApiKeysManager = Annotated[TenantAccess, _access(P.API_KEYS_MANAGE)]
 AuditReader = Annotated[TenantAccess, _access(P.AUDIT_READ)]
+WebhooksManager = Annotated[TenantAccess, _access(P.WEBHOOKS_MANAGE)]
 PlatformAdmin = Annotated[auth.Actor, Depends(RequirePlatformAdmin())]
 
 

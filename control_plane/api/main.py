@@ -20,6 +20,7 @@ from control_plane.api.routes import (
     tenants,
     tiers,
     users,
+    webhooks,
 )
 
 api_router = APIRouter(dependencies=[Depends(deps.idempotency_guard)])
@@ -36,3 +37,4 @@ api_router.include_router(outbox.router)
 api_router.include_router(flags.router)
 api_router.include_router(placement.router)
 api_router.include_router(erasure.router)
+api_router.include_router(webhooks.router)

@@ -79,6 +79,10 @@ class Settings(BaseSettings):
     # Failed attempts (with backoff) before an outbox entry becomes a dead letter.
     OUTBOX_MAX_ATTEMPTS: int = Field(default=10, ge=1)
     CR_FIELD_MANAGER: str = "tenantry-control-plane"
+    # Tenant webhooks: endpoints are https to public addresses; this also admits http (and
+    # https) to a loopback address, for the local platform and tests. Refused outside local.
+    WEBHOOK_ALLOW_LOOPBACK: bool = False
+    WEBHOOK_TIMEOUT_SECONDS: float = Field(default=10.0, gt=0)
     # Stripe: the webhook signing secret, how long a past-due tenant keeps working.
     STRIPE_WEBHOOK_SECRET: str = "whsec_local_development_only"  # noqa: S105 - refused below
     BILLING_GRACE_SECONDS: int = Field(default=7 * 24 * 3600, ge=0)
@@ -118,6 +122,8 @@ class Settings(BaseSettings):
                 tokens.public_key_pem(self.JWT_PRIVATE_KEY.get_secret_value())
             except ValueError as exc:
                 raise ValueError(f"JWT_PRIVATE_KEY is not an Ed25519 private key: {exc}") from exc
+        if self.ENVIRONMENT != "local" and self.WEBHOOK_ALLOW_LOOPBACK:
+            raise ValueError("WEBHOOK_ALLOW_LOOPBACK is for local development only")
         if self.ENVIRONMENT != "local" and "local_development" in self.STRIPE_WEBHOOK_SECRET:
             raise ValueError("STRIPE_WEBHOOK_SECRET must be set outside local development")
         password = self.FIRST_PLATFORM_ADMIN_PASSWORD

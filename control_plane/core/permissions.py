@@ -29,6 +29,7 @@ class Permission(enum.StrEnum):
     API_KEYS_READ = "api_keys:read"
     API_KEYS_MANAGE = "api_keys:manage"
     AUDIT_READ = "audit:read"
+    WEBHOOKS_MANAGE = "webhooks:manage"  # register, list and remove webhook endpoints
     DATA_READ = scopes.DATA_READ
     DATA_WRITE = scopes.DATA_WRITE
     DATA_DELETE = scopes.DATA_DELETE
@@ -56,6 +57,7 @@ _ADMIN = _MEMBER | {
     Permission.USERS_MANAGE,
     Permission.ROLES_MANAGE,
     Permission.AUDIT_READ,
+    Permission.WEBHOOKS_MANAGE,
 }
 _OWNER = _ADMIN | {Permission.BILLING_MANAGE, Permission.TENANT_OFFBOARD}
 

@@ -1,6 +1,6 @@
 """The control plane's tables, one module per concern: `tenants`, `users` (identities and their
 credentials), `outbox`, `billing`, `flags` (feature flags and overrides), `records` (audit log,
-idempotency, rate limits, failed sign-ins).
+idempotency, rate limits, failed sign-ins), `webhooks` (a tenant's webhook endpoints).
 
 Every class is importable from here (`models.Tenant`), which is how services and Alembic
 (`models.Base.metadata`) use them.
@@ -27,6 +27,7 @@ from control_plane.models.users import (
     RolePermission,
     User,
 )
+from control_plane.models.webhooks import WebhookEndpoint
 
 __all__ = [
     "ApiKey",
@@ -53,4 +54,5 @@ __all__ = [
     "Tenant",
     "UsageReport",
     "User",
+    "WebhookEndpoint",
 ]

@@ -31,6 +31,7 @@ class OutboxAction(enum.StrEnum):
     SEND_MAIL = "send_mail"  # one message of services.notices to the tenant's billing contact
     INVITE_OWNER = "invite_owner"  # a kubectl Tenant's spec.owner.email: invited, link mailed
     SEND_INVITATION = "send_invitation"  # an invitation made in the API: its token, mailed
+    DELIVER_WEBHOOK = "deliver_webhook"  # one tenant event to one of its webhook endpoints
 
 
 class OutboxState(enum.StrEnum):

@@ -12,7 +12,9 @@ model changes) or suspension. A cancellation closes the tenant like the API's of
 suspended now, restorable until `offboard_after`, then offboarded by workers.sweeper
 (services.tenants.offboard_expired). workers.sweeper runs `suspend_overdue` for tenants whose
 billing grace period ran out. What the billing contact is told (trial ending, each failed payment,
-suspended, resumed, offboarding scheduled) is queued in the same transaction (services.notices).
+suspended, resumed, offboarding scheduled) is queued in the same transaction (services.notices),
+as are the tenant's webhook events (services.webhooks: suspended, resumed, tier changed, payment
+failed).
 Used by api.routes.billing and workers.sweeper.
 """
 
@@ -26,7 +28,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
 from control_plane import models
-from control_plane.services import audit, billing_rules, notices, verification
+from control_plane.services import audit, billing_rules, notices, verification, webhooks
 
 State = billing_rules.State
 
@@ -105,6 +107,7 @@ def _transition(
         before=before,
         after=after,
     )
+    webhooks.tenant_changed(session, tenant, before, after)
     if tenant.lifecycle == models.Lifecycle.OFFBOARDING:
         return  # its Tenant is deleted: nothing to apply
     if before["tier"] != after["tier"] or before["suspended"] != after["suspended"]:
@@ -182,6 +185,19 @@ def _apply_event(
             client_ip=client_ip,
             grace=grace if decision.start_grace else None,
             offboard_grace=offboard_grace,
+        )
+    if decision.applied and event["type"] == "invoice.payment_failed":
+        webhooks.emit(
+            session,
+            tenant,
+            webhooks.Event.INVOICE_PAYMENT_FAILED,
+            {
+                "invoice": obj.get("id"),
+                "attempt": int(obj.get("attempt_count") or 1),
+                "amount_due": obj.get("amount_due"),
+                "currency": obj.get("currency"),
+                "grace_until": tenant.grace_until.isoformat() if tenant.grace_until else None,
+            },
         )
     if decision.applied:
         for told in billing_rules.notices(str(event["type"]), current.state, decision.state):

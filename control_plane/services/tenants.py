@@ -38,6 +38,7 @@ from control_plane.services import (
     notices,
     tiers,
     verification,
+    webhooks,
 )
 from tenantry_core import enums, identity, tracing
 
@@ -265,6 +266,7 @@ def _commit(
             after=after,
         )
         session.add(models.OutboxEntry(tenant=tenant, action=models.OutboxAction.APPLY_TENANT))
+        webhooks.tenant_changed(session, tenant, before, after)
     session.commit()
     return tenant
 

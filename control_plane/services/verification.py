@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 from control_plane import models, schemas
 from control_plane.core import config, security
 from control_plane.integrations import mailer, stripe_sync
-from control_plane.services import audit, errors
+from control_plane.services import audit, errors, webhooks
 
 PREFIX = "ev"
 log = structlog.get_logger(__name__)
@@ -130,6 +130,10 @@ def _release(session: Session, ctx: audit.Context, tenant: models.Tenant) -> Non
     if wanted is None or tenant.lifecycle != models.Lifecycle.ACTIVE or tenant.payment_pending:
         return  # nothing held, closed, or held until its Checkout is paid (services.billing)
     before = {"tier": tenant.tier, "requested_tier": wanted}
+    if wanted != tenant.tier:
+        webhooks.emit(
+            session, tenant, webhooks.Event.TENANT_TIER_CHANGED, {"from": tenant.tier, "to": wanted}
+        )
     tenant.tier, tenant.requested_tier = wanted, None
     tenant.updated_at = dt.datetime.now(dt.UTC)
     audit.record(

@@ -30,7 +30,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from control_plane import models
 from control_plane.integrations import kube
-from control_plane.services import audit, notices, tiers
+from control_plane.services import audit, notices, tiers, webhooks
 from tenantry_core import enums, resources
 
 log = logging.getLogger(__name__)
@@ -152,7 +152,10 @@ def sync_tenant(
             _welcome(session, tenant, catalog)
     tenant.cr_uid = meta["uid"]
     _follow_spec(session, tenant, obj)
-    tenant.phase = str(status.get("phase") or tenant.phase or enums.Phase.PENDING)
+    phase = str(status.get("phase") or tenant.phase or enums.Phase.PENDING)
+    if phase == enums.Phase.READY and tenant.phase != phase and tenant.id is not None:
+        webhooks.emit(session, tenant, webhooks.Event.TENANT_READY, {"tier": tenant.tier})
+    tenant.phase = phase
     tenant.placement = status.get("placement", tenant.placement)
     tenant.server = status.get("server", tenant.server)
     tenant.migration = status.get("migration", tenant.migration)

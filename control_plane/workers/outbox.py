@@ -1,7 +1,8 @@
 """The outbox dispatcher: carries out the Kubernetes and Stripe intents and the mails that
 transactions recorded (integrations.kube, integrations.stripe_sync, services.notices through
-integrations.mailer; invitations and their one-time links, services.invitations), and the
-outbox's Prometheus metrics.
+integrations.mailer; invitations and their one-time links, services.invitations; tenant
+webhooks, services.webhooks through integrations.webhooks), and the outbox's Prometheus
+metrics.
 
 Entries are claimed with `FOR UPDATE SKIP LOCKED`, so several control-plane replicas share the
 work without applying an entry twice. Each entry is claimed and carried out in a transaction of
@@ -33,8 +34,10 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from control_plane import models
 from control_plane.core import config
+from control_plane.core import webhooks as webhook_signing
 from control_plane.integrations import kube, mailer, stripe_sync
-from control_plane.services import invitations, notices
+from control_plane.integrations import webhooks as webhook_http
+from control_plane.services import invitations, notices, webhooks
 from control_plane.services import outbox as outbox_service
 from tenantry_core import tracing
 
@@ -62,6 +65,10 @@ def _apply(
     if entry.action == models.OutboxAction.SEND_MAIL:  # an offboarded tenant is told too
         entry.payload = {**(entry.payload or {}), "result": _send_mail(entry, settings)}
         entry.processed_at, entry.last_error = now, None
+        return
+    if entry.action == models.OutboxAction.DELIVER_WEBHOOK:  # an offboarded tenant is told too
+        entry.last_error = _deliver_webhook(session, entry, settings)
+        entry.processed_at = now
         return
     if tenant.lifecycle == models.Lifecycle.OFFBOARDING and not deleting:
         entry.processed_at, entry.last_error = now, "skipped: the tenant is offboarding"
@@ -117,6 +124,34 @@ def _send_mail(entry: models.OutboxEntry, settings: config.Settings) -> str:
         message_id=f"<outbox-{entry.id}.{entry.tenant_id}@tenantry>",
     )
     return f"sent {payload['notice']}"
+
+
+def _deliver_webhook(
+    session: Session, entry: models.OutboxEntry, settings: config.Settings
+) -> str | None:
+    """POST one event to its endpoint, its URL checked again (its host may resolve elsewhere
+    now); None when delivered, else why the entry is closed unsent (the endpoint is gone or
+    its URL is now refused). DeliveryFailed (no 2xx) is retried."""
+    endpoint_id, event, body = webhooks.body(entry)
+    endpoint = session.get(models.WebhookEndpoint, endpoint_id)
+    if endpoint is None or endpoint.tenant_id != entry.tenant_id:
+        return "skipped: the webhook endpoint was removed"
+    try:
+        webhook_http.check(endpoint.url, allow_loopback=settings.WEBHOOK_ALLOW_LOOPBACK)
+    except webhook_signing.UnsafeUrl as exc:
+        return f"not sent: {exc}"
+    secret = webhook_signing.unseal(
+        config.signing_key(settings), endpoint.id, endpoint.secret_sealed
+    )
+    webhook_http.post(
+        endpoint.url,
+        secret=secret,
+        event_id=str(event["id"]),
+        event_type=str(event["type"]),
+        body=body,
+        timeout=settings.WEBHOOK_TIMEOUT_SECONDS,
+    )
+    return None
 
 
 def _invite_owner(session: Session, entry: models.OutboxEntry, settings: config.Settings) -> str:
@@ -179,7 +214,11 @@ def failed_attempt(entry: models.OutboxEntry, exc: Exception, *, max_attempts: i
     now = dt.datetime.now(dt.UTC)
     entry.attempts += 1
     expected = isinstance(
-        exc, kube.KubeUnavailable | stripe_sync.BillingUnavailable | mailer.MailUnavailable
+        exc,
+        kube.KubeUnavailable
+        | stripe_sync.BillingUnavailable
+        | mailer.MailUnavailable
+        | webhook_http.DeliveryFailed,
     )
     entry.last_error = (str(exc) if expected else f"{type(exc).__name__}: {exc}")[:2000]
     if entry.attempts >= max_attempts:

@@ -42,6 +42,7 @@ BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("put", "/api/v1/tenants/{tenant_id}/ring"): {"ring": "internal"},
     ("post", "/api/v1/tenants/{tenant_id}/moves"): {"isolation": "silo"},
     ("post", "/api/v1/placement/rebalance"): {"by": "tenants", "dry_run": True},
+    ("post", "/api/v1/tenants/{tenant_id}/webhooks"): {"url": "https://127.0.0.1:9/hook"},
 }
 
 
@@ -86,6 +87,8 @@ def build(api: httpx.Client, env: dict[str, str], tier: str, name: str) -> World
         f"{base}/roles", headers=owner, json={"name": "custom", "permissions": ["tenant:read"]}
     ).json()["id"]
     world.ids["key_id"] = key["id"]
+    hook = BODIES[("post", "/api/v1/tenants/{tenant_id}/webhooks")]
+    world.ids["webhook_id"] = api.post(f"{base}/webhooks", headers=owner, json=hook).json()["id"]
     world.ids["entry_id"] = "1"  # an outbox entry: platform admins only, refused before lookup
     world.ids["key"] = world.ids["feature"] = "sso"  # a flag, an override: platform admins only
     return world
@@ -144,6 +147,7 @@ def snapshot(db: psycopg.Connection[Any], tenant_id: str) -> dict[str, Any]:
             "WHERE r.tenant_id = %s GROUP BY r.id"
         ),
         "keys": rows("SELECT id, scopes, revoked_at FROM api_keys WHERE tenant_id = %s"),
+        "webhooks": rows("SELECT id, url FROM webhook_endpoints WHERE tenant_id = %s"),
         "outbox": rows("SELECT count(*) FROM outbox WHERE tenant_id = %s"),
         "audit": rows("SELECT count(*) FROM audit_log WHERE tenant_id = %s"),
     }

@@ -151,6 +151,10 @@ POST   ~/placement/rebalance                             platform:admin  200 401
 [erasure]
 POST   ~/users/{user_id}/erasure                         platform:admin  200 401 403 404 409
 DELETE ~/users/me                                        -               204 401 403 404 409
+[webhooks]
+GET    ~/tenants/{tenant_id}/webhooks                    webhooks:manage 200 401 403 404
+POST   ~/tenants/{tenant_id}/webhooks                    webhooks:manage 201 401 403 404 409
+DELETE ~/tenants/{tenant_id}/webhooks/{webhook_id}       webhooks:manage 204 401 403 404 409
 [auth]
 GET    /.well-known/jwks.json                            -               200
 [health]

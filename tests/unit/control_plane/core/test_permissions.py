@@ -56,14 +56,19 @@ def test_the_app_planes_permissions_go_from_viewer_to_owner() -> None:
 
 
 def test_the_migrations_seed_exactly_the_built_in_roles() -> None:
-    """Migration 0005's roles plus 0010's data permissions and 0017's portal are today's
-    built-in roles."""
+    """Migration 0005's roles plus 0010's data permissions, 0017's portal and 0019's webhooks
+    are today's built-in roles."""
     versions = Path(__file__).parents[4] / "control_plane" / "alembic" / "versions"
     seeded = _module(versions / "0005_identity.py").BUILTIN
     added = _module(versions / "0010_data_permissions.py").ADDED
     portal = _module(versions / "0017_billing_portal.py").ADDED
+    hooks = _module(versions / "0019_webhooks.py").ADDED
     assert {
-        role: set(seeded[role]) | set(added[role]) | set(portal.get(role, [])) for role in seeded
+        role: set(seeded[role])
+        | set(added[role])
+        | set(portal.get(role, []))
+        | set(hooks.get(role, []))
+        for role in seeded
     } == {
         role: set(held) for role, held in permissions.BUILTIN_ROLES.items()
     }
@@ -76,3 +81,10 @@ def _module(path: Path) -> Any:
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+def test_admins_and_owners_manage_webhooks() -> None:
+    roles = permissions.BUILTIN_ROLES
+    assert P.WEBHOOKS_MANAGE in roles["admin"]
+    assert P.WEBHOOKS_MANAGE in roles["owner"]
+    assert P.WEBHOOKS_MANAGE not in roles["member"]
