@@ -6,14 +6,8 @@ saw no error and lost no acknowledged write."""
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
@@ -21,30 +15,11 @@ from kubernetes import client
 
 from tests.conftest import eventually
 from tests.integration import moving, support
+from tests.integration import test_placement_moves as placement_moves
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
-TENANTRY = Path(sys.executable).with_name("tenantry")
 SHARDS = ("main", "shard-b", "shard-c")
 CROWDED, SECOND = 20, 10  # tenants placed on shard-c (by the Tier) and on shard-b (by name)
-
-
-def cli(env: dict[str, str], *args: str) -> Any:
-    done = subprocess.run(
-        [str(TENANTRY), *args, "--output", "json"],
-        env={
-            **os.environ,
-            "KUBECONFIG": env["KUBECONFIG"],
-            "TENANTRY_API_URL": env["API_URL"],
-            "TENANTRY_ADMIN_EMAIL": env["FIRST_PLATFORM_ADMIN_EMAIL"],
-            "TENANTRY_ADMIN_PASSWORD": env["FIRST_PLATFORM_ADMIN_PASSWORD"],
-        },
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr + done.stdout
-    return json.loads(done.stdout)
 
 
 def writer_on(app: httpx.Client, env: dict[str, str], name: str) -> moving.Writer:
@@ -98,7 +73,7 @@ def test_rebalancing_thirty_tenants_under_load_ends_balanced_and_loses_nothing(
     for running in writers:
         running.writes_flow()
 
-    done = cli(
+    done = placement_moves.cli(
         env, "rebalance", "--by", "tenants", "--tier", tier,
         "--max-concurrent", "4", "--max-moves", "30", "--interval", "1",
     )  # fmt: skip
