@@ -65,3 +65,22 @@ def pooled_server(
             f"pool shards (declared: {', '.join(declared)})"
         )
     return choose(tier.placement_policy, loads, list(allowed))
+
+
+def explain(
+    tenant: model.Tenant,
+    tier: model.Tier,
+    declared: Sequence[str],
+    loads: Mapping[str, Load],
+    chosen: str,
+) -> str:
+    """Why `chosen` was picked, for the Placed event: the Tenant's own pick, or the Tier's
+    policy with the load of every candidate it weighed."""
+    if tenant.wanted_server:
+        return f"Placed on pool shard {chosen}: the Tenant names it in spec.placement.server"
+    allowed = tier.placement_servers or tuple(declared)
+    weighed = ", ".join(
+        f"{name} {loads.get(name, Load()).tenants} tenants/{loads.get(name, Load()).rows} rows"
+        for name in allowed
+    )
+    return f"Placed on pool shard {chosen} by policy {tier.placement_policy.value} ({weighed})"

@@ -169,7 +169,7 @@ def _ensure_data(
         return replace(obs, database=SERVING_FROM_SOURCE, placement=placement.value)
     server = obs.decision.server or None  # where a move this reconcile ran left it
     if tenant.placement is None and placement is not model.Isolation.SILO:
-        placed = steps.place_new(tenant, tier, cfg=cfg)
+        placed = steps.place_new(body, tenant, tier, cfg=cfg)
         if isinstance(placed, conditions.StepResult):
             return replace(obs, database=placed)
         server = placed

@@ -49,6 +49,7 @@ log = logging.getLogger(__name__)
 # Conditions are read by tenants: a database's own words (hosts, ports, errors) go to the log.
 UNAVAILABLE = "the tenant's database server does not answer yet; the operator retries"
 FAILED = "the tenant's database refused a change; the operator's log has the details"
+PLACED = "Placed"  # the reason of the Event telling where a new pooled tenant went, and why
 
 
 def _logged(tenant: model.Tenant, reason: Reason, public: str, exc: Exception) -> StepResult:
@@ -210,6 +211,7 @@ def ensure_database(
 
 
 def place_new(
+    body: Body,
     tenant: model.Tenant,
     tier: model.Tier,
     *,
@@ -217,16 +219,20 @@ def place_new(
 ) -> str | StepResult:
     """The pool shard of a new pool or bridge tenant: the one status records (chosen by an
     earlier reconcile), else the placement policy's choice, recorded in `status.server` before
-    any data is made there; a refusal when the Tenant or its Tier names an unknown server."""
+    any data is made there (and told in a Placed event with the loads it weighed); a refusal
+    when the Tenant or its Tier names an unknown server."""
     if tenant.server:
         return tenant.server
     try:
-        chosen = placement_policy.pooled_server(tenant, tier, cfg.shard_names, servers.loads(cfg))
+        loads = servers.loads(cfg)
+        chosen = placement_policy.pooled_server(tenant, tier, cfg.shard_names, loads)
     except placement_policy.UnknownServer as exc:
         return StepResult(False, Reason.UNKNOWN_SERVER, str(exc))
     except postgres.DatabaseUnavailable as exc:
         return _logged(tenant, Reason.DATABASE_UNAVAILABLE, UNAVAILABLE, exc)
     apply.patch_status(tenant.tenant_key, {"server": chosen})
+    why = placement_policy.explain(tenant, tier, cfg.shard_names, loads, chosen)
+    apply.post_event(body, conditions.Event("Normal", PLACED, why))
     return chosen
 
 

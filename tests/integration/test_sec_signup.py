@@ -49,13 +49,21 @@ def test_one_client_is_limited_and_others_are_not(
     assert statuses[-1] == 429
     assert len(statuses) > PER_CLIENT
     assert set(statuses[:-1]) == {409}
-    refused = attempt(api, support.unique("Flood"), "203.0.113.7")
+    # A new company from the same client is refused too. A token may have refilled since the
+    # 429 on a loaded machine (one each 60/PER_CLIENT seconds), so a few more tries may pass;
+    # each that does creates its one tenant and no more.
+    created = 0
+    for _ in range(5):
+        refused = attempt(api, support.unique("Flood"), "203.0.113.7")
+        if refused.status_code != 201:
+            break
+        created += 1
     assert refused.status_code == 429, refused.text
     assert refused.headers["content-type"] == "application/problem+json"
     assert refused.json()["title"] == "Too Many Requests"
     assert int(refused.headers["Retry-After"]) >= 1
     assert refused.headers["RateLimit-Policy"].startswith('"signup"')
-    assert tenants(control_db) == before
+    assert tenants(control_db) == (before[0] + created,)
     assert attempt(api, taken, "203.0.113.8").status_code == 409  # another client goes on
 
 

@@ -4,6 +4,7 @@ one the Tenant names; the app plane serves them there; an unknown server is refu
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from typing import Any
 
@@ -56,8 +57,19 @@ def use(app: httpx.Client, env: dict[str, str], name: str, notes: int) -> dict[s
     return headers
 
 
+def placed_by(core: client.CoreV1Api, name: str) -> tuple[str, dict[str, int]]:
+    """The shard the Placed event names and the tenants it counted on each candidate."""
+    told = [e.message for e in support.events_for(core, name) if e.reason == "Placed"]
+    assert len(told) == 1, told
+    found = re.fullmatch(r"Placed on pool shard (\S+) by policy FewestTenants \((.*)\)", told[0])
+    assert found, told[0]
+    loads = re.findall(r"(\S+) (\d+) tenants/\d+ rows", found[2])
+    return found[1], {server: int(count) for server, count in loads}
+
+
 def test_the_policy_spreads_new_pool_tenants_over_the_tiers_shards(
     custom: client.CustomObjectsApi,
+    core: client.CoreV1Api,
     app: httpx.Client,
     env: dict[str, str],
     pool_admin: psycopg.Connection[Any],
@@ -67,14 +79,16 @@ def test_the_policy_spreads_new_pool_tenants_over_the_tiers_shards(
     support.make_tier(custom, tier, placement={"servers": ["shard-b", "shard-c"]})
     placed = []
     for _ in range(2):
-        before = on_shards(pool_admin)
-        fewest = min(("shard-b", "shard-c"), key=lambda s: before.get(s, 0))
         name = support.unique("sharded")
         support.create_tenant(custom, name, tier=tier, deletionPolicy="Delete")
         tenant = support.wait_ready(custom, name)
-        assert tenant["status"]["server"] == fewest
-        placed.append((name, fewest))
-    assert {server for _, server in placed} == {"shard-b", "shard-c"}
+        # Other tests place tenants on the shards meanwhile: the Placed event tells the loads
+        # the operator weighed, and the shard it chose holds the fewest of them.
+        server, weighed = placed_by(core, name)
+        assert tenant["status"]["server"] == server
+        assert set(weighed) == {"shard-b", "shard-c"}
+        assert weighed[server] == min(weighed.values())
+        placed.append((name, server))
 
     name, server = placed[0]
     other, _ = placed[1]

@@ -112,3 +112,13 @@ def test_settings_name_every_shard_home_first() -> None:
     assert cfg.shard_address("main") == ("db0", 5432)
     with pytest.raises(KeyError):
         cfg.shard_url("shard-z")
+
+
+def test_the_placed_event_names_the_policy_and_the_loads_it_weighed() -> None:
+    told = placement.explain(tenant(), tier(servers=["shard-b", "shard-c"]), SHARDS, LOADS, "b")
+    assert told == (
+        "Placed on pool shard b by policy FewestTenants "
+        "(shard-b 2 tenants/9000 rows, shard-c 3 tenants/50 rows)"
+    )
+    named = placement.explain(tenant(placement={"server": "main"}), tier(), SHARDS, {}, "main")
+    assert named == "Placed on pool shard main: the Tenant names it in spec.placement.server"
