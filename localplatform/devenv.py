@@ -23,6 +23,9 @@ POOL_DB = "tenantry_pool"
 # The extra pool shards beside the home one (`main`, POOL_DB): other databases on the one
 # Postgres server, which the operator creates (TENANTRY_POOL_SHARDS).
 POOL_SHARDS = {"shard-b": "tenantry_shard_b", "shard-c": "tenantry_shard_c"}
+# The silo servers: the one Postgres server, and a second one (`silo-b`) kept cordoned: new
+# silo tenants stay on `silo-a`, and a move may name `silo-b` (TENANTRY_SILO_SERVERS).
+HOME_SILO_SERVER, OTHER_SILO_SERVER = "silo-a", "silo-b"
 PLATFORM_ADMIN_EMAIL = "admin@tenantry.example.com"
 TRACES_FILE = "traces.jsonl"  # in the state directory: the spans the local receiver got
 LOCALSTRIPE_KEY = "sk_test_local"
@@ -91,11 +94,13 @@ def environment(
     smtp_port: int | None = None,
     operator_metrics_port: int | None = None,
     otlp_port: int | None = None,
+    silo_url: str | None = None,
 ) -> dict[str, str]:
     """Everything Tenantry's processes need: `postgres_url` is the superuser's URL of the
-    server's `postgres` database; Stripe calls go to localstripe, mail to the local SMTP sink
-    (`localplatform.mailsink`) and spans to the local OTLP receiver (`localplatform.tracesink`,
-    which keeps them in TENANTRY_TRACES) when they run."""
+    server's `postgres` database, `silo_url` the second silo server's; Stripe calls go to
+    localstripe, mail to the local SMTP sink (`localplatform.mailsink`) and spans to the local
+    OTLP receiver (`localplatform.tracesink`, which keeps them in TENANTRY_TRACES) when they
+    run."""
     pool_as_app = _as_user(
         urls.with_database(postgres_url, POOL_DB), routing.APP_ROLE, secrets.app_db_password
     )
@@ -135,6 +140,16 @@ def environment(
         "TENANTRY_POOL_DATABASE": POOL_DB,
         "TENANTRY_POOL_SHARDS": json.dumps(
             {name: urls.with_database(postgres_url, db) for name, db in POOL_SHARDS.items()}
+        ),
+        **(
+            {
+                "TENANTRY_SILO_SERVERS": json.dumps(
+                    {HOME_SILO_SERVER: postgres_url, OTHER_SILO_SERVER: silo_url}
+                ),
+                "TENANTRY_CORDONED_SERVERS": json.dumps([OTHER_SILO_SERVER]),
+            }
+            if silo_url
+            else {}
         ),
         "TENANTRY_APP_DB_PASSWORD": secrets.app_db_password,
         "TENANTRY_APP_DATABASE_URL": pool_as_app,

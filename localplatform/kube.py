@@ -10,6 +10,7 @@ either. Used by `localplatform.stack` and `localplatform.manifests`.
 
 from __future__ import annotations
 
+import fcntl
 import functools
 import os
 import secrets
@@ -33,7 +34,14 @@ def find_assets() -> Path:
     unpack = REPO_ROOT.parent / "shared" / "k8s" / "unpack"
     if unpack.exists():
         dest = REPO_ROOT / ".k8s-assets"
-        out = subprocess.run([str(unpack), str(dest)], check=True, capture_output=True, text=True)
+        dest.mkdir(exist_ok=True)
+        # Test workers start at once: one unpacks, the others wait and find it done (the script
+        # removes a half-unpacked bin/ before it unpacks again).
+        with (dest / ".lock").open("w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            out = subprocess.run(
+                [str(unpack), str(dest)], check=True, capture_output=True, text=True
+            )
         return Path(out.stdout.strip().splitlines()[-1])
     raise procs.StartupError(
         "no Kubernetes binaries: set KUBE_ASSETS to a directory with etcd and kube-apiserver, "

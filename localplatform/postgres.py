@@ -77,6 +77,7 @@ def _make_accessible(path: Path, user: str | None) -> None:
 class Postgres:
     data_dir: Path
     port: int
+    name: str = "postgres"  # the supervisor's name of its process (and log)
 
     def url(
         self, database: str = "postgres", *, user: str = SUPERUSER, password: str | None = None
@@ -116,7 +117,7 @@ class Postgres:
         if stale.exists():
             stale.unlink()  # our supervisor already ended any previous server of this directory
         process = supervisor.start(
-            "postgres",
+            self.name,
             [
                 str(bin_dir() / "postgres"),
                 "-D",

@@ -38,6 +38,7 @@ from localplatform import (
 )
 
 PORTS_FILE = "ports.json"
+SILO_PG = "postgres-silo"  # the second silo server's process and port name
 
 POD_RUNTIME_VAR = "TENANTRY_POD_RUNTIME"
 
@@ -54,6 +55,7 @@ class Platform:
     ports: dict[str, int] = field(default_factory=dict)
     kubeconfig: Path | None = None
     pg: postgres.Postgres | None = None
+    silo_pg: postgres.Postgres | None = None  # the second silo server (devenv.OTHER_SILO_SERVER)
     kube_control_plane: kube.KubeControlPlane | None = None  # None on an existing cluster
     processes: dict[str, procs.Process] = field(default_factory=dict)
 
@@ -87,6 +89,8 @@ class Platform:
         self.processes["postgres"] = self.pg.start(self.supervisor)
         self.pg.create_database(devenv.CONTROL_DB)
         self.pg.create_database(devenv.POOL_DB)
+        self.silo_pg = postgres.Postgres(self.state_dir / SILO_PG, self.port(SILO_PG), SILO_PG)
+        self.processes[SILO_PG] = self.silo_pg.start(self.supervisor)
         self.start_localstripe()
         self.start_mailsink()
         self.start_tracesink()
@@ -206,6 +210,7 @@ class Platform:
             smtp_port=self.ports.get("smtp") if "mailsink" in self.processes else None,
             operator_metrics_port=self.ports.get("operator-metrics"),
             otlp_port=self.ports.get("otlp") if "tracesink" in self.processes else None,
+            silo_url=self.silo_pg.url() if self.silo_pg else None,
         )
 
     def env_for(self, kubeconfig: Path | None) -> dict[str, str]:

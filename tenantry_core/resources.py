@@ -27,6 +27,7 @@ LABEL_PLATFORM = f"{GROUP}/platform"
 # Stamped on a Tenant when its Tier's spec changes, so the Tenant reconciles again.
 ANNOTATION_TIER_REVISION = f"{GROUP}/tier-revision"
 # Set by a platform admin: spec.restoreFrom may name a snapshot of another Tenant.
+ANNOTATION_DATABASE_SERVER = f"{GROUP}/database-server"  # on a silo's pods: the server they use
 ANNOTATION_RESTORE_FROM_ANY = f"{GROUP}/restore-from-any"
 FINALIZER = f"{GROUP}/finalizer"
 

@@ -63,7 +63,7 @@ def _ensure_silo(
     password: str,
 ) -> planning.Endpoint:
     assert plan.database is not None
-    database = databases.create(plan.database)
+    database = databases.create(plan.database, plan.server)
     with postgres.connect(database.server.url("postgres")) as conn:
         grants.ensure_server_roles(conn, cfg)
         grants.ensure_login_role(conn, plan, password)
@@ -153,7 +153,7 @@ def data_url(
     if plan.placement is not model.Isolation.SILO:
         return cfg.shard_url(plan.server)
     assert plan.database is not None
-    found = databases.locate(plan.database)
+    found = databases.locate(plan.database, plan.server)
     return found.admin_url if found else None
 
 
@@ -177,7 +177,7 @@ def discard(
     database, its bridge schema, or its rows in the pool."""
     if plan.placement is model.Isolation.SILO:
         assert plan.database is not None
-        databases.drop(plan.database)
+        databases.drop(plan.database, plan.server)
     elif plan.placement is model.Isolation.BRIDGE:
         drop_schema(cfg.shard_url(plan.server), plan.schema)
     else:
@@ -242,10 +242,10 @@ def delete_tenant(
     servers = [pool_url]
     if plan.placement is model.Isolation.SILO:
         assert plan.database is not None
-        found = databases.locate(plan.database)
+        found = databases.locate(plan.database, plan.server)
         if found:
             servers.append(found.server.url("postgres"))
-            databases.drop(plan.database)
+            databases.drop(plan.database, plan.server)
     else:
         servers.append(cfg.shard_url(plan.server))
         with postgres.connect(cfg.shard_url(plan.server)) as conn, conn.transaction():

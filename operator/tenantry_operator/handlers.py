@@ -73,12 +73,12 @@ def config() -> settings.OperatorSettings:
 
 @functools.cache
 def silo_servers() -> tuple[provisioner.Server, ...]:
-    return tuple(provisioner.Server.from_url(u) for u in config().silo_urls)
+    return provisioner.declared(config().silo_urls)
 
 
 @functools.cache
 def silo_databases() -> provisioner.DatabaseProvisioner:
-    servers = provisioner.ServerListProvisioner(silo_servers())
+    servers = provisioner.ServerListProvisioner(silo_servers(), cordoned=config().cordoned_servers)
     return provisioners.ByTier(servers, config())
 
 

@@ -77,7 +77,7 @@ class Context:
         plan = self.plan(state, db)
         if plan.placement is model.Isolation.SILO:
             assert plan.database is not None
-            database = self.dbs.locate(plan.database)
+            database = self.dbs.locate(plan.database, plan.server)
             return replication.Side(database.admin_url, plan.schema) if database else None
         return replication.Side(self.cfg.shard_url(plan.server), plan.schema)
 

@@ -92,6 +92,7 @@ def staging(hops: tuple[Hop, ...]) -> End | None:
 
 
 # The move matrix: every direction between two different placements is live, and so is a move
-# between two pool shards of the same pooled placement (a REPLICATE hop, one schema name).
+# between two servers of the same placement (pool shards, or silo servers: a REPLICATE hop,
+# one schema name, two databases).
 LIVE = frozenset((s, t) for s in Isolation for t in Isolation if s is not t)
-SAME_KIND = frozenset({Isolation.POOL, Isolation.BRIDGE})
+SAME_KIND = frozenset(Isolation)

@@ -91,8 +91,8 @@ class DatabasePlan:
     """Where the tenant's data lives and how it is reached, for any placement.
 
     pool: rows in the public schema of a pool shard (`server`); bridge: a schema of its own in
-    a pool shard; silo: a dedicated database, named `database`, on a server the provisioner
-    picks (`server` is empty: the provisioner knows where)."""
+    a pool shard; silo: a dedicated database, named `database`, on the silo server `server`
+    (empty: wherever the provisioner finds or places it)."""
 
     tenant_key: identity.TenantKey
     role: str
@@ -102,14 +102,24 @@ class DatabasePlan:
     database: str | None
     suspended: bool
     limits: model.DatabaseLimits = field(default_factory=model.DatabaseLimits)  # the Tier's
-    server: str = settings.HOME_SHARD  # the pool shard of a pool or bridge placement
+    server: str = settings.HOME_SHARD  # the pool shard of a pool or bridge; a silo's server
+
+    @property
+    def shard(self) -> str:
+        """The pool shard of a pool or bridge placement; the home shard for a silo (whose
+        routing row is there)."""
+        pooled = self.placement is not model.Isolation.SILO
+        return self.server if pooled and self.server else settings.HOME_SHARD
 
 
 def shard_of(tenant: model.Tenant, placement: model.Isolation, server: str | None = None) -> str:
-    """The pool shard of the tenant's data in a pooled `placement`: `server` when given, else
-    the one its status records for its current pooled placement, else the home shard."""
+    """The server of the tenant's data in `placement`: `server` when given, else the one its
+    status records for its current placement; else, for a pooled placement, the home shard,
+    and for a silo "" (wherever the provisioner finds or places its database)."""
     if placement is model.Isolation.SILO:
-        return ""
+        if server:
+            return server
+        return (tenant.server or "") if tenant.placement is model.Isolation.SILO else ""
     if server:
         return server
     pooled = tenant.placement is not None and tenant.placement is not model.Isolation.SILO
@@ -209,10 +219,11 @@ def plan_egress_policy(
 
 
 def plan_workload(
-    tenant: model.Tenant, tier: model.Tier, image: str, jwt_public_key: str
+    tenant: model.Tenant, tier: model.Tier, image: str, jwt_public_key: str, server: str = ""
 ) -> list[dict[str, Any]]:
     """A silo tenant's dedicated app: its Deployment (scaled to zero while suspended), Service,
-    and the Secret with the public key the app verifies access tokens with."""
+    and the Secret with the public key the app verifies access tokens with. Its pods name the
+    silo `server` they reach: a move to another server rolls them onto the new one."""
     secret = {
         "apiVersion": "v1",
         "kind": "Secret",
@@ -236,6 +247,7 @@ def plan_workload(
                     "app.kubernetes.io/name": "tenantry-app",
                 },
                 "pod_labels": {**labels(tenant, tier), "app.kubernetes.io/name": "tenantry-app"},
+                "pod_annotations": {resources.ANNOTATION_DATABASE_SERVER: server},
                 "replicas": 0 if tenant.suspended else tier.replicas,
                 "image": image,
                 "tenant_key": tenant.tenant_key,

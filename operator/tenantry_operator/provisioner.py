@@ -74,6 +74,11 @@ class Server:
         return urls.with_database(self.admin_url, database)
 
 
+def declared(named: Sequence[tuple[str | None, str]]) -> tuple[Server, ...]:
+    """The servers of the operator's setting, as (name or None, superuser URL) pairs."""
+    return tuple(Server.from_url(url, name) for name, url in named)
+
+
 @dataclass(frozen=True)
 class Database:
     server: Server
@@ -85,14 +90,35 @@ class Database:
 
 
 class DatabaseProvisioner(Protocol):
-    def locate(self, name: str) -> Database | None:
-        """The database if it exists anywhere this provisioner manages."""
+    """Where silo databases are. `server` names one server of the provisioner's (a live move
+    between two silo servers has a database of one name on each); "" means wherever the
+    provisioner finds or places it."""
 
-    def create(self, name: str) -> Database:
-        """The database, created if missing (idempotent: an existing one is returned)."""
+    def locate(self, name: str, server: str = "") -> Database | None:
+        """The database if it exists anywhere this provisioner manages (on `server`)."""
 
-    def drop(self, name: str) -> bool:
-        """Drop the database, ending its sessions; False if it did not exist."""
+    def create(self, name: str, server: str = "") -> Database:
+        """The database, created if missing (idempotent: an existing one is returned), on
+        `server`, else where the placement policy says."""
+
+    def drop(self, name: str, server: str = "") -> bool:
+        """Drop the database (the one on `server`), ending its sessions; False if it did not
+        exist."""
+
+
+def foreign(kind: str, server: str) -> bool:
+    """Whether `server` is none of a self-placing provisioner's (Terraform's, Pulumi's: it
+    names its servers `kind:...`). Such a provisioner has nothing there: it locates nothing,
+    drops nothing, and refuses to create there (`refuse_foreign`)."""
+    return bool(server) and not server.startswith(f"{kind}:")
+
+
+def refuse_foreign(kind: str, server: str) -> None:
+    if foreign(kind, server):
+        raise ProvisioningFailed(
+            f"the {kind} provisioner places each silo database itself: it cannot put one on "
+            f"server {server!r} (moves between silo servers need the servers provisioner)"
+        )
 
 
 PlacementPolicy = Callable[[Mapping[str, int]], str]
@@ -106,9 +132,19 @@ def fewest_tenants(counts: Mapping[str, int]) -> str:
 
 
 class ServerListProvisioner:
-    def __init__(self, servers: Sequence[Server], policy: PlacementPolicy = fewest_tenants) -> None:
+    """Silo databases on a declared list of servers; new ones go where `policy` says among the
+    servers not `cordoned`."""
+
+    def __init__(
+        self,
+        servers: Sequence[Server],
+        policy: PlacementPolicy = fewest_tenants,
+        *,
+        cordoned: Sequence[str] = (),
+    ) -> None:
         self.servers = list(servers)
         self.policy = policy
+        self.cordoned = frozenset(cordoned)
 
     def _connect(self, server: Server) -> psycopg.Connection[tuple[object, ...]]:
         try:
@@ -125,28 +161,41 @@ class ServerListProvisioner:
             ).fetchall()
         return {str(r[0]) for r in rows}
 
-    def locate(self, name: str) -> Database | None:
-        for server in self.servers:
-            if name in self._databases(server):
-                return Database(server, name)
+    def _on(self, server: str, *, strict: bool = False) -> list[Server]:
+        """The servers to look at: the one named, else all. A name not declared (servers
+        renamed since it was recorded) looks everywhere, or is refused when `strict`."""
+        found = [s for s in self.servers if s.name == server]
+        if found or not server:
+            return found or self.servers
+        if not strict:
+            return self.servers
+        declared = ", ".join(s.name for s in self.servers)
+        raise ProvisionerUnavailable(
+            f"server {server!r} is not a declared silo server (declared: {declared})"
+        )
+
+    def locate(self, name: str, server: str = "") -> Database | None:
+        for candidate in self._on(server):
+            if name in self._databases(candidate):
+                return Database(candidate, name)
         return None
 
-    def create(self, name: str) -> Database:
-        inventory = {server.name: self._databases(server) for server in self.servers}
-        for server in self.servers:
-            if name in inventory[server.name]:
-                return Database(server, name)
-        chosen = next(
-            s
-            for s in self.servers
-            if s.name == self.policy({k: len(v) for k, v in inventory.items()})
-        )
+    def create(self, name: str, server: str = "") -> Database:
+        candidates = self._on(server, strict=True)
+        inventory = {s.name: self._databases(s) for s in candidates}
+        for candidate in candidates:
+            if name in inventory[candidate.name]:
+                return Database(candidate, name)
+        open_ = {k: len(v) for k, v in inventory.items() if server or k not in self.cordoned}
+        if not open_:
+            raise ProvisionerUnavailable("every silo server is cordoned: none takes new tenants")
+        chosen = next(s for s in candidates if s.name == self.policy(open_))
         with self._connect(chosen) as conn:
             conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
         return Database(chosen, name)
 
-    def drop(self, name: str) -> bool:
-        found = self.locate(name)
+    def drop(self, name: str, server: str = "") -> bool:
+        found = self.locate(name, server)
         if found is None:
             return False
         with self._connect(found.server) as conn:

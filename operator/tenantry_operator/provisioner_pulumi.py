@@ -23,6 +23,7 @@ from tenantry_operator import model, provisioner
 
 log = logging.getLogger(__name__)
 
+KIND = "pulumi"  # its servers are named pulumi:<flavour>:<host>:<port>
 PROJECT = "tenantry-silo"
 FLAVOURS = ("server",)  # pulumi_silo's, named here so the operator starts without Pulumi
 OUTPUTS = ("host", "port", "database", "admin_username")  # the silo-database interface
@@ -101,15 +102,18 @@ class PulumiProvisioner:
         values = {k: getattr(v, "value", None) for k, v in outputs.items()}
         if any(values.get(o) is None for o in OUTPUTS):
             return None
-        server = provisioner.Server.from_outputs(f"pulumi:{self.flavour}", values, self.admin)
+        server = provisioner.Server.from_outputs(f"{KIND}:{self.flavour}", values, self.admin)
         return provisioner.Database(server, str(values["database"]))
 
-    def locate(self, name: str) -> provisioner.Database | None:
+    def locate(self, name: str, server: str = "") -> provisioner.Database | None:
+        if provisioner.foreign(KIND, server):
+            return None
         with _lock(name):
             stack = self._stack(name, create=False)
             return None if stack is None else self._database(stack.outputs())
 
-    def create(self, name: str) -> provisioner.Database:
+    def create(self, name: str, server: str = "") -> provisioner.Database:
+        provisioner.refuse_foreign(KIND, server)
         with _lock(name):
             stack = self._stack(name, create=True)
             try:
@@ -123,7 +127,9 @@ class PulumiProvisioner:
             )
         return database
 
-    def drop(self, name: str) -> bool:
+    def drop(self, name: str, server: str = "") -> bool:
+        if provisioner.foreign(KIND, server):
+            return False
         with _lock(name):
             stack = self._stack(name, create=False)
             if stack is None:

@@ -34,6 +34,7 @@ from tenantry_operator import model, postgres, provisioner
 
 log = logging.getLogger(__name__)
 
+KIND = "terraform"  # its servers are named terraform:<module>:<host>:<port>
 STATE_SCHEMA = "tenantry_terraform"  # the pg backend's schema: one row per tenant's workspace
 INTERFACE = ("tenant_key", "database_name", "admin_username", "admin_password", "parameters")
 OUTPUTS = ("host", "port", "database", "admin_username")
@@ -217,7 +218,7 @@ class TerraformProvisioner:
         outputs = {k: v.get("value") for k, v in dict(result.value or {}).items()}
         if any(outputs.get(o) is None for o in OUTPUTS):
             return None
-        server = provisioner.Server.from_outputs(f"terraform:{self.module}", outputs, self.admin)
+        server = provisioner.Server.from_outputs(f"{KIND}:{self.module}", outputs, self.admin)
         return provisioner.Database(server, str(outputs["database"]))
 
     def _plan_and_apply(
@@ -240,7 +241,9 @@ class TerraformProvisioner:
         if applied.retcode != 0:
             raise self._failed("apply", applied)
 
-    def locate(self, name: str) -> provisioner.Database | None:
+    def locate(self, name: str, server: str = "") -> provisioner.Database | None:
+        if provisioner.foreign(KIND, server):
+            return None
         key = self._key(name)
         with _lock(self.work_dir / key):
             tf = self._prepare(key)
@@ -248,7 +251,8 @@ class TerraformProvisioner:
                 return None
             return self._database(tf, name)
 
-    def create(self, name: str) -> provisioner.Database:
+    def create(self, name: str, server: str = "") -> provisioner.Database:
+        provisioner.refuse_foreign(KIND, server)
         key = self._key(name)
         with _lock(self.work_dir / key):
             tf = self._prepare(key)
@@ -269,7 +273,9 @@ class TerraformProvisioner:
             )
         return database
 
-    def drop(self, name: str) -> bool:
+    def drop(self, name: str, server: str = "") -> bool:
+        if provisioner.foreign(KIND, server):
+            return False
         key = self._key(name)
         with _lock(self.work_dir / key):
             tf = self._prepare(key)

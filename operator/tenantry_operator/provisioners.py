@@ -76,14 +76,14 @@ class ByTier:
 
         return choose(provisioning, cfg=self.cfg, servers=self.servers, announce=announce)
 
-    def locate(self, name: str) -> provisioner.Database | None:
-        return self._for(name).locate(name)
+    def locate(self, name: str, server: str = "") -> provisioner.Database | None:
+        return self._for(name).locate(name, server)
 
-    def create(self, name: str) -> provisioner.Database:
-        return self._for(name).create(name)
+    def create(self, name: str, server: str = "") -> provisioner.Database:
+        return self._for(name).create(name, server)
 
-    def drop(self, name: str) -> bool:
-        return self._for(name).drop(name)
+    def drop(self, name: str, server: str = "") -> bool:
+        return self._for(name).drop(name, server)
 
 
 def _get(kind: str, name: str) -> Mapping[str, Any] | None:

@@ -113,7 +113,7 @@ def _reconcile(
         migration_state.stored(recorded),
         now,
         pool_shards=cfg.shard_names,
-        silo_servers=[provisioner.Server.from_url(url).name for url in cfg.silo_urls],
+        silo_servers=[server.name for server in provisioner.declared(cfg.silo_urls)],
     )
     ended = None  # a move its mover finished: this reconcile writes its end and history
     if obs.namespace.ok and (to_run := decision.to_run) is not None:
@@ -133,7 +133,12 @@ def _reconcile(
         with traces.step("workload", tenant) as step:
             workload = step.result(
                 steps.ensure_workload(
-                    body, tenant=tenant, tier=tier, placement=decision.placement, cfg=cfg
+                    body,
+                    tenant=tenant,
+                    tier=tier,
+                    placement=decision.placement,
+                    server=obs.data[1].server if obs.data else decision.server,
+                    cfg=cfg,
                 )
             )
         obs = replace(obs, workload=workload)

@@ -85,7 +85,7 @@ def retain(
     retained; returns the database that now holds the data."""
     name = model.retained_name(uid)
     pool_url = cfg.admin_url(cfg.pool_database)
-    shard = plan.server or settings.HOME_SHARD  # a pooled tenant's data is on its shard
+    shard = plan.shard
     servers = [pool_url, cfg.shard_url(shard)]
     for server_url in dict.fromkeys(servers):
         with postgres.connect(server_url) as conn:
@@ -94,7 +94,7 @@ def retain(
     pool_url = cfg.shard_url(shard)
     if plan.placement is model.Isolation.SILO:
         assert plan.database is not None
-        if (found := dbs.locate(plan.database)) is not None:
+        if (found := dbs.locate(plan.database, plan.server)) is not None:
             _rename_database(found.server, plan.database, name)
         if (kept := dbs.locate(name)) is not None:
             _reopen(kept)
@@ -132,7 +132,7 @@ def adopt(
     True if there was any to move. AdoptionRefused when it is in another placement or the
     tenant has data of its own there."""
     name = model.retained_name(uid)
-    pool_url = cfg.shard_url(plan.server or settings.HOME_SHARD)  # retained on the plan's shard
+    pool_url = cfg.shard_url(plan.shard)  # retained on the plan's shard
     kept = dbs.locate(name)
     for database in (kept, dbs.locate(plan.database) if plan.database else None):
         if database is not None:

@@ -26,9 +26,13 @@ class OperatorSettings(BaseSettings):
     # Host and port written into tenants' Secrets; defaults to the admin URL's.
     postgres_public_host: str | None = None
     postgres_public_port: int | None = None
-    # Superuser URLs of the servers silo databases may be placed on (JSON list); default: the
-    # pool's server.
-    silo_servers: list[str] = []
+    # The servers silo databases may be placed on: a JSON object of server name to a superuser
+    # URL, or a JSON list of URLs (each named host:port); default: the pool's server.
+    silo_servers: dict[str, str] | list[str] = []
+    # Servers (pool shards or silo servers, by name) new tenants are not placed on: being
+    # drained, or kept for moves that name them. A Tenant, a move or a Tier's policy moves may
+    # still name one.
+    cordoned_servers: list[str] = []
     # More pool shards beside the home one (`main`: the admin URL's server, `pool_database`):
     # a JSON object of shard name to a superuser URL including the shard's database.
     pool_shards: dict[str, str] = {}
@@ -81,9 +85,14 @@ class OperatorSettings(BaseSettings):
         return url
 
     @property
-    def silo_urls(self) -> list[str]:
-        """Superuser URLs of the silo servers: the declared ones, else the pool's server."""
-        return self.silo_servers or [self.admin_url()]
+    def silo_urls(self) -> list[tuple[str | None, str]]:
+        """The silo servers as (name, superuser URL), a name None for a server declared by URL
+        alone (`provisioner.Server` names it host:port): the declared ones, else the pool's."""
+        if isinstance(self.silo_servers, dict):
+            named: list[tuple[str | None, str]] = list(self.silo_servers.items())
+        else:
+            named = [(None, url) for url in self.silo_servers]
+        return named or [(None, self.admin_url())]
 
     def shard_url(self, server: str) -> str:
         """A superuser URL of the pool shard named `server` (`main`: the home pool database);

@@ -225,13 +225,14 @@ def place_new(
         return tenant.server
     try:
         loads = servers.loads(cfg)
-        chosen = placement_policy.pooled_server(tenant, tier, cfg.shard_names, loads)
+        cordoned = cfg.cordoned_servers
+        chosen = placement_policy.pooled_server(tenant, tier, cfg.shard_names, loads, cordoned)
     except placement_policy.UnknownServer as exc:
         return StepResult(False, Reason.UNKNOWN_SERVER, str(exc))
     except postgres.DatabaseUnavailable as exc:
         return _logged(tenant, Reason.DATABASE_UNAVAILABLE, UNAVAILABLE, exc)
     apply.patch_status(tenant.tenant_key, {"server": chosen})
-    why = placement_policy.explain(tenant, tier, cfg.shard_names, loads, chosen)
+    why = placement_policy.explain(tenant, tier, cfg.shard_names, loads, chosen, cordoned)
     apply.post_event(body, conditions.Event("Normal", PLACED, why))
     return chosen
 
@@ -299,10 +300,11 @@ def ensure_workload(
     tenant: model.Tenant,
     tier: model.Tier,
     placement: model.Isolation,
+    server: str,
     cfg: settings.OperatorSettings,
 ) -> StepResult:
-    """A silo tenant's dedicated app, until it is available; other placements use the shared
-    app, and a tenant that moved off a silo keeps no dedicated one."""
+    """A silo tenant's dedicated app on silo `server`, until it is available; other placements
+    use the shared app, and a tenant that moved off a silo keeps no dedicated one."""
     if placement is not model.Isolation.SILO:
         if apply.get("apps/v1", "Deployment", "app", tenant.namespace) is not None:
             apply.delete("apps/v1", "Deployment", "app", tenant.namespace)
@@ -311,7 +313,9 @@ def ensure_workload(
         return StepResult(
             True, Reason.SHARED_WORKLOAD, "served by the shared app (tenantry-system/app-pool)"
         )
-    objects = planning.plan_workload(tenant, tier, cfg.app_image, cfg.app_jwt_public_key)
+    objects = planning.plan_workload(
+        tenant, tier, cfg.app_image, cfg.app_jwt_public_key, server
+    )
     try:
         changed = tuple(apply.apply_owned(body, objects))
     except apply.ApplyError as exc:

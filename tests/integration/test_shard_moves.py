@@ -1,7 +1,8 @@
 """Live moves between servers of the same kind, under a continuous writer and reader through the
-app plane: pool shard → pool shard and bridge on one shard → bridge on another, then a
-cross-kind move that honours the server it names (pool on a shard → silo → pool on another
-shard); an unknown server is refused and nothing moves."""
+app plane: pool shard → pool shard, silo server → silo server, and bridge on one shard →
+bridge on another, with cross-kind moves that honour the server they name (pool on a shard →
+silo → silo on another server → pool on another shard); an unknown server is refused and
+nothing moves."""
 
 from __future__ import annotations
 
@@ -53,6 +54,17 @@ def moved(
         return tenant if current and finished and right and status.get("phase") == "Ready" else None
 
     return eventually(done, timeout=timeout, what=f"{name} moved to {placement}")
+
+
+def silo_databases(env: dict[str, str], database: str) -> set[str]:
+    """The silo servers that hold `database`."""
+    found = set()
+    for server, url in json.loads(env["TENANTRY_SILO_SERVERS"]).items():
+        with psycopg.connect(url, autocommit=True) as conn:
+            query = "SELECT 1 FROM pg_database WHERE datname = %s"
+            if conn.execute(query, (database,)).fetchone():
+                found.add(server)
+    return found
 
 
 def digest(conn: psycopg.Connection[Any], name: str, schema: str) -> tuple[int, str]:
@@ -110,7 +122,20 @@ def test_pool_shard_to_shard_then_silo_and_back_to_another_shard_while_writing(
         to_silo = moved(custom, name, {"isolation": "silo", "server": None})
         assert to_silo["status"]["migration"]["sourceServer"] == "shard-b"
         assert to_silo["status"]["placement"] == "silo"
+        # New silos go to silo-a: silo-b is cordoned, yet a move may name it.
+        assert to_silo["status"]["server"] == "silo-a"
         assert digest(databases["shard-b"], name, "public")[0] == 0, "the shard copy is purged"
+        running.writes_flow()
+
+        database = "tenant_" + name.replace("-", "_")
+        on_b = moved(custom, name, {"server": "silo-b"})
+        completed(on_b, ("silo", "silo-a", "silo", "silo-b"))
+        assert routed(main, name) == ("silo", "silo-b", database)
+        assert silo_databases(env, database) == {"silo-b"}, "the silo-a copy is purged"
+        apps = client.AppsV1Api(custom.api_client)
+        pods = apps.read_namespaced_deployment("app", f"tenant-{name}").spec.template
+        annotations = pods.metadata.annotations
+        assert annotations["tenantry.dev/database-server"] == "silo-b"  # its pods rolled
         running.writes_flow()
 
         back = moved(custom, name, {"isolation": "pool", "server": "shard-c"})
@@ -128,7 +153,7 @@ def test_pool_shard_to_shard_then_silo_and_back_to_another_shard_while_writing(
         assert served[0] == moving.SEEDED + len(running.acked)
         tenant = support.get_tenant(custom, name) or {}
         assert next(m["targetServer"] for m in tenant["status"]["moves"]) == "shard-b"
-        assert len(tenant["status"]["moves"]) == 3
+        assert len(tenant["status"]["moves"]) == 4
         assert moving.replication_leftovers(main, name) == []
         assert moving.replication_leftovers(databases["shard-b"], name) == []
     finally:

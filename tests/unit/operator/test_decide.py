@@ -194,7 +194,7 @@ def test_an_unknown_server_is_refused_and_nothing_moves() -> None:
         assert (required["status"], required["reason"]) == ("True", "UnknownServer")
 
 
-def test_the_same_server_named_again_moves_nothing_and_silo_to_silo_is_not_live() -> None:
+def test_the_same_server_named_again_moves_nothing_and_silo_to_silo_is_live() -> None:
     same = decide.decide(
         placed("bridge", "shard-b", server="shard-b"), tier("bridge"), None, NOW, pool_shards=SHARDS
     )
@@ -207,5 +207,5 @@ def test_the_same_server_named_again_moves_nothing_and_silo_to_silo_is_not_live(
         NOW,
         silo_servers=("a:5432", "b:5432"),
     )
-    assert silos.to_run is None
-    assert "not supported" in migration_required(silos)["message"]
+    assert silos.to_run is not None
+    assert (silos.to_run.source_server, silos.to_run.target_server) == ("a:5432", "b:5432")

@@ -114,13 +114,15 @@ def test_the_raw_detail_of_a_step_never_reaches_the_status_block() -> None:
     assert "abc" not in str(detailed.to_status())
 
 
-def test_same_kind_moves_need_another_server_and_a_pooled_placement() -> None:
+def test_same_kind_moves_need_another_server() -> None:
     pool, bridge, silo = model.Isolation.POOL, model.Isolation.BRIDGE, model.Isolation.SILO
     assert migration_state.supported(pool, pool, "main", "shard-b")
     assert migration_state.supported(bridge, bridge, "shard-b", "main")
     assert not migration_state.supported(bridge, bridge, "main", "main")
     assert not migration_state.supported(pool, pool, "main", "")
-    assert not migration_state.supported(silo, silo, "db0:5432", "db1:5432")
+    assert migration_state.supported(silo, silo, "silo-a", "silo-b")
+    assert not migration_state.supported(silo, silo, "silo-a", "silo-a")
+    assert not migration_state.supported(silo, silo, "silo-a", "")
     assert migration_state.supported(pool, silo, "shard-b", "")
 
 

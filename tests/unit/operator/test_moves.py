@@ -104,3 +104,9 @@ def test_pool_and_bridge_on_two_shards_stage_beside_the_public_end() -> None:
         Hop(Kind.MIRROR, End(Db.TARGET, BRIDGE), End(Db.TARGET, "public")),
     )
     assert moves.staging(to_pool) == End(Db.TARGET, BRIDGE)
+
+
+def test_a_silo_on_another_server_is_one_replication_of_its_public_tables() -> None:
+    assert moves.path(Isolation.SILO, "public", Isolation.SILO, "public") == (
+        Hop(Kind.REPLICATE, End(Db.SOURCE, "public"), End(Db.TARGET, "public")),
+    )

@@ -115,10 +115,19 @@ def test_settings_name_every_shard_home_first() -> None:
 
 
 def test_the_placed_event_names_the_policy_and_the_loads_it_weighed() -> None:
-    told = placement.explain(tenant(), tier(servers=["shard-b", "shard-c"]), SHARDS, LOADS, "b")
+    told = placement.explain(tenant(), tier(), SHARDS, LOADS, "b", cordoned={"main"})
     assert told == (
         "Placed on pool shard b by policy FewestTenants "
         "(shard-b 2 tenants/9000 rows, shard-c 3 tenants/50 rows)"
     )
     named = placement.explain(tenant(placement={"server": "main"}), tier(), SHARDS, {}, "main")
     assert named == "Placed on pool shard main: the Tenant names it in spec.placement.server"
+
+
+def test_cordoned_shards_take_no_new_tenants_unless_named() -> None:
+    assert placement.pooled_server(tenant(), tier(), SHARDS, LOADS, {"shard-b"}) == "shard-c"
+    assert placement.candidates(tier(), SHARDS, {"main"}) == ["shard-b", "shard-c"]
+    named = tenant(placement={"server": "shard-b"})
+    assert placement.pooled_server(named, tier(), SHARDS, LOADS, {"shard-b"}) == "shard-b"
+    with pytest.raises(placement.UnknownServer, match="every pool shard Tier 'free' allows is"):
+        placement.pooled_server(tenant(), tier(servers=["main"]), SHARDS, LOADS, {"main"})

@@ -190,8 +190,11 @@ def test_silo_workload_runs_the_app_with_the_tenants_secret() -> None:
     silo_tier = model.Tier.from_body(
         {"metadata": {"name": "ent"}, "spec": {"isolation": "silo", "replicas": 3}}
     )
-    objects = by_kind(planning.plan_workload(TENANT, silo_tier, "app:1", "k" * 32))
+    objects = by_kind(planning.plan_workload(TENANT, silo_tier, "app:1", "k" * 32, "silo-b"))
     deployment = objects["Deployment"]
+    # A move to another silo server changes this: the pods roll onto the new server.
+    pod = deployment["spec"]["template"]["metadata"]
+    assert pod["annotations"] == {"tenantry.dev/database-server": "silo-b"}
     assert deployment["metadata"]["namespace"] == "tenant-acme"
     assert deployment["spec"]["replicas"] == 3
     (container,) = deployment["spec"]["template"]["spec"]["containers"]

@@ -213,14 +213,14 @@ class Servers:
     def __init__(self) -> None:
         self.asked: list[str] = []
 
-    def locate(self, name: str) -> provisioner.Database | None:
+    def locate(self, name: str, server: str = "") -> provisioner.Database | None:
         self.asked.append(name)
         return None
 
-    def create(self, name: str) -> provisioner.Database:
+    def create(self, name: str, server: str = "") -> provisioner.Database:
         raise AssertionError("not expected")
 
-    def drop(self, name: str) -> bool:
+    def drop(self, name: str, server: str = "") -> bool:
         raise AssertionError("not expected")
 
 
