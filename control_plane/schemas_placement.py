@@ -60,6 +60,7 @@ class MigrationPublic(_FromStatus):
     rows_copied: int | None = None
     replication_lag_bytes: int | None = None
     write_block_ms: int | None = None
+    switch_attempts: int | None = None
     duration_ms: int | None = None
     message: str | None = None
     reason: str | None = None
@@ -77,6 +78,7 @@ class MovePublic(_FromStatus):
     result: str | None = None
     rows_copied: int | None = None
     write_block_ms: int | None = None
+    switch_attempts: int | None = None
     duration_ms: int | None = None
     reason: str | None = None
 

@@ -47,6 +47,9 @@ from tenantry_operator import (
 LAG_SMALL_ENOUGH = 256 * 1024  # bytes of WAL the target may be behind before the fence
 POLL_MAX = 0.5  # seconds between two looks at a phase that goes on
 VERIFICATION_FAILED = "VerificationFailed"  # status.migration.reason of a rolled-back switch
+SWITCH_TIMED_OUT = "SwitchTimedOut"  # ... of a move whose switch kept giving way to writes
+SWITCH_ATTEMPTS = 10  # fenced switches that may give way before the move rolls back
+SWITCH_BACKOFF_MAX = 30.0  # seconds, at most, between two of them
 log = logging.getLogger(__name__)
 
 Phase = migration_state.Phase
@@ -212,12 +215,11 @@ def _switch(state: State, ctx: Context) -> State:
             tenant_key=ctx.tenant.tenant_key,
             switch_sql=routes.switch(target_plan, endpoint),
         )
-    except fencing.FenceTimedOut as exc:  # routing unchanged: try again
+    except fencing.FenceTimedOut as exc:  # routing unchanged: try again, later, or give up
         log.info("tenant %s: the switch gave way: %s", ctx.tenant.tenant_key, exc)
-        return dataclasses.replace(
-            state, message="the switch gave way to the tenant's writes; trying again",
-            detail=str(exc),
-        )
+        state, delay = gave_way(state, exc)
+        ctx.stopping.wait(delay)
+        return state
     except fencing.VerificationFailed as exc:
         return dataclasses.replace(
             state,
@@ -285,6 +287,30 @@ def _clean_up(state: State, ctx: Context) -> State:
         message=f"on {state.target}; source copy "
         + ("kept (deletionPolicy Retain)" if kept else "purged"),
     )
+
+
+def gave_way(state: State, exc: fencing.FenceTimedOut) -> tuple[State, float]:
+    """A switch that gave way to the tenant's writes (routing unchanged), and the seconds to
+    wait before the next. Each try verifies the whole copy again before its fence, so tries back
+    off (1 s, 2 s, 4 s, ... at most 30 s); after SWITCH_ATTEMPTS the move rolls back: the
+    tenant writes too fast to be fenced within the deadline, which an admin sees in status and
+    may retry when it is quieter."""
+    tried = state.switch_attempts + 1
+    times = f"the switch gave way to the tenant's writes {tried} times"
+    if tried >= SWITCH_ATTEMPTS:
+        stopped = dataclasses.replace(
+            state,
+            phase=Phase.ROLLING_BACK,
+            switch_attempts=tried,
+            reason=SWITCH_TIMED_OUT,
+            message=f"{times}; the move stops",
+            detail=str(exc),
+        )
+        return stopped, 0.0
+    again = dataclasses.replace(
+        state, switch_attempts=tried, message=f"{times}; trying again", detail=str(exc)
+    )
+    return again, min(2.0 ** (tried - 1), SWITCH_BACKOFF_MAX)
 
 
 def _roll_back(state: State, ctx: Context) -> State:

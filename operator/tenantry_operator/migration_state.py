@@ -3,7 +3,8 @@
 Pure data: `decide` reads it to start, resume or leave a migration, `migration` advances it one
 phase at a time, and `status` writes it back. `from_status` and `to_status` keep the JSON keys
 of the status block (phase, source, target, sourceServer, targetServer, started, finished,
-durationMs, generation, rowsCopied, replicationLagBytes, writeBlockMs, reason, message), so an
+durationMs, generation, rowsCopied, replicationLagBytes, writeBlockMs, switchAttempts, reason,
+message), so an
 operator of any version resumes it; `history_entry` is its line in `status.moves`.
 Tenants can read that block: its message is neutral, and the raw detail of a failure (`detail`)
 is never stored, only logged and posted as an Event for admins.
@@ -55,6 +56,7 @@ class MigrationState:
     target_server: str = ""  # ... and to ("": the provisioner's choice, known once provisioned)
     finished: dt.datetime | None = None
     duration_ms: int | None = None
+    switch_attempts: int = 0  # fenced switches that gave way to the tenant's writes
 
     @property
     def running(self) -> bool:
@@ -78,6 +80,7 @@ class MigrationState:
             target_server=str(block.get("targetServer") or ""),
             finished=_parse(block.get("finished")),
             duration_ms=None if block.get("durationMs") is None else int(block["durationMs"]),
+            switch_attempts=int(block.get("switchAttempts") or 0),
         )
 
     def to_status(self) -> dict[str, Any]:
@@ -94,6 +97,7 @@ class MigrationState:
             "rowsCopied": self.rows_copied,
             "replicationLagBytes": self.replication_lag_bytes,
             "writeBlockMs": self.write_block_ms,
+            "switchAttempts": self.switch_attempts,
             "message": self.message,
             "reason": self.reason,
         }
@@ -119,6 +123,7 @@ class MigrationState:
             "rowsCopied": self.rows_copied,
             "writeBlockMs": self.write_block_ms,
             "durationMs": self.duration_ms or 0,
+            "switchAttempts": self.switch_attempts,
             "reason": self.reason,
         }
 

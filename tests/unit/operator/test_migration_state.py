@@ -5,7 +5,7 @@ import datetime as dt
 from typing import Any
 
 import pytest
-from tenantry_operator import migration_state, model
+from tenantry_operator import fencing, migration, migration_state, model
 
 Phase = migration_state.Phase
 
@@ -22,6 +22,7 @@ SWITCHED: dict[str, Any] = {
     "rowsCopied": 51,
     "replicationLagBytes": 0,
     "writeBlockMs": 37,
+    "switchAttempts": 0,
     "message": "switched to silo; writes waited 37 ms",
     "reason": "",
 }
@@ -62,6 +63,7 @@ def test_a_new_migration_starts_provisioning_with_nothing_measured() -> None:
         "rowsCopied": 0,
         "replicationLagBytes": None,
         "writeBlockMs": None,
+        "switchAttempts": 0,
         "message": "",
         "reason": "",
     }
@@ -151,6 +153,7 @@ def test_a_finished_move_is_stamped_once_and_kept_in_a_bounded_history() -> None
         "rowsCopied": 7,
         "writeBlockMs": 12,
         "durationMs": 2000,
+        "switchAttempts": 0,
         "reason": "",
     }
     older = [{"started": f"2025-01-01T00:00:{n:02d}Z"} for n in range(12)]
@@ -158,3 +161,27 @@ def test_a_finished_move_is_stamped_once_and_kept_in_a_bounded_history() -> None
     assert len(history) == migration_state.HISTORY
     assert history[-1] == ended.history_entry()
     assert migration_state.with_history(history, ended) == history  # recorded once
+
+
+def test_a_switch_that_keeps_giving_way_backs_off_then_rolls_back() -> None:
+    state = migration_state.begin(
+        model.Isolation.POOL,
+        model.Isolation.SILO,
+        generation=1,
+        now=dt.datetime(2026, 1, 1, tzinfo=dt.UTC),
+    )
+    waits = []
+    for _ in range(migration.SWITCH_ATTEMPTS - 1):
+        state, wait = migration.gave_way(state, fencing.FenceTimedOut("too slow"))
+        waits.append(wait)
+        assert state.phase is Phase.PROVISIONING  # the phase it was in goes on
+    assert waits == [1, 2, 4, 8, 16, 30, 30, 30, 30]
+    assert state.to_status()["switchAttempts"] == migration.SWITCH_ATTEMPTS - 1
+    state, wait = migration.gave_way(state, fencing.FenceTimedOut("too slow"))
+    assert (state.phase, state.reason, wait) == (
+        migration_state.Phase.ROLLING_BACK,
+        "SwitchTimedOut",
+        0,
+    )
+    assert "gave way to the tenant's writes 10 times" in state.message
+    assert state.history_entry()["switchAttempts"] == 10
