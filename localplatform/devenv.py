@@ -26,6 +26,15 @@ POOL_SHARDS = {"shard-b": "tenantry_shard_b", "shard-c": "tenantry_shard_c"}
 # The silo servers: the one Postgres server, and a second one (`silo-b`) kept cordoned: new
 # silo tenants stay on `silo-a`, and a move may name `silo-b` (TENANTRY_SILO_SERVERS).
 HOME_SILO_SERVER, OTHER_SILO_SERVER = "silo-a", "silo-b"
+# Labels of the servers, for Tiers that place tenants by a label (placement.matchLabel).
+REGION = "topology.tenantry.dev/region"
+SERVER_LABELS = {
+    "main": {REGION: "us"},
+    "shard-b": {REGION: "us"},
+    "shard-c": {REGION: "eu"},
+    HOME_SILO_SERVER: {REGION: "us"},
+    OTHER_SILO_SERVER: {REGION: "eu"},
+}
 PLATFORM_ADMIN_EMAIL = "admin@tenantry.example.com"
 TRACES_FILE = "traces.jsonl"  # in the state directory: the spans the local receiver got
 LOCALSTRIPE_KEY = "sk_test_local"
@@ -147,6 +156,7 @@ def environment(
                     {HOME_SILO_SERVER: postgres_url, OTHER_SILO_SERVER: silo_url}
                 ),
                 "TENANTRY_CORDONED_SERVERS": json.dumps([OTHER_SILO_SERVER]),
+                "TENANTRY_SERVER_LABELS": json.dumps(SERVER_LABELS),
             }
             if silo_url
             else {}

@@ -144,6 +144,7 @@ class Tier:
     revision: str = ""
     placement_policy: PlacementPolicy = PlacementPolicy.FEWEST_TENANTS  # spec.placement.policy
     placement_servers: tuple[str, ...] = ()  # spec.placement.servers; empty: every shard
+    placement_label: str = ""  # spec.placement.matchLabel: servers labelled like the Tenant
     promote: promotion.Rule | None = None  # spec.placement.promote: the policy move
 
     @classmethod
@@ -190,6 +191,7 @@ class Tier:
             revision=revision_of(spec),
             placement_policy=PlacementPolicy(placement.get("policy") or "FewestTenants"),
             placement_servers=tuple(str(s) for s in placement.get("servers") or ()),
+            placement_label=str(placement.get("matchLabel") or ""),
             promote=promotion.Rule.from_spec(spec),
         )
 
@@ -218,6 +220,11 @@ class Tenant:
     wanted_isolation: Isolation | None = None  # spec.placement.isolation: overrides the Tier's
     wanted_server: str = ""  # spec.placement.server
     restored_from: str = ""  # the snapshot whose rows were loaded already (status)
+    labels: tuple[tuple[str, str], ...] = ()  # metadata.labels
+
+    def label(self, key: str) -> str | None:
+        """The value of the Tenant's label `key`, if it has one."""
+        return dict(self.labels).get(key)
 
     @classmethod
     def from_body(cls, body: Mapping[str, Any]) -> Tenant:
@@ -244,6 +251,7 @@ class Tenant:
             wanted_isolation=Isolation(w) if (w := wanted.get("isolation")) else None,
             wanted_server=str(wanted.get("server") or ""),
             restored_from=str(status.get("restoredFrom") or ""),
+            labels=tuple(sorted((str(k), str(v)) for k, v in (meta.get("labels") or {}).items())),
         )
 
     @property

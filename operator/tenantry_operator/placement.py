@@ -1,15 +1,22 @@
-"""Which server a new pooled tenant's data goes to: the pool shard a Tier's placement policy
-picks, or the one the Tenant names.
+"""Which server a new tenant's data goes to: the one the Tenant names, else the one its Tier's
+placement policy picks among the servers of the placement's kind (pool shards for pool and
+bridge, silo servers for a silo).
 
-Pure: `reconcile` gathers the declared shards and their load (`servers`), calls `pooled_server`
-for a tenant placed for the first time, and records the answer in `status.server` before any
-data is made. Unit tests feed it literal loads.
+The policy: the servers the Tier allows (`placement.servers`, all by default), less the
+cordoned ones, and, when the Tier names a label key (`placement.matchLabel`), only those whose
+label of that key equals the Tenant's own (data residency: `region: eu` tenants on `region: eu`
+servers); among those, the fewest tenants or the least stored rows.
+
+Pure: `steps.place_new` gathers the declared servers, their labels and loads (`servers`) into a
+`Fleet`, calls `server_for` for a tenant placed for the first time, records the answer in
+`status.server` before any data is made, and posts `explain` as an Event. Unit tests feed it
+literal fleets.
 """
 
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from tenantry_operator import model
 
@@ -17,7 +24,8 @@ Policy = model.PlacementPolicy
 
 
 class UnknownServer(ValueError):
-    """A Tenant or Tier names a server that is not declared (or not of the placement's kind)."""
+    """A Tenant or Tier names a server that is not declared (or not of the placement's kind),
+    or no declared server may take the tenant."""
 
 
 @dataclass(frozen=True)
@@ -26,6 +34,17 @@ class Load:
 
     tenants: int = 0
     rows: int = 0
+
+
+@dataclass(frozen=True)
+class Fleet:
+    """The servers of one kind a new tenant may go to, as the operator knows them now."""
+
+    kind: str  # "pool shard" or "silo server", for messages
+    declared: Sequence[str]
+    loads: Mapping[str, Load] = field(default_factory=dict)
+    cordoned: Collection[str] = ()
+    labels: Mapping[str, Mapping[str, str]] = field(default_factory=dict)  # by server
 
 
 def choose(policy: Policy, loads: Mapping[str, Load], candidates: Sequence[str]) -> str:
@@ -42,58 +61,60 @@ def choose(policy: Policy, loads: Mapping[str, Load], candidates: Sequence[str])
     return min(candidates, key=weight)
 
 
-def candidates(tier: model.Tier, declared: Sequence[str], cordoned: Collection[str]) -> list[str]:
-    """The pool shards the Tier's policy picks among: those it allows (all declared by
-    default), less the cordoned ones; UnknownServer when it allows an undeclared one."""
-    allowed = tier.placement_servers or tuple(declared)
-    unknown = [name for name in allowed if name not in declared]
+def candidates(tenant: model.Tenant, tier: model.Tier, fleet: Fleet) -> list[str]:
+    """The servers the Tier's policy picks among (see the module's docstring); UnknownServer
+    when it allows an undeclared one, or when none is left."""
+    declared = ", ".join(fleet.declared)
+    allowed = tier.placement_servers or tuple(fleet.declared)
+    unknown = [name for name in allowed if name not in fleet.declared]
     if unknown:
         raise UnknownServer(
             f"Tier {tier.name!r} allows servers {', '.join(unknown)} that are not declared "
-            f"pool shards (declared: {', '.join(declared)})"
+            f"{fleet.kind}s (declared: {declared})"
         )
-    open_ = [name for name in allowed if name not in cordoned]
+    open_ = [name for name in allowed if name not in fleet.cordoned]
     if not open_:
         raise UnknownServer(
-            f"every pool shard Tier {tier.name!r} allows is cordoned ({', '.join(allowed)})"
+            f"every {fleet.kind} Tier {tier.name!r} allows is cordoned ({', '.join(allowed)})"
         )
-    return open_
+    key = tier.placement_label
+    wanted = tenant.label(key) if key else None
+    if wanted is None:
+        return open_
+    matching = [name for name in open_ if fleet.labels.get(name, {}).get(key) == wanted]
+    if not matching:
+        raise UnknownServer(
+            f"no {fleet.kind} Tier {tier.name!r} allows is labelled {key}={wanted} "
+            f"(open: {', '.join(open_)})"
+        )
+    return matching
 
 
-def pooled_server(
-    tenant: model.Tenant,
-    tier: model.Tier,
-    declared: Sequence[str],
-    loads: Mapping[str, Load],
-    cordoned: Collection[str] = (),
-) -> str:
-    """The pool shard a new pool or bridge tenant is placed on: `spec.placement.server` when
-    the Tenant names one (even a cordoned one), else the Tier's policy over the shards it allows
-    (all by default) that are not cordoned."""
+def server_for(tenant: model.Tenant, tier: model.Tier, fleet: Fleet) -> str:
+    """The server a new tenant is placed on: `spec.placement.server` when the Tenant names one
+    (even a cordoned one), else the Tier's policy over its candidates."""
     if tenant.wanted_server:
-        if tenant.wanted_server not in declared:
+        if tenant.wanted_server not in fleet.declared:
             raise UnknownServer(
-                f"server {tenant.wanted_server!r} is not a declared pool shard "
-                f"(declared: {', '.join(declared)})"
+                f"server {tenant.wanted_server!r} is not a declared {fleet.kind} "
+                f"(declared: {', '.join(fleet.declared)})"
             )
         return tenant.wanted_server
-    return choose(tier.placement_policy, loads, candidates(tier, declared, cordoned))
+    return choose(tier.placement_policy, fleet.loads, candidates(tenant, tier, fleet))
 
 
-def explain(
-    tenant: model.Tenant,
-    tier: model.Tier,
-    declared: Sequence[str],
-    loads: Mapping[str, Load],
-    chosen: str,
-    cordoned: Collection[str] = (),
-) -> str:
-    """Why `pooled_server` chose `chosen`, for the Placed event: the Tenant's own pick, or the
+def explain(tenant: model.Tenant, tier: model.Tier, fleet: Fleet, chosen: str) -> str:
+    """Why `server_for` chose `chosen`, for the Placed event: the Tenant's own pick, or the
     Tier's policy with the load of every candidate it weighed."""
     if tenant.wanted_server:
-        return f"Placed on pool shard {chosen}: the Tenant names it in spec.placement.server"
+        return f"Placed on {fleet.kind} {chosen}: the Tenant names it in spec.placement.server"
     figures = ", ".join(
-        f"{name} {loads.get(name, Load()).tenants} tenants/{loads.get(name, Load()).rows} rows"
-        for name in candidates(tier, declared, cordoned)
+        f"{name} {fleet.loads.get(name, Load()).tenants} tenants/"
+        f"{fleet.loads.get(name, Load()).rows} rows"
+        for name in candidates(tenant, tier, fleet)
     )
-    return f"Placed on pool shard {chosen} by policy {tier.placement_policy.value} ({figures})"
+    how = tier.placement_policy.value
+    if tier.placement_label and tenant.label(tier.placement_label) is not None:
+        how += f" among servers labelled {tier.placement_label}="
+        how += str(tenant.label(tier.placement_label))
+    return f"Placed on {fleet.kind} {chosen} by policy {how} ({figures})"

@@ -54,6 +54,17 @@ def choose(
     return servers
 
 
+def places_by_policy(
+    placement: model.Isolation, tier: model.Tier, cfg: settings.OperatorSettings
+) -> bool:
+    """Whether the placement policy picks a new tenant's server: always for pool and bridge,
+    and for a silo whose databases the server list makes (Terraform and Pulumi place theirs)."""
+    if placement is not model.Isolation.SILO:
+        return True
+    named = tier.provisioning.provisioner or model.Provisioner(cfg.database_provisioner)
+    return named is model.Provisioner.SERVERS
+
+
 class ByTier:
     """Each call goes to the provisioner of the Tier of the Tenant the database belongs to."""
 

@@ -33,6 +33,7 @@ from tenantry_operator import (
     postgres,
     promoting,
     provisioner,
+    provisioners,
     routes,
     servers,
     settings,
@@ -173,8 +174,8 @@ def _ensure_data(
     if obs.waiting is not None:
         return replace(obs, database=SERVING_FROM_SOURCE, placement=placement.value)
     server = obs.decision.server or None  # where a move this reconcile ran left it
-    if tenant.placement is None and placement is not model.Isolation.SILO:
-        placed = steps.place_new(body, tenant, tier, cfg=cfg)
+    if tenant.placement is None and provisioners.places_by_policy(placement, tier, cfg):
+        placed = steps.place_new(body, tenant, tier, placement, cfg=cfg)
         if isinstance(placed, conditions.StepResult):
             return replace(obs, database=placed)
         server = placed

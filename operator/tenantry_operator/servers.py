@@ -2,9 +2,9 @@
 shard and silo server, with the tenants placed there and the tenant rows stored there.
 
 The operator upserts the declared servers at start-up and refreshes their figures about once a
-minute (`handlers`); the control plane only reads the table. `loads` is what the placement
-policy (`placement`) weighs for a new pooled tenant: tenants counted live from the routing
-table, rows from the last refresh.
+minute (`handlers`); the control plane only reads the table. `fleet` is what the placement
+policy (`placement`) weighs for a new tenant: tenants counted live from the routing table, rows
+from the last refresh.
 """
 
 from __future__ import annotations
@@ -92,14 +92,24 @@ def tenants(cfg: settings.OperatorSettings) -> dict[str, int]:
     return {str(name): int(count) for name, count in found}
 
 
-def loads(cfg: settings.OperatorSettings) -> dict[str, placement.Load]:
-    """What each pool shard holds, for the placement policy."""
+def fleet(cfg: settings.OperatorSettings, isolation: model.Isolation) -> placement.Fleet:
+    """The servers a new tenant of `isolation` may go to (pool shards, or silo servers), what
+    each holds, which are cordoned, and their labels: what the placement policy weighs."""
+    silo = isolation is model.Isolation.SILO
+    kind = SILO if silo else POOL
+    names = [s.name for s in provisioner.declared(cfg.silo_urls)] if silo else cfg.shard_names
     counted = tenants(cfg)
     with postgres.connect(_home(cfg)) as conn:
         stored = dict(
-            conn.execute(f"SELECT name, rows FROM {TABLE} WHERE kind = %s", (POOL,)).fetchall()
+            conn.execute(f"SELECT name, rows FROM {TABLE} WHERE kind = %s", (kind,)).fetchall()
         )
-    return {
-        name: placement.Load(counted.get(name, 0), int(stored.get(name) or 0))
-        for name in cfg.shard_names
-    }
+    return placement.Fleet(
+        kind="silo server" if silo else "pool shard",
+        declared=tuple(names),
+        loads={
+            name: placement.Load(counted.get(name, 0), int(stored.get(name) or 0))
+            for name in names
+        },
+        cordoned=frozenset(cfg.cordoned_servers),
+        labels=cfg.server_labels,
+    )

@@ -33,6 +33,9 @@ class OperatorSettings(BaseSettings):
     # drained, or kept for moves that name them. A Tenant, a move or a Tier's policy moves may
     # still name one.
     cordoned_servers: list[str] = []
+    # Labels of servers (pool shards or silo servers) by name, as a JSON object of name to an
+    # object of labels: a Tier's placement.matchLabel places tenants on servers labelled alike.
+    server_labels: dict[str, dict[str, str]] = {}
     # More pool shards beside the home one (`main`: the admin URL's server, `pool_database`):
     # a JSON object of shard name to a superuser URL including the shard's database.
     pool_shards: dict[str, str] = {}

@@ -214,25 +214,25 @@ def place_new(
     body: Body,
     tenant: model.Tenant,
     tier: model.Tier,
+    placement: model.Isolation,
     *,
     cfg: settings.OperatorSettings,
 ) -> str | StepResult:
-    """The pool shard of a new pool or bridge tenant: the one status records (chosen by an
-    earlier reconcile), else the placement policy's choice, recorded in `status.server` before
-    any data is made there (and told in a Placed event with the loads it weighed); a refusal
-    when the Tenant or its Tier names an unknown server."""
+    """The server of a new tenant (a pool shard, or a silo server): the one status records
+    (chosen by an earlier reconcile), else the placement policy's choice, recorded in
+    `status.server` before any data is made there (and told in a Placed event with the loads
+    it weighed); a refusal when the Tenant or its Tier names an unknown server."""
     if tenant.server:
         return tenant.server
     try:
-        loads = servers.loads(cfg)
-        cordoned = cfg.cordoned_servers
-        chosen = placement_policy.pooled_server(tenant, tier, cfg.shard_names, loads, cordoned)
+        fleet = servers.fleet(cfg, placement)
+        chosen = placement_policy.server_for(tenant, tier, fleet)
     except placement_policy.UnknownServer as exc:
         return StepResult(False, Reason.UNKNOWN_SERVER, str(exc))
     except postgres.DatabaseUnavailable as exc:
         return _logged(tenant, Reason.DATABASE_UNAVAILABLE, UNAVAILABLE, exc)
     apply.patch_status(tenant.tenant_key, {"server": chosen})
-    why = placement_policy.explain(tenant, tier, cfg.shard_names, loads, chosen, cordoned)
+    why = placement_policy.explain(tenant, tier, fleet, chosen)
     apply.post_event(body, conditions.Event("Normal", PLACED, why))
     return chosen
 

@@ -53,11 +53,16 @@ def wait_ready(custom: client.CustomObjectsApi, name: str, timeout: float = 30) 
     return eventually(ready, timeout=timeout, what=f"tenant {name} Ready")
 
 
-def create_tenant(custom: client.CustomObjectsApi, name: str, **spec: Any) -> dict[str, Any]:
+def create_tenant(
+    custom: client.CustomObjectsApi,
+    name: str,
+    labels: dict[str, str] | None = None,
+    **spec: Any,
+) -> dict[str, Any]:
     body = {
         "apiVersion": f"{GROUP}/{VERSION}",
         "kind": "Tenant",
-        "metadata": {"name": name},
+        "metadata": {"name": name, **({"labels": labels} if labels else {})},
         "spec": spec,
     }
     return dict(custom.create_cluster_custom_object(GROUP, VERSION, "tenants", body))

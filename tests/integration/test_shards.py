@@ -13,6 +13,7 @@ import psycopg
 import pytest
 from kubernetes import client
 
+from tenantry_core import urls
 from tests.conftest import eventually
 from tests.integration import support
 
@@ -174,6 +175,60 @@ def test_an_unknown_server_is_refused_and_nothing_is_made(
     # Naming a declared shard lets it go on.
     support.patch_tenant(custom, name, placement={"server": "shard-b"})
     assert support.wait_ready(custom, name)["status"]["server"] == "shard-b"
+
+
+def test_a_tier_matching_a_label_places_each_tenant_on_a_server_labelled_alike(
+    custom: client.CustomObjectsApi,
+    core: client.CoreV1Api,
+    app: httpx.Client,
+    env: dict[str, str],
+    shards: dict[str, psycopg.Connection[Any]],
+) -> None:
+    """Data residency: the local platform labels shard-c `region: eu`, main and shard-b `us`."""
+    region = "topology.tenantry.dev/region"
+    tier = support.unique("resident")
+    support.make_tier(custom, tier, placement={"matchLabel": region})
+    eu = support.unique("eu")
+    support.create_tenant(custom, eu, tier=tier, labels={region: "eu"}, deletionPolicy="Delete")
+    assert support.wait_ready(custom, eu)["status"]["server"] == "shard-c"
+    use(app, env, eu, 1)
+    assert notes_of(shards["shard-c"], eu) == 1
+    (told,) = [e.message for e in support.events_for(core, eu) if e.reason == "Placed"]
+    assert f"among servers labelled {region}=eu (shard-c " in told
+
+    apac = support.unique("apac")
+    support.create_tenant(custom, apac, tier=tier, labels={region: "apac"})
+
+    def refused() -> dict[str, Any] | None:
+        cond = support.condition(support.get_tenant(custom, apac), "DatabaseReady")
+        return cond if cond.get("reason") == "UnknownServer" else None
+
+    assert f"labelled {region}=apac" in eventually(refused, what=f"{apac} refused")["message"]
+
+
+def test_a_new_silo_goes_to_the_silo_server_it_names_even_a_cordoned_one(
+    custom: client.CustomObjectsApi,
+    app: httpx.Client,
+    env: dict[str, str],
+    pool_admin: psycopg.Connection[Any],
+) -> None:
+    name = support.unique("silob")
+    support.create_tenant(custom, name, tier="enterprise", placement={"server": "silo-b"})
+    tenant = support.wait_ready(custom, name, timeout=90)
+    assert (tenant["status"]["placement"], tenant["status"]["server"]) == ("silo", "silo-b")
+    database = "tenant_" + name.replace("-", "_")
+    silos = json.loads(env["TENANTRY_SILO_SERVERS"])
+    for server, url in silos.items():
+        with psycopg.connect(url, autocommit=True) as conn:
+            found = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (database,))
+            assert (found.fetchone() is not None) is (server == "silo-b"), server
+    route = pool_admin.execute(
+        "SELECT placement, server FROM tenantry.tenants WHERE tenant_key = %s", (name,)
+    ).fetchone()
+    assert route == ("silo", "silo-b")
+    use(app, env, name, 2)
+    with psycopg.connect(urls.with_database(silos["silo-b"], database)) as conn:
+        assert notes_of(conn, name) == 2
 
 
 def test_a_retained_shard_tenant_is_kept_on_its_shard_and_served_no_more(

@@ -1,5 +1,6 @@
-"""Where a new pooled tenant goes: the Tenant's own server, else the Tier's policy over the pool
-shards it allows; unknown servers are refused."""
+"""Where a new tenant goes: the Tenant's own server, else the Tier's policy over the servers it
+allows, less the cordoned ones, and only those labelled like the Tenant when the Tier says so;
+unknown servers are refused."""
 
 import pytest
 from tenantry_operator import model, placement, planning, settings
@@ -10,11 +11,15 @@ LOADS = {
     "shard-b": placement.Load(tenants=2, rows=9000),
     "shard-c": placement.Load(tenants=3, rows=50),
 }
+FLEET = placement.Fleet("pool shard", SHARDS, LOADS)
 
 
-def tenant(**spec: object) -> model.Tenant:
+def tenant(labels: dict[str, str] | None = None, **spec: object) -> model.Tenant:
     return model.Tenant.from_body(
-        {"metadata": {"name": "acme", "uid": "u1"}, "spec": {"tier": "free", **spec}}
+        {
+            "metadata": {"name": "acme", "uid": "u1", "labels": labels or {}},
+            "spec": {"tier": "free", **spec},
+        }
     )
 
 
@@ -24,38 +29,60 @@ def tier(**placed: object) -> model.Tier:
     )
 
 
+def fleet(**changes: object) -> placement.Fleet:
+    return placement.Fleet(
+        "pool shard",
+        SHARDS,
+        LOADS,
+        changes.get("cordoned", ()),  # type: ignore[arg-type]
+        changes.get("labels", {}),  # type: ignore[arg-type]
+    )
+
+
 def test_fewest_tenants_is_the_default_policy() -> None:
-    assert placement.pooled_server(tenant(), tier(), SHARDS, LOADS) == "shard-b"
+    assert placement.server_for(tenant(), tier(), FLEET) == "shard-b"
 
 
 def test_least_rows_weighs_stored_rows() -> None:
-    chosen = placement.pooled_server(tenant(), tier(policy="LeastRows"), SHARDS, LOADS)
-    assert chosen == "shard-c"
+    assert placement.server_for(tenant(), tier(policy="LeastRows"), FLEET) == "shard-c"
 
 
 def test_the_tier_restricts_the_candidates() -> None:
-    chosen = placement.pooled_server(tenant(), tier(servers=["main", "shard-c"]), SHARDS, LOADS)
-    assert chosen == "shard-c"
+    assert placement.server_for(tenant(), tier(servers=["main", "shard-c"]), FLEET) == "shard-c"
 
 
 def test_ties_go_to_the_first_listed_and_unknown_loads_count_as_empty() -> None:
-    assert placement.pooled_server(tenant(), tier(), SHARDS, {}) == "main"
+    empty = placement.Fleet("pool shard", SHARDS)
+    assert placement.server_for(tenant(), tier(), empty) == "main"
     even = {name: placement.Load(1, 1) for name in SHARDS}
     assert placement.choose(placement.Policy.LEAST_ROWS, even, ["shard-c", "shard-b"]) == "shard-c"
 
 
 def test_the_tenant_may_name_its_server() -> None:
     named = tenant(placement={"server": "shard-c"})
-    assert placement.pooled_server(named, tier(servers=["main"]), SHARDS, LOADS) == "shard-c"
+    assert placement.server_for(named, tier(servers=["main"]), FLEET) == "shard-c"
 
 
 def test_unknown_servers_are_refused() -> None:
     with pytest.raises(placement.UnknownServer, match="'shard-z' is not a declared pool shard"):
-        placement.pooled_server(tenant(placement={"server": "shard-z"}), tier(), SHARDS, LOADS)
+        placement.server_for(tenant(placement={"server": "shard-z"}), tier(), FLEET)
     with pytest.raises(placement.UnknownServer, match="shard-z"):
-        placement.pooled_server(tenant(), tier(servers=["shard-z"]), SHARDS, LOADS)
+        placement.server_for(tenant(), tier(servers=["shard-z"]), FLEET)
     with pytest.raises(placement.UnknownServer):
         placement.choose(placement.Policy.FEWEST_TENANTS, LOADS, [])
+
+
+def test_cordoned_servers_take_no_new_tenants_unless_named() -> None:
+    cordoned = fleet(cordoned={"shard-b"})
+    assert placement.server_for(tenant(), tier(), cordoned) == "shard-c"
+    assert placement.candidates(tenant(), tier(), fleet(cordoned={"main"})) == [
+        "shard-b",
+        "shard-c",
+    ]
+    named = tenant(placement={"server": "shard-b"})
+    assert placement.server_for(named, tier(), cordoned) == "shard-b"
+    with pytest.raises(placement.UnknownServer, match="every pool shard Tier 'free' allows is"):
+        placement.server_for(tenant(), tier(servers=["main"]), fleet(cordoned={"main"}))
 
 
 def test_the_spec_and_status_are_parsed() -> None:
@@ -94,6 +121,8 @@ def test_a_plan_is_on_the_shard_its_status_records_or_the_one_given() -> None:
         }
     )
     assert planning.plan_database(siloed, model.Isolation.POOL).server == settings.HOME_SHARD
+    assert planning.plan_database(siloed, model.Isolation.SILO).server == "db1:5432"
+    assert planning.plan_database(siloed, model.Isolation.SILO).shard == settings.HOME_SHARD
 
 
 def test_settings_name_every_shard_home_first() -> None:
@@ -114,20 +143,54 @@ def test_settings_name_every_shard_home_first() -> None:
         cfg.shard_url("shard-z")
 
 
+def test_silo_servers_are_declared_by_name_or_by_url() -> None:
+    admin = "postgresql://u:p@db0:5432/postgres"
+
+    def cfg(**servers: object) -> settings.OperatorSettings:
+        return settings.OperatorSettings.model_validate(
+            {"postgres_admin_url": admin, "app_db_password": "x", "app_jwt_public_key": "k"}
+            | servers
+        )
+
+    named = cfg(silo_servers={"silo-a": "postgresql://u:p@db1:5432/postgres"})
+    assert named.silo_urls == [("silo-a", "postgresql://u:p@db1:5432/postgres")]
+    listed = cfg(silo_servers=["postgresql://u:p@db2:5432/x"])
+    assert listed.silo_urls == [(None, "postgresql://u:p@db2:5432/x")]
+    assert cfg().silo_urls == [(None, admin)]
+
+
+REGION = "topology.tenantry.dev/region"
+LABELLED = {"main": {REGION: "us"}, "shard-b": {REGION: "eu"}, "shard-c": {REGION: "eu"}}
+
+
+def test_a_tier_matching_a_label_places_tenants_on_servers_labelled_alike() -> None:
+    by_region = tier(matchLabel=REGION)
+    eu = tenant(labels={REGION: "eu"})
+    # shard-b holds the fewest eu tenants; cordoned, it leaves shard-c.
+    assert placement.server_for(eu, by_region, fleet(labels=LABELLED)) == "shard-b"
+    assert placement.server_for(eu, by_region, fleet(labels=LABELLED, cordoned={"shard-b"})) == (
+        "shard-c"
+    )
+    us = tenant(labels={REGION: "us"})
+    assert placement.server_for(us, by_region, fleet(labels=LABELLED)) == "main"
+    # A tenant without the label goes anywhere the Tier allows.
+    assert placement.server_for(tenant(), by_region, fleet(labels=LABELLED)) == "shard-b"
+    apac = tenant(labels={REGION: "apac"})
+    with pytest.raises(placement.UnknownServer, match=f"labelled {REGION}=apac"):
+        placement.server_for(apac, by_region, fleet(labels=LABELLED))
+
+
 def test_the_placed_event_names_the_policy_and_the_loads_it_weighed() -> None:
-    told = placement.explain(tenant(), tier(), SHARDS, LOADS, "b", cordoned={"main"})
+    told = placement.explain(tenant(), tier(), fleet(cordoned={"main"}), "shard-b")
     assert told == (
-        "Placed on pool shard b by policy FewestTenants "
+        "Placed on pool shard shard-b by policy FewestTenants "
         "(shard-b 2 tenants/9000 rows, shard-c 3 tenants/50 rows)"
     )
-    named = placement.explain(tenant(placement={"server": "main"}), tier(), SHARDS, {}, "main")
+    eu = tenant(labels={REGION: "eu"})
+    told = placement.explain(eu, tier(matchLabel=REGION), fleet(labels=LABELLED), "shard-b")
+    assert told.startswith(
+        f"Placed on pool shard shard-b by policy FewestTenants among servers "
+        f"labelled {REGION}=eu (shard-b"
+    )
+    named = placement.explain(tenant(placement={"server": "main"}), tier(), FLEET, "main")
     assert named == "Placed on pool shard main: the Tenant names it in spec.placement.server"
-
-
-def test_cordoned_shards_take_no_new_tenants_unless_named() -> None:
-    assert placement.pooled_server(tenant(), tier(), SHARDS, LOADS, {"shard-b"}) == "shard-c"
-    assert placement.candidates(tier(), SHARDS, {"main"}) == ["shard-b", "shard-c"]
-    named = tenant(placement={"server": "shard-b"})
-    assert placement.pooled_server(named, tier(), SHARDS, LOADS, {"shard-b"}) == "shard-b"
-    with pytest.raises(placement.UnknownServer, match="every pool shard Tier 'free' allows is"):
-        placement.pooled_server(tenant(), tier(servers=["main"]), SHARDS, LOADS, {"main"})
