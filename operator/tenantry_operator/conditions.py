@@ -18,6 +18,9 @@ from typing import Any
 from tenantry_core import enums
 
 Phase = enums.Phase
+# Conditions are read by tenants: a database's own words (hosts, ports, errors) go to the log.
+UNAVAILABLE = "the tenant's database server does not answer yet; the operator retries"
+FAILED = "the tenant's database refused a change; the operator's log has the details"
 
 
 class ConditionType(enum.StrEnum):

@@ -29,6 +29,7 @@ from tenantry_operator import (
     keeping,
     migration_state,
     model,
+    placing,
     planning,
     postgres,
     promoting,
@@ -119,7 +120,9 @@ def _reconcile(
     ended = None  # a move its mover finished: this reconcile writes its end and history
     if obs.namespace.ok and (to_run := decision.to_run) is not None:
         with traces.step("migration", tenant) as step:
-            moved = steps.migrate(body, tenant=tenant, state=to_run, cfg=cfg, dbs=dbs)
+            moved = steps.migrate(
+                body, tenant=tenant, tier=tier, state=to_run, cfg=cfg, dbs=dbs
+            )
             step.span.set_attributes(traces.phase_attributes(tenant, to_run.phase, moved.state))
         decision = decide.settle(decision, moved.state)
         obs = replace(obs, migration=moved.state, waiting=moved.waiting)
@@ -175,7 +178,7 @@ def _ensure_data(
         return replace(obs, database=SERVING_FROM_SOURCE, placement=placement.value)
     server = obs.decision.server or None  # where a move this reconcile ran left it
     if tenant.placement is None and provisioners.places_by_policy(placement, tier, cfg):
-        placed = steps.place_new(body, tenant, tier, placement, cfg=cfg)
+        placed = placing.place_new(body, tenant, tier, placement, cfg=cfg)
         if isinstance(placed, conditions.StepResult):
             return replace(obs, database=placed)
         server = placed

@@ -29,27 +29,23 @@ from tenantry_operator import (
     migration_state,
     model,
     movers,
+    placing,
     planning,
     postgres,
     provisioner,
     retention,
     routes,
-    servers,
     settings,
     snapshots,
     status,
 )
-from tenantry_operator import placement as placement_policy
 
 Body = Mapping[str, Any]  # the Tenant as kopf passed it: its children's owner
 StepResult = conditions.StepResult
 Phase = migration_state.Phase
 Reason = conditions.Reason
 log = logging.getLogger(__name__)
-# Conditions are read by tenants: a database's own words (hosts, ports, errors) go to the log.
-UNAVAILABLE = "the tenant's database server does not answer yet; the operator retries"
-FAILED = "the tenant's database refused a change; the operator's log has the details"
-PLACED = "Placed"  # the reason of the Event telling where a new pooled tenant went, and why
+UNAVAILABLE, FAILED = conditions.UNAVAILABLE, conditions.FAILED
 
 
 def _logged(tenant: model.Tenant, reason: Reason, public: str, exc: Exception) -> StepResult:
@@ -92,6 +88,7 @@ def migrate(
     body: Body,
     *,
     tenant: model.Tenant,
+    tier: model.Tier,
     state: migration_state.MigrationState,
     cfg: settings.OperatorSettings,
     dbs: provisioner.DatabaseProvisioner,
@@ -101,6 +98,14 @@ def migrate(
     the data is). Once the mover reached Completed or Failed, that end is returned for this
     reconcile to write, with the status it implies, in one patch."""
     key = tenant.tenant_key
+    if not state.target_server and not movers.MOVERS.busy(key):
+        try:
+            state = placing.silo_target(tenant, tier, state, cfg)
+        except postgres.DatabaseUnavailable as exc:
+            log.warning("tenant %s: the servers catalog: %s", key, exc)
+            return Migrated(state, "the servers catalog does not answer yet")
+        if not state.running:
+            return Migrated(state)
     ended = movers.MOVERS.collect(key)
     if (
         isinstance(ended, migration_state.MigrationState)
@@ -210,33 +215,6 @@ def ensure_database(
     return done, endpoint
 
 
-def place_new(
-    body: Body,
-    tenant: model.Tenant,
-    tier: model.Tier,
-    placement: model.Isolation,
-    *,
-    cfg: settings.OperatorSettings,
-) -> str | StepResult:
-    """The server of a new tenant (a pool shard, or a silo server): the one status records
-    (chosen by an earlier reconcile), else the placement policy's choice, recorded in
-    `status.server` before any data is made there (and told in a Placed event with the loads
-    it weighed); a refusal when the Tenant or its Tier names an unknown server."""
-    if tenant.server:
-        return tenant.server
-    try:
-        fleet = servers.fleet(cfg, placement)
-        chosen = placement_policy.server_for(tenant, tier, fleet)
-    except placement_policy.UnknownServer as exc:
-        return StepResult(False, Reason.UNKNOWN_SERVER, str(exc))
-    except postgres.DatabaseUnavailable as exc:
-        return _logged(tenant, Reason.DATABASE_UNAVAILABLE, UNAVAILABLE, exc)
-    apply.patch_status(tenant.tenant_key, {"server": chosen})
-    why = placement_policy.explain(tenant, tier, fleet, chosen)
-    apply.post_event(body, conditions.Event("Normal", PLACED, why))
-    return chosen
-
-
 def ensure_adopted(
     tenant: model.Tenant,
     *,
@@ -313,9 +291,7 @@ def ensure_workload(
         return StepResult(
             True, Reason.SHARED_WORKLOAD, "served by the shared app (tenantry-system/app-pool)"
         )
-    objects = planning.plan_workload(
-        tenant, tier, cfg.app_image, cfg.app_jwt_public_key, server
-    )
+    objects = planning.plan_workload(tenant, tier, cfg.app_image, cfg.app_jwt_public_key, server)
     try:
         changed = tuple(apply.apply_owned(body, objects))
     except apply.ApplyError as exc:
