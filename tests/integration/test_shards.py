@@ -196,6 +196,30 @@ def test_a_tier_matching_a_label_places_each_tenant_on_a_server_labelled_alike(
     (told,) = [e.message for e in support.events_for(core, eu) if e.reason == "Placed"]
     assert f"among servers labelled {region}=eu (shard-c " in told
 
+    # A move into a silo keeps to the label: the one eu silo server (silo-b) is cordoned, so
+    # the move fails and the data stays; naming silo-b moves it there.
+    support.patch_tenant(custom, eu, placement={"isolation": "silo"})
+
+    def failed() -> dict[str, Any] | None:
+        migration = (support.get_tenant(custom, eu) or {}).get("status", {}).get("migration")
+        return migration if (migration or {}).get("phase") == "Failed" else None
+
+    migration = eventually(failed, what=f"{eu}'s move refused")
+    assert migration["reason"] == "UnknownServer"
+    assert f"labelled {region}=eu" in migration["message"]
+    assert notes_of(shards["shard-c"], eu) == 1
+    support.patch_tenant(custom, eu, placement={"server": "silo-b"})
+
+    def on_silo_b() -> dict[str, Any] | None:
+        tenant = support.get_tenant(custom, eu) or {}
+        status = tenant.get("status") or {}
+        placed = (status.get("placement"), status.get("server")) == ("silo", "silo-b")
+        return tenant if placed and status.get("phase") == "Ready" else None
+
+    eventually(on_silo_b, timeout=90, what=f"{eu} on silo-b")
+    assert notes_of(shards["shard-c"], eu) == 0
+    assert len(app.get("/projects", headers=support.token_for(env, eu)).json()) == 1
+
     apac = support.unique("apac")
     support.create_tenant(custom, apac, tier=tier, labels={region: "apac"})
 
