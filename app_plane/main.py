@@ -33,6 +33,8 @@ from app_plane import (
 )
 from tenantry_core import logs, problems, scopes, serverspans, tracing
 
+INSUFFICIENT_PRIVILEGE = "42501"  # Postgres's SQLSTATE for "permission denied"
+
 
 @asynccontextmanager
 async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -80,6 +82,23 @@ def _tenant_transaction(tenant_key: str) -> Iterator[sa.Connection]:
         ) from exc
     except data.WrongTenant as exc:
         raise problems.Problem(404, "Not Found", str(exc)) from exc
+    except sa.exc.DBAPIError as exc:
+        if not moved_away(exc):
+            raise
+        raise problems.Problem(
+            503,
+            "Tenant moved",
+            "the tenant's data moved to another server; this replica is being replaced",
+            headers={"Retry-After": "2"},
+        ) from exc
+
+
+def moved_away(exc: sa.exc.DBAPIError) -> bool:
+    """Whether a silo's dedicated replica was refused by the copy its tenant moved away from
+    (frozen at the move's switch) until the replica is rolled onto the new server: its clients
+    retry (503), they do not fail (500)."""
+    refused = getattr(exc.orig, "sqlstate", None) == INSUFFICIENT_PRIVILEGE
+    return refused and settings.get_settings().dedicated
 
 
 def transaction(caller: deps.CallerDep) -> Iterator[sa.Connection]:
