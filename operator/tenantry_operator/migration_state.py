@@ -3,8 +3,9 @@
 Pure data: `decide` reads it to start, resume or leave a migration, `migration` advances it one
 phase at a time, and `status` writes it back. `from_status` and `to_status` keep the JSON keys
 of the status block (phase, source, target, sourceServer, targetServer, started, finished,
-durationMs, generation, rowsCopied, replicationLagBytes, writeBlockMs, reason, message), so an
-operator of any version resumes it; `history_entry` is its line in `status.moves`.
+durationMs, generation, rowsCopied, replicationLagBytes, writeBlockMs, reason, message, and
+backup for a live restore), so an operator of any version resumes it; `history_entry` is its
+line in `status.moves`.
 Tenants can read that block: its message is neutral, and the raw detail of a failure (`detail`)
 is never stored, only logged and posted as an Event for admins.
 """
@@ -55,6 +56,7 @@ class MigrationState:
     target_server: str = ""  # ... and to ("": the provisioner's choice, known once provisioned)
     finished: dt.datetime | None = None
     duration_ms: int | None = None
+    backup: str = ""  # a live restore: the backup it loads (the source is that, not a copy)
 
     @property
     def running(self) -> bool:
@@ -78,6 +80,7 @@ class MigrationState:
             target_server=str(block.get("targetServer") or ""),
             finished=_parse(block.get("finished")),
             duration_ms=None if block.get("durationMs") is None else int(block["durationMs"]),
+            backup=str(block.get("backup") or ""),
         )
 
     def to_status(self) -> dict[str, Any]:
@@ -96,6 +99,7 @@ class MigrationState:
             "writeBlockMs": self.write_block_ms,
             "message": self.message,
             "reason": self.reason,
+            **({"backup": self.backup} if self.backup else {}),
         }
 
     def ended(self, now: dt.datetime) -> MigrationState:

@@ -2,19 +2,22 @@
 
 A snapshot copies the tenant's rows into a staging schema `tenantry_snap_<key>` of the database
 that holds them, dumps that schema (`pg_dump -Fc`) next to a JSON manifest, and drops the
-staging schema (restores of one snapshot into one database take turns, under an advisory lock
-on its name). The archive is written under a temporary name and renamed, then the manifest
-(with the archive's sha256) the same way: a manifest means a complete snapshot, which a retried
-offboarding reuses (`written`) rather than dumping again, and which a restore checks.
+staging schema (dumps and restores of one tenant in one database take turns, under an
+advisory lock on the staging schema's name). The archive is written under a temporary name
+and renamed, then the manifest (with the archive's sha256) the same way: a manifest means a
+complete snapshot, which a retried offboarding reuses (`written`) rather than dumping again,
+and which a restore checks.
 The same shape comes out of every placement, so a snapshot taken in the pool
 restores into a bridge schema or a silo database, and the other way round: `pg_restore` brings
 the staging schema back and its rows are inserted into the tenant's tables. Used by the
-reconcile steps (deletionPolicy Snapshot, spec.restoreFrom) and the migration benchmark.
+reconcile steps (deletionPolicy Snapshot, spec.restoreFrom), the scheduled backups (`backups`:
+their manifests add the slot and the schedule; `listed`, `remove`) and the migration benchmark.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import glob
 import hashlib
 import json
 import re
@@ -56,12 +59,36 @@ def _run(argv: list[str]) -> None:
 
 
 def dump(
-    url: str, plan: planning.DatabasePlan, directory: Path, name: str, *, uid: str = ""
+    url: str,
+    plan: planning.DatabasePlan,
+    directory: Path,
+    name: str,
+    *,
+    uid: str = "",
+    extra: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Write `<name>.dump` and `<name>.json` in `directory`; returns the manifest, which records
-    the uid of the Tenant the rows belong to (none for a benchmark's snapshot)."""
+    the uid of the Tenant the rows belong to (none for a benchmark's snapshot), the archive's
+    size, and `extra` (a scheduled backup's slot)."""
     directory.mkdir(parents=True, exist_ok=True)
     staging = model.snapshot_staging_schema(plan.tenant_key)
+    # One staging schema per tenant and database: a dump and a restore of the tenant there (a
+    # scheduled backup, an offboarding's snapshot, a live restore) take turns.
+    with postgres.connect(url) as lock:
+        lock.execute("SELECT pg_advisory_lock(hashtext(%s))", (staging,))
+        return _dump_locked(url, plan, directory, name, staging, uid=uid, extra=extra or {})
+
+
+def _dump_locked(
+    url: str,
+    plan: planning.DatabasePlan,
+    directory: Path,
+    name: str,
+    staging: str,
+    *,
+    uid: str,
+    extra: dict[str, Any],
+) -> dict[str, Any]:
     rows: dict[str, int] = {}
     with postgres.connect(url) as conn, conn.transaction():
         conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(staging)))
@@ -96,7 +123,9 @@ def dump(
         "rows": rows,
         "file": target.name,
         "sha256": checksum,
+        "sizeBytes": target.stat().st_size,
         "created": dt.datetime.now(dt.UTC).isoformat(),
+        **extra,
     }
     # The manifest comes last, and whole (a new name, then a rename): it says the dump is done.
     written = directory / f"{name}.json.partial"
@@ -129,6 +158,27 @@ def written(directory: Path, name: str) -> dict[str, Any] | None:
     except (OSError, ValueError):
         return None
     return manifest if _verified(directory / f"{name}.dump", manifest) else None
+
+
+def listed(directory: Path, prefix: str) -> dict[str, dict[str, Any]]:
+    """The manifests of the complete snapshots in `directory` whose names start with `prefix`,
+    by name (an archive is not checked against its checksum here: a restore does that)."""
+    found: dict[str, dict[str, Any]] = {}
+    for path in sorted(directory.glob(f"{glob.escape(prefix)}*.json")):
+        try:
+            manifest = dict(json.loads(path.read_text()))
+        except (OSError, ValueError):
+            continue
+        if (directory / f"{path.stem}.dump").is_file():
+            found[path.stem] = manifest
+    return found
+
+
+def remove(directory: Path, name: str) -> None:
+    """Delete a snapshot: its manifest first (without it the archive is no snapshot), then the
+    archive. Idempotent."""
+    (directory / f"{name}.json").unlink(missing_ok=True)
+    (directory / f"{name}.dump").unlink(missing_ok=True)
 
 
 def manifest_of(snapshot: Path) -> dict[str, Any]:
