@@ -1,12 +1,14 @@
 """Scheduled backups by Tier: every placement is backed up on the Tier's interval into the
 snapshot directory (archive + manifest with the tenant's uid and placement), the oldest beyond
 `retain` are pruned, and `status.lastBackup` and the per-tenant metric show the newest. A
-schedule that is no interval is refused when the Tier is written."""
+schedule that is no interval is refused when the Tier is written. A platform admin lists a
+tenant's backups through the API and `tenantry backups`."""
 
 from __future__ import annotations
 
 import datetime as dt
 import json
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +20,7 @@ from localplatform import stack
 from tests.conftest import eventually
 from tests.integration import support
 from tests.integration.test_operator_metrics import own, scrape
+from tests.integration.test_placement_moves import cli
 
 pytestmark = pytest.mark.integration
 RETAIN = 2
@@ -99,4 +102,38 @@ def test_every_placement_is_backed_up_on_schedule_and_pruned(
     finally:
         for name in names.values():
             support.delete_tenant(custom, name)
+        custom.delete_cluster_custom_object(support.GROUP, support.VERSION, "tiers", tier)
+
+
+def test_a_platform_admin_lists_a_tenants_backups(
+    api: httpx.Client, env: dict[str, str], custom: client.CustomObjectsApi
+) -> None:
+    tier = support.unique("listed")
+    support.make_tier(custom, tier, backup={"schedule": "2s", "retain": RETAIN})
+    body = support.signup(api, support.unique("Backed"))
+    support.set_tier(api, env, body["tenant"]["id"], tier)
+    name, listing = body["tenant"]["slug"], f"/tenants/{body['tenant']['id']}/backups"
+    admin = support.admin(api, env)
+    try:
+
+        def listed() -> list[dict[str, Any]] | None:
+            found = api.get(listing, headers=admin)
+            assert found.status_code == 200, found.text
+            items = list(found.json()["items"])
+            return items if len(items) == RETAIN else None
+
+        items = eventually(listed, timeout=60, what="the tenant's backups listed")
+        assert [b["name"] for b in items] == sorted(b["name"] for b in items)
+        assert all(b["name"].startswith(f"{name}-") and b["size_bytes"] > 0 for b in items)
+        assert all(b["rows"] >= 0 and b["time"] for b in items)
+        shown = cli(env, "backups", name)
+        assert {b["name"] for b in shown} & {b["name"] for b in items}
+
+        owner = api.get(listing, headers=support.auth(body))  # a tenant admin, not a platform one
+        assert owner.status_code == 403, owner.text
+        assert owner.headers["content-type"].startswith("application/problem+json")
+        missing = api.get(f"/tenants/{uuid.uuid4()}/backups", headers=admin)
+        assert missing.status_code == 404, missing.text
+    finally:
+        support.delete_tenant(custom, name)
         custom.delete_cluster_custom_object(support.GROUP, support.VERSION, "tiers", tier)
