@@ -1,5 +1,5 @@
-"""Response bodies of the backups API (api.routes.backups): a tenant's scheduled backups, read
-from its Tenant's status (camelCase there, snake_case here).
+"""Request and response bodies of the backups API (api.routes.backups): a tenant's scheduled
+backups and its live restores, read from its Tenant's status (camelCase there, snake_case here).
 """
 
 from __future__ import annotations
@@ -7,9 +7,11 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from collections.abc import Mapping
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict, Field
+
+from control_plane import schemas_placement
 
 
 class BackupPublic(BaseModel):
@@ -37,3 +39,28 @@ class BackupsPublic(BaseModel):
     tenant_id: uuid.UUID
     slug: str
     items: list[BackupPublic]
+
+
+BackupName = Annotated[
+    str, Field(min_length=6, max_length=200, pattern=r"^[a-z0-9][-a-z0-9_.]*\.dump$")
+]
+
+
+class RestoreCreate(BaseModel):
+    """The backup of the tenant to restore it to (a name `GET .../backups` lists)."""
+
+    model_config = ConfigDict(extra="forbid")
+    backup: BackupName
+
+
+class RestoresPublic(BaseModel):
+    """The live restore asked for (if any), whether it is under way, the current or last live
+    migration (a restore's names its backup) and the restores done, newest last."""
+
+    tenant_id: uuid.UUID
+    slug: str
+    requested: dict[str, str] | None
+    running: bool
+    current: schemas_placement.MigrationPublic | None
+    backup: str | None
+    history: list[schemas_placement.MovePublic]

@@ -1,11 +1,13 @@
-"""`tenantry backups`: a tenant's scheduled backups (name, time, rows, size), newest last,
-through the control-plane API as a platform admin (`GET /tenants/{id}/backups`). Registered on
-the `tenantry` app by tenantry_cli.main.
+"""`tenantry backups` and `tenantry restore`: a tenant's scheduled backups (name, time, rows,
+size), newest last, and a live restore to one of them, followed until it completed or failed;
+through the control-plane API as a platform admin (`GET /tenants/{id}/backups`, `POST
+/tenants/{id}/restores`). Registered on the `tenantry` app by tenantry_cli.main.
 """
 
 from __future__ import annotations
 
 import json
+import time
 from typing import Annotated, Any
 
 import rich
@@ -49,3 +51,42 @@ def backups(ctx: typer.Context, name: str, output: OutputOpt = views.Output.TABL
     except api.ApiError as exc:
         raise _fail(str(exc)) from exc
     _emit(output, found, views.grid(f"Backups of {name}", BACKUP_COLUMNS, found))
+
+
+def restore(
+    ctx: typer.Context,
+    name: str,
+    backup: str,
+    timeout: Annotated[float, typer.Option(help="seconds to follow the restore")] = 300.0,
+    output: OutputOpt = views.Output.TABLE,
+) -> None:
+    """Restore the tenant live to one of its backups (as a platform admin: POST
+    /tenants/{id}/restores), then follow it until it completed or failed."""
+    client, path = ctx.obj.api(), f"/tenants/{tenant_id(name)}/restores"
+    try:
+        asked = client.post(path, {"backup": backup})
+        requested = str((asked.get("requested") or {}).get("requested", ""))
+        deadline = time.monotonic() + timeout
+        while True:
+            found = client.get(path)
+            current = found.get("current") or {}
+            started = found.get("backup") == backup and not found.get("running")
+            if started and current.get("phase") in views.FINAL_MIGRATION_PHASES:
+                break
+            if time.monotonic() > deadline:
+                raise _fail(f"the restore did not end within {timeout:.0f}s")
+            time.sleep(1.0)
+    except api.ApiError as exc:
+        raise _fail(str(exc)) from exc
+    result = {
+        "name": name,
+        "backup": backup,
+        "requested": requested,
+        "result": current.get("phase"),
+        "rows": current.get("rows_copied"),
+        "write_block_ms": current.get("write_block_ms"),
+        "message": current.get("message"),
+    }
+    _emit(output, result, views.pairs(f"Restored {name}", result))
+    if result["result"] != "Completed":
+        raise typer.Exit(1)

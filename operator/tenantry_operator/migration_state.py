@@ -57,6 +57,7 @@ class MigrationState:
     finished: dt.datetime | None = None
     duration_ms: int | None = None
     backup: str = ""  # a live restore: the backup it loads (the source is that, not a copy)
+    requested: str = ""  # ... and the spec.restore.requested it carries out
 
     @property
     def running(self) -> bool:
@@ -81,6 +82,7 @@ class MigrationState:
             finished=_parse(block.get("finished")),
             duration_ms=None if block.get("durationMs") is None else int(block["durationMs"]),
             backup=str(block.get("backup") or ""),
+            requested=str(block.get("restoreRequested") or ""),
         )
 
     def to_status(self) -> dict[str, Any]:
@@ -99,7 +101,7 @@ class MigrationState:
             "writeBlockMs": self.write_block_ms,
             "message": self.message,
             "reason": self.reason,
-            **({"backup": self.backup} if self.backup else {}),
+            **({"backup": self.backup, "restoreRequested": self.requested} if self.backup else {}),
         }
 
     def ended(self, now: dt.datetime) -> MigrationState:
@@ -124,6 +126,7 @@ class MigrationState:
             "writeBlockMs": self.write_block_ms,
             "durationMs": self.duration_ms or 0,
             "reason": self.reason,
+            **({"backup": self.backup} if self.backup else {}),
         }
 
 
@@ -172,3 +175,35 @@ def begin(
         source_server=source_server,
         target_server=target_server,
     )
+
+
+def begin_restore(
+    placement: Isolation,
+    server: str,
+    *,
+    backup: str,
+    requested: str,
+    generation: int,
+    now: dt.datetime,
+) -> MigrationState:
+    """A new live restore of `backup` into a new copy of the tenant's current placement (on its
+    server): a move whose source is the backup."""
+    return dataclasses.replace(
+        begin(
+            placement,
+            placement,
+            generation=generation,
+            now=now,
+            source_server=server,
+            target_server=server,
+        ),
+        backup=backup,
+        requested=requested,
+    )
+
+
+def restore_wanted(backup: str, requested: str, stored: MigrationState | None) -> bool:
+    """Whether spec.restore asks for a restore not carried out (nor tried) yet."""
+    if not backup:
+        return False
+    return stored is None or (stored.backup, stored.requested) != (backup, requested)

@@ -218,6 +218,8 @@ class Tenant:
     wanted_isolation: Isolation | None = None  # spec.placement.isolation: overrides the Tier's
     wanted_server: str = ""  # spec.placement.server
     restored_from: str = ""  # the snapshot whose rows were loaded already (status)
+    restore_backup: str = ""  # spec.restore.backup: a live restore to that backup, asked for
+    restore_requested: str = ""  # spec.restore.requested: when (one restore per request)
 
     @classmethod
     def from_body(cls, body: Mapping[str, Any]) -> Tenant:
@@ -244,6 +246,8 @@ class Tenant:
             wanted_isolation=Isolation(w) if (w := wanted.get("isolation")) else None,
             wanted_server=str(wanted.get("server") or ""),
             restored_from=str(status.get("restoredFrom") or ""),
+            restore_backup=str((spec.get("restore") or {}).get("backup") or ""),
+            restore_requested=str((spec.get("restore") or {}).get("requested") or ""),
         )
 
     @property

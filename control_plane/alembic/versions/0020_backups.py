@@ -1,5 +1,6 @@
 """Tenant backups: the `backups` column of `tenants` (the Tenant's status.backups, newest
-last, mirrored by workers.mirror).
+last, mirrored by workers.mirror) and `restore_request` (the live restore a platform admin
+asked for, applied as the Tenant's spec.restore).
 
 Revision ID: 0020
 Revises: 0019
@@ -26,7 +27,9 @@ def upgrade() -> None:
             server_default=sa.text("'[]'::jsonb"),
         ),
     )
+    op.add_column("tenants", sa.Column("restore_request", postgresql.JSONB(), nullable=True))
 
 
 def downgrade() -> None:
+    op.drop_column("tenants", "restore_request")
     op.drop_column("tenants", "backups")
