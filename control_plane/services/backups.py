@@ -32,10 +32,11 @@ def listing(tenant: models.Tenant) -> schemas.BackupsPublic:
 
 
 def restore_pending(tenant: models.Tenant) -> bool:
-    """Whether the restore asked for has not started yet (its stamp is not the migration's)."""
+    """Whether the restore asked for has not started yet: its stamp is neither the live
+    migration's nor a finished move's (the history keeps the last 10)."""
     wanted = tenant.restore_request or {}
-    started = (tenant.migration or {}).get("restoreRequested")
-    return bool(wanted) and started != wanted.get("requested")
+    seen = {m.get("restoreRequested") for m in [tenant.migration or {}, *(tenant.moves or [])]}
+    return bool(wanted) and wanted.get("requested") not in seen
 
 
 def request_restore(

@@ -6,9 +6,10 @@ directory yet, it takes one with `snapshots` (the same archive and manifest as a
 the slot and the schedule), from wherever the tenant is placed (pool, bridge or silo, on any
 server); then it prunes the oldest beyond the Tier's `retain`, never the one a live restore is
 loading. What it finds goes into the Tenant's status (`lastBackup`, `backups`, newest last) and
-the per-tenant backup metrics. A backup already written for a slot is never taken again (the
-name is the slot's), so an operator killed mid-backup just takes it on its next look. A tenant
-that is being deleted, is not placed yet or is moving is skipped until a later slot.
+the per-tenant backup metrics; a failure into a Warning Event (BackupFailed). A backup already
+written for a slot is never taken again (the name is the slot's), so an operator killed
+mid-backup just takes it on its next look. A tenant that is being deleted, is not placed yet or
+is moving is skipped until a later slot.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import threading
+import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -39,10 +41,12 @@ from tenantry_operator import (
 )
 
 TICK = 1.0  # seconds between two looks at whether a tenant's backup is due
+AFTER_FAILURE = 30.0  # seconds a tenant whose backup failed waits before the next try
 SCHEDULE_INVALID = "BackupScheduleInvalid"
 FAILED = "BackupFailed"
 log = logging.getLogger(__name__)
 _warned: set[tuple[str, str]] = set()  # (tenant, schedule) told about a bad schedule already
+_failed: dict[str, float] = {}  # tenant: when (time.monotonic) its last backup failed
 
 
 def summary(name: str, manifest: Mapping[str, Any]) -> dict[str, Any]:
@@ -130,13 +134,16 @@ def sweep(
     *, cfg: settings.OperatorSettings, dbs: provisioner.DatabaseProvisioner, now: dt.datetime
 ) -> list[str]:
     """Back up every Tenant that is due; returns the backups taken. A tenant whose backup
-    fails gets a Warning Event and is tried again on the next look."""
+    fails gets a Warning Event and is tried again AFTER_FAILURE seconds later."""
     tiers = {
         str(t["metadata"]["name"]): t
         for t in apply.list_objects(resources.API_VERSION, resources.TIER_KIND)
     }
     taken = []
     for body in apply.list_objects(resources.API_VERSION, resources.TENANT_KIND):
+        key = str(body["metadata"]["name"])
+        if time.monotonic() - _failed.get(key, -AFTER_FAILURE) < AFTER_FAILURE:
+            continue
         tier = tiers.get(str((body.get("spec") or {}).get("tier", "")))
         try:
             done = back_up(body, tier, cfg=cfg, dbs=dbs, now=now)
@@ -147,7 +154,8 @@ def sweep(
             psycopg.Error,
             OSError,
         ) as exc:
-            log.warning("tenant %s: backup failed: %s", body["metadata"]["name"], exc)
+            _failed[key] = time.monotonic()
+            log.warning("tenant %s: backup failed: %s", key, exc)
             public = "the scheduled backup failed; the operator's log has the details"
             apply.post_event(body, conditions.Event("Warning", FAILED, public))
             continue

@@ -108,7 +108,9 @@ def decide(
         return dataclasses.replace(decision, action=Action.RESUME)
     if tenant.placement is None:  # a new tenant: placed where it should be (`placement`)
         return decision
-    if migration_state.restore_wanted(tenant.restore_backup, tenant.restore_requested, stored):
+    if migration_state.restore_wanted(
+        tenant.restore_backup, tenant.restore_requested, stored, tenant.restore_done
+    ):
         begun = migration_state.begin_restore(
             placement,
             server,

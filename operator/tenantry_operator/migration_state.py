@@ -126,7 +126,7 @@ class MigrationState:
             "writeBlockMs": self.write_block_ms,
             "durationMs": self.duration_ms or 0,
             "reason": self.reason,
-            **({"backup": self.backup} if self.backup else {}),
+            **({"backup": self.backup, "restoreRequested": self.requested} if self.backup else {}),
         }
 
 
@@ -202,8 +202,12 @@ def begin_restore(
     )
 
 
-def restore_wanted(backup: str, requested: str, stored: MigrationState | None) -> bool:
-    """Whether spec.restore asks for a restore not carried out (nor tried) yet."""
-    if not backup:
+def restore_wanted(
+    backup: str, requested: str, stored: MigrationState | None, done: str = ""
+) -> bool:
+    """Whether spec.restore asks for a restore not carried out (nor tried) yet: neither the
+    migration recorded nor the last restore that ended (`done`: status.restoreRequested) is
+    this request."""
+    if not backup or requested == done:
         return False
     return stored is None or (stored.backup, stored.requested) != (backup, requested)

@@ -220,6 +220,7 @@ class Tenant:
     restored_from: str = ""  # the snapshot whose rows were loaded already (status)
     restore_backup: str = ""  # spec.restore.backup: a live restore to that backup, asked for
     restore_requested: str = ""  # spec.restore.requested: when (one restore per request)
+    restore_done: str = ""  # status.restoreRequested: the last restore request that ended
 
     @classmethod
     def from_body(cls, body: Mapping[str, Any]) -> Tenant:
@@ -248,6 +249,7 @@ class Tenant:
             restored_from=str(status.get("restoredFrom") or ""),
             restore_backup=str((spec.get("restore") or {}).get("backup") or ""),
             restore_requested=str((spec.get("restore") or {}).get("requested") or ""),
+            restore_done=str(status.get("restoreRequested") or ""),
         )
 
     @property

@@ -13,11 +13,13 @@ Phase = migration_state.Phase
 BACKUP = "acme-0123abcd-backup-20260101110000.dump"
 
 
-def tenant(restore: dict[str, str] | None, placement: str = "bridge") -> model.Tenant:
+def tenant(
+    restore: dict[str, str] | None, placement: str = "bridge", done: str = ""
+) -> model.Tenant:
     body: dict[str, Any] = {
         "metadata": {"name": "acme", "generation": 4, "uid": "0123abcd-1"},
         "spec": {"tier": "ent", **({"restore": restore} if restore else {})},
-        "status": {"placement": placement, "server": "shard-b"},
+        "status": {"placement": placement, "server": "shard-b", "restoreRequested": done},
     }
     return model.Tenant.from_body(body)
 
@@ -49,6 +51,15 @@ def test_a_restore_runs_once_per_request_whatever_its_end() -> None:
     assert decide.decide(again, tier(), done, NOW).action is decide.Action.START
     running = dataclasses.replace(begun, phase=Phase.SWITCHING)
     assert decide.decide(asked, tier(), running, NOW).action is decide.Action.RESUME
+
+
+def test_a_restore_that_ended_is_not_run_again_after_a_later_move() -> None:
+    restored = tenant({"backup": BACKUP, "requested": "r1"}, done="r1")
+    moved = migration_state.begin(
+        model.Isolation.POOL, model.Isolation.BRIDGE, generation=5, now=NOW
+    )
+    later = dataclasses.replace(moved, phase=Phase.COMPLETED)
+    assert decide.decide(restored, tier(), later, NOW).action is decide.Action.NONE
 
 
 def test_no_restore_without_spec_restore() -> None:
