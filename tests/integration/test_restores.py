@@ -2,11 +2,13 @@
 a writer and a reader use the tenant through the app plane, the backup is loaded beside its
 data and swapped in under the fence. The app answers every request, every row of the backup is
 back, and the writes made after the backup (before the restore) are gone. Another tenant's
-backup is refused, by the API and by the operator (the manifest's uid)."""
+backup is refused, by the API and by the operator (the manifest's uid), and so is a corrupt
+one (its checksum)."""
 
 from __future__ import annotations
 
 import threading
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -78,7 +80,7 @@ def test_a_live_restore_brings_the_backup_back_while_the_app_serves(
     other = support.unique("otherbk")
     support.create_tenant(custom, other, tier=tier)
     support.wait_ready(custom, name)
-    headers = support.token_for(env, name)
+    headers = support.auth(body)
     project = app.post("/projects", json={"name": "kept"}, headers=headers).json()["id"]
     for number in range(NOTES):
         made = app.post(f"/projects/{project}/notes", json={"title": f"b{number}"}, headers=headers)
@@ -114,6 +116,22 @@ def test_a_live_restore_brings_the_backup_back_while_the_app_serves(
         )
         assert failed["reason"] == "RestoreRefused"
         assert failed["backup"] == backup["name"]
+        # A backup whose archive no longer matches its manifest's checksum: refused too.
+        corrupt = Path(env["TENANTRY_SNAPSHOT_DIR"]) / theirs[-1]["name"]
+        with corrupt.open("ab") as archive:
+            archive.write(b"tampered")
+        support.patch_tenant(
+            custom, other, restore={"backup": theirs[-1]["name"], "requested": "two"}
+        )
+        eventually(
+            lambda: (
+                (
+                    (support.get_tenant(custom, other) or {}).get("status", {}).get("migration", {})
+                ).get("reason")
+                == "BackupCorrupt"
+            ),
+            what="a corrupt backup refused",
+        )
 
         traffic = Traffic(app, headers, project)
         traffic.thread.start()
@@ -151,6 +169,6 @@ def test_a_live_restore_brings_the_backup_back_while_the_app_serves(
         history = api.get(f"/tenants/{tenant_id}/restores", headers=admin).json()
         assert [h["backup"] for h in history["history"]] == [backup["name"]]
     finally:
-        support.delete_tenant(custom, other)
-        support.delete_tenant(custom, name)
+        for tenant in (other, name):
+            support.delete_tenant(custom, tenant)
         custom.delete_cluster_custom_object(support.GROUP, support.VERSION, "tiers", tier)
