@@ -217,8 +217,7 @@ def _switch(state: State, ctx: Context) -> State:
     except fencing.FenceTimedOut as exc:  # routing unchanged: try again
         log.info("tenant %s: the switch gave way: %s", ctx.tenant.tenant_key, exc)
         return dataclasses.replace(
-            state,
-            message="the switch gave way to the tenant's writes; trying again",
+            state, message="the switch gave way to the tenant's writes; trying again",
             detail=str(exc),
         )
     except fencing.VerificationFailed as exc:
