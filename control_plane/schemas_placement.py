@@ -81,6 +81,7 @@ class MovePublic(_FromStatus):
     switch_attempts: int | None = None
     duration_ms: int | None = None
     reason: str | None = None
+    backup: str | None = None  # a live restore's: the backup it loaded
 
 
 class MovesPublic(BaseModel):

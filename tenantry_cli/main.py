@@ -1,7 +1,7 @@
 """The `tenantry` command ([project.scripts]): tenants, describe, watch, move, suspend, resume
 and the outbox's pending entries and dead letters, each with `--output json`; feature flags
 under `tenantry flags` (tenantry_cli.flags); moves, servers and rebalance
-(tenantry_cli.placement).
+(tenantry_cli.placement); backups and restore (tenantry_cli.backups).
 
 Tenants are read from the cluster (`tenantry_cli.cluster`). A tenant the control plane created
 (it carries the `tenantry.dev/tenant-id` label) is owned by the registry, so its tier and
@@ -24,7 +24,7 @@ import rich
 import typer
 from rich import console, live
 
-from tenantry_cli import api, cluster, flags, placement, views
+from tenantry_cli import api, backups, cluster, flags, placement, views
 from tenantry_core import resources
 
 app = typer.Typer(help="Operate Tenantry: tenants in the cluster, the control plane's outbox.")
@@ -34,6 +34,8 @@ app.add_typer(flags.app, name="flags")
 app.command()(placement.moves)
 app.command()(placement.servers)
 app.command()(placement.rebalance)
+app.command()(backups.backups)
+app.command()(backups.restore)
 
 
 Output = views.Output

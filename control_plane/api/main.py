@@ -10,6 +10,7 @@ from control_plane.api.routes import (
     api_keys,
     audit,
     auth,
+    backups,
     billing,
     erasure,
     flags,
@@ -36,5 +37,6 @@ api_router.include_router(billing.router)
 api_router.include_router(outbox.router)
 api_router.include_router(flags.router)
 api_router.include_router(placement.router)
+api_router.include_router(backups.router)
 api_router.include_router(erasure.router)
 api_router.include_router(webhooks.router)

@@ -41,8 +41,9 @@ def _failed(exc: Exception) -> KubeUnavailable:
 
 def tenant_resource(tenant: models.Tenant) -> dict[str, Any]:
     """The Tenant custom resource the control plane owns for a registry row (with the placement
-    a platform admin asked for, services.placement); it carries the current trace
-    (`tenantry_core.tracing.ANNOTATION`), which the operator's reconciles continue."""
+    a platform admin asked for, services.placement, and the live restore, services.backups); it
+    carries the current trace (`tenantry_core.tracing.ANNOTATION`), which the operator's
+    reconciles continue."""
     parent = tracing.traceparent()
     return {
         "apiVersion": resources.API_VERSION,
@@ -61,6 +62,7 @@ def tenant_resource(tenant: models.Tenant) -> dict[str, Any]:
             "suspended": tenant.suspended,
             **({"owner": {"email": tenant.owner_email}} if tenant.owner_email else {}),
             **({"placement": dict(tenant.placement_request)} if tenant.placement_request else {}),
+            **({"restore": dict(tenant.restore_request)} if tenant.restore_request else {}),
         },
     }
 

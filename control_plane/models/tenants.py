@@ -78,9 +78,15 @@ class Tenant(base.Base):
     moves: Mapped[list[dict[str, Any]]] = mapped_column(  # status.moves, newest last
         JSONB, nullable=False, default=list, server_default=text("'[]'::jsonb")
     )
+    backups: Mapped[list[dict[str, Any]]] = mapped_column(  # status.backups, newest last
+        JSONB, nullable=False, default=list, server_default=text("'[]'::jsonb")
+    )
     # The Tenant's spec.placement ({isolation, server?}) a platform admin asked for
     # (services.moves), or a change to it made in Kubernetes (workers.mirror follows it).
     placement_request: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+    # The Tenant's spec.restore ({backup, requested}): a live restore a platform admin asked for
+    # (services.backups); carried out once its requested stamp is the migration's.
+    restore_request: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
     conditions: Mapped[list[dict[str, Any]]] = mapped_column(
         JSONB, nullable=False, default=list, server_default=text("'[]'::jsonb")
     )

@@ -9,10 +9,10 @@ keeps its data, and once the CRD is served again the control plane re-creates th
 made (a kubectl tenant's row follows the Tenant that names it in spec.adoptRetainedFrom). A
 change made with kubectl (or a Tier's move policy) to tier, suspended, displayName or placement
 is taken into the registry and audited (the Tenant resource is the source of truth for those
-fields); status brings the placement, server, last migration and move history. Rows match by
-uid, never by a reusable name, and each resource is mirrored on its own. Each mirror lists, then
-watches from the list's resourceVersion, and lists again after any error, so a missed event is
-repaired by the next list. Started by `control_plane.main`.
+fields); status brings the placement, server, last migration, move history and the scheduled
+backups kept. Rows match by uid, never by a reusable name, and each resource is mirrored on its
+own. Each mirror lists, then watches from the list's resourceVersion, and lists again after any
+error, so a missed event is repaired by the next list. Started by `control_plane.main`.
 """
 
 from __future__ import annotations
@@ -160,6 +160,7 @@ def sync_tenant(
     tenant.server = status.get("server", tenant.server)
     tenant.migration = status.get("migration", tenant.migration)
     tenant.moves = list(status.get("moves") or tenant.moves or [])
+    tenant.backups = list(status.get("backups", tenant.backups) or [])
     tenant.conditions = list(status.get("conditions") or tenant.conditions or [])
     if deleted or meta.get("deletionTimestamp"):
         if not kube.tenant_crd_served():

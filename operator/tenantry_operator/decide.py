@@ -1,6 +1,8 @@
 """The placement decision of one reconcile: where the tenant's data is served from (placement
 and server), where spec.placement or the Tier wants it, and whether a live migration starts,
-resumes or waits (an undeclared server is refused).
+resumes or waits (an undeclared server is refused). A live restore (spec.restore, not carried
+out yet) is a migration too, from a backup into the tenant's current placement; it starts
+before any move.
 
 Pure: `reconcile` calls `decide` with the Tenant, its Tier and the migration its status
 records, carries out the decision, and hands the settled decision to `status`, which turns it
@@ -106,6 +108,18 @@ def decide(
         return dataclasses.replace(decision, action=Action.RESUME)
     if tenant.placement is None:  # a new tenant: placed where it should be (`placement`)
         return decision
+    if migration_state.restore_wanted(
+        tenant.restore_backup, tenant.restore_requested, stored, tenant.restore_done
+    ):
+        begun = migration_state.begin_restore(
+            placement,
+            server,
+            backup=tenant.restore_backup,
+            requested=tenant.restore_requested,
+            generation=tenant.generation,
+            now=now,
+        )
+        return dataclasses.replace(decision, action=Action.START, migration=begun)
     refused = _unknown(tenant.wanted_server, wanted, pool_shards, silo_servers)
     if refused:
         return dataclasses.replace(decision, refused=refused)

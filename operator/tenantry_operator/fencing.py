@@ -1,6 +1,7 @@
 """The end of a live move: verify the copy while the tenant keeps writing, then block its
 writes for a moment, check what changed since, and point the routing row at the target. Used by
-`migration` (its Switching phase); every step is idempotent.
+`migration` (its Switching phase; a live restore's switch holds the fence alone, `fenced`);
+every step is idempotent.
 
 Why in two parts: a full comparison of source and target is O(tenant size); done while writes
 are blocked, the write-block grows with the tenant. So:
@@ -34,9 +35,9 @@ mismatch that appears on the target only after T on a row the tenant never chang
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import ExitStack
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -188,6 +189,22 @@ def _fenced(
                 int((time.monotonic() - started) * 1000),
                 sum(len(found) for found in changed.values()),
             )
+        finally:
+            for conn in fences:
+                conn.execute("SELECT pg_advisory_unlock_all()")
+
+
+@contextmanager
+def fenced(urls: Sequence[str], tenant_key: identity.TenantKey, deadline: float) -> Iterator[int]:
+    """Hold the tenant's fence in every database of `urls` (the home pool database first) for
+    the body: the tenant's app transactions wait meanwhile (a live restore's switch). Yields
+    when it started (time.monotonic, ms); FenceTimedOut if it is not taken within `deadline`."""
+    with ExitStack() as stack:
+        fences = [stack.enter_context(postgres.connect(url)) for url in dict.fromkeys(urls)]
+        started = time.monotonic()
+        try:
+            _take(fences, tenant_key, started + deadline)
+            yield int(started * 1000)
         finally:
             for conn in fences:
                 conn.execute("SELECT pg_advisory_unlock_all()")

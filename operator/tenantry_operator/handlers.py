@@ -12,7 +12,9 @@ lost retry cannot leave a tenant unconverged.
 A Tier change stamps the Tier's revision on its Tenants so each re-reconciles; deletion runs
 behind a finalizer, so it completes even if the operator was down when the Tenant was deleted.
 A Tenant deleted because its CRD is being deleted is never offboarded: `keeping` keeps its
-namespace and data for a re-created Tenant, then its finalizer is released.
+namespace and data for a re-created Tenant, then its finalizer is released. Beside kopf, the
+start-up handler starts two threads: the servers catalog's refresh and the backup timer
+(`backups`).
 A handler turns an outcome into the status patch, Events and metrics, through `apply`.
 """
 
@@ -33,6 +35,7 @@ from kubernetes.client.rest import ApiException
 from tenantry_core import resources, tracing
 from tenantry_operator import (
     apply,
+    backups,
     conditions,
     keeping,
     metrics,
@@ -188,6 +191,9 @@ def startup(
         ", ".join(config().shard_names),
     )
     threading.Thread(target=keep_servers, daemon=True).start()
+    threading.Thread(
+        target=backups.keep_backing_up, args=(config(), silo_databases), daemon=True
+    ).start()
     try:
         metrics.serve(config().metrics_port, config().metrics_address)
     except OSError as exc:  # a busy port must not stop reconciliation

@@ -10,7 +10,8 @@ For SREs next to `kubectl get tenants`, and for the dashboard and alerts in
   the operator posts by type and reason;
 - per tenant, one series each (bounded by the tenants, removed when a tenant is offboarded):
   whether its last reconcile left it healthy, when that was, how long it took to become Ready,
-  and how long its writes waited at its last migration's switch.
+  how long its writes waited at its last migration's switch, and when its newest scheduled
+  backup was taken and how often its Tier asks for one (`observe_backups`, by `backups`).
 
 Fed by the kopf handlers with each reconcile's resulting status (`observe`).
 """
@@ -85,7 +86,24 @@ TENANT_WRITE_BLOCK = prom.Gauge(
     "How long the tenant's writes waited at its last migration's switch",
     ["tenant"],
 )
-PER_TENANT = (TENANT_OK, TENANT_RECONCILED, TENANT_TIME_TO_READY, TENANT_WRITE_BLOCK)
+TENANT_LAST_BACKUP = prom.Gauge(
+    "tenantry_tenant_last_backup_timestamp_seconds",
+    "When the tenant's newest scheduled backup was taken (Unix time)",
+    ["tenant"],
+)
+TENANT_BACKUP_INTERVAL = prom.Gauge(
+    "tenantry_tenant_backup_interval_seconds",
+    "How often the tenant's Tier asks for a scheduled backup",
+    ["tenant"],
+)
+BACKUPS = (TENANT_LAST_BACKUP, TENANT_BACKUP_INTERVAL)
+PER_TENANT = (
+    TENANT_OK,
+    TENANT_RECONCILED,
+    TENANT_TIME_TO_READY,
+    TENANT_WRITE_BLOCK,
+    *BACKUPS,
+)
 FINAL_MIGRATION_PHASES = ("Completed", "Failed")
 
 _lock = threading.Lock()
@@ -157,6 +175,21 @@ def forget_tenant(name: str) -> None:
         for gauge in PER_TENANT:
             with contextlib.suppress(KeyError):
                 gauge.remove(name)
+
+
+def observe_backups(name: str, *, every: int, last: float | None) -> None:
+    """What the backup timer found for the tenant `name`: its Tier's interval, and when its
+    newest backup was taken (None: none yet)."""
+    TENANT_BACKUP_INTERVAL.labels(name).set(every)
+    if last is not None:
+        TENANT_LAST_BACKUP.labels(name).set(last)
+
+
+def forget_backups(name: str) -> None:
+    """A tenant whose Tier takes no backups has no backup series."""
+    for gauge in BACKUPS:
+        with contextlib.suppress(KeyError):
+            gauge.remove(name)
 
 
 def _publish() -> None:

@@ -14,8 +14,9 @@ CleaningUp (stop every hop, drop the staging schema, purge the source unless del
 Retain) → Completed. A verification failure goes to RollingBack (routing stays on the source,
 the target is discarded) → Failed. Progress lives in `status.migration` (a
 `migration_state.MigrationState`), so an operator killed at any step continues from where it
-was. Run by a mover thread of its own (`movers`), which the reconcile steps start and observe;
-each phase runs in a span of its own (`traces.phase`).
+was. A live restore (`restoring`: a state with a backup as its source) runs through the same
+phases, state and runner. Run by a mover thread of its own (`movers`), which the reconcile
+steps start and observe; each phase runs in a span of its own (`traces.phase`).
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ from tenantry_operator import (
     planning,
     provisioner,
     replication,
+    restoring,
     routes,
     settings,
     traces,
@@ -257,6 +259,9 @@ def _freeze(
 def stop_copies(state: State, ctx: Context) -> None:
     """Stop every hop of the move and drop its staging schema, wherever the databases are
     still there. Idempotent; also used when a moving Tenant is deleted."""
+    if state.backup:
+        restoring.stop(state, _where(ctx))
+        return
     key = ctx.tenant.tenant_key
     hops = ctx.hops(state)
     origin = ctx.side(state, SOURCE)
@@ -334,7 +339,13 @@ def step(state: State, ctx: Context) -> State:
     with the raw detail of this step alone."""
     if not state.running:
         return state
+    if state.backup:  # a live restore: its source is a backup
+        return restoring.STEPS[state.phase](dataclasses.replace(state, detail=""), _where(ctx))
     return _STEPS[state.phase](dataclasses.replace(state, detail=""), ctx)
+
+
+def _where(ctx: Context) -> restoring.Where:
+    return restoring.Where(ctx.cfg, ctx.dbs, ctx.tenant)
 
 
 def _phase(state: State, ctx: Context, poll: float) -> State:

@@ -4,8 +4,8 @@ Pure data: `decide` reads it to start, resume or leave a migration, `migration` 
 phase at a time, and `status` writes it back. `from_status` and `to_status` keep the JSON keys
 of the status block (phase, source, target, sourceServer, targetServer, started, finished,
 durationMs, generation, rowsCopied, replicationLagBytes, writeBlockMs, switchAttempts, reason,
-message), so an
-operator of any version resumes it; `history_entry` is its line in `status.moves`.
+message, and backup for a live restore), so an operator of any version resumes it;
+`history_entry` is its line in `status.moves`.
 Tenants can read that block: its message is neutral, and the raw detail of a failure (`detail`)
 is never stored, only logged and posted as an Event for admins.
 """
@@ -57,6 +57,8 @@ class MigrationState:
     finished: dt.datetime | None = None
     duration_ms: int | None = None
     switch_attempts: int = 0  # fenced switches that gave way to the tenant's writes
+    backup: str = ""  # a live restore: the backup it loads (the source is that, not a copy)
+    requested: str = ""  # ... and the spec.restore.requested it carries out
 
     @property
     def running(self) -> bool:
@@ -81,6 +83,8 @@ class MigrationState:
             finished=_parse(block.get("finished")),
             duration_ms=None if block.get("durationMs") is None else int(block["durationMs"]),
             switch_attempts=int(block.get("switchAttempts") or 0),
+            backup=str(block.get("backup") or ""),
+            requested=str(block.get("restoreRequested") or ""),
         )
 
     def to_status(self) -> dict[str, Any]:
@@ -100,6 +104,7 @@ class MigrationState:
             "switchAttempts": self.switch_attempts,
             "message": self.message,
             "reason": self.reason,
+            **({"backup": self.backup, "restoreRequested": self.requested} if self.backup else {}),
         }
 
     def ended(self, now: dt.datetime) -> MigrationState:
@@ -125,6 +130,7 @@ class MigrationState:
             "durationMs": self.duration_ms or 0,
             "switchAttempts": self.switch_attempts,
             "reason": self.reason,
+            **({"backup": self.backup, "restoreRequested": self.requested} if self.backup else {}),
         }
 
 
@@ -173,3 +179,39 @@ def begin(
         source_server=source_server,
         target_server=target_server,
     )
+
+
+def begin_restore(
+    placement: Isolation,
+    server: str,
+    *,
+    backup: str,
+    requested: str,
+    generation: int,
+    now: dt.datetime,
+) -> MigrationState:
+    """A new live restore of `backup` into a new copy of the tenant's current placement (on its
+    server): a move whose source is the backup."""
+    return dataclasses.replace(
+        begin(
+            placement,
+            placement,
+            generation=generation,
+            now=now,
+            source_server=server,
+            target_server=server,
+        ),
+        backup=backup,
+        requested=requested,
+    )
+
+
+def restore_wanted(
+    backup: str, requested: str, stored: MigrationState | None, done: str = ""
+) -> bool:
+    """Whether spec.restore asks for a restore not carried out (nor tried) yet: neither the
+    migration recorded nor the last restore that ended (`done`: status.restoreRequested) is
+    this request."""
+    if not backup or requested == done:
+        return False
+    return stored is None or (stored.backup, stored.requested) != (backup, requested)

@@ -221,6 +221,9 @@ class Tenant:
     wanted_server: str = ""  # spec.placement.server
     restored_from: str = ""  # the snapshot whose rows were loaded already (status)
     labels: tuple[tuple[str, str], ...] = ()  # metadata.labels
+    restore_backup: str = ""  # spec.restore.backup: a live restore to that backup, asked for
+    restore_requested: str = ""  # spec.restore.requested: when (one restore per request)
+    restore_done: str = ""  # status.restoreRequested: the last restore request that ended
 
     def label(self, key: str) -> str | None:
         """The value of the Tenant's label `key`, if it has one."""
@@ -252,6 +255,9 @@ class Tenant:
             wanted_server=str(wanted.get("server") or ""),
             restored_from=str(status.get("restoredFrom") or ""),
             labels=tuple(sorted((str(k), str(v)) for k, v in (meta.get("labels") or {}).items())),
+            restore_backup=str((spec.get("restore") or {}).get("backup") or ""),
+            restore_requested=str((spec.get("restore") or {}).get("requested") or ""),
+            restore_done=str(status.get("restoreRequested") or ""),
         )
 
     @property

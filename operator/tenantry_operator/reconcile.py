@@ -158,6 +158,8 @@ def _reconcile(
     if ended is not None:
         moves = list(recorded.get("moves") or [])
         outcome.new_status["moves"] = migration_state.with_history(moves, ended)
+        if ended.backup:  # for good: a later move's status must not ask for it again
+            outcome.new_status["restoreRequested"] = ended.requested
     return outcome
 
 

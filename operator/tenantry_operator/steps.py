@@ -327,6 +327,8 @@ def end_migration(
     movers.MOVERS.stop(tenant.tenant_key)  # its mover first: it would start them again
     ctx = migration.Context(cfg, dbs, tenant, "")
     migration.stop_copies(state, ctx)
+    if state.backup:  # a live restore: the tenant's one copy is where it is placed
+        return planning.plan_database(tenant, placement)
     switched = ctx.switched(state)
     current, stale = databases.offboarding_copies(placement, state, switched)
     if stale is None:

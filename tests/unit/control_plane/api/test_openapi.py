@@ -148,6 +148,10 @@ POST   ~/tenants/{tenant_id}/moves                       platform:admin  202 401
 GET    ~/tenants/{tenant_id}/moves                       platform:admin  200 401 403 404
 GET    ~/placement/servers                               platform:admin  200 401 403 404
 POST   ~/placement/rebalance                             platform:admin  200 401 403 404 409
+[backups]
+GET    ~/tenants/{tenant_id}/backups                     platform:admin  200 401 403 404
+POST   ~/tenants/{tenant_id}/restores                    platform:admin  202 401 403 404 409
+GET    ~/tenants/{tenant_id}/restores                    platform:admin  200 401 403 404
 [erasure]
 POST   ~/users/{user_id}/erasure                         platform:admin  200 401 403 404 409
 DELETE ~/users/me                                        -               204 401 403 404 409
