@@ -98,6 +98,7 @@ def _admit(query: sa.TextClause, params: dict[str, object], what: str) -> Caller
                 "app",
                 table=routing.RATE_LIMITS_TABLE,
             )
+            conn.commit()
         else:
             conn.rollback()
     if decision is not None and not decision.allowed:
