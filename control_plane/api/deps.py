@@ -78,6 +78,7 @@ WakeDep = Annotated[Callable[[], None], Depends(get_wake)]
 
 # -- the caller ---------------------------------------------------------------------------------
 _SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+_LOADED = "tenantry.authenticated"  # session.info: what authenticating the caller loaded
 
 
 def _authenticate(request: Request, token: str, session: Session) -> auth.Actor:
@@ -98,6 +99,8 @@ def _authenticate(request: Request, token: str, session: Session) -> auth.Actor:
     session.commit()
     if request.method not in _SAFE_METHODS:
         session.expire_all()
+    # The identity map holds objects weakly: keep what was loaded for the session's life.
+    session.info[_LOADED] = list(session.identity_map.values())
     if decision is not None:
         request.state.ratelimit = _admitted(
             decision, f"the tenant's limit of {decision.limit} requests a minute is used up"
