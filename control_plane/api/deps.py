@@ -22,6 +22,7 @@ from asgi_correlation_id import correlation_id
 from fastapi import Depends, Header, Request
 from fastapi.routing import APIRoute
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy import event
 from sqlalchemy.orm import Session
 
 from control_plane import models
@@ -89,9 +90,19 @@ def _authenticate(request: Request, token: str, session: Session) -> auth.Actor:
     settings = config.get_settings()
     verifier: oidc.Verifier | None = request.app.state.oidc
     ctx = audit.Context("anonymous", correlation_id.get(), client_ip(request))
-    actor = auth.resolve(
-        session=session, ctx=ctx, token=token, settings=settings, verifier=verifier
-    )
+    # The identity map holds objects weakly: keep what resolving loads for the session's life.
+    loaded: list[object] = session.info.setdefault(_LOADED, [])
+
+    def keep(_: Session, instance: object) -> None:
+        loaded.append(instance)
+
+    event.listen(session, "loaded_as_persistent", keep)
+    try:
+        actor = auth.resolve(
+            session=session, ctx=ctx, token=token, settings=settings, verifier=verifier
+        )
+    finally:
+        event.remove(session, "loaded_as_persistent", keep)
     decision = None
     if settings.RATE_LIMIT_ENABLED and actor.tenant_id is not None:
         limit = get_tiers(request).rate_limit(actor.tier) or settings.RATE_LIMIT_DEFAULT_PER_MINUTE
@@ -99,8 +110,6 @@ def _authenticate(request: Request, token: str, session: Session) -> auth.Actor:
     session.commit()
     if request.method not in _SAFE_METHODS:
         session.expire_all()
-    # The identity map holds objects weakly: keep what was loaded for the session's life.
-    session.info[_LOADED] = list(session.identity_map.values())
     if decision is not None:
         request.state.ratelimit = _admitted(
             decision, f"the tenant's limit of {decision.limit} requests a minute is used up"

@@ -65,7 +65,7 @@ def test_an_authenticated_read_takes_one_connection_and_two_statements(
     assert read.status_code == 200, read.text
     assert read.json()["id"] == body["tenant"]["id"]
     assert "RateLimit-Remaining" in read.headers
+    assert len(statements) == 2, "\n\n".join(s[:120] + " ... " + s[-60:] for s in statements)
     assert len(checkouts) == 1, statements
-    assert len(statements) == 2, statements
     assert "FROM users" in statements[0]
     assert "rate_limits" in statements[1]
