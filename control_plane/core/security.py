@@ -25,7 +25,7 @@ from tenantry_core import tokens
 # argon2id at OWASP's recommended minimum (Password Storage Cheat Sheet: 19 MiB, 2 passes, 1
 # lane) rather than argon2-cffi's default (RFC 9106 low-memory: 64 MiB, 3 passes, 4 lanes): a
 # fifth of the CPU and memory a hash, so signups and sign-ins scale with cores (README,
-# Performance). Hashes made with other parameters still verify: they carry their own.
+# Figures). Hashes made with other parameters still verify: they carry their own.
 PASSWORD_HASH = argon2.Parameters(
     type=argon2.Type.ID,
     version=argon2.low_level.ARGON2_VERSION,

@@ -1,6 +1,6 @@
 """What an authenticated read costs the control plane's database: one connection from the pool
 and two statements (the caller with their tenant and role, the tenant's rate limit), the tenant
-itself found in what authentication loaded (README, Performance). The app runs in this process
+itself found in what authentication loaded (README, Figures). The app runs in this process
 against the session platform's registry, so its statements can be counted."""
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """A page of a project's notes, as the app queries it (its role, the tenant setting, row-level
 security), is read from an index in page order, without a sort (migration 0010: README,
-Performance)."""
+Figures)."""
 
 from __future__ import annotations
 
