@@ -83,10 +83,10 @@ def authenticate(credential: str | None) -> Caller:
 
 def _admit(query: sa.TextClause, params: dict[str, object], what: str) -> Caller:
     cfg = settings.get_settings()
-    with data.pool_engine().connect() as conn:
+    # Autocommit: the lookup and the spend are one statement each, no BEGIN or COMMIT between.
+    with data.pool_engine().connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
         row = conn.execute(query, params).one_or_none()
         if row is None:
-            conn.rollback()
             raise _refused(f"the {what} no longer gives access to a tenant")
         decision = None
         if cfg.TENANTRY_RATE_LIMIT_ENABLED:
@@ -98,8 +98,6 @@ def _admit(query: sa.TextClause, params: dict[str, object], what: str) -> Caller
                 "app",
                 table=routing.RATE_LIMITS_TABLE,
             )
-        else:
-            conn.rollback()
     if decision is not None and not decision.allowed:
         raise problems.Problem(
             429,

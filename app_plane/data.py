@@ -96,16 +96,23 @@ def _fence(conn: sa.Connection, tenant_key: str) -> None:
 
 
 def _enter(
-    conn: sa.Connection, tenant_key: str, *, role: str | None = None, schema: str | None = None
+    conn: sa.Connection,
+    tenant_key: str,
+    *,
+    role: str | None = None,
+    schema: str | None = None,
+    keyed: bool = False,
 ) -> None:
+    """Act as `role` on `schema` with the tenant setting (already there when `keyed`)."""
     if role:
         conn.execute(sa.text(f"SET LOCAL ROLE {_quote(role)}"))
     if schema:
         conn.execute(sa.text("SELECT set_config('search_path', :s, true)"), {"s": schema})
-    conn.execute(
-        sa.text("SELECT set_config(:setting, :key, true)"),
-        {"setting": routing.TENANT_SETTING, "key": tenant_key},
-    )
+    if not keyed:
+        conn.execute(
+            sa.text("SELECT set_config(:setting, :key, true)"),
+            {"setting": routing.TENANT_SETTING, "key": tenant_key},
+        )
 
 
 @contextmanager
@@ -122,13 +129,15 @@ def tenant_transaction(tenant_key: str) -> Iterator[sa.Connection]:
         return
     with pool_engine().begin() as conn:
         _fence(conn, tenant_key)  # before reading the route: a switch is seen whole or not at all
+        # The tenant setting comes with the route (one round trip); where the route leads
+        # elsewhere, it dies with this transaction unused.
         route = conn.execute(
             sa.text(
                 "SELECT placement, suspended, retained_at IS NOT NULL AS retained, db_role, "
-                "schema_name, db_host, db_port, db_name "
+                "schema_name, db_host, db_port, db_name, set_config(:setting, :key, true) "
                 f"FROM {routing.ROUTING_TABLE} WHERE {routing.TENANT_COLUMN} = :key"
             ),
-            {"key": tenant_key},
+            {"key": tenant_key, "setting": routing.TENANT_SETTING},
         ).one_or_none()
         if route is None or route.retained:
             raise TenantUnavailable(f"tenant {tenant_key!r} is not provisioned")
@@ -138,7 +147,8 @@ def tenant_transaction(tenant_key: str) -> Iterator[sa.Connection]:
         bridge = route.placement == enums.Isolation.BRIDGE
         role = route.db_role if route.placement != enums.Isolation.POOL else None
         if pooled and route.db_host is None:  # the home pool database: this connection
-            _enter(conn, tenant_key, role=role, schema=route.schema_name if bridge else None)
+            schema = route.schema_name if bridge else None
+            _enter(conn, tenant_key, role=role, schema=schema, keyed=True)
             yield conn
             return
         # A silo, or a pool shard other than the home one; the fence stays held here.

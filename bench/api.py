@@ -18,7 +18,8 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import httpx
@@ -160,13 +161,22 @@ def _replica_concurrent(
     platform: stack.Platform, tid: str, owner: dict[str, str]
 ) -> list[report.Figure]:
     """`_concurrent` against a replica of `WORKERS` uvicorn workers, started for it."""
+    with replica(platform) as base_url:
+        return _concurrent(base_url, tid, owner, workers=WORKERS, seconds=10.0)
+
+
+@contextmanager
+def replica(platform: stack.Platform) -> Iterator[str]:
+    """A control-plane replica of `WORKERS` uvicorn workers beside the platform's own (the same
+    database, signing key and settings), while in the block: its base URL."""
     port = platform.port(REPLICA)
     args = [*procs.uvicorn_args("control_plane.main:app", port), "--workers", str(WORKERS)]
     env = {**platform.env(), **platform.control_plane_env}
-    replica = services.start(platform.supervisor, REPLICA, args, env=env, health_port=port)
-    platform.processes[REPLICA] = replica
+    platform.processes[REPLICA] = services.start(
+        platform.supervisor, REPLICA, args, env=env, health_port=port
+    )
     try:
-        return _concurrent(f"http://127.0.0.1:{port}", tid, owner, workers=WORKERS, seconds=10.0)
+        yield f"http://127.0.0.1:{port}"
     finally:
         platform.stop_process(REPLICA)
 

@@ -3,7 +3,8 @@
 Each key has a theoretical arrival time (TAT). A request of a tenant allowed `limit` requests a
 minute advances it by 60/limit seconds and is admitted while the TAT stays within a minute of
 now, so a tenant may burst up to its limit and then goes at its rate. One upsert per request,
-in its own transaction, whatever the request then does. Used by the control plane (its table
+in a transaction its caller commits whatever the request then does (with the principal's
+lookup, on the same connection). Used by the control plane (its table
 `rate_limits`) and the app plane (`tenantry.rate_limits` in the pool database).
 """
 
@@ -63,7 +64,7 @@ def decide(ahead: float, limit: int, *, allowed: bool, policy: str = "tenant") -
 def take(
     conn: Connection, key: str, limit: int, policy: str = "tenant", *, table: str = "rate_limits"
 ) -> Decision:
-    """Count one request against `key`, allowed `limit` a minute; commits on `conn`. `table`
+    """Count one request against `key`, allowed `limit` a minute; the caller commits. `table`
     (key text primary key, tat timestamptz) holds the state: a trusted constant, never input."""
     step = WINDOW_SECONDS / limit
     params = {"key": key, "step": step, "window": WINDOW_SECONDS}
@@ -71,5 +72,4 @@ def take(
     allowed = ahead is not None
     if ahead is None:
         ahead = conn.execute(text(_AHEAD.format(table=table)), {"key": key}).scalar() or 0.0
-    conn.commit()
     return decide(float(ahead), limit, allowed=allowed, policy=policy)

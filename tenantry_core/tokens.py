@@ -52,6 +52,7 @@ def private_key(pem: str) -> ed25519.Ed25519PrivateKey:
     return key
 
 
+@functools.cache
 def public_key_pem(private_pem: str) -> str:
     return (
         private_key(private_pem)
@@ -59,6 +60,18 @@ def public_key_pem(private_pem: str) -> str:
         .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
         .decode()
     )
+
+
+@functools.cache
+def _verifying_key(public_pem: str) -> ed25519.Ed25519PublicKey:
+    """The public key parsed once: every request's token is checked against it."""
+    try:
+        key = serialization.load_pem_public_key(public_pem.encode())
+    except ValueError as exc:
+        raise InvalidToken(f"the verifying key is not a PEM public key: {exc}") from exc
+    if not isinstance(key, ed25519.Ed25519PublicKey):
+        raise InvalidToken("the verifying key is not an Ed25519 public key")
+    return key
 
 
 @functools.cache
@@ -94,7 +107,7 @@ def decode_claims(token: str, *, public_key: str, issuer: str, audience: str) ->
     try:
         claims: dict[str, Any] = jwt.decode(
             token,
-            public_key,
+            _verifying_key(public_key),
             algorithms=[ALGORITHM],
             issuer=issuer,
             audience=audience,

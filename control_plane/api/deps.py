@@ -22,6 +22,7 @@ from asgi_correlation_id import correlation_id
 from fastapi import Depends, Header, Request
 from fastapi.routing import APIRoute
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy import event
 from sqlalchemy.orm import Session
 
 from control_plane import models
@@ -77,21 +78,41 @@ WakeDep = Annotated[Callable[[], None], Depends(get_wake)]
 
 
 # -- the caller ---------------------------------------------------------------------------------
-def _authenticate(request: Request, token: str) -> auth.Actor:
-    """Resolve the credential and take one request from the tenant's rate limit (blocking)."""
+_SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+_LOADED = "tenantry.authenticated"  # session.info: what authenticating the caller loaded
+
+
+def _authenticate(request: Request, token: str, session: Session) -> auth.Actor:
+    """Resolve the credential and take one request from the tenant's rate limit (blocking), in
+    one transaction on `session`, committed here whatever the route then does. A read keeps
+    what it loaded (the caller's tenant: `Authorize` finds it without another query); a write
+    reads afresh in its own transaction."""
     settings = config.get_settings()
     verifier: oidc.Verifier | None = request.app.state.oidc
     ctx = audit.Context("anonymous", correlation_id.get(), client_ip(request))
-    with db.session_factory()() as session:
+    # The identity map holds objects weakly: keep what resolving loads for the session's life.
+    loaded: list[object] = session.info.setdefault(_LOADED, [])
+
+    def keep(_: Session, instance: object) -> None:
+        loaded.append(instance)
+
+    event.listen(session, "loaded_as_persistent", keep)
+    try:
         actor = auth.resolve(
             session=session, ctx=ctx, token=token, settings=settings, verifier=verifier
         )
+    finally:
+        event.remove(session, "loaded_as_persistent", keep)
+    decision = None
     if settings.RATE_LIMIT_ENABLED and actor.tenant_id is not None:
         limit = get_tiers(request).rate_limit(actor.tier) or settings.RATE_LIMIT_DEFAULT_PER_MINUTE
-        request.state.ratelimit = spend(
-            f"tenant:{actor.tenant_id}",
-            limit,
-            f"the tenant's limit of {limit} requests a minute is used up",
+        decision = gcra.take(session.connection(), f"tenant:{actor.tenant_id}", limit)
+    session.commit()
+    if request.method not in _SAFE_METHODS:
+        session.expire_all()
+    if decision is not None:
+        request.state.ratelimit = _admitted(
+            decision, f"the tenant's limit of {decision.limit} requests a minute is used up"
         )
     return actor
 
@@ -100,13 +121,27 @@ def spend(key: str, limit: int, refusal: str, policy: str = "tenant") -> gcra.De
     """Take one request from `key`'s budget of `limit` a minute, or a 429 problem (blocking)."""
     with db.engine().connect() as conn:
         decision = gcra.take(conn, key, limit, policy)
+        conn.commit()
+    return _admitted(decision, refusal)
+
+
+def _admitted(decision: gcra.Decision, refusal: str) -> gcra.Decision:
+    """The decision if it admits the request, else a 429 problem saying `refusal`."""
     if not decision.allowed:
         raise problems.Problem(429, "Too Many Requests", refusal, headers=decision.headers())
     return decision
 
 
-async def optional_actor(request: Request) -> auth.Actor | None:
-    """The caller, if the request carries a bearer credential (once per request)."""
+def _authenticate_alone(request: Request, token: str) -> auth.Actor:
+    """`_authenticate` on a session of its own (a request resolving its caller before the
+    route's session exists)."""
+    with db.session_factory()() as session:
+        return _authenticate(request, token, session)
+
+
+async def optional_actor(request: Request, session: Session | None = None) -> auth.Actor | None:
+    """The caller, if the request carries a bearer credential (once per request; on `session`,
+    the route's, when given)."""
     cached: auth.Actor | object | None = getattr(request.state, "actor", _UNRESOLVED)
     if cached is not _UNRESOLVED:
         assert cached is None or isinstance(cached, auth.Actor)
@@ -114,7 +149,10 @@ async def optional_actor(request: Request) -> auth.Actor | None:
     scheme, _, token = request.headers.get("authorization", "").partition(" ")
     actor = None
     if scheme.lower() == "bearer" and token.strip():
-        actor = await anyio.to_thread.run_sync(_authenticate, request, token.strip())
+        if session is None:
+            actor = await anyio.to_thread.run_sync(_authenticate_alone, request, token.strip())
+        else:
+            actor = await anyio.to_thread.run_sync(_authenticate, request, token.strip(), session)
         structlog.contextvars.bind_contextvars(
             tenant_id=str(actor.tenant_id) if actor.tenant_id else None, actor=actor.ref
         )
@@ -130,8 +168,9 @@ _bearer = HTTPBearer(auto_error=False, description="An access token, API key or 
 async def get_actor(
     request: Request,
     _: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+    session: SessionDep,
 ) -> auth.Actor:
-    actor = await optional_actor(request)
+    actor = await optional_actor(request, session)
     if actor is None:
         raise errors.Unauthorized("a bearer token is required")
     return actor

@@ -7,6 +7,7 @@ import hmac
 import json
 import uuid
 
+import argon2
 import jwt
 import pytest
 
@@ -23,6 +24,20 @@ def test_password_hash_is_argon2id_and_verifies() -> None:
     assert security.verify_password("correct horse battery", hashed)
     assert not security.verify_password("wrong", hashed)
     assert not security.verify_password("x", "not-a-hash")
+
+
+def test_password_hash_meets_owasp_minimum() -> None:
+    """argon2id with at least OWASP's recommended minimum: 19 MiB, 2 passes, 1 lane."""
+    used = argon2.extract_parameters(security.hash_password("correct horse battery"))
+    assert used.type is argon2.Type.ID
+    assert used.memory_cost >= 19 * 1024
+    assert used.time_cost >= 2
+    assert used.parallelism >= 1
+
+
+def test_password_hashed_with_older_parameters_still_verifies() -> None:
+    older = argon2.PasswordHasher().hash("correct horse battery")  # the library's default
+    assert security.verify_password("correct horse battery", older)
 
 
 def make_token(**overrides: object) -> str:
