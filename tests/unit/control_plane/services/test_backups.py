@@ -12,7 +12,7 @@ import pytest
 from control_plane.services import backups, errors
 from tests.unit.control_plane.services.test_placement import CTX, SESSION, tenant
 
-MINE = {"name": "acme-0123abcd-backup-20261124120000.dump", "time": "t", "rows": 3}
+MINE: dict[str, Any] = {"name": "acme-0123abcd-backup-20261124120000.dump", "time": "t", "rows": 3}
 
 
 def restore(target: Any, backup: str) -> Any:
