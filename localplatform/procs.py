@@ -85,6 +85,9 @@ class Process:
         return self.popen.poll() is None
 
 
+STORES = ("etcd", "postgres")  # what the other processes use: stopped last
+
+
 @dataclass
 class Supervisor:
     """Owns child processes; stops them in reverse start order."""
@@ -160,8 +163,26 @@ class Supervisor:
             os.killpg(process.popen.pid, signal.SIGKILL)
         self.stop(process)
 
-    def stop_all(self) -> None:
-        for process in reversed(list(self.processes)):
+    def stop_all(self, *, grace: float = 10.0) -> None:
+        """Stop everything in two waves, each at once: first every process that uses the stores,
+        then the stores (etcd, Postgres), so no client sees its store go away while it shuts
+        down, and the graces run side by side rather than one after another."""
+        running = list(reversed(self.processes))
+        stores = [p for p in running if p.name.startswith(STORES)]
+        for wave in ([p for p in running if p not in stores], stores):
             started = time.monotonic()
-            self.stop(process)
-            log.info("stopped %s in %.1fs", process.name, time.monotonic() - started)
+            self._stop_together(wave, grace)
+            names = ", ".join(p.name for p in wave)
+            log.info("stopped %s in %.1fs", names or "nothing", time.monotonic() - started)
+
+    def _stop_together(self, wave: list[Process], grace: float) -> None:
+        for process in wave:
+            if process.alive():
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(process.popen.pid, signal.SIGTERM)
+        deadline = time.monotonic() + grace
+        for process in wave:
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                process.popen.wait(timeout=max(0.0, deadline - time.monotonic()))
+        for process in wave:
+            self.stop(process, grace=0)

@@ -17,7 +17,7 @@ import datetime as dt
 import enum
 from collections.abc import Sequence
 
-from tenantry_operator import migration_state, model, settings
+from tenantry_operator import migration_state, model, placement, settings
 
 Phase = migration_state.Phase
 
@@ -82,7 +82,7 @@ def _unknown(
     declared = silo_servers if silo else pool_shards
     if not name or name in declared:
         return ""
-    kind = "silo server" if silo else "pool shard"
+    kind = placement.kind_of(wanted)
     return f"server {name!r} is not a declared {kind} (declared: {', '.join(declared)})"
 
 

@@ -2,7 +2,9 @@
 placement policy picks among the servers of the placement's kind (pool shards for pool and
 bridge, silo servers for a silo).
 
-The policy: the servers the Tier allows (`placement.servers`, all by default), less the
+The policy: the servers the Tier allows (`placement.servers`, all by default; a Tier's list
+names servers of its own placement's kind, so a Tenant whose `spec.placement.isolation` takes
+it to the other kind may use every server of that kind), less the
 cordoned ones, and, when the Tier names a label key (`placement.matchLabel`), only those whose
 label of that key equals the Tenant's own (data residency: `region: eu` tenants on `region: eu`
 servers); among those, the fewest tenants or the least stored rows.
@@ -21,6 +23,12 @@ from dataclasses import dataclass, field
 from tenantry_operator import model
 
 Policy = model.PlacementPolicy
+POOL_SHARD, SILO_SERVER = "pool shard", "silo server"
+
+
+def kind_of(isolation: model.Isolation) -> str:
+    """The kind of server a placement of `isolation` uses: a silo server, else a pool shard."""
+    return SILO_SERVER if isolation is model.Isolation.SILO else POOL_SHARD
 
 
 class UnknownServer(ValueError):
@@ -40,7 +48,7 @@ class Load:
 class Fleet:
     """The servers of one kind a new tenant may go to, as the operator knows them now."""
 
-    kind: str  # "pool shard" or "silo server", for messages
+    kind: str  # POOL_SHARD or SILO_SERVER
     declared: Sequence[str]
     loads: Mapping[str, Load] = field(default_factory=dict)
     cordoned: Collection[str] = ()
@@ -65,7 +73,8 @@ def candidates(tenant: model.Tenant, tier: model.Tier, fleet: Fleet) -> list[str
     """The servers the Tier's policy picks among (see the module's docstring); UnknownServer
     when it allows an undeclared one, or when none is left."""
     declared = ", ".join(fleet.declared)
-    allowed = tier.placement_servers or tuple(fleet.declared)
+    listed = tier.placement_servers if kind_of(tier.isolation) == fleet.kind else ()
+    allowed = listed or tuple(fleet.declared)
     unknown = [name for name in allowed if name not in fleet.declared]
     if unknown:
         raise UnknownServer(

@@ -104,7 +104,7 @@ def fleet(cfg: settings.OperatorSettings, isolation: model.Isolation) -> placeme
             conn.execute(f"SELECT name, rows FROM {TABLE} WHERE kind = %s", (kind,)).fetchall()
         )
     return placement.Fleet(
-        kind="silo server" if silo else "pool shard",
+        kind=placement.kind_of(isolation),
         declared=tuple(names),
         loads={
             name: placement.Load(counted.get(name, 0), int(stored.get(name) or 0))

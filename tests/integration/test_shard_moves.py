@@ -121,7 +121,7 @@ def test_pool_shard_to_shard_then_silo_and_back_to_another_shard_while_writing(
 
         to_silo = moved(custom, name, {"isolation": "silo", "server": None})
         assert to_silo["status"]["migration"]["sourceServer"] == "shard-b"
-        assert to_silo["status"]["placement"] == "silo"
+        assert to_silo["status"]["placement"] == "silo", to_silo["status"]["migration"]
         # New silos go to silo-a: silo-b is cordoned, yet a move may name it.
         assert to_silo["status"]["server"] == "silo-a"
         assert digest(databases["shard-b"], name, "public")[0] == 0, "the shard copy is purged"

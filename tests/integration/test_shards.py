@@ -214,7 +214,8 @@ def test_a_tier_matching_a_label_places_each_tenant_on_a_server_labelled_alike(
         tenant = support.get_tenant(custom, eu) or {}
         status = tenant.get("status") or {}
         placed = (status.get("placement"), status.get("server")) == ("silo", "silo-b")
-        return tenant if placed and status.get("phase") == "Ready" else None
+        ended = (status.get("migration") or {}).get("phase") == "Completed"  # source purged
+        return tenant if placed and ended and status.get("phase") == "Ready" else None
 
     eventually(on_silo_b, timeout=90, what=f"{eu} on silo-b")
     assert notes_of(shards["shard-c"], eu) == 0

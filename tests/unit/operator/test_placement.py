@@ -51,6 +51,27 @@ def test_the_tier_restricts_the_candidates() -> None:
     assert placement.server_for(tenant(), tier(servers=["main", "shard-c"]), FLEET) == "shard-c"
 
 
+def test_a_tiers_servers_are_of_its_own_kind_so_a_silo_move_may_use_any_silo_server() -> None:
+    """A pool Tier lists pool shards; a tenant of it moving into a silo (spec.placement.isolation)
+    goes to any open silo server, by the same policy."""
+    silos = placement.Fleet(
+        placement.SILO_SERVER,
+        ("silo-a", "silo-b"),
+        {"silo-a": placement.Load(tenants=4)},
+        cordoned=("silo-c",),
+    )
+    pool_tier = tier(servers=["main"])
+    assert placement.server_for(tenant(), pool_tier, silos) == "silo-b"
+    silo_tier = model.Tier.from_body(
+        {
+            "metadata": {"name": "big"},
+            "spec": {"isolation": "silo", "placement": {"servers": ["main"]}},
+        }
+    )
+    with pytest.raises(placement.UnknownServer, match="not declared silo servers"):
+        placement.server_for(tenant(), silo_tier, silos)
+
+
 def test_ties_go_to_the_first_listed_and_unknown_loads_count_as_empty() -> None:
     empty = placement.Fleet("pool shard", SHARDS)
     assert placement.server_for(tenant(), tier(), empty) == "main"
