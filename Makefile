@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: dev test unit integration lint typecheck bench clean images images-if-possible lock \
+.PHONY: dev test test-slow unit integration lint typecheck bench clean images images-if-possible lock \
 	pgbouncer-if-possible
 
 $(STAMP): pyproject.toml
@@ -18,9 +18,14 @@ dev: $(STAMP) images-if-possible
 	$(BIN)/tenantry-dev up
 
 # Two workers, each with a platform of its own; a test file stays on one worker, and the
-# longest files start first (tests/conftest.py).
+# longest files start first (tests/conftest.py). The slowest fault tests (marked `slow`) run in
+# `make test-slow`; CI runs both (.ci/run).
+PYTEST_XDIST := -n 2 --dist loadfile --no-loadscope-reorder --durations=15
 test: $(STAMP) images-if-possible pgbouncer-if-possible lint typecheck
-	$(BIN)/pytest -n 2 --dist loadfile --no-loadscope-reorder --durations=15
+	$(BIN)/pytest $(PYTEST_XDIST) -m "not slow"
+
+test-slow: $(STAMP) images-if-possible pgbouncer-if-possible
+	$(BIN)/pytest $(PYTEST_XDIST) -m slow
 
 unit: $(STAMP)
 	$(BIN)/pytest tests/unit

@@ -151,6 +151,7 @@ def test_a_move_runs_apart_from_the_reconciles(
     support.delete_tenant(custom, other)
 
 
+@pytest.mark.slow
 def test_operator_killed_at_each_step_converges(
     writer: tuple[str, Writer],
     slow_operator: stack.Platform,

@@ -203,6 +203,7 @@ def replicating(env: dict[str, str], name: str) -> bool:
     )
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("policy", "phase"),
     [("Delete", "CatchingUp"), ("Retain", "CatchingUp"), ("Retain", "CleaningUp")],

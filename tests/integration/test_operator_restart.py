@@ -26,6 +26,7 @@ def operator_down(platform: stack.Platform) -> Iterator[None]:
             platform.start_operator()
 
 
+@pytest.mark.slow
 def test_changes_while_the_operator_is_down_converge(
     platform: stack.Platform,
     operator_down: None,

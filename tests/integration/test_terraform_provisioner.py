@@ -86,6 +86,7 @@ def test_terraform_tier_applies_the_module_and_destroys_on_delete(
     assert state_of(pool_admin, name) is None
 
 
+@pytest.mark.slow
 def test_apply_cut_short_by_the_operator_dying_is_resumed(
     platform: stack.Platform,
     custom: client.CustomObjectsApi,
@@ -114,6 +115,7 @@ def test_apply_cut_short_by_the_operator_dying_is_resumed(
     assert not database_exists(server, database)
 
 
+@pytest.mark.slow
 def test_failed_apply_is_a_condition_and_retain_keeps_the_data_and_state(
     custom: client.CustomObjectsApi,
     env: dict[str, str],
