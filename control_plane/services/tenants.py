@@ -59,6 +59,9 @@ def _claim(*, session: Session, tenant: models.Tenant, company: str, field_manag
         session.flush()  # the registry's own uniqueness first: no Tenant for a lost race
     except IntegrityError as exc:
         session.rollback()
+        column = getattr(getattr(exc.orig, "diag", None), "constraint_name", None) or ""
+        if "email" in column:  # the owner's address, taken meanwhile
+            raise errors.email_unavailable() from exc
         raise errors.name_unavailable() from exc
     try:
         created = kube.create_tenant(kube.tenant_resource(tenant), field_manager=field_manager)
@@ -128,20 +131,7 @@ def signup(
         password_hash=security.hash_password(data.password),
     )
     session.add(owner)
-    audit.record(
-        session=session,
-        ctx=audit.Context(f"user:{owner.id}", ctx.request_id, ctx.client_ip),
-        action="tenant.signup",
-        tenant_id=tenant.id,
-        resource=f"tenant:{tenant.id}",
-        after={
-            "company": data.company,
-            "tier": tenant.tier,
-            "requested_tier": tenant.requested_tier,
-            "owner": owner.email,
-        },
-    )
-    session.add(models.OutboxEntry(tenant=tenant, action=models.OutboxAction.SYNC_BILLING))
+    # The name first (a concurrent claim of it is a 409, not an error), then what goes with it.
     _claim(
         session=session,
         tenant=tenant,
@@ -149,6 +139,20 @@ def signup(
         field_manager=settings.CR_FIELD_MANAGER,
     )
     try:
+        audit.record(
+            session=session,
+            ctx=audit.Context(f"user:{owner.id}", ctx.request_id, ctx.client_ip),
+            action="tenant.signup",
+            tenant_id=tenant.id,
+            resource=f"tenant:{tenant.id}",
+            after={
+                "company": data.company,
+                "tier": tenant.tier,
+                "requested_tier": tenant.requested_tier,
+                "owner": owner.email,
+            },
+        )
+        session.add(models.OutboxEntry(tenant=tenant, action=models.OutboxAction.SYNC_BILLING))
         session.commit()
     except Exception:  # the registry refused after the claim: give the name back
         session.rollback()

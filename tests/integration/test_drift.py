@@ -15,7 +15,8 @@ from tests.integration import support
 
 pytestmark = pytest.mark.integration
 
-RESTORED_WITHIN = 30.0
+# The resync interval (20 s) bounds it on an idle machine; the rest is for a loaded one.
+RESTORED_WITHIN = 60.0
 
 
 def routing_row(pool_admin: psycopg.Connection[Any], name: str) -> tuple[Any, ...] | None:
