@@ -188,6 +188,7 @@ def on_tier(custom: client.CustomObjectsApi, name: str, tier: str) -> bool:
     return found is not None and found["spec"]["tier"] == tier
 
 
+@pytest.mark.slow
 def test_replay_of_500_events_converges_to_what_stripe_implies(
     api: httpx.Client,
     stripe_api: Stripe,

@@ -224,6 +224,7 @@ def peers(custom: client.CustomObjectsApi) -> dict[str, Any]:
     return {k: v for k, v in (peering.get("status") or {}).items() if v}
 
 
+@pytest.mark.slow
 def test_a_standby_operator_waits_in_the_peering_and_takes_over(
     platform: stack.Platform, least_privilege: Identities, custom: client.CustomObjectsApi
 ) -> None:
