@@ -11,19 +11,32 @@ import pytest
 
 T = TypeVar("T")
 
-# The longest files, longest first. `make test` hands whole files to its two workers in
+# The longest files, longest first (by a full run's --durations; `make test` and `make
+# test-slow` each run their part of them). `make test` hands whole files to its two workers in
 # collection order (xdist `--dist loadfile --no-loadscope-reorder`), so these start first and no
 # worker is left running one of them alone at the end; then the other slow and integration
 # files, then the unit tests.
 LONGEST = (
-    "test_moves.py",
-    "test_faults.py",
-    "test_crd_deletion.py",
-    "test_moves_killed.py",
-    "test_faults_postgres.py",
     "test_migration.py",
-    "test_faults_api_server.py",
+    "test_terraform_provisioner.py",
+    "test_silo.py",
+    "test_schemathesis.py",
+    "test_offboarding_migration.py",
+    "test_faults.py",
+    "test_sec_retained.py",
+    "test_faults_postgres.py",
+    "test_rbac.py",
+    "test_crd_deletion.py",
+    "test_snapshot_retry.py",
+    "test_shard_moves.py",
+    "test_billing.py",
+    "test_dev_cli.py",
+    "test_shards.py",
+    "test_moves.py",
+    "test_sec_credentials.py",
+    "test_moves_killed.py",
     "test_bench_quick.py",
+    "test_placement_moves.py",
     "test_lifecycle.py",
     "test_readme.py",
 )
