@@ -30,6 +30,7 @@ class Writer:
     acked: list[str] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
     reads: int = 0
+    read_back: bool = True  # read each note back; else list the projects (a restore drops notes)
     stop: threading.Event = field(default_factory=threading.Event)
     thread: threading.Thread | None = None
 
@@ -66,11 +67,12 @@ class Writer:
                     self.acked.append(made.json()["id"])
                 else:
                     self.errors.append(f"{made.status_code} {made.text}")
-                read = (
-                    self.app.get(f"/notes/{self.acked[-1]}", headers=self.headers)
-                    if self.acked
-                    else None
-                )
+                if not self.read_back:
+                    read = self.app.get("/projects", headers=self.headers)
+                elif self.acked:
+                    read = self.app.get(f"/notes/{self.acked[-1]}", headers=self.headers)
+                else:
+                    read = None
                 if read is not None and read.status_code != 200:
                     self.errors.append(f"read {read.status_code} {read.text}")
                 self.reads += 1

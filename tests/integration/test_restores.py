@@ -7,7 +7,6 @@ one (its checksum)."""
 
 from __future__ import annotations
 
-import threading
 from pathlib import Path
 from typing import Any
 
@@ -17,49 +16,11 @@ import pytest
 from kubernetes import client
 
 from tests.conftest import eventually
-from tests.integration import support
+from tests.integration import moving, support
 from tests.integration.test_placement_moves import cli
 
 pytestmark = pytest.mark.integration
 NOTES = 5
-
-
-class Traffic:
-    """Writes a note, then lists the projects, again and again in a thread; every answer that
-    is not a success is an error."""
-
-    def __init__(self, app: httpx.Client, headers: dict[str, str], project: str) -> None:
-        self.app, self.headers, self.project = app, headers, project
-        self.acked: list[str] = []
-        self.errors: list[str] = []
-        self.stop = threading.Event()
-        self.thread = threading.Thread(target=self.run, daemon=True)
-
-    def run(self) -> None:
-        number = 0
-        while not self.stop.is_set():
-            number += 1
-            try:
-                made = self.app.post(
-                    f"/projects/{self.project}/notes",
-                    json={"title": f"live{number}"},
-                    headers=self.headers,
-                )
-                if made.status_code == 201:
-                    self.acked.append(made.json()["id"])
-                else:
-                    self.errors.append(f"write {made.status_code} {made.text}")
-                read = self.app.get("/projects", headers=self.headers)
-                if read.status_code != 200:
-                    self.errors.append(f"read {read.status_code} {read.text}")
-            except httpx.HTTPError as exc:
-                self.errors.append(repr(exc))
-            self.stop.wait(0.01)
-
-    def flows(self, count: int) -> None:
-        target = len(self.acked) + count
-        eventually(lambda: len(self.acked) >= target or self.errors, what="writes flow")
-        assert self.errors == []
 
 
 def backups_of(custom: client.CustomObjectsApi, name: str) -> list[dict[str, Any]]:
@@ -133,15 +94,15 @@ def test_a_live_restore_brings_the_backup_back_while_the_app_serves(
             what="a corrupt backup refused",
         )
 
-        traffic = Traffic(app, headers, project)
-        traffic.thread.start()
-        traffic.flows(10)
+        traffic = moving.Writer(app, headers, project, read_back=False)
+        traffic.start()
+        traffic.writes_flow(10)
+        assert traffic.errors == []
         lost_by_design = list(traffic.acked)  # written after the backup, before the restore
         done = cli(env, "restore", name, backup["name"])
         assert done["result"] == "Completed", done
-        traffic.flows(10)  # the app serves the restored data
-        traffic.stop.set()
-        traffic.thread.join(timeout=30)
+        traffic.writes_flow(10)  # the app serves the restored data
+        traffic.finish()
         assert traffic.errors == []
 
         titles = {
