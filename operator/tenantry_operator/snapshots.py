@@ -1,12 +1,14 @@
 """Snapshots of a tenant's data with pg_dump, and restoring a tenant from one.
 
 A snapshot copies the tenant's rows into a staging schema `tenantry_snap_<key>` of the database
-that holds them, dumps that schema (`pg_dump -Fc`) next to a JSON manifest, and drops the
+that holds them, dumps that schema (`pg_dump -Fc`) to a local temporary file, and drops the
 staging schema (dumps and restores of one tenant in one database take turns, under an
-advisory lock on the staging schema's name). The archive is written under a temporary name
-and renamed, then the manifest (with the archive's sha256) the same way: a manifest means a
-complete snapshot, which a retried offboarding reuses (`written`) rather than dumping again,
-and which a restore checks.
+advisory lock on the staging schema's name). The archive is then put in the store (`stores`:
+the snapshot directory or an S3 bucket) as `<name>.dump`, and only then its JSON manifest (with
+the archive's sha256) as `<name>.json`: a manifest means a complete snapshot, which a retried
+offboarding reuses (`written`) rather than dumping again; an archive without one is no snapshot
+and is written again. A restore downloads the archive to a local temporary file and checks it
+against the manifest first (`fetched`).
 The same shape comes out of every placement, so a snapshot taken in the pool
 restores into a bridge schema or a silo database, and the other way round: `pg_restore` brings
 the staging schema back and its rows are inserted into the tenant's tables. Used by the

@@ -118,6 +118,10 @@ class S3Store:
         self.location, self.client = location, client
         self.where = f"s3://{location.bucket}/{location.prefix}"
         self.transfer = boto3.s3.transfer.TransferConfig(multipart_threshold=64 << 20)
+        # The backup timer lists every tenant's backups each second: a small object read before
+        # is not fetched again while its listed ETag is the one it had (manifests never change).
+        self.etags: dict[str, str] = {}
+        self.cached: dict[str, tuple[str, bytes]] = {}
 
     def _key(self, key: str) -> str:
         return object_key(self.location.prefix, key)
@@ -139,12 +143,17 @@ class S3Store:
         return True
 
     def read(self, key: str) -> bytes | None:
+        etag, data = self.cached.get(key, ("", b""))
+        if etag and etag == self.etags.get(key):
+            return data
         try:
             with _translated(key):
                 found = self.client.get_object(Bucket=self.location.bucket, Key=self._key(key))
-                return bytes(found["Body"].read())
+                data = bytes(found["Body"].read())
         except KeyError:
             return None
+        self.cached[key] = (str(found.get("ETag", "")), data)
+        return data
 
     def write(self, key: str, data: bytes) -> None:
         with _translated(key):
@@ -159,10 +168,15 @@ class S3Store:
                 Bucket=self.location.bucket, Prefix=start
             )
             for page in pages:
-                found |= {str(o["Key"])[skip:] for o in page.get("Contents", [])}
+                for listed in page.get("Contents", []):
+                    key = str(listed["Key"])[skip:]
+                    found.add(key)
+                    self.etags[key] = str(listed.get("ETag", ""))
         return found
 
     def delete(self, key: str) -> None:
+        self.cached.pop(key, None)
+        self.etags.pop(key, None)
         with _translated(key):
             self.client.delete_object(Bucket=self.location.bucket, Key=self._key(key))
 

@@ -19,10 +19,19 @@ def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[stores.Sto
     if request.param == "directory":
         yield stores.DirectoryStore(tmp_path / "snapshots")
         return
+    yield from bucket()
+
+
+def bucket() -> Iterator[stores.S3Store]:
     with moto.mock_aws():
         client = boto3.client("s3", region_name="us-east-1")
         client.create_bucket(Bucket="backups")
         yield stores.S3Store(settings.S3Location("backups", "tenantry/prod"), client)
+
+
+@pytest.fixture
+def s3() -> Iterator[stores.S3Store]:
+    yield from bucket()
 
 
 def write(store: stores.Store, name: str, archive: bytes, **manifest: object) -> None:
@@ -101,3 +110,24 @@ def test_a_big_archive_is_put_and_got_whole(store: stores.Store, tmp_path: Path)
     assert store.get("big.dump", back)
     assert back.read_bytes() == big.read_bytes()
     assert not store.get("nothing.dump", back)
+
+
+def test_the_bucket_is_not_asked_again_for_a_manifest_it_listed_unchanged(
+    s3: stores.S3Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = s3
+    write(store, "acme-1-backup-a", b"x", rows={"notes": 1})
+    fetched: list[str] = []
+    get_object = store.client.get_object
+
+    def counted(**kwargs: str) -> object:
+        fetched.append(kwargs["Key"])
+        return get_object(**kwargs)
+
+    monkeypatch.setattr(store.client, "get_object", counted)
+    assert snapshots.listed(store, "acme-1-")["acme-1-backup-a"]["rows"] == {"notes": 1}
+    assert snapshots.listed(store, "acme-1-")["acme-1-backup-a"]["rows"] == {"notes": 1}
+    assert fetched == ["tenantry/prod/acme-1-backup-a.json"]
+    write(store, "acme-1-backup-a", b"x", rows={"notes": 2})  # changed: read again
+    assert snapshots.listed(store, "acme-1-")["acme-1-backup-a"]["rows"] == {"notes": 2}
+    assert len(fetched) == 2
