@@ -24,7 +24,7 @@ from pathlib import Path
 
 import httpx
 from kubernetes import client
-from tenantry_operator import databases, model, planning, provisioner, snapshots
+from tenantry_operator import databases, model, planning, provisioner, snapshots, stores
 from tenantry_operator import settings as operator_settings
 
 from bench import appplane, cluster, report
@@ -185,11 +185,12 @@ def _offline_move(env: dict[str, str], pool_url: str, name: str) -> float:
     dbs = provisioner.ServerListProvisioner([provisioner.Server.from_url(cfg.admin_url())])
     with tempfile.TemporaryDirectory() as directory:
         started = time.monotonic()
-        manifest = snapshots.dump(pool_url, source, Path(directory), name)
+        store = stores.DirectoryStore(Path(directory))
+        manifest = snapshots.dump(pool_url, source, store, name)
         databases.ensure_tenant(cfg, dbs, target, "offline-password")
         located = dbs.locate(target.database or "")
         assert located is not None
-        snapshots.restore(located.admin_url, target, Path(directory) / manifest["file"])
+        snapshots.restore(located.admin_url, target, store, manifest["file"])
         elapsed = time.monotonic() - started
     databases.discard(cfg, dbs, target)  # the move was only measured: its tenant stays pooled
     return elapsed

@@ -1,15 +1,15 @@
 """Scheduled backups of each Tenant whose Tier has `spec.backup`: the operator's backup timer.
 
-A thread of its own (`handlers` starts `keep_backing_up`; never kopf's workers) looks every
-TICK seconds at every Tenant: when its slot's backup (`backup_plan`) is not in the snapshot
-directory yet, it takes one with `snapshots` (the same archive and manifest as a snapshot, plus
-the slot and the schedule), from wherever the tenant is placed (pool, bridge or silo, on any
-server); then it prunes the oldest beyond the Tier's `retain`, never the one a live restore is
-loading. What it finds goes into the Tenant's status (`lastBackup`, `backups`, newest last) and
-the per-tenant backup metrics; a failure into a Warning Event (BackupFailed). A backup already
-written for a slot is never taken again (the name is the slot's), so an operator killed
-mid-backup just takes it on its next look. A tenant that is being deleted, is not placed yet or
-is moving is skipped until a later slot.
+A thread of its own (`handlers` starts `keep_backing_up`; never kopf's workers) looks every TICK
+seconds at every Tenant: when its slot's backup (`backup_plan`) is not in the snapshot store
+(`stores`: the directory or a bucket) yet, it takes one with `snapshots` (the same archive and
+manifest as a snapshot, plus the slot and the schedule), from wherever the tenant is placed
+(pool, bridge or silo, on any server); then it prunes the oldest beyond the Tier's `retain`,
+never the one a live restore is loading. What it finds goes into the Tenant's status
+(`lastBackup`, `backups`, newest last) and the per-tenant backup metrics; a failure into a
+Warning Event (BackupFailed). A backup already written for a slot is never taken again (the name
+is the slot's), so an operator killed mid-backup just takes it on its next look. A tenant that
+is being deleted, is not placed yet or is moving is skipped until a later slot.
 """
 
 from __future__ import annotations
@@ -38,6 +38,7 @@ from tenantry_operator import (
     provisioner,
     settings,
     snapshots,
+    stores,
 )
 
 TICK = 1.0  # seconds between two looks at whether a tenant's backup is due
@@ -90,7 +91,8 @@ def back_up(
         return ""
     tenant = model.Tenant.from_body(body)
     prefix = backup_plan.prefix(tenant.tenant_key, tenant.uid)
-    taken = snapshots.listed(cfg.snapshot_dir, prefix)
+    store = stores.of(cfg)
+    taken = snapshots.listed(store, prefix)
     wanted = backup_plan.due(schedule.every, taken, tenant.tenant_key, tenant.uid, now)
     running = migration_state.stored(state)
     if wanted and tenant.placement is not None and not (running and running.running):
@@ -100,11 +102,11 @@ def back_up(
             slot = backup_plan.slot_start(schedule.every, now).isoformat()
             extra = {"backup": {"slot": slot, "every": schedule.every}, "server": plan.server}
             taken[wanted] = snapshots.dump(
-                url, plan, cfg.snapshot_dir, wanted, uid=tenant.uid, extra=extra
+                url, plan, store, wanted, uid=tenant.uid, extra=extra
             )
             log.info("tenant %s: backup %s taken", key, wanted)
     for old in backup_plan.to_prune(list(taken), schedule.retain, in_use(state)):
-        snapshots.remove(cfg.snapshot_dir, old)
+        snapshots.remove(store, old)
         del taken[old]
     kept = [summary(n, taken[n]) for n in sorted(taken)]
     _report(key, kept, state, schedule.every)

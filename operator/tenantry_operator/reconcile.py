@@ -41,6 +41,7 @@ from tenantry_operator import (
     snapshots,
     status,
     steps,
+    stores,
     traces,
 )
 
@@ -235,6 +236,7 @@ def offboard_tenant(
             postgres.DatabaseUnavailable,
             provisioner.ProvisionerUnavailable,
             snapshots.SnapshotError,
+            stores.StoreUnavailable,  # the snapshot's bucket: tried again later
         ) as exc:
             raise Unavailable(str(exc)) from exc
         apply.delete("v1", "Namespace", tenant.namespace)

@@ -30,6 +30,7 @@ from tenantry_operator import (
     provisioner,
     settings,
     snapshots,
+    stores,
 )
 
 Phase = migration_state.Phase
@@ -67,9 +68,9 @@ def _failed(state: State, reason: str, message: str) -> State:
 
 def _check(state: State, where: Where) -> State:
     try:
-        manifest = snapshots.verified(where.cfg.snapshot_dir / state.backup)
+        manifest = snapshots.verified(stores.of(where.cfg), state.backup)
     except snapshots.SnapshotMissing:
-        return _failed(state, MISSING, f"no backup {state.backup} in the snapshot directory")
+        return _failed(state, MISSING, f"no backup {state.backup} in the snapshot store")
     except snapshots.SnapshotCorrupt:
         return _failed(state, CORRUPT, f"backup {state.backup} does not match its checksum")
     if manifest.get("uid") != where.tenant.uid:
@@ -81,7 +82,8 @@ def _load(state: State, where: Where) -> State:
     rows = snapshots.stage(
         where.url(state),
         where.plan(state),
-        where.cfg.snapshot_dir / state.backup,
+        stores.of(where.cfg),
+        state.backup,
         staging_schema(where.tenant),
     )
     return dataclasses.replace(

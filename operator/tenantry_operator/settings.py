@@ -2,21 +2,56 @@
 
 from __future__ import annotations
 
+import dataclasses
+import re
 import tempfile
 from pathlib import Path
 from typing import Literal
 from urllib.parse import urlsplit
 
-from pydantic import AliasChoices, Field, SecretStr
+from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from tenantry_core import schema, urls
 
 HOME_SHARD = "main"  # the pool shard holding the routing catalog and the migration fence
+BUCKET = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")  # S3's rules for a bucket's name
+
+
+@dataclasses.dataclass(frozen=True)
+class S3Location:
+    """A bucket and the key prefix (no leading or trailing slash; may be empty) under which
+    snapshots and backups are stored."""
+
+    bucket: str
+    prefix: str
+
+
+def parse_s3_url(url: str) -> S3Location:
+    """`s3://bucket` or `s3://bucket/some/prefix`; ValueError saying what is wrong otherwise (never
+    repeating a credential the URL may hold)."""
+    parts = urlsplit(url)
+    shape = "expected s3://bucket or s3://bucket/prefix"
+    if parts.scheme != "s3":
+        raise ValueError(f"no S3 URL: {shape}")
+    if "@" in parts.netloc or ":" in parts.netloc or parts.query or parts.fragment:
+        raise ValueError(f"{shape}, without credentials, port or query")
+    bucket = parts.netloc
+    if not BUCKET.match(bucket) or ".." in bucket:
+        raise ValueError(
+            f"{bucket!r} is no valid bucket name (S3's rules: 3 to 63 characters, "
+            "lowercase letters, digits, dots and hyphens)"
+        )
+    prefix = parts.path.strip("/")
+    if "//" in prefix or any(p in {".", ".."} for p in prefix.split("/")):
+        raise ValueError(f"the prefix {prefix!r} has an empty, . or .. segment")
+    return S3Location(bucket, prefix)
 
 
 class OperatorSettings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="TENANTRY_", extra="ignore", populate_by_name=True)
+    model_config = SettingsConfigDict(
+        env_prefix="TENANTRY_", extra="ignore", populate_by_name=True, hide_input_in_errors=True
+    )
 
     # A superuser connection to the Postgres server that holds the shared pool database.
     postgres_admin_url: SecretStr
@@ -41,6 +76,11 @@ class OperatorSettings(BaseSettings):
     pool_shards: dict[str, str] = {}
     # Where Snapshot deletions write their pg_dump archives, and restoreFrom reads them.
     snapshot_dir: Path = Path("/var/lib/tenantry/snapshots")
+    # Or, when set, an S3-compatible bucket (s3://bucket/prefix) holds them instead; the endpoint
+    # of a server other than AWS (MinIO, ...) and the region. Credentials: boto3's usual chain.
+    snapshot_s3_url: str | None = None
+    snapshot_s3_endpoint: str | None = None
+    snapshot_s3_region: str | None = None
     # The app plane a silo tenant's dedicated Deployment runs, and the public key it verifies
     # access tokens with (the control plane's; it cannot sign).
     app_image: str = "tenantry/app-plane:dev"
@@ -71,6 +111,25 @@ class OperatorSettings(BaseSettings):
     app_jwt_public_key: str = Field(
         validation_alias=AliasChoices("TENANTRY_APP_JWT_PUBLIC_KEY", "JWT_PUBLIC_KEY")
     )
+
+    @field_validator("snapshot_s3_url")
+    @classmethod
+    def _s3_url(cls, url: str | None) -> str | None:
+        if url:
+            parse_s3_url(url)  # a malformed URL stops the operator at start-up, saying why
+        return url or None
+
+    @field_validator("snapshot_s3_endpoint")
+    @classmethod
+    def _s3_endpoint(cls, url: str | None) -> str | None:
+        if url and (urlsplit(url).scheme not in {"http", "https"} or not urlsplit(url).hostname):
+            raise ValueError(f"{url!r} is no http(s) URL of an S3-compatible server")
+        return url or None
+
+    @property
+    def snapshot_s3(self) -> S3Location | None:
+        """Where snapshots go when a bucket is configured."""
+        return parse_s3_url(self.snapshot_s3_url) if self.snapshot_s3_url else None
 
     def admin_url(self, database: str | None = None) -> str:
         url = self.postgres_admin_url.get_secret_value()

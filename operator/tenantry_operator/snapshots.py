@@ -1,12 +1,14 @@
 """Snapshots of a tenant's data with pg_dump, and restoring a tenant from one.
 
 A snapshot copies the tenant's rows into a staging schema `tenantry_snap_<key>` of the database
-that holds them, dumps that schema (`pg_dump -Fc`) next to a JSON manifest, and drops the
+that holds them, dumps that schema (`pg_dump -Fc`) to a local temporary file, and drops the
 staging schema (dumps and restores of one tenant in one database take turns, under an
-advisory lock on the staging schema's name). The archive is written under a temporary name
-and renamed, then the manifest (with the archive's sha256) the same way: a manifest means a
-complete snapshot, which a retried offboarding reuses (`written`) rather than dumping again,
-and which a restore checks.
+advisory lock on the staging schema's name). The archive is then put in the store (`stores`:
+the snapshot directory or an S3 bucket) as `<name>.dump`, and only then its JSON manifest (with
+the archive's sha256) as `<name>.json`: a manifest means a complete snapshot, which a retried
+offboarding reuses (`written`) rather than dumping again; an archive without one is no snapshot
+and is written again. A restore downloads the archive to a local temporary file and checks it
+against the manifest first (`fetched`).
 The same shape comes out of every placement, so a snapshot taken in the pool
 restores into a bridge schema or a silo database, and the other way round: `pg_restore` brings
 the staging schema back and its rows are inserted into the tenant's tables. Used by the
@@ -16,22 +18,25 @@ their manifests add the slot and the schedule; `listed`, `remove`) and the migra
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
-import glob
 import hashlib
 import json
 import re
 import shutil
 import subprocess
+import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from psycopg import sql
 
 from tenantry_core import routing
-from tenantry_operator import model, planning, postgres
+from tenantry_operator import model, planning, postgres, stores
 
 NAME = re.compile(r"^[a-z0-9][-a-z0-9_.]*\.dump$")
+SPOOL = "tenantry-snapshot-"  # local temporary directories: archives are written and read there
 
 
 class SnapshotError(Exception):
@@ -39,7 +44,7 @@ class SnapshotError(Exception):
 
 
 class SnapshotMissing(SnapshotError):
-    """No snapshot of that name is in the snapshot directory (a message fit for tenants)."""
+    """No snapshot of that name is in the store (a message fit for tenants)."""
 
 
 class SnapshotCorrupt(SnapshotError):
@@ -65,34 +70,46 @@ def _run(argv: list[str]) -> None:
 def dump(
     url: str,
     plan: planning.DatabasePlan,
-    directory: Path,
+    store: stores.Store,
     name: str,
     *,
     uid: str = "",
     extra: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """Write `<name>.dump` and `<name>.json` in `directory`; returns the manifest, which records
+    """Write `<name>.dump` and `<name>.json` in `store`; returns the manifest, which records
     the uid of the Tenant the rows belong to (none for a benchmark's snapshot), the archive's
     size, and `extra` (a scheduled backup's slot)."""
-    directory.mkdir(parents=True, exist_ok=True)
     staging = model.snapshot_staging_schema(plan.tenant_key)
     # One staging schema per tenant and database: a dump and a restore of the tenant there (a
     # scheduled backup, an offboarding's snapshot, a live restore) take turns.
-    with postgres.connect(url) as lock:
+    with postgres.connect(url) as lock, tempfile.TemporaryDirectory(prefix=SPOOL) as spool:
         lock.execute("SELECT pg_advisory_lock(hashtext(%s))", (staging,))
-        return _dump_locked(url, plan, directory, name, staging, uid=uid, extra=extra or {})
+        local = Path(spool) / f"{name}.dump"
+        rows = _dump_locked(url, plan, local, staging)
+        manifest = {
+            "tenant": plan.tenant_key,
+            "uid": uid,
+            "placement": plan.placement.value,
+            "tier": plan.tier,
+            "staging_schema": staging,
+            "rows": rows,
+            "file": local.name,
+            "sha256": _sha256(local),
+            "sizeBytes": local.stat().st_size,
+            "created": dt.datetime.now(dt.UTC).isoformat(),
+            **(extra or {}),
+        }
+        store.put(local, local.name)
+    # The manifest comes last, and whole: it says the archive is complete.
+    store.write(f"{name}.json", (json.dumps(manifest, indent=2) + "\n").encode())
+    return manifest
 
 
 def _dump_locked(
-    url: str,
-    plan: planning.DatabasePlan,
-    directory: Path,
-    name: str,
-    staging: str,
-    *,
-    uid: str,
-    extra: dict[str, Any],
-) -> dict[str, Any]:
+    url: str, plan: planning.DatabasePlan, local: Path, staging: str
+) -> dict[str, int]:
+    """pg_dump the tenant's rows, copied into `staging`, to the local file `local`; returns the
+    rows of each table."""
     rows: dict[str, int] = {}
     with postgres.connect(url) as conn, conn.transaction():
         conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(staging)))
@@ -107,35 +124,14 @@ def _dump_locked(
                 (plan.tenant_key,),
             )
             rows[table] = result.rowcount
-    target = directory / f"{name}.dump"
-    partial = directory / f"{name}.dump.partial"
     try:
-        _run([_bin("pg_dump"), "--format=custom", f"--schema={staging}", f"--file={partial}", url])
-        checksum = _sha256(partial)
-        partial.replace(target)  # atomic: a .dump file is always complete
+        _run([_bin("pg_dump"), "--format=custom", f"--schema={staging}", f"--file={local}", url])
     finally:
         with postgres.connect(url) as conn:
             conn.execute(
                 sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(staging))
             )
-    manifest = {
-        "tenant": plan.tenant_key,
-        "uid": uid,
-        "placement": plan.placement.value,
-        "tier": plan.tier,
-        "staging_schema": staging,
-        "rows": rows,
-        "file": target.name,
-        "sha256": checksum,
-        "sizeBytes": target.stat().st_size,
-        "created": dt.datetime.now(dt.UTC).isoformat(),
-        **extra,
-    }
-    # The manifest comes last, and whole (a new name, then a rename): it says the dump is done.
-    written = directory / f"{name}.json.partial"
-    written.write_text(json.dumps(manifest, indent=2) + "\n")
-    written.replace(directory / f"{name}.json")
-    return manifest
+    return rows
 
 
 def _sha256(path: Path) -> str:
@@ -146,63 +142,91 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _verified(snapshot: Path, manifest: dict[str, Any]) -> bool:
-    """Whether the archive is the one its manifest describes (a manifest from before checksums
-    were recorded vouches for any archive)."""
-    expected = manifest.get("sha256")
-    return snapshot.is_file() and (expected is None or _sha256(snapshot) == expected)
-
-
-def written(directory: Path, name: str) -> dict[str, Any] | None:
-    """The manifest of the complete snapshot `name` in `directory`, if one was written (its
-    archive matches the manifest's checksum): a retried offboarding reuses it, and never
-    overwrites a good snapshot with one taken later (after some data was deleted)."""
+def _manifest(store: stores.Store, name: str) -> dict[str, Any] | None:
     try:
-        manifest = dict(json.loads((directory / f"{name}.json").read_text()))
-    except (OSError, ValueError):
+        data = store.read(f"{name}.json")
+        return None if data is None else dict(json.loads(data))
+    except ValueError:
         return None
-    return manifest if _verified(directory / f"{name}.dump", manifest) else None
 
 
-def listed(directory: Path, prefix: str) -> dict[str, dict[str, Any]]:
-    """The manifests of the complete snapshots in `directory` whose names start with `prefix`,
+@contextlib.contextmanager
+def fetched(store: stores.Store, file: str) -> Iterator[tuple[dict[str, Any], Path]]:
+    """The manifest of the snapshot `file` (`<name>.dump`) and its archive, downloaded to a local
+    temporary file that matches the manifest's checksum (a manifest from before checksums were
+    recorded vouches for any archive); SnapshotMissing if there is no complete snapshot of that
+    name, SnapshotCorrupt if the archive is not the one the manifest describes."""
+    missing = SnapshotMissing(f"no snapshot {file!r} in {store.where}")
+    manifest = _manifest(store, file.removesuffix(".dump")) if NAME.match(file) else None
+    if manifest is None:
+        raise missing
+    with tempfile.TemporaryDirectory(prefix=SPOOL) as spool:
+        local = Path(spool) / file
+        if not store.get(file, local):
+            raise missing
+        expected = manifest.get("sha256")
+        if expected is not None and _sha256(local) != expected:
+            raise SnapshotCorrupt(f"{file} does not match its manifest's checksum")
+        yield manifest, local
+
+
+def verified(store: stores.Store, file: str) -> dict[str, Any]:
+    """The manifest of a snapshot whose archive matches it (see `fetched`)."""
+    with fetched(store, file) as (manifest, _):
+        return manifest
+
+
+def written(store: stores.Store, name: str) -> dict[str, Any] | None:
+    """The manifest of the complete snapshot `name` in `store`, if one was written (its
+    archive matches the manifest's checksum): a retried offboarding reuses it, and never
+    overwrites a good snapshot with one taken later (after some data was deleted). An archive
+    without its manifest (the operator died before writing it) is no snapshot: it is redone."""
+    try:
+        return verified(store, f"{name}.dump")
+    except SnapshotError:
+        return None
+
+
+def listed(store: stores.Store, prefix: str) -> dict[str, dict[str, Any]]:
+    """The manifests of the complete snapshots in `store` whose names start with `prefix`,
     by name (an archive is not checked against its checksum here: a restore does that)."""
+    keys = store.keys(prefix)
     found: dict[str, dict[str, Any]] = {}
-    for path in sorted(directory.glob(f"{glob.escape(prefix)}*.json")):
-        try:
-            manifest = dict(json.loads(path.read_text()))
-        except (OSError, ValueError):
-            continue
-        if (directory / f"{path.stem}.dump").is_file():
-            found[path.stem] = manifest
+    for key in sorted(keys):
+        name = key.removesuffix(".json")
+        if key.endswith(".json") and f"{name}.dump" in keys:
+            manifest = _manifest(store, name)
+            if manifest is not None:
+                found[name] = manifest
     return found
 
 
-def remove(directory: Path, name: str) -> None:
+def remove(store: stores.Store, name: str) -> None:
     """Delete a snapshot: its manifest first (without it the archive is no snapshot), then the
     archive. Idempotent."""
-    (directory / f"{name}.json").unlink(missing_ok=True)
-    (directory / f"{name}.dump").unlink(missing_ok=True)
+    store.delete(f"{name}.json")
+    store.delete(f"{name}.dump")
 
 
-def manifest_of(snapshot: Path) -> dict[str, Any]:
-    """The manifest of a snapshot in the snapshot directory; SnapshotError if there is none."""
-    if not NAME.match(snapshot.name) or not snapshot.is_file():
-        raise SnapshotMissing(f"no snapshot {snapshot.name!r} in the snapshot directory")
-    return dict(json.loads(snapshot.with_suffix(".json").read_text()))
+def manifest_of(store: stores.Store, file: str) -> dict[str, Any]:
+    """The manifest of the snapshot `file` (`<name>.dump`); SnapshotMissing if there is none."""
+    manifest = _manifest(store, file.removesuffix(".dump")) if NAME.match(file) else None
+    if manifest is None:
+        raise SnapshotMissing(f"no snapshot {file!r} in {store.where}")
+    return manifest
 
 
-def restore(url: str, plan: planning.DatabasePlan, snapshot: Path) -> int:
+def restore(url: str, plan: planning.DatabasePlan, store: stores.Store, file: str) -> int:
     """Load a snapshot's rows into the tenant's (empty) tables; returns the rows loaded.
 
     Idempotent: if the tenant already has rows, nothing is loaded again."""
-    manifest = verified(snapshot)
-    staging = str(manifest["staging_schema"])
-    # The staging schema's name is in the archive: restores of one snapshot into one database
-    # (several tenants of the pool) take turns, holding this session's lock until done.
-    with postgres.connect(url) as lock:
-        lock.execute("SELECT pg_advisory_lock(hashtext(%s))", (staging,))
-        return _restore_locked(url, plan, snapshot, staging)
+    with fetched(store, file) as (manifest, snapshot):
+        staging = str(manifest["staging_schema"])
+        # The staging schema's name is in the archive: restores of one snapshot into one
+        # database (several tenants of the pool) take turns, holding this session's lock.
+        with postgres.connect(url) as lock:
+            lock.execute("SELECT pg_advisory_lock(hashtext(%s))", (staging,))
+            return _restore_locked(url, plan, snapshot, staging)
 
 
 def _restore_locked(url: str, plan: planning.DatabasePlan, snapshot: Path, staging: str) -> int:
@@ -260,23 +284,17 @@ def _insert_staged(conn: postgres.Conn, plan: planning.DatabasePlan, staging: st
     return loaded
 
 
-def verified(snapshot: Path) -> dict[str, Any]:
-    """The manifest of a snapshot whose archive matches it; SnapshotMissing if there is none,
-    SnapshotCorrupt if the archive is not the one the manifest describes."""
-    try:
-        manifest = manifest_of(snapshot)
-    except (OSError, ValueError) as exc:
-        raise SnapshotMissing(f"no snapshot {snapshot.name!r} in the snapshot directory") from exc
-    if not _verified(snapshot, manifest):
-        raise SnapshotCorrupt(f"{snapshot.name} does not match its manifest's checksum")
-    return manifest
-
-
-def stage(url: str, plan: planning.DatabasePlan, snapshot: Path, schema: str) -> int:
+def stage(
+    url: str, plan: planning.DatabasePlan, store: stores.Store, file: str, schema: str
+) -> int:
     """Bring a (verified) snapshot's tables back into `schema` of the database at `url`, beside
     the tenant's own tables (a live restore's new copy); returns the rows staged. Idempotent:
     `schema` is made again."""
-    manifest = verified(snapshot)
+    with fetched(store, file) as (manifest, snapshot):
+        return _stage(url, manifest, snapshot, schema)
+
+
+def _stage(url: str, manifest: dict[str, Any], snapshot: Path, schema: str) -> int:
     staging = str(manifest["staging_schema"])
     with postgres.connect(url) as lock:
         lock.execute("SELECT pg_advisory_lock(hashtext(%s))", (staging,))

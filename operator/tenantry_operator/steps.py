@@ -38,6 +38,7 @@ from tenantry_operator import (
     settings,
     snapshots,
     status,
+    stores,
 )
 
 Body = Mapping[str, Any]  # the Tenant as kopf passed it: its children's owner
@@ -254,7 +255,8 @@ def ensure_restored(
         return None
     url = databases.data_url(cfg, dbs, plan)
     try:
-        taken_from = snapshots.manifest_of(cfg.snapshot_dir / wanted).get("uid")
+        store = stores.of(cfg)
+        taken_from = snapshots.manifest_of(store, wanted).get("uid")
         if taken_from != tenant.uid and not tenant.restore_from_any:
             return StepResult(
                 False,
@@ -263,7 +265,7 @@ def ensure_restored(
                 f'the annotation {resources.ANNOTATION_RESTORE_FROM_ANY}: "true"',
             )
         assert url is not None
-        loaded = snapshots.restore(url, plan, cfg.snapshot_dir / wanted)
+        loaded = snapshots.restore(url, plan, store, wanted)
     except snapshots.SnapshotMissing as exc:
         return StepResult(False, Reason.RESTORE_FAILED, f"restore from {wanted}: {exc}")
     except (snapshots.SnapshotError, OSError, ValueError, psycopg.Error) as exc:
@@ -373,10 +375,11 @@ def offboard_data(
     if tenant.deletion_policy is model.DeletionPolicy.SNAPSHOT:
         name = f"{tenant.tenant_key}-{tenant.uid[:8]}"
         # A retry (the operator died after the dump) keeps the snapshot it wrote first.
-        manifest = snapshots.written(cfg.snapshot_dir, name)
+        store = stores.of(cfg)
+        manifest = snapshots.written(store, name)
         url = databases.data_url(cfg, dbs, plan) if manifest is None else None
         if url is not None:
-            manifest = snapshots.dump(url, plan, cfg.snapshot_dir, name, uid=tenant.uid)
+            manifest = snapshots.dump(url, plan, store, name, uid=tenant.uid)
         if manifest is not None:
             snapshot = status.Snapshot(manifest["file"], manifest["rows"])
         time.sleep(cfg.offboard_step_pause)
