@@ -25,8 +25,8 @@ from moto.server import ThreadedMotoServer
 
 from localplatform import stack
 from tests.conftest import eventually
-from tests.integration import support
-from tests.integration.test_restores import Traffic, backups_of
+from tests.integration import moving, support
+from tests.integration.test_restores import backups_of
 
 pytestmark = pytest.mark.integration
 RETAIN, NOTES = 2, 3
@@ -144,9 +144,10 @@ def test_backups_and_snapshots_go_to_the_bucket_and_restore_from_it(
         backup = eventually(lambda: backups_of(custom, live), timeout=60, what="live's backup")
         chosen = backup[-1]["name"]
         assert backup[-1]["rows"] == 1 + NOTES
-        traffic = Traffic(app, headers, project)
-        traffic.thread.start()
-        traffic.flows(5)
+        traffic = moving.Writer(app, headers, project, read_back=False)
+        traffic.start()
+        traffic.writes_flow(5)
+        assert traffic.errors == []
         support.patch_tenant(custom, live, restore={"backup": chosen, "requested": "one"})
 
         def ended() -> dict[str, Any] | None:
@@ -156,9 +157,8 @@ def test_backups_and_snapshots_go_to_the_bucket_and_restore_from_it(
 
         move = eventually(ended, timeout=90, what="the restore from the bucket")
         assert move["result"] == "Completed", move
-        traffic.flows(5)
-        traffic.stop.set()
-        traffic.thread.join(timeout=30)
+        traffic.writes_flow(5)
+        traffic.finish()
         assert traffic.errors == []
         assert {f"b{n}" for n in range(NOTES)} <= notes_of(pool_admin, live)
         assert not notes_of(pool_admin, live) & {f"live{n}" for n in range(1, 6)}
