@@ -41,6 +41,7 @@ BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("put", "/api/v1/tenants/{tenant_id}/overrides/{feature}"): {"enabled": True},
     ("put", "/api/v1/tenants/{tenant_id}/ring"): {"ring": "internal"},
     ("post", "/api/v1/tenants/{tenant_id}/moves"): {"isolation": "silo"},
+    ("post", "/api/v1/tenants/{tenant_id}/restores"): {"backup": "pwn-backup-20261124.dump"},
     ("post", "/api/v1/placement/rebalance"): {"by": "tenants", "dry_run": True},
     ("post", "/api/v1/tenants/{tenant_id}/webhooks"): {"url": "https://127.0.0.1:9/hook"},
 }

@@ -4,7 +4,8 @@ A page of a project's notes is `ORDER BY created_at, id LIMIT n` after a cursor
 (app_plane.pages): with an index on (project_id, created_at, id) it reads n rows, where the
 index on (tenant_key, project_id) read and sorted all of the project's. It leads with the project,
 not the tenant: the row-level security policy's tenant comparison is a filter the planner does
-not take into an index condition, and a project belongs to one tenant anyway.
+not take into an index condition, and a project belongs to one tenant anyway. Idempotent (`IF NOT
+EXISTS`): `app_plane.migrate` may carry a schema whose revision was lost through it again.
 
 Revision ID: 0010
 Revises: 0009
@@ -20,8 +21,8 @@ depends_on = None
 
 
 def upgrade() -> None:
-    op.execute("CREATE INDEX notes_page ON notes (project_id, created_at, id)")
+    op.execute("CREATE INDEX IF NOT EXISTS notes_page ON notes (project_id, created_at, id)")
 
 
 def downgrade() -> None:
-    op.execute("DROP INDEX notes_page")
+    op.execute("DROP INDEX IF EXISTS notes_page")
