@@ -24,9 +24,13 @@ pytestmark = pytest.mark.integration
 @pytest.fixture
 def in_process(env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> Iterator[TestClient]:
     """The control plane's app in this process, configured as the platform's (no lifespan: no
-    background workers; an empty tier catalog, so the default rate limit applies)."""
+    background workers; an empty tier catalog, so the default rate limit applies) but without
+    tracing: a tracer provider, once installed, stays for the rest of this worker's tests."""
     for name, value in env.items():
-        monkeypatch.setenv(name, value)
+        if name.startswith("OTEL_"):
+            monkeypatch.delenv(name, raising=False)
+        else:
+            monkeypatch.setenv(name, value)
     for cached in (config.get_settings, db.engine, db.session_factory):
         cached.cache_clear()
     app = main.create_app()

@@ -17,7 +17,7 @@ from sqlalchemy import create_engine
 from sqlalchemy.orm import sessionmaker
 
 from control_plane import models, prestart
-from control_plane.core import config
+from control_plane.core import config, db
 from control_plane.integrations import kube
 from control_plane.services import outbox as outbox_service
 from control_plane.workers import outbox
@@ -37,10 +37,14 @@ def own_registry(
     url = env["DATABASE_URL"].rsplit("/", 1)[0] + "/" + name
     monkeypatch.setenv("DATABASE_URL", url)
     monkeypatch.setenv("KUBECONFIG", str(platform.kubeconfig))
-    config.get_settings.cache_clear()
+    cached = (config.get_settings, db.engine, db.session_factory)  # none left from another test
+    for function in cached:
+        function.cache_clear()
     prestart.main()
     yield url
-    config.get_settings.cache_clear()
+    db.engine().dispose()
+    for function in cached:
+        function.cache_clear()
 
 
 def uncreated(tenant_id: uuid.UUID, key: str, *, company: str) -> models.Tenant:
