@@ -98,11 +98,18 @@ def placement(
     port: int | None,
     database: str | None,
 ) -> Placement:
-    """Where one tenant's tables are, from its routing row: a bridge schema in the pool itself,
-    a silo's database on its own server, reached as the pool URL's user (not its password)."""
-    if isolation is not enums.Isolation.SILO:
+    """Where one tenant's tables are, from its routing row: a bridge schema in the home pool
+    database, or in the pool shard's database the row names; a silo's database on its own
+    server. A database on the pool's server is reached with the pool URL's credentials, one
+    on another server as the pool URL's user (not its password)."""
+    if not database:
         return Placement(tenant_key, isolation, pool_url, schema)
     parts = urlsplit(pool_url)
+    host, port = host or parts.hostname, port or parts.port
+    if (host, port) == (parts.hostname, parts.port):
+        return Placement(
+            tenant_key, isolation, parts._replace(path=f"/{database}").geturl(), schema
+        )
     netloc = f"{parts.username}@{host}:{port}" if parts.username else f"{host}:{port}"
     url = parts._replace(netloc=netloc, path=f"/{database}").geturl()
     return Placement(tenant_key, isolation, url, schema)

@@ -24,6 +24,20 @@ def test_a_bridge_tenant_is_a_schema_of_the_pool() -> None:
     assert found == migrate.Placement("acme", enums.Isolation.BRIDGE, POOL, "tenant_acme")
 
 
+def test_a_bridge_tenant_on_a_pool_shard_is_a_schema_of_that_shards_database() -> None:
+    found = migrate.placement(
+        "postgresql://admin:secret@pool.db:5432/tenantry_pool",
+        tenant_key="acme",
+        isolation=enums.Isolation.BRIDGE,
+        schema="tenant_acme",
+        host=None,
+        port=None,
+        database="tenantry_shard_b",
+    )
+    shard = "postgresql://admin:secret@pool.db:5432/tenantry_shard_b"
+    assert found == migrate.Placement("acme", enums.Isolation.BRIDGE, shard, "tenant_acme")
+
+
 @pytest.mark.parametrize(
     ("pool_url", "silo_url"),
     [
