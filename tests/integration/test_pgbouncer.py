@@ -143,11 +143,13 @@ def test_the_migration_fence_holds_requests_behind_pgbouncer(
             lambda: (
                 pool_admin.execute(
                     "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted "
-                    "AND mode = 'ShareLock' AND classid = %s",
-                    (routing.FENCE_CLASS,),
+                    "AND mode = 'ShareLock' AND classid = %s "
+                    "AND objid = (hashtext(%s)::bigint & 4294967295)::oid",  # this tenant's
+                    (routing.FENCE_CLASS, name),
                 ).fetchone()
                 == (1,)
             ),
+            timeout=60,
             what="the request waiting on the fence",
         )
         assert answered == []

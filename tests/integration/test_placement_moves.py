@@ -63,6 +63,10 @@ def test_an_admin_moves_a_tenant_to_a_silo_server_then_to_a_pool_shard(
     name = body["tenant"]["slug"]
     support.wait_ready(custom, name)
     admin, moves = support.admin(api, env), f"/tenants/{body['tenant']['id']}/moves"
+    eventually(  # the registry mirrors the placement a moment after the Tenant is Ready
+        lambda: api.get(f"/tenants/{body['tenant']['id']}", headers=admin).json()["placement"],
+        what=f"{name}'s placement in the registry",
+    )
 
     unknown = api.post(moves, headers=admin, json={"isolation": "pool", "server": "no-such"})
     assert unknown.status_code == 422, unknown.text
