@@ -173,7 +173,8 @@ def test_lifecycle_events_are_signed_delivered_retried_and_kept_to_their_tenant(
     assert api.post(f"/tenants/{tid}/suspend", headers=platform).status_code == 200
     eventually(lambda: len(ours.received) > before, timeout=60, what="delivered after retries")
     assert ours.refused == 2
-    assert ours.events(secret)[-1]["type"] == "tenant.suspended"
+    # tenant.suspended among what came since (a tenant.ready of the same change may come too)
+    assert "tenant.suspended" in [e["type"] for e in ours.events(secret)[before:]]
     # Committed just after the receiver answered; at least two failed attempts before (a third
     # when an answer came too late for the outbox on a loaded machine: delivery is at least once).
     eventually(
