@@ -63,6 +63,24 @@ def hash_secret(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
+def new_selected_secret(prefix: str, selector: uuid.UUID) -> tuple[str, str]:
+    """A new secret `<prefix>_<selector hex>_<random>` and the hash to store for it: whoever
+    checks it finds (and locks) its row by the selector, so a token used while the transaction
+    that issued it is still open waits for that commit instead of missing the row."""
+    return new_secret(f"{prefix}_{selector.hex}")
+
+
+def selector_of(token: str, prefix: str) -> uuid.UUID | None:
+    """The selector of a `new_selected_secret` token with `prefix`, or None for any other."""
+    head = f"{prefix}_"
+    if not token.startswith(head) or token[len(head) + 32 : len(head) + 33] != "_":
+        return None
+    try:
+        return uuid.UUID(hex=token[len(head) : len(head) + 32])
+    except ValueError:
+        return None
+
+
 def sign(claims: dict[str, Any], private_pem: str) -> str:
     """A JWT of `claims` signed with the private key, naming its key id."""
     kid = tokens.jwk(tokens.public_key_pem(private_pem))["kid"]

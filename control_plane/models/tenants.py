@@ -120,6 +120,7 @@ class Tenant(base.Base):
     @property
     def payment_pending(self) -> bool:
         return self.checkout_plan is not None
+
     # Where the tenant stands in feature rollouts (tenantry_core.flags.Ring; services.flags).
     ring: Mapped[str] = mapped_column(
         String(10), nullable=False, default="all", server_default="all"

@@ -5,10 +5,11 @@ their mail is sent.
 An invitation is made without a token: the answer never holds one. The SEND_INVITATION outbox
 entry written in the same transaction (the kubectl owner's INVITE_OWNER entry makes its
 invitation when it runs) calls `issue_token` and mails the link (workers.outbox), so the token
-exists only in the mail and, hashed, in the row. A retried entry issues a new token (the one
-of a mail that failed to go was rolled back with it). Nobody invites with a role holding what
-they do not hold (services.access). Accepting is services.members's `accept`.
-Used by api.routes.users and workers.outbox.
+exists only in the mail and, hashed, in the row. The token names its invitation, so a link
+opened before the mailing transaction commits waits for it (services.members). A retried entry
+issues a new token (the one of a mail that failed to go was rolled back with it). Nobody
+invites with a role holding what they do not hold (services.access). Accepting is
+services.members's `accept`. Used by api.routes.users and workers.outbox.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from control_plane import models, schemas
 from control_plane.core import permissions, security
 from control_plane.services import access, audit, auth, errors, members
 
-INVITATION_PREFIX = "inv"
+INVITATION_PREFIX = members.INVITATION_PREFIX
 KUBERNETES = "tenantry:kubernetes"  # who invites the owner of a Tenant made with kubectl
 
 
@@ -157,7 +158,7 @@ def issue_token(
     now = dt.datetime.now(dt.UTC)
     if inv is None or inv.accepted_at or inv.revoked_at or inv.expires_at <= now:
         return None
-    token, inv.token_hash = security.new_secret(INVITATION_PREFIX)
+    token, inv.token_hash = security.new_selected_secret(INVITATION_PREFIX, inv.id)
     inv.mailed_at = now
     return inv, token
 

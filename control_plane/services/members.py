@@ -13,6 +13,7 @@ services.invitations too.
 from __future__ import annotations
 
 import datetime as dt
+import hmac
 import uuid
 
 from sqlalchemy import func, or_, select
@@ -31,6 +32,8 @@ from control_plane.services import (
     federation,
 )
 from tenantry_core import tokens
+
+INVITATION_PREFIX = "inv"  # of the invitation tokens services.invitations issues
 
 
 def commit_or_conflict(*, session: Session, title: str, detail: str) -> None:
@@ -217,12 +220,23 @@ def accept(
     the invited one, the account signs in through that identity (linked now, audited)."""
     claims = _identity(data, verifier)
     now = dt.datetime.now(dt.UTC)
-    inv = session.scalar(
-        select(models.Invitation)
-        .where(models.Invitation.token_hash == security.hash_secret(data.token))
-        .with_for_update(of=models.Invitation)
-    )
-    if inv is None or inv.accepted_at or inv.revoked_at or inv.expires_at <= now:
+    token_hash = security.hash_secret(data.token)
+    # The token names its invitation: its row is locked by id, so a link opened while the mail's
+    # transaction is still open waits for its commit (and its token) rather than missing it.
+    selector = security.selector_of(data.token, INVITATION_PREFIX)
+    found = select(models.Invitation).with_for_update(of=models.Invitation)
+    if selector is None:  # a token of the older form, issued before it named its invitation
+        found = found.where(models.Invitation.token_hash == token_hash)
+    else:
+        found = found.where(models.Invitation.id == selector)
+    inv = session.scalar(found)
+    if (
+        inv is None
+        or not hmac.compare_digest(inv.token_hash or "", token_hash)
+        or inv.accepted_at
+        or inv.revoked_at
+        or inv.expires_at <= now
+    ):
         raise errors.NotFound("the invitation does not exist, was used, revoked or has expired")
     if ctx.actor == inv.invited_by:
         raise errors.Forbidden(

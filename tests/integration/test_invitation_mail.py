@@ -4,6 +4,7 @@ request mails once; a revoked invitation's link does not work."""
 
 from __future__ import annotations
 
+import concurrent.futures
 import hashlib
 import re
 import uuid
@@ -98,3 +99,34 @@ def test_a_revoked_invitation_is_not_mailed_again_and_its_link_fails(
     result = control_db.execute("SELECT payload->>'result' FROM outbox WHERE id = %s", entry)
     assert "revoked" in str(result.fetchone())
     assert len(mailsink.messages(Path(env["TENANTRY_MAILDIR"]), to=email)) == 1
+
+
+def test_a_link_opened_before_its_mail_commits_waits_for_the_commit(
+    api: httpx.Client, env: dict[str, str], control_db: psycopg.Connection[Any]
+) -> None:
+    """The outbox mails the link inside the transaction that stores the token's hash: an invitee
+    quicker than that commit is answered once it lands, never with a 404."""
+    body = support.signup(api, support.unique("Quick"))
+    tid, owner = body["tenant"]["id"], support.auth(body)
+    email = f"{support.unique('cy')}@example.com"
+    invited = api.post(f"/tenants/{tid}/invitations", headers=owner, json={"email": email})
+    assert invited.status_code == 201, invited.text
+    support.invitation_token(api, email)  # its mail went out; this test mails the next token
+    invitation = uuid.UUID(invited.json()["id"])
+    token = f"inv_{invitation.hex}_{uuid.uuid4().hex}"  # the form services.invitations issues
+
+    url = env["DATABASE_URL"].replace("postgresql+psycopg://", "postgresql://")
+    with psycopg.connect(url) as mailing, concurrent.futures.ThreadPoolExecutor(1) as pool:
+        mailing.execute("SELECT 1 FROM invitations WHERE id = %s FOR UPDATE", (invitation,))
+        mailing.execute(
+            "UPDATE invitations SET token_hash = %s, mailed_at = now() WHERE id = %s",
+            (hashlib.sha256(token.encode()).hexdigest(), invitation),
+        )
+        opened = pool.submit(
+            api.post, "/invitations/accept", json={"token": token, "password": support.PASSWORD}
+        )
+        with pytest.raises(concurrent.futures.TimeoutError):
+            opened.result(timeout=1.0)  # waits on the mailing transaction
+        mailing.commit()
+        accepted = opened.result(timeout=60)
+    assert accepted.status_code == 201, accepted.text

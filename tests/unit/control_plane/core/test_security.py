@@ -137,3 +137,15 @@ def test_opaque_secrets_are_stored_as_their_hash() -> None:
     assert hashed == security.hash_secret(token) != token
     assert security.new_secret("tnt")[0] != token
     assert not security.verify_password("anything", None)  # unknown user: same cost, False
+
+
+def test_a_selected_secret_names_its_row_and_nothing_else_does() -> None:
+    row = uuid.uuid4()
+    token, stored = security.new_selected_secret("inv", row)
+    assert stored == hashlib.sha256(token.encode()).hexdigest()
+    assert security.selector_of(token, "inv") == row
+    assert security.selector_of(token, "ev") is None
+    older, _ = security.new_secret("inv")  # no selector: found by its hash
+    assert security.selector_of(older, "inv") is None
+    assert security.selector_of(f"inv_{'z' * 32}_x", "inv") is None
+    assert security.selector_of(f"inv_{row.hex}", "inv") is None
