@@ -53,7 +53,10 @@ def _start(app: httpx.Client, body: dict[str, Any]) -> dict[str, Any]:
 
 def _done(app: httpx.Client, body: dict[str, Any], export_id: str) -> dict[str, Any]:
     def finished() -> dict[str, Any] | None:
-        seen: dict[str, Any] = app.get(f"/exports/{export_id}", headers=support.auth(body)).json()
+        answer = app.get(f"/exports/{export_id}", headers=support.auth(body))
+        if answer.status_code == 403:  # the `export` grant has not reached the app plane yet
+            return None
+        seen: dict[str, Any] = answer.json()
         assert seen["state"] != "failed", seen
         return seen if seen["state"] == "done" else None
 
