@@ -9,11 +9,19 @@ import os
 
 from kubernetes import client, config
 
+# Connections kept to the API server: the operator's handlers, its convergence loop and the
+# applies each runs at once share them (the client's default, 5 a core, made and dropped more).
+POOL_SIZE = 32
+
 
 @functools.cache
 def api_client() -> client.ApiClient:
+    configuration = client.Configuration()
     try:
-        config.load_incluster_config()
-        return client.ApiClient()
+        config.load_incluster_config(client_configuration=configuration)
     except config.ConfigException:
-        return config.new_client_from_config(config_file=os.environ.get("KUBECONFIG"))
+        config.load_kube_config(
+            config_file=os.environ.get("KUBECONFIG"), client_configuration=configuration
+        )
+    configuration.connection_pool_maxsize = POOL_SIZE
+    return client.ApiClient(configuration)

@@ -15,6 +15,7 @@ cluster-scoped object under namespace `default`, where `kubectl describe` does n
 from __future__ import annotations
 
 import base64
+import concurrent.futures
 import datetime as dt
 import functools
 import json
@@ -37,11 +38,17 @@ FIELD_MANAGER = resources.OPERATOR_FIELD_MANAGER
 EVENTS_NAMESPACE = "default"
 EVENT_SOURCE = "tenantry-operator"
 MAX_EVENT_MESSAGE = 1024
+APPLIERS = 8  # threads applying the objects of one `apply(..., at_once=True)` together
 log = logging.getLogger(__name__)
 
 
 class ApplyError(Exception):
     """The API server refused an object; the message says which and why."""
+
+
+@functools.cache
+def _appliers() -> concurrent.futures.ThreadPoolExecutor:
+    return concurrent.futures.ThreadPoolExecutor(APPLIERS, thread_name_prefix="apply")
 
 
 @functools.cache
@@ -112,40 +119,52 @@ def _before(resource: Any, obj: Mapping[str, Any]) -> Seen | None:
     return Seen.of(found.metadata.to_dict())
 
 
-def apply(objects: Iterable[Mapping[str, Any]]) -> list[str]:
+def _apply_one(obj: Mapping[str, Any]) -> str | None:
+    """Server-side apply one object; how it was missing or changed, if it was."""
+    resource = _resource(obj["apiVersion"], obj["kind"])
+    before = _before(resource, obj)
+    try:
+        after = resource.server_side_apply(
+            body=dict(obj), field_manager=FIELD_MANAGER, force_conflicts=True
+        )
+    except ApiException as exc:
+        raise ApplyError(f"{_describe(obj)}: {_reason(exc)}") from exc
+    meta = obj["metadata"]
+    seen = _SEEN[(obj["apiVersion"], obj["kind"], meta.get("namespace"), meta["name"])] = (
+        Seen.of(after.metadata.to_dict())
+    )
+    how = "missing" if before is None else before.change(seen)
+    return None if how is None else f"{_describe(obj)} ({how})"
+
+
+def apply(objects: Iterable[Mapping[str, Any]], *, at_once: bool = False) -> list[str]:
     """Server-side apply each object in order, taking ownership of the fields we set; returns
     the objects that were missing ("... (missing)") or that the apply changed ("... (changed)").
     An apply that changes nothing writes nothing, so neither its resourceVersion nor our
-    field manager's time moves."""
-    changed = []
-    for obj in objects:
-        resource = _resource(obj["apiVersion"], obj["kind"])
-        before = _before(resource, obj)
-        try:
-            after = resource.server_side_apply(
-                body=dict(obj), field_manager=FIELD_MANAGER, force_conflicts=True
-            )
-        except ApiException as exc:
-            raise ApplyError(f"{_describe(obj)}: {_reason(exc)}") from exc
-        meta = obj["metadata"]
-        seen = _SEEN[(obj["apiVersion"], obj["kind"], meta.get("namespace"), meta["name"])] = (
-            Seen.of(after.metadata.to_dict())
-        )
-        how = "missing" if before is None else before.change(seen)
-        if how is not None:
-            changed.append(f"{_describe(obj)} ({how})")
-    return changed
+    field manager's time moves. With `at_once`, for objects that do not need each other (a
+    namespace's quota, limits, policy and RBAC): the cluster-scoped ones first, in order, then
+    the namespaced ones together, in APPLIERS threads."""
+    objects = list(objects)
+    if not at_once:
+        found = [_apply_one(obj) for obj in objects]
+    else:
+        first = [obj for obj in objects if not obj["metadata"].get("namespace")]
+        rest = [obj for obj in objects if obj["metadata"].get("namespace")]
+        found = [_apply_one(obj) for obj in first] + list(_appliers().map(_apply_one, rest))
+    return [how for how in found if how]
 
 
 def _body(owner: Mapping[str, Any]) -> kopf.Body:
     return owner if isinstance(owner, kopf.Body) else kopf.Body(cast(kopf.RawBody, owner))
 
 
-def apply_owned(owner: Mapping[str, Any], objects: list[dict[str, Any]]) -> list[str]:
-    """Make `owner` (a Tenant's body) the owner of each object, then apply them in order;
-    returns what was missing or changed (`apply`)."""
+def apply_owned(
+    owner: Mapping[str, Any], objects: list[dict[str, Any]], *, at_once: bool = False
+) -> list[str]:
+    """Make `owner` (a Tenant's body) the owner of each object, then apply them (`apply`);
+    returns what was missing or changed."""
     kopf.adopt(objects, owner=_body(owner))
-    return apply(objects)
+    return apply(objects, at_once=at_once)
 
 
 def _shorten(message: str) -> str:
@@ -208,9 +227,15 @@ def get(
 
 
 def list_objects(
-    api_version: str, kind: str, label_selector: str | None = None, namespace: str | None = None
+    api_version: str,
+    kind: str,
+    label_selector: str | None = None,
+    namespace: str | None = None,
+    field_selector: str | None = None,
 ) -> list[dict[str, Any]]:
-    found = _resource(api_version, kind).get(label_selector=label_selector, namespace=namespace)
+    found = _resource(api_version, kind).get(
+        label_selector=label_selector, namespace=namespace, field_selector=field_selector
+    )
     return [dict(item) for item in found.to_dict()["items"]]
 
 

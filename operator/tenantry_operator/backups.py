@@ -1,13 +1,14 @@
 """Scheduled backups of each Tenant whose Tier has `spec.backup`: the operator's backup timer.
 
 A thread of its own (`handlers` starts `keep_backing_up`; never kopf's workers) looks every TICK
-seconds at every Tenant: when its slot's backup (`backup_plan`) is not in the snapshot store
-(`stores`: the directory or a bucket) yet, it takes one with `snapshots` (the same archive and
-manifest as a snapshot, plus the slot and the schedule), from wherever the tenant is placed
-(pool, bridge or silo, on any server); then it prunes the oldest beyond the Tier's `retain`,
-never the one a live restore is loading. What it finds goes into the Tenant's status
-(`lastBackup`, `backups`, newest last) and the per-tenant backup metrics; a failure into a
-Warning Event (BackupFailed). A backup already written for a slot is never taken again (the name
+seconds at every Tenant of a Tier that has `spec.backup` (listed by a field selector on
+`spec.tier`, never the whole fleet): when its slot's backup (`backup_plan`) is not in the
+snapshot store (`stores`: the directory or a bucket) yet, it takes one with `snapshots` (the
+same archive and manifest as a snapshot, plus the slot and the schedule), from wherever the
+tenant is placed (pool, bridge or silo, on any server); then it prunes the oldest beyond the
+Tier's `retain`, never the one a live restore is loading. What it finds goes into the Tenant's
+status (`lastBackup`, `backups`, newest last) and the per-tenant backup metrics; a failure into
+a Warning Event (BackupFailed). A backup already written for a slot is never taken again (the name
 is the slot's), so an operator killed mid-backup just takes it on its next look. A tenant that
 is being deleted, is not placed yet or is moving is skipped until a later slot.
 """
@@ -48,6 +49,7 @@ FAILED = "BackupFailed"
 log = logging.getLogger(__name__)
 _warned: set[tuple[str, str]] = set()  # (tenant, schedule) told about a bad schedule already
 _failed: dict[str, float] = {}  # tenant: when (time.monotonic) its last backup failed
+_swept: set[str] = set()  # the Tenants the last sweep looked at (their backup metrics)
 
 
 def summary(name: str, manifest: Mapping[str, Any]) -> dict[str, Any]:
@@ -140,9 +142,23 @@ def sweep(
     tiers = {
         str(t["metadata"]["name"]): t
         for t in apply.list_objects(resources.API_VERSION, resources.TIER_KIND)
+        if (t.get("spec") or {}).get("backup")
     }
+    # Only the Tenants of Tiers that are backed up (a field selector on spec.tier): a timer
+    # that listed every Tenant each second cost the operator more than all else in a quiet fleet.
+    bodies = [
+        body
+        for name in sorted(tiers)
+        for body in apply.list_objects(
+            resources.API_VERSION, resources.TENANT_KIND, field_selector=f"spec.tier={name}"
+        )
+    ]
+    for gone in _swept - {str(body["metadata"]["name"]) for body in bodies}:
+        metrics.forget_backups(gone)  # its Tier is no longer backed up, or it left the Tier
+    _swept.clear()
+    _swept.update(str(body["metadata"]["name"]) for body in bodies)
     taken = []
-    for body in apply.list_objects(resources.API_VERSION, resources.TENANT_KIND):
+    for body in bodies:
         key = str(body["metadata"]["name"])
         if time.monotonic() - _failed.get(key, -AFTER_FAILURE) < AFTER_FAILURE:
             continue

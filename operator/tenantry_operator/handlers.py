@@ -1,20 +1,20 @@
 """The kopf handlers: thin registrations that call `reconcile` and report what it found.
 
 Run with `kopf run -m tenantry_operator.handlers`. The operator is level-triggered: a Tenant is
-reconciled on create, update and operator start, and again by its own convergence daemon
-whenever it is due: soon after a reconcile that must be tried again, at once after a child it
-owns changed (its namespace's objects, Deployment, Service, Secrets: they are watched and mapped
-back to their Tenant), and otherwise every `resync_interval` seconds less a random jitter, so
-tenants spread out. Any reconcile pushes the next resync back (idle-aware), and one lock per
-Tenant keeps two reconciles of it from running at once. Nothing waits on kopf's retries, so a
-lost retry cannot leave a tenant unconverged.
+reconciled on create, update and operator start, and again by the convergence loop
+(`schedule`, one thread for every Tenant) whenever it is due: soon after a reconcile that must
+be tried again, at once after a child it owns changed (its namespace's objects, Deployment,
+Service, Secrets: they are watched and mapped back to their Tenant), and otherwise every
+`resync_interval` seconds less a random jitter, so tenants spread out. Any reconcile pushes the
+next resync back (idle-aware), and one lock per Tenant keeps two reconciles of it from running
+at once. Nothing waits on kopf's retries, so a lost retry cannot leave a tenant unconverged.
 
 A Tier change stamps the Tier's revision on its Tenants so each re-reconciles; deletion runs
 behind a finalizer, so it completes even if the operator was down when the Tenant was deleted.
 A Tenant deleted because its CRD is being deleted is never offboarded: `keeping` keeps its
 namespace and data for a re-created Tenant, then its finalizer is released. Beside kopf, the
-start-up handler starts two threads: the servers catalog's refresh and the backup timer
-(`backups`).
+start-up handler starts three threads: the convergence loop, the servers catalog's refresh
+and the backup timer (`backups`).
 A handler turns an outcome into the status patch, Events and metrics, through `apply`.
 """
 
@@ -23,10 +23,9 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
-import random
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 import kopf
@@ -43,14 +42,13 @@ from tenantry_operator import (
     provisioner,
     provisioners,
     reconcile,
+    schedule,
     settings,
     status,
 )
 
 KOPF_PREFIX = "kopf.tenantry.dev"
-RETRY = 5.0  # seconds before an unexpected handler error is retried
-TICK = 0.5  # seconds between a convergence daemon's looks at whether its tenant is due
-SETTLE = 0.2  # seconds a changed child waits, so a burst of changes is reconciled once
+RETRY = schedule.RETRY  # seconds before an unexpected handler error is retried
 SWEEP_EVERY, SWEEP_LIMIT = 1.0, 300.0  # seconds: releasing Tenants while their CRD is deleted
 SERVERS_EVERY = 60.0  # seconds between two refreshes of `tenantry.servers`
 log = logging.getLogger(__name__)
@@ -96,46 +94,7 @@ def keep_servers() -> None:
             log.warning("the catalog of servers was not refreshed: %s", exc)
 
 
-class Schedule:
-    """When each Tenant is next due for a reconcile, and the lock that keeps its reconciles
-    one at a time. Shared by the change handlers (threads) and the daemons (the event loop)."""
-
-    def __init__(
-        self,
-        clock: Callable[[], float] = time.monotonic,
-        rand: Callable[[], float] = random.random,
-    ) -> None:
-        self._clock, self._rand = clock, rand
-        self._due: dict[str, float] = {}
-        self._locks: dict[str, threading.Lock] = {}
-
-    def lock(self, name: str) -> threading.Lock:
-        return self._locks.setdefault(name, threading.Lock())
-
-    def delay(self, retry_in: float | None, interval: float, jitter: float) -> float:
-        """Seconds to the next reconcile: `retry_in` when one asked for it, else the resync
-        interval less up to `jitter` of it."""
-        return retry_in if retry_in is not None else interval * (1 - jitter * self._rand())
-
-    def after(self, name: str, seconds: float) -> None:
-        self._due[name] = self._clock() + seconds
-
-    def start(self, name: str, seconds: float) -> None:
-        """Due in `seconds`, unless a reconcile already said when."""
-        self._due.setdefault(name, self._clock() + seconds)
-
-    def soon(self, name: str) -> None:
-        """Due in SETTLE seconds, unless it is due sooner anyway."""
-        self._due[name] = min(self._due.get(name, float("inf")), self._clock() + SETTLE)
-
-    def is_due(self, name: str) -> bool:
-        return self._clock() >= self._due.get(name, float("inf"))
-
-    def forget(self, name: str) -> None:
-        self._due.pop(name, None)
-
-
-SCHEDULE = Schedule()
+SCHEDULE = schedule.Schedule()
 
 
 class KopfLogs(logging.Filter):
@@ -147,8 +106,9 @@ class KopfLogs(logging.Filter):
         if record.levelno == logging.INFO and message.startswith("Handler 'child-"):
             return False
         if record.levelno == logging.ERROR and "failed temporarily" in message:
-            record.levelno, record.levelname = logging.WARNING, logging.getLevelName(
-                logging.WARNING
+            record.levelno, record.levelname = (
+                logging.WARNING,
+                logging.getLevelName(logging.WARNING),
             )
         return True
 
@@ -191,6 +151,12 @@ def startup(
         ", ".join(config().shard_names),
     )
     threading.Thread(target=keep_servers, daemon=True).start()
+    threading.Thread(
+        target=schedule.run_forever,
+        args=(SCHEDULE, functools.partial(converge, wait=False)),
+        name="resync",
+        daemon=True,
+    ).start()
     threading.Thread(
         target=backups.keep_backing_up, args=(config(), silo_databases), daemon=True
     ).start()
@@ -265,28 +231,9 @@ def _post(body: Mapping[str, Any], event: conditions.Event) -> None:
 @kopf.on.create(resources.GROUP, resources.VERSION, resources.TENANT_PLURAL, backoff=RETRY)
 @kopf.on.update(resources.GROUP, resources.VERSION, resources.TENANT_PLURAL, backoff=RETRY)
 def reconcile_tenant(name: str, **_: Any) -> None:
-    converge(name, wait=True)
-
-
-@kopf.daemon(resources.GROUP, resources.VERSION, resources.TENANT_PLURAL, cancellation_timeout=30)
-async def resync_tenant(
-    name: str,
-    stopped: kopf.DaemonStopped,
-    logger: logging.Logger | logging.LoggerAdapter[Any],
-    **_: Any,
-) -> None:
-    """The Tenant's convergence loop: reconcile it whenever it is due."""
     cfg = config()
     SCHEDULE.start(name, SCHEDULE.delay(None, cfg.resync_interval, cfg.resync_jitter))
-    while not stopped:
-        await stopped.wait(TICK)
-        if stopped or not SCHEDULE.is_due(name):
-            continue
-        try:
-            await asyncio.to_thread(converge, name, wait=False)
-        except Exception:  # the loop goes on: the next try is due in RETRY seconds
-            logger.exception("resync of tenant %s failed", name)
-            SCHEDULE.after(name, RETRY)
+    converge(name, wait=True)
 
 
 async def child_changed(event: Mapping[str, Any], body: kopf.Body, **_: Any) -> None:

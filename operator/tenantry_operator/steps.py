@@ -62,7 +62,8 @@ def load_tier(name: str) -> model.Tier | None:
 
 def ensure_namespace(body: Body, tenant: model.Tenant, tier: model.Tier) -> StepResult:
     try:
-        changed = tuple(apply.apply_owned(body, planning.plan_namespace(tenant, tier)))
+        objects = planning.plan_namespace(tenant, tier)
+        changed = tuple(apply.apply_owned(body, objects, at_once=True))
     except apply.ApplyError as exc:
         return StepResult(False, Reason.APPLY_FAILED, str(exc))
     if not apply.namespace_active(tenant.namespace):
