@@ -6,7 +6,9 @@ The reconcile steps hand it planned objects; nothing here decides what should ex
 It learns that from the apply's answer alone, one call per object: the API server stamps our
 field manager's entry in `managedFields` only when an apply changes the object, and the uid
 changes when it had to be created again (`Seen`). Only an object this process has not applied
-yet is read first.
+yet is read first. A resync sends nothing for an object the child watch (`observed`) shows
+just as our last apply of the same left it, so an unchanged fleet costs the API server no
+writes; a change by anyone else moves its resourceVersion, and the next apply goes out.
 With `handlers`, the only module that imports kopf: for `kopf.adopt`, which a running reconcile
 needs. Events on a Tenant are posted here rather than by kopf: kopf files those of a
 cluster-scoped object under namespace `default`, where `kubectl describe` does not look.
@@ -18,9 +20,11 @@ import base64
 import concurrent.futures
 import datetime as dt
 import functools
+import hashlib
 import json
 import logging
 import socket
+import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, cast
@@ -39,6 +43,7 @@ EVENTS_NAMESPACE = "default"
 EVENT_SOURCE = "tenantry-operator"
 MAX_EVENT_MESSAGE = 1024
 APPLIERS = 8  # threads applying the objects of one `apply(..., at_once=True)` together
+FULL_EVERY = 300.0  # seconds: each object is applied at least this often (`Applied.still`)
 log = logging.getLogger(__name__)
 
 
@@ -101,13 +106,14 @@ class Seen:
         return "changed" if after.applied != self.applied else None
 
 
-_SEEN: dict[tuple[str, str, str | None, str], Seen] = {}  # this process's applies, by object
+Key = tuple[str, str, str | None, str]  # apiVersion, kind, namespace, name
+_SEEN: dict[Key, Seen] = {}  # this process's applies, by object
 
 
 def _before(resource: Any, obj: Mapping[str, Any]) -> Seen | None:
     """The object as our last apply left it; read from the server only the first time."""
     meta = obj["metadata"]
-    key = (obj["apiVersion"], obj["kind"], meta.get("namespace"), meta["name"])
+    key = _key(obj)
     if key in _SEEN:
         return _SEEN[key]
     try:
@@ -119,8 +125,56 @@ def _before(resource: Any, obj: Mapping[str, Any]) -> Seen | None:
     return Seen.of(found.metadata.to_dict())
 
 
+@dataclass(frozen=True)
+class Applied:
+    """What our last apply of an object sent (its digest) and got back (its resourceVersion),
+    and when (time.monotonic)."""
+
+    digest: str
+    resource_version: str
+    at: float
+
+    def still(self, digest: str, live: str | None, now: float) -> bool:
+        """Whether applying `digest` now would change nothing: the same was applied, the watch's
+        newest resourceVersion of the object is the one that apply answered, and it was less
+        than FULL_EVERY seconds ago (a child the watch stopped showing, its labels stripped,
+        is applied again then)."""
+        return (
+            digest == self.digest and live == self.resource_version and now - self.at < FULL_EVERY
+        )
+
+
+_APPLIED: dict[Key, Applied] = {}  # this process's last apply of each object
+_LIVE: dict[Key, str] = {}  # each watched child's newest resourceVersion (`observed`)
+
+
+def _key(obj: Mapping[str, Any]) -> Key:
+    meta = obj.get("metadata") or {}
+    return (str(obj.get("apiVersion")), str(obj.get("kind")), meta.get("namespace"), meta["name"])
+
+
+def _digest(obj: Mapping[str, Any]) -> str:
+    return hashlib.blake2b(json.dumps(obj, sort_keys=True, default=str).encode(), digest_size=16).hexdigest()
+
+
+def observed(obj: Mapping[str, Any], *, deleted: bool) -> None:
+    """The child watch saw `obj` (`handlers`): a resync skips applying it while it stays as
+    our last apply left it."""
+    key = _key(obj)
+    if deleted:
+        _LIVE.pop(key, None)
+        _APPLIED.pop(key, None)
+    else:
+        _LIVE[key] = str((obj.get("metadata") or {}).get("resourceVersion"))
+
+
 def _apply_one(obj: Mapping[str, Any]) -> str | None:
-    """Server-side apply one object; how it was missing or changed, if it was."""
+    """Server-side apply one object, unless the watch shows it as our last apply of the same
+    left it; how it was missing or changed, if it was."""
+    key, digest, now = _key(obj), _digest(obj), time.monotonic()
+    last = _APPLIED.get(key)
+    if last is not None and last.still(digest, _LIVE.get(key), now):
+        return None
     resource = _resource(obj["apiVersion"], obj["kind"])
     before = _before(resource, obj)
     try:
@@ -129,10 +183,8 @@ def _apply_one(obj: Mapping[str, Any]) -> str | None:
         )
     except ApiException as exc:
         raise ApplyError(f"{_describe(obj)}: {_reason(exc)}") from exc
-    meta = obj["metadata"]
-    seen = _SEEN[(obj["apiVersion"], obj["kind"], meta.get("namespace"), meta["name"])] = (
-        Seen.of(after.metadata.to_dict())
-    )
+    seen = _SEEN[key] = Seen.of(after.metadata.to_dict())
+    _APPLIED[key] = Applied(digest, str(after.metadata.resourceVersion), now)
     how = "missing" if before is None else before.change(seen)
     return None if how is None else f"{_describe(obj)} ({how})"
 

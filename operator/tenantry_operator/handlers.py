@@ -238,7 +238,9 @@ def reconcile_tenant(name: str, **_: Any) -> None:
 
 async def child_changed(event: Mapping[str, Any], body: kopf.Body, **_: Any) -> None:
     """A child changed, was deleted or was created: its Tenant is due soon. (Async: it runs
-    on the event loop, never waiting for a worker thread a reconcile holds.)"""
+    on the event loop, never waiting for a worker thread a reconcile holds.) Its version is
+    noted, so that a resync that would apply it unchanged skips it (`apply.observed`)."""
+    apply.observed(body, deleted=event.get("type") == "DELETED")
     if event.get("type") is None:
         return  # the initial listing at start: every Tenant is reconciled then anyway
     tenant = tenant_of(body)

@@ -38,6 +38,7 @@ EXPECTED = [
     "Burst: operator peak RSS",
     "Burst: objects refused",
     "Steady state with",
+    "Periodic reconciles in that window",
 ]
 
 

@@ -1,6 +1,9 @@
-"""Events on a Tenant are filed where `kubectl describe` looks for them."""
+"""Events on a Tenant are filed where `kubectl describe` looks for them; what an apply reports
+as changed; and a resync sends nothing for a child the watch shows unchanged."""
 
 import datetime as dt
+import time
+from typing import Any
 
 from tenantry_operator import apply, conditions
 
@@ -62,3 +65,38 @@ def test_an_object_created_again_is_reported_missing() -> None:
 
 def test_an_object_we_never_applied_has_no_time_of_ours() -> None:
     assert apply.Seen.of(_meta("u-1", KUBECTL)) == apply.Seen("u-1", None)
+
+
+QUOTA: dict[str, Any] = {
+    "apiVersion": "v1",
+    "kind": "ResourceQuota",
+    "metadata": {"name": "tenant-quota", "namespace": "tenant-acme"},
+    "spec": {"hard": {"pods": "10"}},
+}
+KEY = ("v1", "ResourceQuota", "tenant-acme", "tenant-quota")
+
+
+def test_an_applied_object_is_still_so_only_while_the_watch_shows_our_version() -> None:
+    last = apply.Applied("d1", "7", at=100.0)
+    assert last.still("d1", "7", now=101.0)
+    assert not last.still("d2", "7", now=101.0), "something else is wanted now"
+    assert not last.still("d1", "8", now=101.0), "someone changed it since"
+    assert not last.still("d1", None, now=101.0), "deleted, or never seen by the watch"
+    assert not last.still("d1", "7", now=100.0 + apply.FULL_EVERY), "applied again now and then"
+
+
+def test_a_resync_sends_nothing_for_a_child_the_watch_shows_unchanged() -> None:
+    # No API server here: any request would fail, so an empty answer means none was made.
+    digest = apply._digest(QUOTA)
+    apply._APPLIED[KEY] = apply.Applied(digest, "7", at=time.monotonic())
+    try:
+        apply.observed(
+            {**QUOTA, "metadata": {**QUOTA["metadata"], "resourceVersion": "7"}}, deleted=False
+        )
+        assert apply.apply([QUOTA]) == []
+        apply.observed(QUOTA, deleted=True)
+        assert KEY not in apply._APPLIED, "deleted: applied again next time"
+        assert KEY not in apply._LIVE
+    finally:
+        apply._APPLIED.pop(KEY, None)
+        apply._LIVE.pop(KEY, None)
