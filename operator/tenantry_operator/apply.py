@@ -154,7 +154,8 @@ def _key(obj: Mapping[str, Any]) -> Key:
 
 
 def _digest(obj: Mapping[str, Any]) -> str:
-    return hashlib.blake2b(json.dumps(obj, sort_keys=True, default=str).encode(), digest_size=16).hexdigest()
+    text = json.dumps(obj, sort_keys=True, default=str)
+    return hashlib.blake2b(text.encode(), digest_size=16).hexdigest()
 
 
 def observed(obj: Mapping[str, Any], *, deleted: bool) -> None:

@@ -171,10 +171,11 @@ def tenants_by_tier(name: str, spec: kopf.Spec, **_: Any) -> dict[str, str]:
     return {str(spec.get("tier", "")): name}
 
 
-def converge(name: str, *, wait: bool) -> None:
+def converge(name: str, *, wait: bool, created: bool = False) -> None:
     """Reconcile the Tenant `name` as it is now (read under its lock: what an earlier reconcile
     wrote is seen), write its status, post its Events and say when it is next due. Without
-    `wait`, a reconcile already running makes this one unnecessary."""
+    `wait`, a reconcile already running makes this one unnecessary; for its creation, one
+    that already reconciled this generation does (`already_reconciled`)."""
     lock = SCHEDULE.lock(name)
     if not lock.acquire(blocking=wait):
         return
@@ -182,6 +183,8 @@ def converge(name: str, *, wait: bool) -> None:
         body = apply.get(resources.API_VERSION, resources.TENANT_KIND, name)
         if body is None or body["metadata"].get("deletionTimestamp"):
             return  # offboarding is delete_tenant's; re-creating children now would race it
+        if created and already_reconciled(body):
+            return  # kopf offered the creation again; the loop keeps the Tenant converged
         with metrics.RECONCILE_SECONDS.time():
             try:
                 outcome = reconcile.reconcile_tenant(body, cfg=config(), dbs=silo_databases())
@@ -230,10 +233,18 @@ def _post(body: Mapping[str, Any], event: conditions.Event) -> None:
 @kopf.on.resume(resources.GROUP, resources.VERSION, resources.TENANT_PLURAL, backoff=RETRY)
 @kopf.on.create(resources.GROUP, resources.VERSION, resources.TENANT_PLURAL, backoff=RETRY)
 @kopf.on.update(resources.GROUP, resources.VERSION, resources.TENANT_PLURAL, backoff=RETRY)
-def reconcile_tenant(name: str, **_: Any) -> None:
+def reconcile_tenant(name: str, reason: str, **_: Any) -> None:
     cfg = config()
     SCHEDULE.start(name, SCHEDULE.delay(None, cfg.resync_interval, cfg.resync_jitter))
-    converge(name, wait=True)
+    converge(name, wait=True, created=reason == kopf.Reason.CREATE)
+
+
+def already_reconciled(body: Mapping[str, Any]) -> bool:
+    """Whether a reconcile already wrote the status of this generation of the Tenant: in a
+    burst kopf offers many a Tenant's creation twice (its own bookkeeping lags), and the second
+    offer would reconcile the new Tenant again."""
+    observed = (body.get("status") or {}).get("observedGeneration")
+    return observed is not None and observed == body["metadata"].get("generation")
 
 
 async def child_changed(event: Mapping[str, Any], body: kopf.Body, **_: Any) -> None:

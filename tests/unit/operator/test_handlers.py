@@ -38,3 +38,12 @@ def test_the_child_watch_succeeds_silently() -> None:
     assert not handlers.KopfLogs().filter(quiet)
     loud = record(logging.INFO, "Handler 'reconcile_tenant' succeeded.")
     assert handlers.KopfLogs().filter(loud)
+
+
+def test_a_creation_offered_again_after_its_reconcile_is_not_reconciled_twice() -> None:
+    fresh = {"metadata": {"name": "acme", "generation": 1}}
+    assert not handlers.already_reconciled(fresh)
+    done = {**fresh, "status": {"observedGeneration": 1}}
+    assert handlers.already_reconciled(done)
+    changed = {"metadata": {"name": "acme", "generation": 2}, "status": {"observedGeneration": 1}}
+    assert not handlers.already_reconciled(changed), "a new generation is reconciled"
