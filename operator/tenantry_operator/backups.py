@@ -189,10 +189,14 @@ def keep_backing_up(
     cfg: settings.OperatorSettings,
     dbs: Callable[[], provisioner.DatabaseProvisioner],
     stop: threading.Event | None = None,
+    active: Callable[[], bool] = lambda: True,
 ) -> None:
-    """Look every TICK seconds for due backups, for as long as the operator runs."""
+    """Look every TICK seconds for due backups, for as long as the operator runs, while it is
+    `active` (not a standby in kopf's peering)."""
     stop = stop or threading.Event()
     while not stop.wait(TICK):
+        if not active():
+            continue
         try:
             sweep(cfg=cfg, dbs=dbs(), now=dt.datetime.now(dt.UTC))
         except Exception:  # the timer goes on: the next look tries again

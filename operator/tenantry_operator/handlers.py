@@ -2,7 +2,7 @@
 
 Run with `kopf run -m tenantry_operator.handlers`. The operator is level-triggered: a Tenant is
 reconciled on create, update and operator start, and again by the convergence loop
-(`schedule`, one thread for every Tenant) whenever it is due: soon after a reconcile that must
+(`schedule`, one thread for all Tenants) whenever it is due: soon after a reconcile that must
 be tried again, at once after a child it owns changed (its namespace's objects, Deployment,
 Service, Secrets: they are watched and mapped back to their Tenant), and otherwise every
 `resync_interval` seconds less a random jitter, so tenants spread out. Any reconcile pushes the
@@ -151,14 +151,23 @@ def startup(
         ", ".join(config().shard_names),
     )
     threading.Thread(target=keep_servers, daemon=True).start()
+    # A peer of kopf's peering starts paused (`--peering`: mandatory) until it is the active one.
+    peering = schedule.Peering(
+        paused=settings.peering.mandatory and not settings.peering.standalone
+    )
+    schedule.Peering.follow(peering)
     threading.Thread(
         target=schedule.run_forever,
         args=(SCHEDULE, functools.partial(converge, wait=False)),
+        kwargs={"active": peering.active},
         name="resync",
         daemon=True,
     ).start()
     threading.Thread(
-        target=backups.keep_backing_up, args=(config(), silo_databases), daemon=True
+        target=backups.keep_backing_up,
+        args=(config(), silo_databases),
+        kwargs={"active": peering.active},
+        daemon=True,
     ).start()
     try:
         metrics.serve(config().metrics_port, config().metrics_address)

@@ -94,15 +94,49 @@ class Schedule:
             self._due.pop(name, None)
 
 
+class Peering(logging.Handler):
+    """Whether kopf's peering lets this operator handle Tenants now. kopf pauses an operator
+    while a peer of higher priority lives (a standby), and has no public hook for it; it logs
+    each pause and resume, which this handler (on kopf's peering logger) follows. The loop and
+    the backup timer wait while it is paused, as kopf's own handlers do."""
+
+    LOGGER = "kopf._core.engines.peering"
+
+    def __init__(self, *, paused: bool) -> None:
+        super().__init__(level=logging.INFO)
+        self._active = threading.Event()
+        if not paused:
+            self._active.set()
+
+    def emit(self, record: logging.LogRecord) -> None:
+        message = record.getMessage()
+        if message.startswith("Pausing"):
+            self._active.clear()
+        elif message.startswith("Resuming operations"):
+            self._active.set()
+
+    def active(self) -> bool:
+        return self._active.is_set()
+
+    @classmethod
+    def follow(cls, peering: Peering) -> None:
+        """Attach `peering` to kopf's peering logger, whose pauses it must hear whatever the
+        log level (`--quiet` logs only warnings)."""
+        logger = logging.getLogger(cls.LOGGER)
+        logger.setLevel(logging.INFO)
+        logger.addHandler(peering)
+
+
 def run_forever(
     schedule: Schedule,
     converge: Callable[[str], None],
     *,
     stop: threading.Event | None = None,
     workers: int = WORKERS,
+    active: Callable[[], bool] = lambda: True,
 ) -> None:
     """Reconcile each Tenant with `converge` as it falls due (at most `workers` at once, never
-    one Tenant twice at once); one that raises is due again in RETRY seconds."""
+    one Tenant twice at once), while `active`; one that raises is due again in RETRY seconds."""
     stop = stop or threading.Event()
     running: set[str] = set()
     guard = threading.Lock()
@@ -119,6 +153,9 @@ def run_forever(
 
     with concurrent.futures.ThreadPoolExecutor(workers, thread_name_prefix="resync") as pool:
         while not stop.is_set():
+            if not active():  # a standby in kopf's peering: the active peer reconciles
+                stop.wait(TICK)
+                continue
             for name in schedule.take_due():
                 with guard:
                     if name in running:  # still reconciling: due again right after it

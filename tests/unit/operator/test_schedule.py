@@ -1,6 +1,7 @@
 """The convergence schedule and its one loop: when a Tenant is due, and that the loop
 reconciles each due Tenant once, retries one that raised, and never runs one twice at once."""
 
+import logging
 import threading
 import time
 
@@ -151,3 +152,39 @@ def test_the_loop_never_runs_one_tenant_twice_at_once() -> None:
     stop.set()
     loop.join(timeout=10)
     assert most[0] == 1
+
+
+def test_a_standby_follows_kopfs_pauses_and_resumes() -> None:
+    peering = schedule.Peering(paused=True)
+    logger = logging.getLogger(f"{schedule.Peering.LOGGER}.test")
+    logger.addHandler(peering)
+    logger.setLevel(logging.INFO)
+    try:
+        assert not peering.active(), "a peer of a mandatory peering starts paused"
+        logger.info("Resuming operations after the pause. Conflicting operators are gone.")
+        assert peering.active()
+        logger.info("Pausing operations in favour of [<Peer other: priority=9>].")
+        assert not peering.active()
+        logger.warning("Pausing all operators, including self: [...]")
+        assert not peering.active()
+    finally:
+        logger.removeHandler(peering)
+    assert schedule.Peering(paused=False).active(), "standalone: active from the start"
+
+
+def test_a_paused_loop_reconciles_nothing() -> None:
+    plan = schedule.Schedule()
+    seen: list[str] = []
+    stop = threading.Event()
+    plan.after("acme", 0)
+    loop = threading.Thread(
+        target=schedule.run_forever,
+        args=(plan, seen.append),
+        kwargs={"stop": stop, "active": lambda: False},
+    )
+    loop.start()
+    time.sleep(2 * schedule.TICK)
+    stop.set()
+    loop.join(timeout=10)
+    assert seen == []
+    assert plan.is_due("acme"), "still due: the active peer, or this one once it resumes"
