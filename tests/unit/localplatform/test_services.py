@@ -27,6 +27,7 @@ def test_the_operator_runs_every_namespaces_handlers_with_a_liveness_endpoint() 
     assert services.operator_env(metrics_port=9002) == {
         "TENANTRY_METRICS_PORT": "9002",
         "TENANTRY_METRICS_ADDRESS": "127.0.0.1",
+        "MALLOC_ARENA_MAX": "2",  # as deploy/base/operator.yaml runs it
     }
 
 
